@@ -1,0 +1,79 @@
+"""tnconv: convolutional networks as tensor networks.
+
+Build ConvACs and generalized ConvNets over any pooling geometry, compile them into tensor networks,
+contract them fast, and bound or compute their entanglement across any input partition.
+"""
+
+from . import partitions
+from ._config import TensorTooLargeError, option_context, options, set_options
+from ._version import __version__
+from .entanglement import (
+    entanglement_entropy,
+    geometric_measure,
+    matricize,
+    schmidt_rank,
+    schmidt_values,
+)
+from .models import (
+    ConvAC,
+    ConvNet,
+    GaussianDescriptors,
+    NeuronDescriptors,
+    PoolingOperator,
+    deep,
+    pooling_operator,
+    shallow,
+)
+from .network import TensorNetwork
+from .trees import ModeTree, hybrid_trees
+
+__all__ = [
+    "__version__",
+    "ModeTree",
+    "hybrid_trees",
+    "ConvAC",
+    "ConvNet",
+    "shallow",
+    "deep",
+    "GaussianDescriptors",
+    "NeuronDescriptors",
+    "PoolingOperator",
+    "pooling_operator",
+    "TensorNetwork",
+    "partitions",
+    "matricize",
+    "schmidt_values",
+    "schmidt_rank",
+    "entanglement_entropy",
+    "geometric_measure",
+    "TensorTooLargeError",
+    "options",
+    "set_options",
+    "option_context",
+]
+
+# Names provided by modules that import heavier dependencies are loaded on first use.
+_LAZY = {
+    "min_cut": "tnconv.mincut",
+    "min_cuts": "tnconv.mincut",
+    "MinCut": "tnconv.mincut",
+    "plot_partition": "tnconv.plot",
+    "benchmark_paths": "tnconv.contract.bench",
+    "DilatedConvNet": "tnconv.models.dilated",
+    "MixedConvNet": "tnconv.models.dilated",
+    "tiling_rank_bounds": "tnconv.models.dilated",
+    "linear": "tnconv.linear",
+    "experiments": "tnconv.experiments",
+}
+__all__ += list(_LAZY)
+
+
+def __getattr__(name: str):  # PEP 562
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(_LAZY[name])
+        value = module if module.__name__.endswith("." + name) else getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'tnconv' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""Contraction engines: structure-derived paths, level-batched execution, log-scale evaluation."""

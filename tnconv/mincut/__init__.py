@@ -1,0 +1,1 @@
+"""Min-cut bounds on the Schmidt rank of tensor networks."""

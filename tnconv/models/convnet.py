@@ -1,0 +1,605 @@
+"""ConvNets over a mode tree: convolutional arithmetic circuits and generalized (rectifier) nets.
+
+A network over a :class:`~tnconv.trees.ModeTree` applies a 1x1 convolution (a matrix) at every tree node
+and pools the children of each internal node with an operator ``g``. With ``g = product`` it is a
+convolutional arithmetic circuit (ConvAC) whose function is
+
+    h_y(X) = sum_{d_1..d_N} A^y[d_1..d_N] prod_i f_{d_i}(x_i),
+
+with ``A^y`` a hierarchical tensor decomposition over the tree (CP for a flat tree, hierarchical Tucker
+for a balanced binary one).
+
+References
+----------
+.. [1] N. Cohen, O. Sharir, A. Shashua, "On the Expressive Power of Deep Learning: A Tensor Analysis",
+   COLT 2016, arXiv:1509.05009.
+.. [2] N. Cohen, A. Shashua, "Convolutional Rectifier Networks as Generalized Tensor Decompositions",
+   ICML 2016, arXiv:1603.00162.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .._config import check_budget
+from ..trees import ModeTree, format_node
+from .operators import PoolingOperator, pooling_operator
+
+__all__ = ["ConvNet", "ConvAC", "shallow", "deep", "check_features", "resolve_dtype"]
+
+WidthSpec = int | Sequence[int] | Mapping[Any, int]
+
+
+def resolve_dtype(dtype: Any) -> np.dtype:
+    """Accept float32/float64 only (the arithmetic of every engine)."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype {dtype!r} is not a numpy dtype; use 'float32' or 'float64'") from None
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"dtype {dt} is not supported; use 'float32' or 'float64'")
+    return dt
+
+
+def check_features(features: Any, n_inputs: int, n_descriptors: int, dtype: np.dtype) -> Any:
+    """Validate features of shape ``(batch, n_inputs, M)`` and cast them to ``dtype``.
+
+    NumPy and CuPy arrays stay on their device. Integer features are cast; complex, boolean, object
+    and string arrays, wrong shapes and non-finite values raise.
+
+    Raises
+    ------
+    ValueError
+        Wrong shape, NaN or infinite entries.
+    TypeError
+        Unsupported dtype.
+    """
+    xp = _array_module(features)
+    arr = features if xp is not np else np.asarray(features)
+    if arr.dtype.kind not in "fiu":
+        raise TypeError(
+            f"features have dtype {arr.dtype}; expected real numbers (float32/float64 or integers)"
+        )
+    if arr.ndim != 3 or arr.shape[1:] != (n_inputs, n_descriptors):
+        hint = " (add a batch axis: features[None])" if arr.shape == (n_inputs, n_descriptors) else ""
+        raise ValueError(
+            f"features have shape {tuple(arr.shape)}; expected (batch, n_inputs={n_inputs}, "
+            f"n_descriptors={n_descriptors}){hint}"
+        )
+    arr = arr.astype(dtype, copy=False)
+    finite = xp.isfinite(arr)
+    if not bool(finite.all()):
+        bad = tuple(int(i) for i in xp.argwhere(~finite)[0])
+        raise ValueError(
+            f"features contain NaN or infinite values, first at index (batch, input, descriptor) = {bad}"
+        )
+    return arr
+
+
+def _array_module(x: Any) -> Any:
+    if type(x).__module__.split(".")[0] == "cupy":  # pragma: no cover - GPU only
+        import cupy
+
+        return cupy
+    return np
+
+
+class ConvNet:
+    """A ConvNet over a mode tree with pooling operator ``g`` (``"product"`` gives a ConvAC).
+
+    Parameters
+    ----------
+    tree : ModeTree or nested tuples
+        The pooling geometry.
+    n_descriptors : int
+        M, the number of representation functions (features) per input.
+    widths : int, sequence or dict
+        Output channels of every non-root node: one int for all, a sequence indexed by node height
+        (``widths[0]`` at the leaves, one entry per height below the root), or ``{node: width}``.
+        All children of a node must have equal width.
+    n_outputs : int
+        Output channels of the root (the classes ``y``).
+    g : str or callable
+        Pooling operator: ``"product"``, ``"relu_max"``, ``"relu_sum"`` or an associative, commutative
+        elementwise ``g(a, b)``.
+    shared : bool
+        One weight matrix per tree height (a true convolution). The tree must give every node of one
+        height the same matrix shape.
+    seed : int or numpy Generator, optional
+        Seed of the random (generic) weights.
+    dtype : {"float64", "float32"}
+    weights : dict, optional
+        ``{node: matrix}`` to use instead of random weights (shapes as in :attr:`weights`).
+    init : {"normal", "orthogonal"}
+        Random weights: Gaussian scaled by ``1/sqrt(fan_in)``, or random orthonormal columns (rows when
+        a matrix is wide), which keeps matricizations well conditioned.
+
+    Attributes
+    ----------
+    weights : dict[frozenset, numpy.ndarray]
+        Leaf ``{i}``: ``(M, w_leaf)``; internal non-root node: ``(w_children, w_node)``; root:
+        ``(w_children, n_outputs)``. With ``shared=True`` nodes of one height hold the same array.
+    widths : dict[frozenset, int]
+        Output channels of every node (the root's is ``n_outputs``).
+
+    Raises
+    ------
+    ValueError
+        Inconsistent widths (naming the node), non-positive sizes, weights of the wrong shape, shared
+        weights over a tree whose nodes of one height differ.
+
+    Examples
+    --------
+    >>> import numpy as np, tnconv as tc
+    >>> net = tc.ConvNet(tc.ModeTree.balanced(4), 3, 2, g="relu_max", seed=0)
+    >>> net.forward(np.ones((5, 4, 3))).shape
+    (5, 1)
+    """
+
+    def __init__(
+        self,
+        tree: ModeTree | Any,
+        n_descriptors: int,
+        widths: WidthSpec,
+        n_outputs: int = 1,
+        g: str | Callable[[Any, Any], Any] | PoolingOperator = "product",
+        shared: bool = False,
+        seed: int | np.random.Generator | None = None,
+        dtype: Any = "float64",
+        weights: Mapping[Any, Any] | None = None,
+        init: str = "normal",
+    ):
+        self.tree = tree if isinstance(tree, ModeTree) else ModeTree.from_nested(tree)
+        self.n_descriptors = _positive_int(n_descriptors, "n_descriptors")
+        self.n_outputs = _positive_int(n_outputs, "n_outputs")
+        self.g = pooling_operator(g)
+        self.shared = bool(shared)
+        self.dtype = resolve_dtype(dtype)
+        self.widths = self._resolve_widths(widths)
+        if init not in ("normal", "orthogonal"):
+            raise ValueError(f"init must be 'normal' or 'orthogonal', got {init!r}")
+        if self.shared:
+            self._check_shareable()
+        self.weights: dict[frozenset, np.ndarray] = {}
+        if weights is None:
+            self._init_weights(np.random.default_rng(seed), init)
+        else:
+            self.set_weights(weights)
+
+    # ------------------------------------------------------------------ structure
+    def _resolve_widths(self, widths: WidthSpec) -> dict[frozenset, int]:
+        tree = self.tree
+        non_root = [v for v in tree.nodes if v != tree.root]
+        out: dict[frozenset, int] = {}
+        if isinstance(widths, (int, np.integer)) and not isinstance(widths, bool):
+            out = {v: _positive_int(widths, "width") for v in non_root}
+        elif isinstance(widths, Mapping):
+            given = {frozenset(k) if not isinstance(k, frozenset) else k: v for k, v in widths.items()}
+            unknown = [k for k in given if k not in set(non_root)]
+            if unknown:
+                what = "the root (its width is n_outputs)" if tree.root in unknown else "not non-root nodes"
+                raise ValueError(f"widths given for {[format_node(k) for k in unknown]}: {what}")
+            missing = [v for v in non_root if v not in given]
+            if missing:
+                raise ValueError(f"widths missing for nodes {[format_node(v) for v in missing[:5]]}")
+            out = {v: _positive_int(given[v], f"width of node {format_node(v)}") for v in non_root}
+        elif isinstance(widths, Sequence) and not isinstance(widths, str):
+            root_h = tree.height(tree.root)
+            if len(widths) != root_h:
+                raise ValueError(
+                    f"widths {list(widths)} has {len(widths)} entries; a per-height sequence needs one per "
+                    f"height below the root ({root_h} for this tree)"
+                )
+            out = {v: _positive_int(widths[tree.height(v)], f"widths[{tree.height(v)}]") for v in non_root}
+        else:
+            raise TypeError(f"widths must be an int, a sequence or a dict, got {widths!r}")
+        for v in tree.internal_nodes:
+            ws = {out[c] for c in tree.children(v)}
+            if len(ws) > 1:
+                detail = ", ".join(f"{format_node(c)}: {out[c]}" for c in tree.children(v))
+                raise ValueError(
+                    f"children of node {format_node(v)} have different widths ({detail}); product pooling is "
+                    "channel-wise, so all children of one window need the same width"
+                )
+        out[tree.root] = self.n_outputs
+        return out
+
+    def in_width(self, node: Iterable[int]) -> int:
+        """Channels entering ``node``: M at a leaf, the children's width otherwise."""
+        node = frozenset(node)
+        if self.tree.is_leaf(node):
+            return self.n_descriptors
+        return self.widths[self.tree.children(node)[0]]
+
+    def weight_shape(self, node: Iterable[int]) -> tuple[int, int]:
+        node = frozenset(node)
+        return (self.in_width(node), self.widths[node])
+
+    def _check_shareable(self) -> None:
+        by_height: dict[int, tuple[tuple[int, int], frozenset]] = {}
+        for v in self.tree.nodes:
+            h, shape = self.tree.height(v), self.weight_shape(v)
+            if h in by_height and by_height[h][0] != shape:
+                other = by_height[h][1]
+                raise ValueError(
+                    f"shared=True needs one weight shape per height, but at height {h} node {format_node(v)} "
+                    f"has {shape} and node {format_node(other)} has {by_height[h][0]}"
+                )
+            by_height.setdefault(h, (shape, v))
+
+    def _init_weights(self, rng: np.random.Generator, init: str) -> None:
+        cache: dict[int, np.ndarray] = {}
+        for v in self.tree.nodes:
+            h = self.tree.height(v)
+            if self.shared and h in cache:
+                self.weights[v] = cache[h]
+                continue
+            shape = self.weight_shape(v)
+            if init == "orthogonal":
+                a = rng.standard_normal(shape if shape[0] >= shape[1] else shape[::-1])
+                q, r = np.linalg.qr(a)
+                q = q * np.sign(np.diag(r))
+                w = q if shape[0] >= shape[1] else q.T
+            else:
+                w = rng.standard_normal(shape) / math.sqrt(shape[0])
+            w = np.ascontiguousarray(w, dtype=self.dtype)
+            self.weights[v] = w
+            cache[h] = w
+
+    def set_weights(self, weights: Mapping[Any, Any]) -> None:
+        """Replace the weights with ``{node: matrix}`` (shapes checked, every node required)."""
+        given = {frozenset(k) if not isinstance(k, frozenset) else k: v for k, v in weights.items()}
+        new: dict[frozenset, np.ndarray] = {}
+        for v in self.tree.nodes:
+            if v not in given:
+                raise ValueError(f"weights missing for node {format_node(v)}")
+            w = np.asarray(given[v])
+            if w.dtype.kind not in "fiu":
+                raise TypeError(f"weights of node {format_node(v)} have dtype {w.dtype}; expected real numbers")
+            if w.shape != self.weight_shape(v):
+                raise ValueError(
+                    f"weights of node {format_node(v)} have shape {w.shape}, expected {self.weight_shape(v)}"
+                )
+            if not np.isfinite(w).all():
+                raise ValueError(f"weights of node {format_node(v)} contain NaN or infinite values")
+            new[v] = np.ascontiguousarray(w, dtype=self.dtype)
+        extra = [k for k in given if k not in set(self.tree.nodes)]
+        if extra:
+            raise ValueError(f"weights given for nodes not in the tree: {[format_node(k) for k in extra[:5]]}")
+        if self.shared:
+            for level in self.tree.levels():
+                first = new[level[0]]
+                for v in level[1:]:
+                    if new[v] is not first and not np.array_equal(new[v], first):
+                        raise ValueError(f"shared=True but node {format_node(v)} has weights unlike its level")
+                    new[v] = first
+        self.weights = new
+
+    @property
+    def n_inputs(self) -> int:
+        return self.tree.n_inputs
+
+    @property
+    def n_parameters(self) -> int:
+        """Number of distinct weight entries (shared arrays counted once)."""
+        return sum(w.size for w in {id(w): w for w in self.weights.values()}.values())
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        g = "" if name == "ConvAC" else f", g={self.g.name!r}"
+        widths = sorted({self.widths[v] for v in self.tree.nodes if v != self.tree.root})
+        return (
+            f"{name}(n_inputs={self.n_inputs}, n_descriptors={self.n_descriptors}, widths={widths}, "
+            f"n_outputs={self.n_outputs}, height={self.tree.height(self.tree.root)}{g}, shared={self.shared})"
+        )
+
+    def save(self, path: str) -> None:
+        """Save as ``.npz`` with a JSON spec inside (no pickle). See :func:`tnconv.models.io.save_model`."""
+        from .io import save_model
+
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path: str) -> "ConvNet":
+        """Load a model saved by :meth:`save`."""
+        from .io import load_model
+
+        model = load_model(path)
+        if not isinstance(model, cls):
+            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
+
+
+    # ------------------------------------------------------------------ evaluation
+    def forward(self, features: Any, backend: str | None = None, log: bool = False, engine: str = "auto") -> Any:
+        """Evaluate the network on features ``f_d(x_i)``.
+
+        Parameters
+        ----------
+        features : array of shape (batch, n_inputs, M)
+        backend : {"numpy", "cupy"}, optional
+            Defaults to the backend of ``features``.
+        log : bool
+            Return ``(sign, log|h|)`` computed with per-node rescaling, so that nothing over- or
+            underflows however many inputs there are.
+        engine : {"auto", "levels", "reference"}
+            ``"levels"``: one batched contraction per tree level; ``"reference"``: node by node.
+
+        Returns
+        -------
+        array of shape (batch, n_outputs), or a ``(sign, log_abs)`` pair of such arrays.
+
+        Raises
+        ------
+        ValueError
+            Features of the wrong shape, NaN/inf features, an unknown engine.
+        """
+        from ..contract.engine import run_forward
+
+        return run_forward(self, features, backend=backend, log=log, engine=engine)
+
+    def _forward_reference(self, features: Any, log: bool = False) -> Any:
+        """Node-by-node evaluation (numpy); the oracle the fast engines are tested against."""
+        feats = check_features(features, self.n_inputs, self.n_descriptors, self.dtype)
+        tree, g = self.tree, self.g
+        if log and not (g.is_product or g.name in ("relu_max", "relu_sum")):
+            raise ValueError(f"log=True needs a positively homogeneous pooling operator, not {g.name!r}")
+        acts: dict[frozenset, np.ndarray] = {}
+        scales: dict[frozenset, np.ndarray] = {}
+        for v in tree.nodes:
+            if tree.is_leaf(v):
+                x = feats[:, next(iter(v)), :]
+                s = np.zeros(x.shape[0], dtype=self.dtype)
+            else:
+                kids = tree.children(v)
+                if not log:
+                    x = g.fold([acts[c] for c in kids])
+                elif g.is_product:
+                    x = g.fold([acts[c] for c in kids])
+                    s = sum(scales[c] for c in kids)
+                else:  # homogeneous g: bring children to a common scale first
+                    s = np.max([scales[c] for c in kids], axis=0)
+                    x = g.fold([acts[c] * np.exp(scales[c] - s)[:, None] for c in kids])
+            x = x @ self.weights[v]
+            if log:
+                m = np.abs(x).max(axis=1)
+                m = np.where(m > 0, m, 1.0)
+                x = x / m[:, None]
+                s = s + np.log(m)
+                scales[v] = s
+            acts[v] = x
+        out = acts[tree.root]
+        if log:
+            with np.errstate(divide="ignore"):
+                return np.sign(out), np.log(np.abs(out)) + scales[tree.root][:, None]
+        return out
+
+    def grid_tensor(self, template_features: Any, output: int = 0, max_bytes: float | None = None) -> np.ndarray:
+        """The network's outputs on every combination of templates.
+
+        Parameters
+        ----------
+        template_features : array of shape (T, M)
+            Row ``j`` holds the features of template ``j``.
+        output : int
+            The output channel ``y``.
+        max_bytes : float, optional
+            Byte budget (default ``tnconv.options["max_dense_bytes"]``).
+
+        Returns
+        -------
+        numpy.ndarray of shape ``(T,) * n_inputs``
+            Entry ``[j_1..j_N]`` is the output on templates ``j_1..j_N``.
+
+        Raises
+        ------
+        tnconv.TensorTooLargeError
+            If the tensor or an intermediate would exceed the budget (the message gives the size).
+
+        References
+        ----------
+        .. [1] Cohen & Shashua, ICML 2016, arXiv:1603.00162, Sec. 3 (grid tensors).
+        """
+        tf = np.asarray(template_features)
+        if tf.ndim != 2 or tf.shape[1] != self.n_descriptors:
+            raise ValueError(f"template_features have shape {tf.shape}; expected (T, {self.n_descriptors})")
+        check_features(tf[None], tf.shape[0], self.n_descriptors, self.dtype)
+        return self._dense_table(tf.astype(self.dtype), output, "grid tensor", max_bytes)
+
+    def _check_output(self, output: int) -> int:
+        if not isinstance(output, (int, np.integer)) or not 0 <= output < self.n_outputs:
+            raise ValueError(f"output {output!r} out of range for n_outputs={self.n_outputs}")
+        return int(output)
+
+    def _dense_table(self, leaf_table: np.ndarray, output: int, what: str, max_bytes: float | None) -> np.ndarray:
+        # Bottom-up table of every node's activations on all template combinations of its inputs; the
+        # axes of a table follow the concatenated order of its children, transposed once at the end.
+        output = self._check_output(output)
+        tree, g = self.tree, self.g
+        T = leaf_table.shape[0]
+        item = self.dtype.itemsize
+        n = self.n_inputs
+        check_budget(f"the {what} ({T}^{n} entries)", float(T) ** n * item * 2, max_bytes)
+        for v in tree.internal_nodes:
+            if v != tree.root:
+                size = float(T) ** len(v) * max(self.in_width(v), self.widths[v]) * item * (len(tree.children(v)) + 1)
+                check_budget(f"the intermediate table of node {format_node(v)} in the {what}", size, max_bytes)
+        tables: dict[frozenset, tuple[np.ndarray, list[int]]] = {}
+        root = tree.root
+        for v in tree.nodes:
+            if tree.is_leaf(v):
+                w = self.weights[v] if v != root else self.weights[v][:, output : output + 1]
+                tables[v] = (leaf_table @ w, [next(iter(v))])
+                continue
+            kids = tree.children(v)
+            parts = [tables.pop(c) for c in kids]
+            order = [m for _, modes in parts for m in modes]
+            W = self.weights[v] if v != root else self.weights[v][:, output : output + 1]
+            rows = [p.shape[0] for p, _ in parts]
+            width = parts[0][0].shape[1]
+            if v != root:
+                x = self._combine(parts, rows, width, slice(None))
+                tables[v] = (x.reshape(-1, width) @ W, order)
+            else:
+                # The root is built in chunks of the first child's rows so that the (rows x width)
+                # pooled table never exists in full: only the final tensor does.
+                out = np.empty(int(np.prod(rows)), dtype=self.dtype)
+                rest = int(np.prod(rows[1:]))
+                step = max(1, int(2**25 // max(1, rest * width)))
+                for start in range(0, rows[0], step):
+                    sl = slice(start, min(start + step, rows[0]))
+                    x = self._combine(parts, rows, width, sl)
+                    out[sl.start * rest : sl.stop * rest] = (x.reshape(-1, width) @ W)[:, 0]
+                tables[v] = (out[:, None], order)
+        flat, order = tables[root]
+        dense = flat[:, 0].reshape((T,) * n)
+        return np.ascontiguousarray(np.transpose(dense, np.argsort(order)))
+
+    def _combine(self, parts: list[tuple[np.ndarray, list[int]]], rows: list[int], width: int, first: slice) -> np.ndarray:
+        k = len(parts)
+        arrays = []
+        for i, (p, _) in enumerate(parts):
+            if i == 0:
+                p = p[first]
+            shape = [1] * k + [width]
+            shape[i] = p.shape[0]
+            arrays.append(p.reshape(shape))
+        return self.g.fold(arrays) if k > 1 else arrays[0]
+
+
+class ConvAC(ConvNet):
+    """A convolutional arithmetic circuit: linear activation and product pooling over a mode tree.
+
+    Parameters are those of :class:`ConvNet` without ``g``.
+
+    Examples
+    --------
+    >>> import numpy as np, tnconv as tc
+    >>> net = tc.ConvAC(tc.ModeTree.balanced(4), n_descriptors=2, widths=2, seed=0)
+    >>> A = net.coefficient_tensor()
+    >>> A.shape
+    (2, 2, 2, 2)
+    >>> F = np.random.default_rng(1).standard_normal((3, 4, 2))
+    >>> direct = np.einsum("abcd,na,nb,nc,nd->n", A, F[:, 0], F[:, 1], F[:, 2], F[:, 3])
+    >>> bool(np.allclose(net.forward(F)[:, 0], direct))
+    True
+
+    References
+    ----------
+    .. [1] N. Cohen, O. Sharir, A. Shashua, COLT 2016, arXiv:1509.05009.
+    """
+
+    def __init__(
+        self,
+        tree: ModeTree | Any,
+        n_descriptors: int,
+        widths: WidthSpec,
+        n_outputs: int = 1,
+        shared: bool = False,
+        seed: int | np.random.Generator | None = None,
+        dtype: Any = "float64",
+        weights: Mapping[Any, Any] | None = None,
+        init: str = "normal",
+    ):
+        super().__init__(tree, n_descriptors, widths, n_outputs=n_outputs, g="product", shared=shared,
+                         seed=seed, dtype=dtype, weights=weights, init=init)
+
+    def coefficient_tensor(self, output: int = 0, max_bytes: float | None = None) -> np.ndarray:
+        """The dense coefficient tensor ``A^y`` of shape ``(M,) * n_inputs``.
+
+        Parameters
+        ----------
+        output : int
+            The output channel ``y``.
+        max_bytes : float, optional
+            Byte budget (default ``tnconv.options["max_dense_bytes"]``, 2 GiB).
+
+        Raises
+        ------
+        tnconv.TensorTooLargeError
+            A ``MemoryError`` whose message says how many bytes the tensor would need.
+
+        Examples
+        --------
+        >>> import tnconv as tc
+        >>> tc.shallow(3, 2, 4, seed=0).coefficient_tensor().shape
+        (2, 2, 2)
+        """
+        eye = np.eye(self.n_descriptors, dtype=self.dtype)
+        return self._dense_table(eye, output, "coefficient tensor", max_bytes)
+
+    def to_tensor_network(self, output: int = 0, batch: bool = False) -> Any:
+        """Compile into a :class:`~tnconv.network.TensorNetwork` (weights, copy tensors, open legs)."""
+        from ..network import TensorNetwork
+
+        return TensorNetwork.from_convac(self, output=self._check_output(output))
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a positive int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value}")
+    return int(value)
+
+
+def shallow(n_inputs: int | tuple[int, int], n_descriptors: int, width: int, **kw: Any) -> ConvAC:
+    """A shallow ConvAC (one hidden layer, global product pooling): the CP decomposition.
+
+    Its coefficient tensor has CP rank at most ``width``, so every matricization has rank at most
+    ``width``.
+
+    Examples
+    --------
+    >>> import tnconv as tc
+    >>> net = tc.shallow(4, 2, width=3, seed=0)
+    >>> net.tree.to_nested(), net.n_parameters
+    ((0, 1, 2, 3), 27)
+    """
+    n = int(np.prod(n_inputs)) if isinstance(n_inputs, tuple) else n_inputs
+    return ConvAC(ModeTree.flat(n), n_descriptors, width, **kw)
+
+
+def deep(
+    n_inputs: int | tuple[int, int],
+    n_descriptors: int,
+    widths: WidthSpec,
+    pooling: str = "contiguous",
+    arity: int | None = None,
+    **kw: Any,
+) -> ConvAC:
+    """A deep ConvAC with pooling windows of size 2 (1D) or 2x2 (2D), recursively: hierarchical Tucker.
+
+    Parameters
+    ----------
+    n_inputs : int or (height, width)
+        A power of 2 (1D) or an image shape with power-of-2 sides (2D grid pooling).
+    n_descriptors : int
+    widths : int, sequence or dict
+    pooling : {"contiguous", "interleaved"}
+        Contiguous windows, or windows joining inputs half the sequence/image apart.
+    arity : int, optional
+        1D window size (default 2); 2D windows are ``arity x arity``.
+
+    Examples
+    --------
+    >>> import tnconv as tc
+    >>> tc.deep(8, 2, 2).tree.to_nested()
+    (((0, 1), (2, 3)), ((4, 5), (6, 7)))
+    >>> tc.deep((4, 4), 2, [2, 2]).n_inputs
+    16
+    """
+    if pooling not in ("contiguous", "interleaved"):
+        raise ValueError(f"pooling must be 'contiguous' or 'interleaved', got {pooling!r}")
+    a = 2 if arity is None else arity
+    if isinstance(n_inputs, tuple):
+        if len(n_inputs) != 2:
+            raise ValueError(f"n_inputs must be an int or a (height, width) tuple, got {n_inputs}")
+        tree = ModeTree.grid(n_inputs[0], n_inputs[1], window=a, interleaved=pooling == "interleaved")
+    elif pooling == "interleaved":
+        tree = ModeTree.interleaved(n_inputs, arity=a)
+    else:
+        tree = ModeTree.balanced(n_inputs, arity=a)
+    return ConvAC(tree, n_descriptors, widths, **kw)

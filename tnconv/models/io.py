@@ -1,0 +1,110 @@
+"""Saving and loading models: one ``.npz`` file holding the weights and a JSON spec. Never pickle.
+
+The spec (``__spec__``, a JSON string stored as a unicode array) records the class, the tree as nested
+lists, sizes, widths, the pooling operator and the dtype. Weights are stored under ``w:<positions>``
+(one per node) or ``h:<height>`` (one per height when shared). Loading uses ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+from ..trees import ModeTree
+
+__all__ = ["save_model", "load_model", "node_key", "parse_node_key"]
+
+FORMAT = "tnconv.model"
+VERSION = 1
+
+
+def node_key(node: frozenset) -> str:
+    return ",".join(map(str, sorted(node)))
+
+
+def parse_node_key(key: str) -> frozenset:
+    return frozenset(int(x) for x in key.split(","))
+
+
+def _nested_to_json(nested: Any) -> Any:
+    return [_nested_to_json(x) for x in nested] if isinstance(nested, tuple) else nested
+
+
+def _json_to_nested(obj: Any) -> Any:
+    return tuple(_json_to_nested(x) for x in obj) if isinstance(obj, list) else obj
+
+
+def save_model(model: Any, path: str | os.PathLike) -> None:
+    """Write ``model`` (a ConvNet/ConvAC) to ``path`` (``.npz``).
+
+    Raises
+    ------
+    ValueError
+        For a custom (callable) pooling operator, which cannot be written as data.
+
+    Examples
+    --------
+    >>> import tempfile, os, numpy as np, tnconv as tc
+    >>> net = tc.deep(4, 2, 3, seed=1)
+    >>> path = os.path.join(tempfile.mkdtemp(), "net.npz")
+    >>> net.save(path)
+    >>> bool(np.array_equal(tc.ConvAC.load(path).coefficient_tensor(), net.coefficient_tensor()))
+    True
+    """
+    from .operators import OPERATORS
+
+    if model.g.name not in OPERATORS or OPERATORS[model.g.name] is not model.g:
+        raise ValueError(f"cannot save a model with the custom pooling operator {model.g.name!r}; only named ones")
+    tree: ModeTree = model.tree
+    spec = {
+        "format": FORMAT,
+        "version": VERSION,
+        "class": type(model).__name__,
+        "tree": _nested_to_json(tree.to_nested()),
+        "n_descriptors": model.n_descriptors,
+        "n_outputs": model.n_outputs,
+        "widths": {node_key(v): w for v, w in model.widths.items() if v != tree.root},
+        "g": model.g.name,
+        "shared": model.shared,
+        "dtype": model.dtype.name,
+    }
+    arrays: dict[str, np.ndarray] = {}
+    for v in tree.nodes:
+        key = f"h:{tree.height(v)}" if model.shared else f"w:{node_key(v)}"
+        arrays.setdefault(key, model.weights[v])
+    arrays["__spec__"] = np.array(json.dumps(spec))
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def load_model(path: str | os.PathLike) -> Any:
+    """Read a model written by :func:`save_model`.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a tnconv model file or its spec is inconsistent with the weights.
+    """
+    from .convnet import ConvAC, ConvNet
+
+    with np.load(path, allow_pickle=False) as data:
+        if "__spec__" not in data.files:
+            raise ValueError(f"{path} is not a tnconv model file (no __spec__ entry)")
+        spec = json.loads(str(data["__spec__"]))
+        if spec.get("format") != FORMAT:
+            raise ValueError(f"{path} has format {spec.get('format')!r}, expected {FORMAT!r}")
+        arrays = {k: data[k] for k in data.files if k != "__spec__"}
+    tree = ModeTree.from_nested(_json_to_nested(spec["tree"]))
+    widths = {parse_node_key(k): int(w) for k, w in spec["widths"].items()}
+    weights = {
+        v: arrays[f"h:{tree.height(v)}"] if spec["shared"] else arrays[f"w:{node_key(v)}"] for v in tree.nodes
+    }
+    kw = dict(n_outputs=spec["n_outputs"], shared=spec["shared"], dtype=spec["dtype"], weights=weights)
+    if spec["class"] == "ConvAC":
+        return ConvAC(tree, spec["n_descriptors"], widths, **kw)
+    if spec["class"] == "ConvNet":
+        return ConvNet(tree, spec["n_descriptors"], widths, g=spec["g"], **kw)
+    raise ValueError(f"{path} holds an unknown model class {spec['class']!r}")

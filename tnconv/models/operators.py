@@ -1,0 +1,141 @@
+"""Pooling operators ``g`` of generalized tensor products.
+
+A ConvNet layer's activation and pooling fuse into one associative, commutative operator ``g``:
+``product`` (linear activation with product pooling: a ConvAC), ``relu_max`` (ReLU with max pooling:
+``max(a, b, 0)``) and ``relu_sum`` (ReLU with sum/average pooling: ``max(a, 0) + max(b, 0)``).
+
+References
+----------
+.. [1] N. Cohen, A. Shashua, "Convolutional Rectifier Networks as Generalized Tensor
+   Decompositions", ICML 2016, arXiv:1603.00162.
+
+Examples
+--------
+>>> import numpy as np
+>>> op = pooling_operator("relu_max")
+>>> op.reduce(np.array([[-1.0, 2.0], [-3.0, 0.5]]), axis=0)
+array([0., 2.])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = ["PoolingOperator", "pooling_operator", "OPERATORS"]
+
+
+@dataclass(frozen=True)
+class PoolingOperator:
+    """An associative, commutative pooling operator ``g``.
+
+    Attributes
+    ----------
+    name : str
+    pair : callable
+        ``pair(a, b)``, elementwise on arrays.
+    reduce_fn : callable or None
+        ``reduce_fn(x, axis)``, a vectorized fold over one axis (falls back to folding ``pair``).
+    """
+
+    name: str
+    pair: Callable[[Any, Any], Any]
+    reduce_fn: Callable[[Any, int], Any] | None = None
+
+    @property
+    def is_product(self) -> bool:
+        return self.name == "product"
+
+    def reduce(self, x: Any, axis: int) -> Any:
+        """Fold ``g`` over ``axis`` of ``x``."""
+        if self.reduce_fn is not None:
+            return self.reduce_fn(x, axis)
+        xp = _namespace(x)
+        parts = [xp.take(x, i, axis=axis) for i in range(x.shape[axis])]
+        return self.fold(parts)
+
+    def fold(self, arrays: list[Any]) -> Any:
+        """Fold ``g`` over a list of equally shaped arrays."""
+        out = arrays[0]
+        for a in arrays[1:]:
+            out = self.pair(out, a)
+        return out
+
+
+def _namespace(x: Any) -> Any:
+    mod = type(x).__module__.split(".")[0]
+    if mod == "cupy":  # pragma: no cover - GPU only
+        import cupy
+
+        return cupy
+    return np
+
+
+def _relu_max_reduce(x: Any, axis: int) -> Any:
+    xp = _namespace(x)
+    return xp.maximum(x.max(axis=axis), 0)
+
+
+def _relu_sum_reduce(x: Any, axis: int) -> Any:
+    xp = _namespace(x)
+    return xp.maximum(x, 0).sum(axis=axis)
+
+
+OPERATORS: dict[str, PoolingOperator] = {
+    "product": PoolingOperator("product", lambda a, b: a * b, lambda x, axis: x.prod(axis=axis)),
+    "relu_max": PoolingOperator(
+        "relu_max", lambda a, b: _namespace(a).maximum(_namespace(a).maximum(a, b), 0), _relu_max_reduce
+    ),
+    "relu_sum": PoolingOperator(
+        "relu_sum",
+        lambda a, b: _namespace(a).maximum(a, 0) + _namespace(b).maximum(b, 0),
+        _relu_sum_reduce,
+    ),
+}
+
+
+def pooling_operator(g: str | Callable[[Any, Any], Any] | PoolingOperator, check: bool = True) -> PoolingOperator:
+    """Resolve ``g`` (a name, a callable or a :class:`PoolingOperator`).
+
+    Parameters
+    ----------
+    g : str, callable or PoolingOperator
+        ``"product"``, ``"relu_max"``, ``"relu_sum"``, or an elementwise ``g(a, b)``.
+    check : bool
+        For callables, test commutativity and associativity on random samples.
+
+    Raises
+    ------
+    ValueError
+        Unknown names; callables that are not commutative or not associative on random samples.
+    TypeError
+        Anything else.
+    """
+    if isinstance(g, PoolingOperator):
+        return g
+    if isinstance(g, str):
+        if g not in OPERATORS:
+            raise ValueError(f"unknown pooling operator {g!r}; choose from {sorted(OPERATORS)} or pass a callable")
+        return OPERATORS[g]
+    if not callable(g):
+        raise TypeError(f"pooling operator g must be a name or a callable g(a, b), got {g!r}")
+    name = getattr(g, "__name__", "custom")
+    if check:
+        rng = np.random.default_rng(12345)
+        a, b, c = rng.standard_normal((3, 64))
+        try:
+            ab, ba = np.asarray(g(a, b), float), np.asarray(g(b, a), float)
+            left, right = np.asarray(g(g(a, b), c), float), np.asarray(g(a, g(b, c)), float)
+        except Exception as exc:  # noqa: BLE001 - report what the user's g did
+            raise ValueError(f"pooling operator {name!r} failed on arrays of shape (64,): {exc}") from exc
+        if ab.shape != a.shape:
+            raise ValueError(f"pooling operator {name!r} must be elementwise; returned shape {ab.shape} for (64,)")
+        if not np.allclose(ab, ba, rtol=1e-10, atol=1e-12):
+            raise ValueError(f"pooling operator {name!r} is not commutative: g(a, b) != g(b, a) on random samples")
+        if not np.allclose(left, right, rtol=1e-10, atol=1e-12):
+            raise ValueError(
+                f"pooling operator {name!r} is not associative: g(g(a, b), c) != g(a, g(b, c)) on random samples"
+            )
+    return PoolingOperator(name, g)

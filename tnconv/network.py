@@ -1,0 +1,355 @@
+"""Tensor networks: tensors, copy tensors (hyperedges) and open legs, as plain interoperable objects.
+
+A :class:`TensorNetwork` is a list of tensors, each with a tuple of index labels, plus the ordered tuple of
+open indices (one per input position). An index shared by three or more tensors, or by two tensors and
+the open legs, is a **hyperedge**: a copy (delta) tensor, which is how product pooling appears in a
+ConvAC. Hyperedges stay explicit so that min cuts can charge a copy tensor of dimension ``r`` once, and
+so that exports to opt_einsum, cotengra and quimb never infer open legs by counting.
+
+References
+----------
+.. [1] Y. Levine, D. Yakira, N. Cohen, A. Shashua, ICLR 2018, arXiv:1704.01552 (ConvACs as tensor
+   networks).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from typing import Any, Hashable, Iterable, Sequence
+
+import numpy as np
+
+from .trees import ModeTree, format_node
+
+__all__ = ["TensorNetwork"]
+
+
+class TensorNetwork:
+    """A tensor network with explicit open legs and hyperedges.
+
+    Parameters
+    ----------
+    arrays : sequence of arrays or None
+        The tensors' data; ``None`` entries (or ``arrays=None``) give a shape-only network.
+    inds : sequence of tuples of hashable
+        Index labels of each tensor.
+    size_dict : dict, optional
+        Dimension of every index (derived from the arrays when omitted).
+    open_inds : sequence of hashable
+        The open indices, one per input position, in order.
+    names : sequence of str, optional
+        Human-readable tensor names (used in min-cut reports).
+    index_info : dict, optional
+        ``{index: description}``, e.g. ``"copy tensor of window {0,1}"``.
+    tree : ModeTree, optional
+        Set when the network was compiled from a model over a mode tree.
+    tensor_nodes : sequence of frozenset, optional
+        The tree node of each tensor (compiled networks only).
+
+    Raises
+    ------
+    ValueError
+        Inconsistent dimensions, open indices that no tensor carries, repeated open indices, or an
+        index repeated within one tensor.
+
+    Examples
+    --------
+    >>> import tnconv as tc
+    >>> tn = tc.deep(4, 2, 3, seed=0).to_tensor_network()
+    >>> tn.n_tensors, len(tn.open_inds), sorted(tn.hyperedges)[:1]
+    (7, 4, ['c0,1'])
+    >>> tn.equation().count(","), tn.contract().shape
+    (6, (2, 2, 2, 2))
+    """
+
+    def __init__(
+        self,
+        arrays: Sequence[Any] | None,
+        inds: Sequence[Sequence[Hashable]],
+        size_dict: dict[Hashable, int] | None = None,
+        open_inds: Sequence[Hashable] = (),
+        names: Sequence[str] | None = None,
+        index_info: dict[Hashable, str] | None = None,
+        tree: ModeTree | None = None,
+        tensor_nodes: Sequence[frozenset] | None = None,
+    ):
+        self.inds = [tuple(ix) for ix in inds]
+        n = len(self.inds)
+        self.arrays = list(arrays) if arrays is not None else [None] * n
+        if len(self.arrays) != n:
+            raise ValueError(f"{len(self.arrays)} arrays but {n} index tuples")
+        sizes: dict[Hashable, int] = dict(size_dict or {})
+        for k, (arr, ix) in enumerate(zip(self.arrays, self.inds)):
+            dup = [i for i, c in Counter(ix).items() if c > 1]
+            if dup:
+                raise ValueError(f"tensor {k} repeats index {dup[0]!r}; traces inside one tensor are not supported")
+            if arr is None:
+                continue
+            if len(arr.shape) != len(ix):
+                raise ValueError(f"tensor {k} has {len(arr.shape)} axes but {len(ix)} indices {ix}")
+            for i, d in zip(ix, arr.shape):
+                if sizes.setdefault(i, int(d)) != int(d):
+                    raise ValueError(f"index {i!r} has dimension {sizes[i]} elsewhere but {d} on tensor {k}")
+        missing = {i for ix in self.inds for i in ix if i not in sizes}
+        if missing:
+            raise ValueError(f"no dimension known for indices {sorted(map(str, missing))[:5]}; pass size_dict")
+        self.size_dict = sizes
+        self.open_inds = tuple(open_inds)
+        dup = [i for i, c in Counter(self.open_inds).items() if c > 1]
+        if dup:
+            raise ValueError(f"open index {dup[0]!r} is listed twice")
+        carried = {i for ix in self.inds for i in ix}
+        lost = [i for i in self.open_inds if i not in carried]
+        if lost:
+            raise ValueError(f"open indices {lost[:5]} are on no tensor")
+        self.names = list(names) if names is not None else [f"T{k}" for k in range(n)]
+        self.index_info = dict(index_info or {})
+        self.tree = tree
+        self.tensor_nodes = list(tensor_nodes) if tensor_nodes is not None else None
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_convac(cls, model: Any, output: int = 0) -> "TensorNetwork":
+        """Compile a ConvAC: one weight tensor per tree node, a copy tensor (hyperedge) per window.
+
+        Leaf ``i`` holds ``W_i[d_i, c]`` (open leg ``d{i}``); internal node ``v`` holds
+        ``W_v[c_v, c_parent]``; the root holds the output column ``W_root[c_root, output]``. The channel
+        index ``c_v`` of window ``v`` is shared by its children and ``W_v``: the copy tensor.
+        """
+        from .models.io import node_key
+
+        tree: ModeTree = model.tree
+        arrays, inds, names, nodes = [], [], [], []
+        info: dict[Hashable, str] = {}
+
+        def chan(v: frozenset) -> str:
+            return "c" + node_key(v)
+
+        for v in tree.nodes:
+            W = model.weights[v]
+            parent = tree.parent(v)
+            if tree.is_leaf(v):
+                i = next(iter(v))
+                info[f"d{i}"] = f"open leg of input {i} (dim {W.shape[0]})"
+                ix_in = f"d{i}"
+            else:
+                ix_in = chan(v)
+                info[ix_in] = f"copy tensor of window {format_node(v)} (dim {W.shape[0]})"
+            if parent is None:
+                arrays.append(W[:, output])
+                inds.append((ix_in,))
+            else:
+                arrays.append(W)
+                inds.append((ix_in, chan(parent)))
+            names.append(f"W{format_node(v)}")
+            nodes.append(v)
+        open_inds = [f"d{i}" for i in range(tree.n_inputs)]
+        return cls(arrays, inds, open_inds=open_inds, names=names, index_info=info, tree=tree, tensor_nodes=nodes)
+
+    @classmethod
+    def from_einsum(cls, equation: str, shapes: Sequence[Sequence[int]], arrays: Sequence[Any] | None = None) -> "TensorNetwork":
+        """Import ``equation`` (explicit ``->`` form); open legs follow the output's order.
+
+        Parameters
+        ----------
+        equation : str
+            e.g. ``"ab,bc,cd->ad"``. Letters that appear on three or more operands are hyperedges.
+        shapes : sequence of shapes
+        arrays : sequence of arrays, optional
+
+        Raises
+        ------
+        ValueError
+            No ``->``, an output index on no operand, shapes that do not match the equation.
+
+        Examples
+        --------
+        >>> tn = TensorNetwork.from_einsum("ab,bc,cd->ad", [(2, 3), (3, 3), (3, 2)])
+        >>> tn.open_inds, tn.size_dict["b"]
+        (('a', 'd'), 3)
+        """
+        eq = equation.replace(" ", "")
+        if "->" not in eq:
+            raise ValueError(f"equation {equation!r} needs an explicit output ('->'); open legs are never inferred")
+        if "." in eq:
+            raise ValueError(f"equation {equation!r}: ellipses are not supported")
+        lhs, out = eq.split("->")
+        terms = lhs.split(",")
+        if len(terms) != len(shapes):
+            raise ValueError(f"equation {equation!r} has {len(terms)} operands but {len(shapes)} shapes were given")
+        sizes: dict[str, int] = {}
+        for k, (term, shape) in enumerate(zip(terms, shapes)):
+            shape = tuple(int(d) for d in shape)
+            if len(term) != len(shape):
+                raise ValueError(f"operand {k} ({term!r}) has {len(term)} indices but shape {shape}")
+            for c, d in zip(term, shape):
+                if sizes.setdefault(c, d) != d:
+                    raise ValueError(f"index {c!r} has dimensions {sizes[c]} and {d}")
+        if arrays is not None and len(arrays) != len(terms):
+            raise ValueError(f"{len(arrays)} arrays for {len(terms)} operands")
+        return cls(arrays, [tuple(t) for t in terms], size_dict=sizes, open_inds=tuple(out))
+
+    @classmethod
+    def from_quimb(cls, tn: Any, open_inds: Sequence[Hashable]) -> "TensorNetwork":
+        """Import a ``quimb.tensor.TensorNetwork``; ``open_inds`` lists the open legs in order.
+
+        Open legs are taken from ``open_inds`` only, never inferred by counting (quimb #203).
+        """
+        tensors = list(tn.tensors)
+        names = []
+        for k, t in enumerate(tensors):
+            tags = sorted(map(str, t.tags))
+            names.append(",".join(tags) if tags else f"T{k}")
+        arrays = [np.asarray(t.data) if type(t.data).__module__.split(".")[0] == "numpy" else t.data for t in tensors]
+        return cls(arrays, [tuple(t.inds) for t in tensors], open_inds=tuple(open_inds), names=names)
+
+    def to_quimb(self) -> Any:
+        """Export to ``quimb.tensor.TensorNetwork`` (tags = tensor names).
+
+        Contract it with explicit ``output_inds=self.open_inds``, since quimb treats an index on three or
+        more tensors as an inner hyperindex.
+        """
+        try:
+            import quimb.tensor as qtn
+        except ImportError as exc:
+            raise ImportError("to_quimb needs quimb: pip install 'tnconv[quimb]'") from exc
+        self._require_arrays("to_quimb")
+        return qtn.TensorNetwork(
+            [qtn.Tensor(a, inds=tuple(map(str, ix)), tags={name}) for a, ix, name in zip(self.arrays, self.inds, self.names)]
+        )
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def n_tensors(self) -> int:
+        return len(self.inds)
+
+    @property
+    def shapes(self) -> list[tuple[int, ...]]:
+        return [tuple(self.size_dict[i] for i in ix) for ix in self.inds]
+
+    def index_members(self) -> dict[Hashable, list[int]]:
+        """``{index: [tensor positions carrying it]}``."""
+        members: dict[Hashable, list[int]] = defaultdict(list)
+        for k, ix in enumerate(self.inds):
+            for i in ix:
+                members[i].append(k)
+        return dict(members)
+
+    @property
+    def hyperedges(self) -> list[Hashable]:
+        """Indices that act as copy tensors: on 3+ tensors, or on 2+ tensors and open."""
+        opens = set(self.open_inds)
+        return [i for i, m in self.index_members().items() if len(m) + (i in opens) >= 3]
+
+    @property
+    def graph(self) -> Any:
+        """A ``networkx.Graph`` view: tensors, copy tensors and open legs as nodes.
+
+        Node keys: ``("tensor", k)``, ``("copy", index)`` for hyperedges, ``("open", position)`` for open
+        legs. Each edge has ``dim`` (the bond dimension, the product when tensors share several indices)
+        and ``inds``. Node attributes: ``kind`` and ``label``.
+        """
+        import networkx as nx
+
+        G = nx.Graph()
+        for k, name in enumerate(self.names):
+            G.add_node(("tensor", k), kind="tensor", label=name)
+        hyper = set(self.hyperedges)
+        open_pos = {i: p for p, i in enumerate(self.open_inds)}
+        for i, members in self.index_members().items():
+            d = self.size_dict[i]
+            if i in hyper:
+                c = ("copy", i)
+                G.add_node(c, kind="copy", label=self.index_info.get(i, f"copy tensor {i}"), dim=d)
+                ends = [("tensor", k) for k in members] + ([("open", open_pos[i])] if i in open_pos else [])
+                for e in ends:
+                    if e[0] == "open":
+                        G.add_node(e, kind="open", label=f"input {e[1]}")
+                    G.add_edge(c, e, dim=d, inds=[i])
+                continue
+            ends = [("tensor", k) for k in members]
+            if i in open_pos:
+                ends.append(("open", open_pos[i]))
+                G.add_node(ends[-1], kind="open", label=f"input {open_pos[i]}")
+            if len(ends) == 2:
+                u, v = ends
+                if G.has_edge(u, v):
+                    G[u][v]["dim"] *= d
+                    G[u][v]["inds"].append(i)
+                else:
+                    G.add_edge(u, v, dim=d, inds=[i])
+        return G
+
+    # ------------------------------------------------------------------ einsum export
+    def symbols(self) -> dict[Hashable, str]:
+        """A map from index labels to single einsum symbols (``opt_einsum.get_symbol``)."""
+        from opt_einsum import get_symbol
+
+        order: dict[Hashable, str] = {}
+        for ix in self.inds:
+            for i in ix:
+                if i not in order:
+                    order[i] = get_symbol(len(order))
+        return order
+
+    def equation(self, features: bool = False) -> str:
+        """The einsum equation; with ``features=True`` one ``(batch, M)`` operand per open leg is
+        appended and the output is the batch index alone (the network's forward pass)."""
+        sym = self.symbols()
+        terms = ["".join(sym[i] for i in ix) for ix in self.inds]
+        if not features:
+            return ",".join(terms) + "->" + "".join(sym[i] for i in self.open_inds)
+        from opt_einsum import get_symbol
+
+        b = get_symbol(len(sym))
+        terms += [b + sym[i] for i in self.open_inds]
+        return ",".join(terms) + "->" + b
+
+    def operands(self, features: Any = None) -> list[Any]:
+        """The arrays in equation order; with ``features`` of shape ``(batch, n_open, M)`` the feature
+        slices are appended."""
+        self._require_arrays("operands")
+        ops = list(self.arrays)
+        if features is not None:
+            n = len(self.open_inds)
+            if features.ndim != 3 or features.shape[1] != n:
+                raise ValueError(f"features have shape {tuple(features.shape)}; expected (batch, {n}, M)")
+            for p, i in enumerate(self.open_inds):
+                if features.shape[2] != self.size_dict[i]:
+                    raise ValueError(
+                        f"features have {features.shape[2]} descriptors but open leg {p} has dimension {self.size_dict[i]}"
+                    )
+            ops += [features[:, p, :] for p in range(n)]
+        return ops
+
+    def contract(self, features: Any = None, optimize: Any = None, backend: str | None = None, **kw: Any) -> Any:
+        """Contract the network with ``opt_einsum.contract``.
+
+        Parameters
+        ----------
+        features : array (batch, n_open, M), optional
+            Attach features to the open legs and return the ``(batch,)`` outputs.
+        optimize : str, list, PathOptimizer, optional
+            Any opt_einsum optimizer name, a cotengra optimizer, or an explicit path. Default: the
+            structure-derived path for compiled tree networks, ``"auto"`` otherwise.
+        backend : str, optional
+            opt_einsum backend, e.g. ``"numpy"`` or ``"cupy"``.
+
+        Returns
+        -------
+        array of shape ``(dims of open legs)`` or ``(batch,)``.
+        """
+        from .contract.generic import contract_network
+
+        return contract_network(self, features=features, optimize=optimize, backend=backend, **kw)
+
+    def _require_arrays(self, what: str) -> None:
+        if any(a is None for a in self.arrays):
+            raise ValueError(f"{what} needs arrays, but this network is shape-only (built without arrays)")
+
+    def __repr__(self) -> str:
+        return (
+            f"TensorNetwork(n_tensors={self.n_tensors}, open_legs={len(self.open_inds)}, "
+            f"hyperedges={len(self.hyperedges)}, indices={len(self.size_dict)})"
+        )
