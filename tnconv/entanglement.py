@@ -193,7 +193,7 @@ def entanglement_entropy(A: Any, part: Iterable[int], base: float | None = None,
     p = _probabilities(schmidt_values(A, part, output=output, **kw))
     p = p[p > 0]
     h = float(-(p * np.log(p)).sum())
-    return h / np.log(base) if base is not None else h
+    return float(h / np.log(base)) if base is not None else h
 
 
 def geometric_measure(A: Any, part: Iterable[int], output: int = 0, **kw: Any) -> float:

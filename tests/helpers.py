@@ -1,0 +1,43 @@
+"""Independent reference computations for the tests (no tnconv code inside)."""
+
+from fractions import Fraction
+import itertools
+
+import numpy as np
+
+
+def brute_force_output(A, F):
+    """h(X) = sum_d A[d] prod_i F[:, i, d_i], by an explicit loop over all index tuples."""
+    n = A.ndim
+    out = np.zeros(F.shape[0])
+    for d in itertools.product(*(range(s) for s in A.shape)):
+        term = np.full(F.shape[0], A[d])
+        for i in range(n):
+            term = term * F[:, i, d[i]]
+        out += term
+    return out
+
+
+def fraction_rank(M):
+    """Exact rational rank of an integer matrix by Gaussian elimination over Fractions."""
+    rows = [[Fraction(int(x)) for x in row] for row in np.asarray(M)]
+    rank, ncols = 0, len(rows[0]) if rows else 0
+    for c in range(ncols):
+        piv = next((r for r in range(rank, len(rows)) if rows[r][c] != 0), None)
+        if piv is None:
+            continue
+        rows[rank], rows[piv] = rows[piv], rows[rank]
+        for r in range(len(rows)):
+            if r != rank and rows[r][c] != 0:
+                f = rows[r][c] / rows[rank][c]
+                rows[r] = [a - f * b for a, b in zip(rows[r], rows[rank])]
+        rank += 1
+    return rank
+
+
+def unfold(A, part):
+    """Matricization written directly with moveaxis (rows = sorted part)."""
+    I = sorted(part)
+    J = [k for k in range(A.ndim) if k not in I]
+    B = np.moveaxis(A, I + J, list(range(A.ndim)))
+    return B.reshape(int(np.prod([A.shape[k] for k in I])), -1)
