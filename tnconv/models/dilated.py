@@ -1,0 +1,1083 @@
+"""Dilated 1D ConvNets, mixed decompositions, and the tiling rank bounds of tree decompositions.
+
+A dilated ConvNet over ``N = 2**L`` time points (size-2 convolutions, layer ``l`` with dilation ``d_l``,
+no pooling) computes, at its last time point, a tree decomposition over a **binary** mode tree fixed by
+the order of the dilations (:meth:`tnconv.ModeTree.dilated`). Unlike a ConvAC, each child of a node has
+its own matrix before the channel-wise pooling operator ``g``:
+
+    phi^v[c'] = g_u ( sum_a W_{v,u}[a, c'] phi^u[a] )          (u over the children of v)
+
+with ``phi^leaf = features @ W_leaf``. At the root the matrices have ``n_outputs`` columns, so for a fixed
+output ``y`` the root is a single (generalized) product of its children's projections.
+
+A **mixed decomposition** of two trees runs both networks in parallel and, at every mixture node (a node
+internal to both trees, inner ones first), swaps the channels ``c < width/2`` between them once both have
+computed it; the output is the sum of the two roots.
+
+References
+----------
+.. [1] N. Cohen, R. Tamari, A. Shashua, "Boosting Dilated Convolutional Networks with Mixed Tensor
+   Decompositions", ICLR 2018, arXiv:1703.06846.
+.. [2] N. Cohen, A. Shashua, "Convolutional Rectifier Networks as Generalized Tensor Decompositions",
+   ICML 2016, arXiv:1603.00162 (generalized tensor products, grid tensors).
+.. [3] A. van den Oord et al., "WaveNet: A Generative Model for Raw Audio", arXiv:1609.03499 (dilated
+   causal convolutions).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .._config import check_budget
+from ..partitions import validate_partition
+from ..trees import ModeTree, format_node
+from .convnet import _array_module, _positive_int, check_features, resolve_dtype
+from .operators import OPERATORS, PoolingOperator, pooling_operator
+
+__all__ = ["DilatedConvNet", "MixedConvNet", "tiling_rank_bounds"]
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _as_tree(tree: Any, name: str = "tree") -> ModeTree:
+    if isinstance(tree, ModeTree):
+        return tree
+    if isinstance(tree, (tuple, list)):
+        return ModeTree.from_nested(tree)
+    raise TypeError(f"{name} must be a ModeTree or nested tuples of ints, got {tree!r}")
+
+
+def _require_binary(tree: ModeTree, what: str) -> None:
+    for v in tree.internal_nodes:
+        k = len(tree.children(v))
+        if k != 2:
+            raise ValueError(
+                f"{what} needs a binary mode tree, but node {format_node(v)} has {k} children"
+            )
+
+
+def _infer_dilations(tree: ModeTree) -> tuple[int, ...] | None:
+    """The dilations ``d`` with ``ModeTree.dilated(L, d) == tree``, or ``None`` if there are none."""
+    n = tree.n_inputs
+    if n < 2 or n & (n - 1):
+        return None
+    n_layers = n.bit_length() - 1
+    if tree.height(tree.root) != n_layers or any(len(tree.children(v)) != 2 for v in tree.internal_nodes):
+        return None
+    # Along the path of the last time point, the earlier child is the current one shifted back by d_l.
+    dil: list[int] = []
+    node = tree.root
+    while not tree.is_leaf(node):
+        a, b = tree.children(node)
+        cur, early = (a, b) if n - 1 in a else (b, a)
+        dil.append(max(cur) - max(early))
+        node = cur
+    dil.reverse()
+    try:
+        candidate = ModeTree.dilated(n_layers, dil)
+    except ValueError:
+        return None
+    return tuple(dil) if candidate == tree else None
+
+
+def _earlier_first(tree: ModeTree, node: frozenset) -> bool:
+    """True when the first stored child of ``node`` ends earlier in time than the second."""
+    a, b = tree.children(node)
+    return max(a) < max(b)
+
+
+def _swap_halves(xp: Any, a: Any, b: Any, half: int) -> tuple[Any, Any]:
+    a2 = xp.concatenate([b[..., :half], a[..., half:]], axis=-1)
+    b2 = xp.concatenate([a[..., :half], b[..., half:]], axis=-1)
+    return a2, b2
+
+
+def _pool_pair(g: PoolingOperator, xp: Any, a: Any, b: Any) -> Any:
+    """``g(a, b)`` for two freshly computed arrays, in place for the named operators (``np.maximum``
+    allocating twice costs more than the matmuls at large batch)."""
+    if g is OPERATORS["product"]:
+        a *= b
+    elif g is OPERATORS["relu_max"]:
+        xp.maximum(a, b, out=a)
+        xp.maximum(a, 0, out=a)
+    elif g is OPERATORS["relu_sum"]:
+        xp.maximum(a, 0, out=a)
+        xp.maximum(b, 0, out=b)
+        a += b
+    else:
+        return g.pair(a, b)
+    return a
+
+
+def _is_identity(order: np.ndarray) -> bool:
+    return bool(np.array_equal(order, np.arange(len(order))))
+
+
+class _TableOps:
+    """Dense tables over template combinations: the value of node ``v`` has shape ``(T,) * |v| + (w,)``
+    with its mode axes in ascending input order, so the two networks of a mixed net line up."""
+
+    def __init__(self, g: PoolingOperator, leaf_table: np.ndarray, output: int):
+        self.g, self.leaf_table, self.output = g, leaf_table, output
+        self.T = leaf_table.shape[0]
+
+    def leaf(self, net: "DilatedConvNet", leaf: frozenset) -> np.ndarray:
+        return self.leaf_table @ net.weights[leaf]
+
+    def combine(self, net: "DilatedConvNet", node: frozenset, values: list[np.ndarray]) -> np.ndarray:
+        tree, T = net.tree, self.T
+        mats = net._node_mats(node, self.output)
+        kids = tree.children(node)
+        ys = [x @ W for x, W in zip(values, mats)]
+        w = ys[0].shape[-1]
+        a = ys[0].reshape(-1, 1, w)
+        b = ys[1].reshape(1, -1, w)
+        out = self.g.pair(a, b)
+        order = sorted(kids[0]) + sorted(kids[1])
+        out = out.reshape((T,) * len(order) + (w,))
+        perm = list(np.argsort(order)) + [len(order)]
+        return np.ascontiguousarray(np.transpose(out, perm))
+
+
+class _ForwardOps:
+    """Activations ``(batch, w)`` node by node (the oracle for the level-batched forward)."""
+
+    def __init__(self, g: PoolingOperator, feats: Any, xp: Any):
+        self.g, self.feats, self.xp = g, feats, xp
+
+    def leaf(self, net: "DilatedConvNet", leaf: frozenset) -> Any:
+        return self.feats[:, next(iter(leaf)), :] @ self.xp.asarray(net.weights[leaf])
+
+    def combine(self, net: "DilatedConvNet", node: frozenset, values: list[Any]) -> Any:
+        mats = net._node_mats(node, None)
+        return self.g.fold([x @ self.xp.asarray(W) for x, W in zip(values, mats)])
+
+
+def _evaluate(nets: Sequence["DilatedConvNet"], mixture: Sequence[frozenset], ops: Any, half: int, xp: Any) -> list[Any]:
+    """Evaluate one or two nets bottom-up, swapping ``half`` channels at each mixture node.
+
+    Mixture nodes are processed by increasing size: everything of each tree inside a mixture node is
+    computed (children first), then the two values of that node are swapped. Nodes inside a mixture
+    node form a subtree of each tree (nodes of a tree are laminar), so every inner mixture node is
+    swapped before its value is consumed.
+    """
+    values: list[dict[frozenset, Any]] = [{} for _ in nets]
+
+    def run(k: int, limit: frozenset | None) -> None:
+        net, vals = nets[k], values[k]
+        for v in net.tree.nodes:
+            if v in vals or (limit is not None and not v <= limit):
+                continue
+            if net.tree.is_leaf(v):
+                vals[v] = ops.leaf(net, v)
+            else:
+                vals[v] = ops.combine(net, v, [vals[c] for c in net.tree.children(v)])
+
+    for m in sorted(mixture, key=len):
+        for k in range(len(nets)):
+            run(k, m)
+        values[0][m], values[1][m] = _swap_halves(xp, values[0][m], values[1][m], half)
+    for k in range(len(nets)):
+        run(k, None)
+    return [vals[net.tree.root] for net, vals in zip(nets, values)]
+
+
+def _check_templates(template_features: Any, n_descriptors: int, dtype: np.dtype) -> np.ndarray:
+    tf = np.asarray(template_features)
+    if tf.ndim != 2 or tf.shape[1] != n_descriptors:
+        raise ValueError(f"template_features have shape {tf.shape}; expected (T, {n_descriptors})")
+    return check_features(tf[None], tf.shape[0], n_descriptors, dtype)[0]
+
+
+def _check_dense_budget(nets: Sequence["DilatedConvNet"], T: int, what: str, max_bytes: float | None) -> None:
+    net0 = nets[0]
+    item = net0.dtype.itemsize
+    n = net0.n_inputs
+    check_budget(f"the {what} ({T}^{n} entries)", float(T) ** n * item * 3, max_bytes)
+    for net in nets:
+        for v in net.tree.internal_nodes:
+            if v != net.tree.root:
+                size = float(T) ** len(v) * net.width * item * 3
+                check_budget(f"the intermediate table of node {format_node(v)} in the {what}", size, max_bytes)
+
+
+# ---------------------------------------------------------------------------------------------- models
+class DilatedConvNet:
+    """A dilated ConvNet as a tree decomposition with one matrix per child (binary mode tree).
+
+    Parameters
+    ----------
+    tree : ModeTree or nested tuples
+        A binary mode tree, usually :meth:`ModeTree.dilated`; any binary tree is accepted.
+    n_descriptors : int
+        M, the number of representation functions per input.
+    width : int
+        Channels of every hidden node.
+    g : str, callable or PoolingOperator
+        ``"product"`` (a ConvAC-type decomposition), ``"relu_max"``, ``"relu_sum"`` or an associative,
+        commutative elementwise callable (checked on random samples; ``ValueError`` otherwise).
+    n_outputs : int
+        Columns of the root matrices.
+    seed : int or numpy Generator, optional
+        Seed of the random (generic) weights.
+    dtype : {"float64", "float32"}
+    weights : mapping, optional
+        ``{node: array}`` for leaves (shape ``(M, width)``) and ``{node: (W_1, W_2)}`` for internal nodes,
+        one matrix per child in ``tree.children(node)`` order, ``(width, width)`` each, or
+        ``(width, n_outputs)`` at the root.
+    shared : bool
+        One kernel per layer, as in a true (time-invariant) convolution: all leaves share one matrix and,
+        at each height, the child that ends earlier in time gets one matrix and the later child another.
+        Needed by :meth:`forward_sequence`.
+    dilations : sequence of int, optional
+        The dilation of each layer. Inferred when ``tree`` equals ``ModeTree.dilated(L, d)`` for some
+        ``d``; if given, it must reproduce ``tree``.
+    init : {"normal", "orthogonal"}
+        Gaussian weights scaled by ``1/sqrt(fan_in)``, or random orthonormal columns (rows if wide).
+
+    Attributes
+    ----------
+    weights : dict
+        Leaf ``{i}`` -> ``(M, width)`` array; internal node -> tuple of one array per child.
+    dilations : tuple of int or None
+
+    Raises
+    ------
+    ValueError
+        A non-binary tree (naming the node), non-positive sizes, weights of the wrong shape, dilations
+        that do not produce ``tree``.
+    TypeError
+        Arguments of the wrong type.
+
+    References
+    ----------
+    .. [1] N. Cohen, R. Tamari, A. Shashua, ICLR 2018, arXiv:1703.06846, Sec. 3.
+
+    Examples
+    --------
+    >>> import numpy as np, tnconv as tc
+    >>> net = tc.DilatedConvNet(tc.ModeTree.dilated(3, [2, 1, 4]), 2, 3, seed=0, shared=True)
+    >>> net.dilations
+    (2, 1, 4)
+    >>> x = np.random.default_rng(0).standard_normal((4, 11, 2))
+    >>> y = net.forward_sequence(x)          # one output per full window: 11 - 8 + 1 = 4
+    >>> y.shape
+    (4, 4, 1)
+    >>> bool(np.allclose(y[:, -1], net.forward(x[:, -8:])))
+    True
+    """
+
+    def __init__(
+        self,
+        tree: ModeTree | Any,
+        n_descriptors: int,
+        width: int,
+        g: str | Callable[[Any, Any], Any] | PoolingOperator = "product",
+        n_outputs: int = 1,
+        seed: int | np.random.Generator | None = None,
+        dtype: Any = "float64",
+        weights: Mapping[Any, Any] | None = None,
+        shared: bool = False,
+        dilations: Sequence[int] | None = None,
+        init: str = "normal",
+    ):
+        self.tree = _as_tree(tree)
+        _require_binary(self.tree, "DilatedConvNet")
+        self.n_descriptors = _positive_int(n_descriptors, "n_descriptors")
+        self.width = _positive_int(width, "width")
+        self.n_outputs = _positive_int(n_outputs, "n_outputs")
+        self.g = pooling_operator(g)
+        self.dtype = resolve_dtype(dtype)
+        self.shared = bool(shared)
+        if init not in ("normal", "orthogonal"):
+            raise ValueError(f"init must be 'normal' or 'orthogonal', got {init!r}")
+        if dilations is None:
+            self.dilations = _infer_dilations(self.tree)
+        else:
+            dil = tuple(int(d) for d in dilations)
+            n_layers = self.tree.height(self.tree.root)
+            if ModeTree.dilated(n_layers, dil) != self.tree:
+                raise ValueError(f"dilations {list(dil)} do not produce this tree {self.tree!r}")
+            self.dilations = dil
+        self._plan: Any = None
+        if weights is None:
+            self._init_weights(np.random.default_rng(seed), init)
+        else:
+            self.set_weights(weights)
+
+    # ------------------------------------------------------------------ weights
+    @property
+    def n_inputs(self) -> int:
+        return self.tree.n_inputs
+
+    def weight_shapes(self, node: Iterable[int]) -> tuple[int, int] | tuple[tuple[int, int], ...]:
+        """Shape of a leaf's matrix, or the tuple of per-child shapes of an internal node.
+
+        Examples
+        --------
+        >>> import tnconv as tc
+        >>> net = tc.DilatedConvNet(tc.ModeTree.dilated(2), 3, 4, n_outputs=2)
+        >>> net.weight_shapes({0}), net.weight_shapes({0, 1}), net.weight_shapes(range(4))
+        ((3, 4), ((4, 4), (4, 4)), ((4, 2), (4, 2)))
+        """
+        node = frozenset(node)
+        if self.tree.is_leaf(node):
+            return (self.n_descriptors, self.width)
+        cols = self.n_outputs if node == self.tree.root else self.width
+        return tuple((self.width, cols) for _ in self.tree.children(node))
+
+    def _random_matrix(self, rng: np.random.Generator, shape: tuple[int, int], init: str) -> np.ndarray:
+        if init == "orthogonal":
+            a = rng.standard_normal(shape if shape[0] >= shape[1] else shape[::-1])
+            q, r = np.linalg.qr(a)
+            q = q * np.sign(np.diag(r))
+            w = q if shape[0] >= shape[1] else q.T
+        else:
+            w = rng.standard_normal(shape) / math.sqrt(shape[0])
+        return np.ascontiguousarray(w, dtype=self.dtype)
+
+    def _init_weights(self, rng: np.random.Generator, init: str) -> None:
+        tree = self.tree
+        weights: dict[frozenset, Any] = {}
+        per_height: dict[int, tuple[np.ndarray, ...]] = {}
+        for v in tree.nodes:
+            shape = self.weight_shapes(v)
+            if tree.is_leaf(v):
+                if self.shared and 0 in per_height:
+                    weights[v] = per_height[0][0]
+                else:
+                    weights[v] = self._random_matrix(rng, shape, init)  # type: ignore[arg-type]
+                    per_height[0] = (weights[v],)
+                continue
+            h = tree.height(v)
+            if self.shared:
+                if h not in per_height:  # (earlier child, later child)
+                    per_height[h] = tuple(self._random_matrix(rng, s, init) for s in shape)  # type: ignore[union-attr]
+                early, late = per_height[h]
+                weights[v] = (early, late) if _earlier_first(tree, v) else (late, early)
+            else:
+                weights[v] = tuple(self._random_matrix(rng, s, init) for s in shape)  # type: ignore[union-attr]
+        self.weights = weights
+        self._plan = None
+
+    def set_weights(self, weights: Mapping[Any, Any]) -> None:
+        """Replace the weights (every node required; shapes checked).
+
+        Raises
+        ------
+        ValueError
+            A missing node, a node not in the tree, a wrong shape or count of matrices, non-finite
+            entries, or (with ``shared=True``) weights that differ within one layer.
+        TypeError
+            Non-real arrays.
+
+        Examples
+        --------
+        >>> import numpy as np, tnconv as tc
+        >>> net = tc.DilatedConvNet(tc.ModeTree.dilated(1), 2, 1, seed=0)
+        >>> net.set_weights({(0,): np.ones((2, 1)), (1,): np.ones((2, 1)),
+        ...                  (0, 1): (np.full((1, 1), 2.0), np.full((1, 1), 3.0))})
+        >>> net.coefficient_tensor()
+        array([[6., 6.],
+               [6., 6.]])
+        """
+        tree = self.tree
+        given = {frozenset(k) if not isinstance(k, frozenset) else k: v for k, v in weights.items()}
+        extra = [k for k in given if k not in set(tree.nodes)]
+        if extra:
+            raise ValueError(f"weights given for nodes not in the tree: {[format_node(k) for k in extra[:5]]}")
+        new: dict[frozenset, Any] = {}
+        for v in tree.nodes:
+            if v not in given:
+                raise ValueError(f"weights missing for node {format_node(v)}")
+            shape = self.weight_shapes(v)
+            if tree.is_leaf(v):
+                new[v] = self._check_matrix(given[v], shape, f"node {format_node(v)}")  # type: ignore[arg-type]
+                continue
+            mats = given[v]
+            if isinstance(mats, np.ndarray) or not isinstance(mats, (tuple, list)) or len(mats) != len(shape):
+                raise ValueError(
+                    f"weights of internal node {format_node(v)} must be a tuple of {len(shape)} matrices "
+                    f"(one per child, in tree.children order), got {type(mats).__name__}"
+                )
+            new[v] = tuple(
+                self._check_matrix(m, s, f"node {format_node(v)} (child {k})")  # type: ignore[arg-type]
+                for k, (m, s) in enumerate(zip(mats, shape))
+            )
+        if self.shared:
+            self._check_shared(new)
+        self.weights = new
+        self._plan = None
+
+    def _check_matrix(self, m: Any, shape: tuple[int, int], what: str) -> np.ndarray:
+        w = np.asarray(m)
+        if w.dtype.kind not in "fiu":
+            raise TypeError(f"weights of {what} have dtype {w.dtype}; expected real numbers")
+        if w.shape != shape:
+            raise ValueError(f"weights of {what} have shape {w.shape}, expected {shape}")
+        if not np.isfinite(w).all():
+            raise ValueError(f"weights of {what} contain NaN or infinite values")
+        return np.ascontiguousarray(w, dtype=self.dtype)
+
+    def _layer_kernels(self, weights: Mapping[frozenset, Any]) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]] | str:
+        """``(leaf kernel, [(earlier, later) per height])`` if weights are shared per layer, else the
+        first node that breaks the sharing (as text)."""
+        tree = self.tree
+        leaf0 = weights[tree.leaves[0]]
+        for leaf in tree.leaves[1:]:
+            if not np.array_equal(weights[leaf], leaf0):
+                return f"leaf {format_node(leaf)}"
+        kernels: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for v in tree.internal_nodes:
+            a, b = weights[v]
+            pair = (a, b) if _earlier_first(tree, v) else (b, a)
+            h = tree.height(v)
+            if h not in kernels:
+                kernels[h] = pair
+            elif not (np.array_equal(pair[0], kernels[h][0]) and np.array_equal(pair[1], kernels[h][1])):
+                return f"node {format_node(v)}"
+        return leaf0, [kernels[h] for h in sorted(kernels)]
+
+    def _check_shared(self, weights: Mapping[frozenset, Any]) -> None:
+        res = self._layer_kernels(weights)
+        if isinstance(res, str):
+            raise ValueError(f"shared=True but {res} has weights unlike the rest of its layer")
+
+    def _node_mats(self, node: frozenset, output: int | None) -> tuple[np.ndarray, ...]:
+        mats = self.weights[node]
+        if output is not None and node == self.tree.root:
+            return tuple(W[:, output : output + 1] for W in mats)
+        return mats
+
+    @property
+    def n_parameters(self) -> int:
+        """Number of distinct weight entries (shared arrays counted once)."""
+        arrays: dict[int, np.ndarray] = {}
+        for w in self.weights.values():
+            for a in (w if isinstance(w, tuple) else (w,)):
+                arrays[id(a)] = a
+        return sum(a.size for a in arrays.values())
+
+    def __repr__(self) -> str:
+        return (
+            f"DilatedConvNet(n_inputs={self.n_inputs}, n_descriptors={self.n_descriptors}, width={self.width}, "
+            f"n_outputs={self.n_outputs}, g={self.g.name!r}, dilations={self.dilations}, shared={self.shared})"
+        )
+
+    def _check_output(self, output: int) -> int:
+        if isinstance(output, bool) or not isinstance(output, (int, np.integer)) or not 0 <= output < self.n_outputs:
+            raise ValueError(f"output {output!r} out of range for n_outputs={self.n_outputs}")
+        return int(output)
+
+    # ------------------------------------------------------------------ evaluation
+    def _build_plan(self) -> tuple[np.ndarray, list[Any]]:
+        # Level h holds the nodes of height h in tree order (leaves too), so in a complete tree the
+        # first and second children of a level are the even and odd rows of the level below: strided
+        # views, no copies. Each child slot gets its rows as a slice when they form a progression, as
+        # an index array when they come from one level, or a list of (level, row) otherwise. Only the
+        # structure is cached: weights are stacked at each call, so in-place edits are always seen.
+        tree = self.tree
+        levels = tree.levels()
+        where = {v: (h, k) for h, level in enumerate(levels) for k, v in enumerate(level)}
+        last_use = {h: h for h in range(len(levels))}
+        plan: list[Any] = []
+        for h, level in enumerate(levels[1:], start=1):
+            slots = []
+            for s in range(2):
+                src = [where[tree.children(v)[s]] for v in level]
+                heights = {hs for hs, _ in src}
+                for hs in heights:
+                    last_use[hs] = max(last_use[hs], h)
+                if len(heights) > 1:
+                    slots.append((None, src))
+                    continue
+                hs = heights.pop()
+                rows = np.array([i for _, i in src])
+                step = rows[1] - rows[0] if len(rows) > 1 else 1
+                if step > 0 and np.array_equal(rows, rows[0] + step * np.arange(len(rows))):
+                    rows = slice(int(rows[0]), int(rows[-1]) + 1, int(step))
+                slots.append((hs, rows))
+            plan.append((h, level, slots))
+        for k, (h, level, slots) in enumerate(plan):
+            plan[k] = (h, level, slots, [hs for hs, last in last_use.items() if last == h and hs < h])
+        return np.array([next(iter(leaf)) for leaf in levels[0]]), plan
+
+    def forward(self, features: Any, backend: str | None = None) -> Any:
+        """Evaluate the tree decomposition on features ``f_d(x_i)``, one batched matmul per level.
+
+        Parameters
+        ----------
+        features : array of shape (batch, n_inputs, M)
+            NumPy or CuPy; the result stays on the same device.
+        backend : {"numpy", "cupy"}, optional
+            Defaults to the array module of ``features``.
+
+        Returns
+        -------
+        array of shape (batch, n_outputs)
+
+        Raises
+        ------
+        ValueError
+            Features of the wrong shape or with NaN/inf entries; an unknown backend.
+
+        Examples
+        --------
+        >>> import numpy as np, tnconv as tc
+        >>> net = tc.DilatedConvNet(tc.ModeTree.dilated(2), 3, 2, g="relu_max", seed=1)
+        >>> net.forward(np.ones((5, 4, 3))).shape
+        (5, 1)
+        """
+        xp = self._backend(features, backend)
+        feats = check_features(xp.asarray(features), self.n_inputs, self.n_descriptors, self.dtype)
+        if self._plan is None:
+            self._plan = self._build_plan()
+        leaf_order, plan = self._plan
+        # (n_inputs, batch, width): one batched matmul for every leaf at once
+        x = xp.moveaxis(feats, 1, 0)
+        if not _is_identity(leaf_order):
+            x = x[xp.asarray(leaf_order)]
+        leaf_stack = np.stack([self.weights[frozenset({int(i)})] for i in leaf_order])
+        acts: dict[int, Any] = {0: xp.matmul(x, xp.asarray(leaf_stack))}
+        for h, level, slots, done in plan:
+            parts = []
+            for s, (hs, rows) in enumerate(slots):
+                if hs is None:
+                    x = xp.stack([acts[hc][i] for hc, i in rows])
+                else:
+                    x = acts[hs][rows if isinstance(rows, slice) else xp.asarray(rows)]
+                mats = np.stack([self.weights[v][s] for v in level])
+                parts.append(xp.matmul(x, xp.asarray(mats)))
+            acts[h] = _pool_pair(self.g, xp, parts[0], parts[1])
+            for hs in done:  # free the levels nobody reads any more
+                del acts[hs]
+        return acts[len(plan)][0]
+
+    def _forward_reference(self, features: Any) -> Any:
+        """Node-by-node evaluation, the oracle for :meth:`forward`."""
+        xp = _array_module(features)
+        feats = check_features(features, self.n_inputs, self.n_descriptors, self.dtype)
+        return _evaluate([self], [], _ForwardOps(self.g, feats, xp), 0, xp)[0]
+
+    def _backend(self, features: Any, backend: str | None) -> Any:
+        if backend is None:
+            return _array_module(features)
+        if backend == "numpy":
+            return np
+        if backend == "cupy":
+            try:
+                import cupy
+            except ImportError as exc:  # pragma: no cover - depends on the machine
+                raise ImportError("backend='cupy' needs CuPy: pip install 'tnconv[gpu]'") from exc
+            return cupy
+        raise ValueError(f"unknown backend {backend!r}; choose 'numpy' or 'cupy'")
+
+    def forward_sequence(self, sequence: Any, padding: str = "valid", backend: str | None = None) -> Any:
+        """Run the network as a real dilated convolution over time (WaveNet style).
+
+        Layer ``l`` computes ``h_l[t] = g(h_{l-1}[t - d_l] @ A_l, h_{l-1}[t] @ B_l)`` with one kernel pair
+        per layer for all time steps, and ``h_{-1}[t] = x[t] @ W_leaf``. The output at time ``t`` is the
+        tree decomposition evaluated on the window ``x[t-N+1 .. t]``.
+
+        Parameters
+        ----------
+        sequence : array of shape (batch, T, M)
+        padding : {"valid", "causal"}
+            ``"valid"``: outputs only for full windows, times ``N-1 .. T-1`` (``T - N + 1`` steps).
+            ``"causal"``: every time step; each layer pads its input with ``d_l`` zero vectors in the past.
+        backend : {"numpy", "cupy"}, optional
+
+        Returns
+        -------
+        array of shape (batch, T - N + 1, n_outputs) or (batch, T, n_outputs)
+
+        Raises
+        ------
+        ValueError
+            If the tree is not a dilated tree (no dilations), the weights are not shared per layer
+            (a convolution applies one kernel at every time step), the sequence has the wrong shape or is
+            shorter than the receptive field ``N`` in ``"valid"`` mode, or ``padding`` is unknown.
+
+        References
+        ----------
+        .. [1] A. van den Oord et al., arXiv:1609.03499 (dilated causal convolutions).
+        .. [2] N. Cohen, R. Tamari, A. Shashua, arXiv:1703.06846, Sec. 3 (the last time point as a tree
+           decomposition).
+
+        Examples
+        --------
+        >>> import numpy as np, tnconv as tc
+        >>> net = tc.DilatedConvNet(tc.ModeTree.dilated(2, [2, 1]), 1, 2, g="relu_sum", shared=True, seed=0)
+        >>> x = np.arange(6.0).reshape(1, 6, 1)
+        >>> y = net.forward_sequence(x, padding="causal")
+        >>> y.shape, bool(np.allclose(y[:, 3:], net.forward_sequence(x)))
+        ((1, 6, 1), True)
+        """
+        if padding not in ("valid", "causal"):
+            raise ValueError(f"padding must be 'valid' or 'causal', got {padding!r}")
+        if self.dilations is None:
+            raise ValueError(
+                "forward_sequence needs a dilated tree: this tree is not ModeTree.dilated(L, d) for any d"
+            )
+        kernels = self._layer_kernels(self.weights)
+        if isinstance(kernels, str):
+            raise ValueError(
+                f"forward_sequence needs one kernel per layer (a convolution is time-invariant), but {kernels} "
+                "has weights unlike the rest of its layer; build the net with shared=True"
+            )
+        leaf_w, pairs = kernels
+        xp = self._backend(sequence, backend)
+        seq = xp.asarray(sequence)
+        if seq.ndim != 3 or seq.shape[2] != self.n_descriptors:
+            raise ValueError(
+                f"sequence has shape {tuple(seq.shape)}; expected (batch, T, n_descriptors={self.n_descriptors})"
+            )
+        T = seq.shape[1]
+        if padding == "valid" and T < self.n_inputs:
+            raise ValueError(f"sequence has {T} time steps, fewer than the receptive field {self.n_inputs}")
+        seq = check_features(seq, T, self.n_descriptors, self.dtype)
+        h = seq @ xp.asarray(leaf_w)
+        for d, (A, B) in zip(self.dilations, pairs):
+            if padding == "causal":
+                h = xp.concatenate([xp.zeros((h.shape[0], d, h.shape[2]), dtype=h.dtype), h], axis=1)
+            h = self.g.pair(h[:, :-d] @ xp.asarray(A), h[:, d:] @ xp.asarray(B))
+        return h
+
+    def grid_tensor(self, template_features: Any, output: int = 0, max_bytes: float | None = None) -> np.ndarray:
+        """The network's output on every combination of templates (any ``g``).
+
+        Parameters
+        ----------
+        template_features : array of shape (T, M)
+            Row ``j`` holds the features of template ``j``.
+        output : int
+        max_bytes : float, optional
+            Byte budget (default ``tnconv.options["max_dense_bytes"]``).
+
+        Returns
+        -------
+        numpy.ndarray of shape ``(T,) * n_inputs``
+
+        Raises
+        ------
+        tnconv.TensorTooLargeError
+            If the tensor or an intermediate table exceeds the budget.
+        ValueError
+            Templates of the wrong shape, an output out of range.
+
+        Examples
+        --------
+        >>> import numpy as np, tnconv as tc
+        >>> net = tc.DilatedConvNet(tc.ModeTree.dilated(2), 2, 2, g="relu_sum", seed=0)
+        >>> G = net.grid_tensor(np.eye(2))
+        >>> G.shape, bool(np.isclose(G[1, 0, 0, 1], net.forward(np.eye(2)[[[1, 0, 0, 1]]])[0, 0]))
+        ((2, 2, 2, 2), True)
+        """
+        tf = _check_templates(template_features, self.n_descriptors, self.dtype)
+        return self._dense([self], [], tf, output, "grid tensor", max_bytes)
+
+    def coefficient_tensor(self, output: int = 0, max_bytes: float | None = None) -> np.ndarray:
+        """The dense coefficient tensor ``A^y`` of shape ``(M,) * n_inputs`` (product ``g`` only).
+
+        Raises
+        ------
+        ValueError
+            For a non-product ``g`` (use :meth:`grid_tensor`), an output out of range.
+        tnconv.TensorTooLargeError
+            If the tensor would exceed the byte budget.
+
+        Examples
+        --------
+        >>> import numpy as np, tnconv as tc
+        >>> net = tc.DilatedConvNet(tc.ModeTree.dilated(2, [2, 1]), 2, 2, seed=0)
+        >>> A = net.coefficient_tensor()
+        >>> F = np.random.default_rng(1).standard_normal((3, 4, 2))
+        >>> direct = np.einsum("abcd,na,nb,nc,nd->n", A, F[:, 0], F[:, 1], F[:, 2], F[:, 3])
+        >>> bool(np.allclose(net.forward(F)[:, 0], direct))
+        True
+        """
+        if not self.g.is_product:
+            raise ValueError(
+                f"g={self.g.name!r} has no coefficient tensor (only product pooling does); use grid_tensor"
+            )
+        return self._dense([self], [], np.eye(self.n_descriptors, dtype=self.dtype), output, "coefficient tensor", max_bytes)
+
+    def _dense(self, nets: Sequence["DilatedConvNet"], mixture: Sequence[frozenset], table: np.ndarray,
+               output: int, what: str, max_bytes: float | None) -> np.ndarray:
+        output = self._check_output(output)
+        _check_dense_budget(nets, table.shape[0], what, max_bytes)
+        ops = _TableOps(self.g, table.astype(self.dtype, copy=False), output)
+        roots = _evaluate(nets, mixture, ops, self.width // 2, np)
+        out = roots[0]
+        for r in roots[1:]:
+            out = out + r
+        return np.ascontiguousarray(out[..., 0])
+
+    def to_tensor_network(self, output: int = 0) -> Any:
+        """Compile into a :class:`~tnconv.network.TensorNetwork` (product ``g`` only).
+
+        Tensors: ``W_leaf[d_i, c_leaf]`` per input (open leg ``d{i}``), and one matrix
+        ``W_{v,u}[c_u, c_v]`` per child ``u`` of every internal node ``v``. The output legs ``c_v`` of
+        the children's matrices meet at the copy tensor of ``v`` (a hyperedge also carrying the input leg
+        of the parent's matrix). At the root the output column is fixed and the two root vectors share a
+        bond ``y`` of dimension 1, so the network is a tree and its min cut sees the root's rank 1.
+
+        Raises
+        ------
+        ValueError
+            For a non-product ``g``, an output out of range.
+
+        Examples
+        --------
+        >>> import numpy as np, tnconv as tc
+        >>> net = tc.DilatedConvNet(tc.ModeTree.dilated(2), 2, 3, seed=0)
+        >>> tn = net.to_tensor_network()
+        >>> tn.n_tensors, len(tn.hyperedges)
+        (10, 2)
+        >>> bool(np.allclose(tn.contract(), net.coefficient_tensor()))
+        True
+        """
+        from ..network import TensorNetwork
+        from .io import node_key
+
+        if not self.g.is_product:
+            raise ValueError(f"g={self.g.name!r} is not a product: only product pooling is a tensor network")
+        output = self._check_output(output)
+        tree = self.tree
+        arrays: list[np.ndarray] = []
+        inds: list[tuple[str, ...]] = []
+        names: list[str] = []
+        info: dict[str, str] = {}
+
+        def leg(v: frozenset) -> str:
+            return "c" + node_key(v)
+
+        for v in tree.nodes:
+            if tree.is_leaf(v):
+                i = next(iter(v))
+                arrays.append(self.weights[v])
+                inds.append((f"d{i}", leg(v)))
+                names.append(f"W{format_node(v)}")
+                info[f"d{i}"] = f"open leg of input {i} (dim {self.n_descriptors})"
+                info[leg(v)] = f"output channels of leaf {format_node(v)} (dim {self.width})"
+                continue
+            for u, W in zip(tree.children(v), self.weights[v]):
+                if v == tree.root:
+                    arrays.append(W[:, output : output + 1])
+                    inds.append((leg(u), "y"))
+                else:
+                    arrays.append(W)
+                    inds.append((leg(u), leg(v)))
+                names.append(f"W{format_node(v)}<-{format_node(u)}")
+            if v != tree.root:
+                info[leg(v)] = f"copy tensor of node {format_node(v)} (dim {self.width})"
+        info["y"] = f"output {output} of the root (dim 1): the root is a single product"
+        open_inds = [f"d{i}" for i in range(tree.n_inputs)]
+        return TensorNetwork(arrays, inds, open_inds=open_inds, names=names, index_info=info)
+
+
+class MixedConvNet:
+    """A mixed decomposition: two dilated ConvNets run in parallel and exchange half their channels.
+
+    At each mixture node (inner ones first), once both networks have computed it, channels
+    ``c < width/2`` are swapped between the two. The output is the sum of both roots. A mixed net of
+    width ``r`` realizes every hybrid tree (:func:`tnconv.hybrid_trees`) at width ``r/2``.
+
+    Parameters
+    ----------
+    tree_a, tree_b : ModeTree or nested tuples
+        Binary mode trees over the same inputs (e.g. two dilation orders).
+    mixture_nodes : iterable of node
+        Nodes internal to both trees. Swapping at the root would not change the sum, so a root entry is
+        accepted and ignored.
+    n_descriptors : int
+    width : int
+        Even; the channels of both networks.
+    g : str, callable or PoolingOperator
+    n_outputs : int
+    seed : int or numpy Generator, optional
+    dtype : {"float64", "float32"}
+    init : {"normal", "orthogonal"}
+
+    Attributes
+    ----------
+    nets : tuple of two DilatedConvNet
+        The networks over ``tree_a`` and ``tree_b`` whose weights the mixed net uses.
+    mixture_nodes : tuple of frozenset
+        Sorted inner first.
+
+    Raises
+    ------
+    ValueError
+        Trees over different inputs, a mixture node that is not internal to both trees (naming it), an
+        odd width, non-binary trees.
+
+    References
+    ----------
+    .. [1] N. Cohen, R. Tamari, A. Shashua, ICLR 2018, arXiv:1703.06846, Sec. 4.
+
+    Examples
+    --------
+    >>> import numpy as np, tnconv as tc
+    >>> a, b = tc.ModeTree.dilated(3, [1, 2, 4]), tc.ModeTree.dilated(3, [2, 1, 4])
+    >>> mix = tc.MixedConvNet(a, b, [frozenset(range(4)), frozenset(range(4, 8))], 2, 4, seed=0)
+    >>> A = mix.coefficient_tensor()
+    >>> x = np.random.default_rng(0).standard_normal((3, 8, 2))
+    >>> direct = np.einsum("abcdefgh,na,nb,nc,nd,ne,nf,ng,nh->n", A, *[x[:, i] for i in range(8)])
+    >>> bool(np.allclose(mix.forward(x)[:, 0], direct))
+    True
+    """
+
+    def __init__(
+        self,
+        tree_a: ModeTree | Any,
+        tree_b: ModeTree | Any,
+        mixture_nodes: Iterable[Iterable[int]],
+        n_descriptors: int,
+        width: int,
+        g: str | Callable[[Any, Any], Any] | PoolingOperator = "product",
+        n_outputs: int = 1,
+        seed: int | np.random.Generator | None = None,
+        dtype: Any = "float64",
+        init: str = "normal",
+    ):
+        width = _positive_int(width, "width")
+        if width % 2:
+            raise ValueError(f"width {width} is odd; a mixed decomposition swaps half of the channels")
+        rng = np.random.default_rng(seed)
+        net_a = DilatedConvNet(tree_a, n_descriptors, width, g=g, n_outputs=n_outputs, seed=rng, dtype=dtype, init=init)
+        net_b = DilatedConvNet(tree_b, n_descriptors, width, g=net_a.g, n_outputs=n_outputs, seed=rng, dtype=dtype, init=init)
+        self._setup(net_a, net_b, mixture_nodes)
+
+    @classmethod
+    def from_nets(cls, net_a: DilatedConvNet, net_b: DilatedConvNet, mixture_nodes: Iterable[Iterable[int]]) -> "MixedConvNet":
+        """Mix two existing :class:`DilatedConvNet` (their weights are used, not copied).
+
+        Raises
+        ------
+        ValueError
+            Nets that differ in M, width, outputs, ``g`` or dtype; bad mixture nodes; an odd width.
+
+        Examples
+        --------
+        >>> import tnconv as tc
+        >>> a = tc.DilatedConvNet(tc.ModeTree.dilated(2, [1, 2]), 2, 2, seed=0)
+        >>> b = tc.DilatedConvNet(tc.ModeTree.dilated(2, [2, 1]), 2, 2, seed=1)
+        >>> tc.MixedConvNet.from_nets(a, b, []).coefficient_tensor().shape
+        (2, 2, 2, 2)
+        """
+        for name in ("n_descriptors", "width", "n_outputs", "dtype"):
+            if getattr(net_a, name) != getattr(net_b, name):
+                raise ValueError(f"the nets differ in {name}: {getattr(net_a, name)} vs {getattr(net_b, name)}")
+        if net_a.g.name != net_b.g.name or net_a.g.pair is not net_b.g.pair:
+            raise ValueError(f"the nets use different pooling operators {net_a.g.name!r} and {net_b.g.name!r}")
+        if net_a.width % 2:
+            raise ValueError(f"width {net_a.width} is odd; a mixed decomposition swaps half of the channels")
+        self = cls.__new__(cls)
+        self._setup(net_a, net_b, mixture_nodes)
+        return self
+
+    def _setup(self, net_a: DilatedConvNet, net_b: DilatedConvNet, mixture_nodes: Iterable[Iterable[int]]) -> None:
+        ta, tb = net_a.tree, net_b.tree
+        if ta.n_inputs != tb.n_inputs:
+            raise ValueError(f"the trees are over different inputs: {ta.n_inputs} and {tb.n_inputs}")
+        if isinstance(mixture_nodes, (frozenset, set)) and all(isinstance(x, (int, np.integer)) for x in mixture_nodes):
+            raise TypeError(
+                f"mixture_nodes must be a collection of nodes, got a single node {format_node(mixture_nodes)}; "
+                "wrap it in a list"
+            )
+        ia, ib = set(ta.internal_nodes), set(tb.internal_nodes)
+        mix: list[frozenset] = []
+        for m in mixture_nodes:
+            if isinstance(m, (int, np.integer)):
+                raise TypeError(
+                    f"mixture_nodes must be a collection of nodes (sets of input positions), got the int {m}"
+                )
+            m = frozenset(m)
+            if m not in ia or m not in ib:
+                where = [name for name, s in (("tree_a", ia), ("tree_b", ib)) if m not in s]
+                raise ValueError(
+                    f"mixture node {format_node(m) if m else '{}'} is not an internal node of {' and '.join(where)}"
+                )
+            if m != ta.root and m not in mix:
+                mix.append(m)
+        self.nets = (net_a, net_b)
+        self.mixture_nodes = tuple(sorted(mix, key=lambda m: (len(m), min(m))))
+
+    @property
+    def n_inputs(self) -> int:
+        return self.nets[0].n_inputs
+
+    @property
+    def n_descriptors(self) -> int:
+        return self.nets[0].n_descriptors
+
+    @property
+    def width(self) -> int:
+        return self.nets[0].width
+
+    @property
+    def n_outputs(self) -> int:
+        return self.nets[0].n_outputs
+
+    @property
+    def g(self) -> PoolingOperator:
+        return self.nets[0].g
+
+    def __repr__(self) -> str:
+        return (
+            f"MixedConvNet(n_inputs={self.n_inputs}, n_descriptors={self.n_descriptors}, width={self.width}, "
+            f"n_outputs={self.n_outputs}, g={self.g.name!r}, mixture_nodes={[format_node(m) for m in self.mixture_nodes]})"
+        )
+
+    def forward(self, features: Any) -> Any:
+        """Evaluate on features of shape ``(batch, n_inputs, M)``; returns ``(batch, n_outputs)``.
+
+        Evaluation is node by node on both trees (NumPy or CuPy arrays), swapping at mixture nodes.
+
+        Raises
+        ------
+        ValueError
+            Features of the wrong shape or with NaN/inf entries.
+
+        Examples
+        --------
+        >>> import numpy as np, tnconv as tc
+        >>> a, b = tc.ModeTree.dilated(2, [1, 2]), tc.ModeTree.dilated(2, [2, 1])
+        >>> mix = tc.MixedConvNet(a, b, [], 2, 2, g="relu_max", seed=0)
+        >>> x = np.ones((3, 4, 2))
+        >>> bool(np.allclose(mix.forward(x), mix.nets[0].forward(x) + mix.nets[1].forward(x)))
+        True
+        """
+        net = self.nets[0]
+        xp = _array_module(features)
+        feats = check_features(features, net.n_inputs, net.n_descriptors, net.dtype)
+        roots = _evaluate(self.nets, self.mixture_nodes, _ForwardOps(net.g, feats, xp), self.width // 2, xp)
+        return roots[0] + roots[1]
+
+    def coefficient_tensor(self, output: int = 0, max_bytes: float | None = None) -> np.ndarray:
+        """The dense coefficient tensor (product ``g`` only), the sum of the two mixed decompositions.
+
+        Raises
+        ------
+        ValueError
+            For a non-product ``g`` or an output out of range.
+        tnconv.TensorTooLargeError
+            If the tensor would exceed the byte budget.
+
+        Examples
+        --------
+        >>> import tnconv as tc
+        >>> a, b = tc.ModeTree.dilated(3, [1, 2, 4]), tc.ModeTree.dilated(3, [2, 1, 4])
+        >>> tc.MixedConvNet(a, b, [range(4)], 2, 2, seed=0).coefficient_tensor().shape
+        (2, 2, 2, 2, 2, 2, 2, 2)
+        """
+        net = self.nets[0]
+        if not net.g.is_product:
+            raise ValueError(f"g={net.g.name!r} has no coefficient tensor (only product pooling does); use grid_tensor")
+        eye = np.eye(net.n_descriptors, dtype=net.dtype)
+        return net._dense(self.nets, self.mixture_nodes, eye, output, "coefficient tensor", max_bytes)
+
+    def grid_tensor(self, template_features: Any, output: int = 0, max_bytes: float | None = None) -> np.ndarray:
+        """The output on every combination of templates (any ``g``); shape ``(T,) * n_inputs``.
+
+        Raises
+        ------
+        ValueError, tnconv.TensorTooLargeError
+            As :meth:`DilatedConvNet.grid_tensor`.
+
+        Examples
+        --------
+        >>> import numpy as np, tnconv as tc
+        >>> a, b = tc.ModeTree.dilated(2, [1, 2]), tc.ModeTree.dilated(2, [2, 1])
+        >>> tc.MixedConvNet(a, b, [], 2, 2, g="relu_sum", seed=0).grid_tensor(np.eye(2)[:1]).shape
+        (1, 1, 1, 1)
+        """
+        net = self.nets[0]
+        tf = _check_templates(template_features, net.n_descriptors, net.dtype)
+        return net._dense(self.nets, self.mixture_nodes, tf, output, "grid tensor", max_bytes)
+
+
+# ---------------------------------------------------------------------------------------------- bounds
+def tiling_rank_bounds(
+    tree: ModeTree | Any, part: Iterable[int], width: int, n_descriptors: int | None = None
+) -> tuple[int, int]:
+    """Bounds on ``rank [[A]]_I`` for a product-``g`` :class:`DilatedConvNet` of width ``r`` over ``tree``.
+
+    With ``Theta(I)`` the tiling of ``I`` by maximal tree nodes (:meth:`ModeTree.tiling`):
+
+    * **upper** ``= r ** min(|Theta(I)|, |Theta(I^c)|)``. Every node above the tiles is multilinear in
+      the tiles' ``r``-channel outputs, so expanding over the channels of the tiles of one side writes
+      ``A`` as that many separable terms. It holds for every choice of weights (and any ``M``).
+    * **lower** ``= r ** p`` with ``p`` the number of sibling pairs ``(u, u')``, ``u`` in ``Theta(I)``,
+      ``u'`` in ``Theta(I^c)``, of depth > 1 (their parent is not the root). Each such parent computes
+      ``r`` separable products ``(A^T phi^u)[c] (B^T phi^{u'})[c]``, and the grandparent's sum over ``c``
+      has rank ``r``; choosing weights that multiply these sums together gives ``r ** p``, so generic
+      weights reach at least that. The children of the root are excluded because, for a fixed output,
+      the root is a single product of its two children's projections (rank 1).
+
+    The lower bound assumes the tiles of a pair can produce ``r`` linearly independent functions, which
+    holds when ``M >= r``. Pass ``n_descriptors`` to account for ``M < r``: a pair then counts
+    ``min(r, M ** |u|, M ** |u'|)`` instead of ``r``. The upper bound is returned without any
+    M-dependent cap, as the statement reads; the true rank is also at most ``M ** min(|I|, |I^c|)``
+    (the shape of the matrix). Both bounds were checked against exact ranks modulo a prime on random
+    binary trees (``tests/test_dilated.py``).
+
+    Parameters
+    ----------
+    tree : ModeTree or nested tuples
+        A binary mode tree.
+    part : iterable of int
+        The side ``I`` of the partition.
+    width : int
+        ``r``, the width of every hidden node.
+    n_descriptors : int, optional
+        ``M``; when omitted ``M >= r`` is assumed for the lower bound.
+
+    Returns
+    -------
+    (lower, upper) : tuple of int
+        Exact integers, ``lower <= upper``.
+
+    Raises
+    ------
+    ValueError
+        A non-binary tree (naming the node); an invalid partition (duplicates, out of range, empty or
+        full side); a non-positive width.
+
+    References
+    ----------
+    .. [1] N. Cohen, R. Tamari, A. Shashua, ICLR 2018, arXiv:1703.06846, Sec. 4 (tilings of a mode tree
+       and the rank of matricized tree decompositions).
+
+    Examples
+    --------
+    The worked example of the paper: ``N = 16``, ``I = {0,2,4,6,8,9,12,13}``.
+
+    >>> import tnconv as tc
+    >>> I = {0, 2, 4, 6, 8, 9, 12, 13}
+    >>> tiling_rank_bounds(tc.ModeTree.dilated(4, [1, 2, 4, 8]), I, 2)
+    (64, 64)
+    >>> tiling_rank_bounds(tc.ModeTree.dilated(4, [2, 1, 8, 4]), I, 2)
+    (64, 64)
+    """
+    tree = _as_tree(tree)
+    _require_binary(tree, "tiling_rank_bounds")
+    r = _positive_int(width, "width")
+    M = None if n_descriptors is None else _positive_int(n_descriptors, "n_descriptors")
+    I = validate_partition(part, tree.n_inputs)
+    Ic = frozenset(range(tree.n_inputs)) - I
+    tiles_i, tiles_c = tree.tiling(I), tree.tiling(Ic)
+    upper = r ** min(len(tiles_i), len(tiles_c))
+    in_c = set(tiles_c)
+    lower = 1
+    for u in tiles_i:
+        parent = tree.parent(u)
+        if parent is None or parent == tree.root:
+            continue
+        sib = next(c for c in tree.children(parent) if c != u)
+        if sib in in_c:
+            lower *= r if M is None else min(r, M ** len(u), M ** len(sib))
+    return lower, upper
