@@ -14,3 +14,15 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 @pytest.fixture
 def rng():
     return np.random.default_rng(20260401)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _single_blas_thread():
+    """One BLAS thread: on two shared cores threaded SVDs of small matrices are 10-30x slower."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    with threadpool_limits(1):
+        yield

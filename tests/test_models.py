@@ -204,3 +204,15 @@ def test_shortcut_models():
     with pytest.raises(ValueError, match="pooling"):
         tc.deep(8, 2, 2, pooling="mirror")
     assert "ConvAC(n_inputs=8" in repr(tc.deep(8, 2, 2))
+
+
+def test_convnet_product_has_coefficients_and_network(rng):
+    tree = ModeTree.balanced(4)
+    ac, net = ConvAC(tree, 2, 2, seed=4), tc.ConvNet(tree, 2, 2, g="product", seed=4)
+    np.testing.assert_array_equal(net.coefficient_tensor(), ac.coefficient_tensor())
+    assert net.to_tensor_network().n_tensors == 7
+    relu = tc.ConvNet(tree, 2, 2, g="relu_max", seed=4)
+    with pytest.raises(ValueError, match="grid_tensor"):
+        relu.coefficient_tensor()
+    with pytest.raises(ValueError, match="product pooling"):
+        relu.to_tensor_network()

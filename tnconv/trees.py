@@ -362,6 +362,9 @@ class ModeTree:
             raise ValueError(f"dilated(n_layers={n_layers}): need at least one layer")
         if dilations is None:
             dilations = [2**l for l in range(n_layers)]
+        for d in dilations:
+            if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):
+                raise TypeError(f"dilations must be ints, got {d!r}")
         dilations = [int(d) for d in dilations]
         if len(dilations) != n_layers:
             raise ValueError(f"dilations {dilations} must have one entry per layer ({n_layers})")
@@ -556,7 +559,8 @@ def _check_int(value: Any, name: str) -> int:
     return int(value)
 
 
-def hybrid_trees(tree_a: ModeTree, tree_b: ModeTree, mixture_nodes: Iterable[Iterable[int]]) -> list[ModeTree]:
+def hybrid_trees(tree_a: ModeTree, tree_b: ModeTree, mixture_nodes: Iterable[Iterable[int]],
+                 max_segments: int = 16) -> list[ModeTree]:
     """The hybrid trees of a mixed decomposition.
 
     Each mixture node is internal to both trees. Cutting both trees at the mixture nodes splits them
@@ -571,6 +575,8 @@ def hybrid_trees(tree_a: ModeTree, tree_b: ModeTree, mixture_nodes: Iterable[Ite
         Trees over the same inputs.
     mixture_nodes : iterable of node
         Nodes internal to both trees (the root may be included; it is always a segment boundary).
+    max_segments : int
+        Refuse more than this many segments (``2**max_segments`` hybrids would be enumerated).
 
     Returns
     -------
@@ -600,6 +606,11 @@ def hybrid_trees(tree_a: ModeTree, tree_b: ModeTree, mixture_nodes: Iterable[Ite
         if m not in ia or m not in ib:
             raise ValueError(f"mixture node {format_node(m)} is not an internal node of both trees")
     boundaries = sorted(set(mix) | {tree_a.root}, key=len)
+    if len(boundaries) > max_segments:
+        raise ValueError(
+            f"{len(mix)} mixture nodes give 2^{len(boundaries)} hybrid choices; pass at most "
+            f"{max_segments - 1} mixture nodes or raise max_segments"
+        )
     results: dict[ModeTree, None] = {}
     for mask in range(2 ** len(boundaries)):
         choice = {b: (tree_a if (mask >> k) & 1 == 0 else tree_b) for k, b in enumerate(boundaries)}

@@ -458,6 +458,54 @@ class ConvNet:
         dense = flat[:, 0].reshape((T,) * n)
         return np.ascontiguousarray(np.transpose(dense, np.argsort(order)))
 
+    def coefficient_tensor(self, output: int = 0, max_bytes: float | None = None) -> np.ndarray:
+        """The dense coefficient tensor ``A^y`` of shape ``(M,) * n_inputs``.
+
+        Parameters
+        ----------
+        output : int
+            The output channel ``y``.
+        max_bytes : float, optional
+            Byte budget (default ``tnconv.options["max_dense_bytes"]``, 2 GiB).
+
+        Raises
+        ------
+        tnconv.TensorTooLargeError
+            A ``MemoryError`` whose message says how many bytes the tensor would need.
+        ValueError
+            For a non-product pooling operator (use :meth:`grid_tensor`).
+
+        Examples
+        --------
+        >>> import tnconv as tc
+        >>> tc.shallow(3, 2, 4, seed=0).coefficient_tensor().shape
+        (2, 2, 2)
+        """
+        self._require_product("coefficient_tensor")
+        eye = np.eye(self.n_descriptors, dtype=self.dtype)
+        return self._dense_table(eye, output, "coefficient tensor", max_bytes)
+
+    def to_tensor_network(self, output: int = 0) -> Any:
+        """Compile into a :class:`~tnconv.network.TensorNetwork` (weights, copy tensors, open legs).
+
+        Raises
+        ------
+        ValueError
+            For a non-product pooling operator, which has no tensor network.
+        """
+        from ..network import TensorNetwork
+
+        self._require_product("to_tensor_network")
+        return TensorNetwork.from_convac(self, output=self._check_output(output))
+
+    def _require_product(self, what: str) -> None:
+        if not self.g.is_product:
+            raise ValueError(
+                f"{what} needs product pooling (a ConvAC); this net pools with {self.g.name!r}, which has no "
+                "coefficient tensor: use grid_tensor(template_features) instead"
+            )
+
+
     def _combine(self, parts: list[tuple[np.ndarray, list[int]]], rows: list[int], width: int, first: slice) -> np.ndarray:
         k = len(parts)
         arrays = []
@@ -506,36 +554,6 @@ class ConvAC(ConvNet):
     ):
         super().__init__(tree, n_descriptors, widths, n_outputs=n_outputs, g="product", shared=shared,
                          seed=seed, dtype=dtype, weights=weights, init=init)
-
-    def coefficient_tensor(self, output: int = 0, max_bytes: float | None = None) -> np.ndarray:
-        """The dense coefficient tensor ``A^y`` of shape ``(M,) * n_inputs``.
-
-        Parameters
-        ----------
-        output : int
-            The output channel ``y``.
-        max_bytes : float, optional
-            Byte budget (default ``tnconv.options["max_dense_bytes"]``, 2 GiB).
-
-        Raises
-        ------
-        tnconv.TensorTooLargeError
-            A ``MemoryError`` whose message says how many bytes the tensor would need.
-
-        Examples
-        --------
-        >>> import tnconv as tc
-        >>> tc.shallow(3, 2, 4, seed=0).coefficient_tensor().shape
-        (2, 2, 2)
-        """
-        eye = np.eye(self.n_descriptors, dtype=self.dtype)
-        return self._dense_table(eye, output, "coefficient tensor", max_bytes)
-
-    def to_tensor_network(self, output: int = 0, batch: bool = False) -> Any:
-        """Compile into a :class:`~tnconv.network.TensorNetwork` (weights, copy tensors, open legs)."""
-        from ..network import TensorNetwork
-
-        return TensorNetwork.from_convac(self, output=self._check_output(output))
 
 def _positive_int(value: Any, name: str) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
