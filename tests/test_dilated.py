@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tnconv as tc
-from tnconv.models.dilated import DilatedConvNet, tiling_rank_bounds
+from tnconv.models.dilated import DilatedConvNet
+from tnconv.models.mixed import tiling_rank_bounds
 
 P = 2**24 - 3  # prime; products of two residues stay below 2**48 in int64
 

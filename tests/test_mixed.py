@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tnconv as tc
-from tnconv.models.dilated import DilatedConvNet, MixedConvNet, tiling_rank_bounds
+from tnconv.models.dilated import DilatedConvNet
+from tnconv.models.mixed import MixedConvNet, tiling_rank_bounds
 
 P = 2**24 - 3
 

@@ -60,8 +60,8 @@ _LAZY = {
     "plot_partition": "tnconv.plot",
     "benchmark_paths": "tnconv.contract.bench",
     "DilatedConvNet": "tnconv.models.dilated",
-    "MixedConvNet": "tnconv.models.dilated",
-    "tiling_rank_bounds": "tnconv.models.dilated",
+    "MixedConvNet": "tnconv.models.mixed",
+    "tiling_rank_bounds": "tnconv.models.mixed",
     "linear": "tnconv.linear",
     "experiments": "tnconv.experiments",
 }

@@ -14,9 +14,8 @@ References
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
-from typing import Any, Hashable, Iterable, Sequence
+from typing import Any, Hashable, Sequence
 
 import numpy as np
 

@@ -16,7 +16,6 @@ References
 
 from __future__ import annotations
 
-import math
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np

@@ -418,7 +418,7 @@ class ConvNet:
         # Bottom-up table of every node's activations on all template combinations of its inputs; the
         # axes of a table follow the concatenated order of its children, transposed once at the end.
         output = self._check_output(output)
-        tree, g = self.tree, self.g
+        tree = self.tree
         T = leaf_table.shape[0]
         item = self.dtype.itemsize
         n = self.n_inputs
