@@ -370,3 +370,23 @@ def test_bad_input():
         MixedConvNet.from_nets(a, DilatedConvNet(T_BAR, 2, 2, g="relu_max", seed=0), [])
     with pytest.raises(tc.TensorTooLargeError):
         MixedConvNet(T_TREE, T_BAR, QUARTERS, 2, 2, seed=0).coefficient_tensor(max_bytes=10**4)
+
+
+def test_dilated_and_mixed_save_load_roundtrip(tmp_path):
+    import tnconv as tc
+
+    a = tc.ModeTree.dilated(3, [1, 2, 4])
+    b = tc.ModeTree.dilated(3, [2, 1, 4])
+    dil = tc.DilatedConvNet(b, 2, 3, n_outputs=2, seed=1, shared=True, g="relu_sum")
+    dil.save(tmp_path / "d.npz")
+    back = tc.DilatedConvNet.load(tmp_path / "d.npz")
+    assert back.tree == dil.tree and back.dilations == dil.dilations and back.g.name == "relu_sum"
+    x = np.random.default_rng(0).standard_normal((3, 8, 2))
+    np.testing.assert_array_equal(back.forward(x), dil.forward(x))
+    mix = tc.MixedConvNet(a, b, [frozenset(range(4)), frozenset(range(4, 8))], 2, 4, seed=2)
+    mix.save(tmp_path / "m.npz")
+    again = tc.MixedConvNet.load(tmp_path / "m.npz")
+    assert again.mixture_nodes == mix.mixture_nodes
+    np.testing.assert_array_equal(again.coefficient_tensor(), mix.coefficient_tensor())
+    with pytest.raises(TypeError, match="not a DilatedConvNet"):
+        tc.DilatedConvNet.load(tmp_path / "m.npz")

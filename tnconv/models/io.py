@@ -37,8 +37,69 @@ def _json_to_nested(obj: Any) -> Any:
     return tuple(_json_to_nested(x) for x in obj) if isinstance(obj, list) else obj
 
 
+def _convnet_spec(model: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    from .operators import OPERATORS
+
+    if model.g.name not in OPERATORS or OPERATORS[model.g.name] is not model.g:
+        raise ValueError(f"cannot save a model with the custom pooling operator {model.g.name!r}; only named ones")
+    tree: ModeTree = model.tree
+    spec: dict[str, Any] = {
+        "class": type(model).__name__,
+        "tree": _nested_to_json(tree.to_nested()),
+        "n_descriptors": model.n_descriptors,
+        "n_outputs": model.n_outputs,
+        "g": model.g.name,
+        "shared": model.shared,
+        "dtype": model.dtype.name,
+    }
+    arrays: dict[str, np.ndarray] = {}
+    if spec["class"] == "DilatedConvNet":
+        spec["width"] = model.width
+        spec["dilations"] = list(model.dilations) if model.dilations is not None else None
+        for v in tree.nodes:
+            w = model.weights[v]
+            if isinstance(w, tuple):
+                for k, m in enumerate(w):
+                    arrays[f"w:{node_key(v)}:{k}"] = m
+            else:
+                arrays[f"w:{node_key(v)}"] = w
+        return spec, arrays
+    spec["widths"] = {node_key(v): w for v, w in model.widths.items() if v != tree.root}
+    for v in tree.nodes:
+        key = f"h:{tree.height(v)}" if model.shared else f"w:{node_key(v)}"
+        arrays.setdefault(key, model.weights[v])
+    return spec, arrays
+
+
+def _convnet_from_spec(spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
+    from .convnet import ConvAC, ConvNet
+
+    tree = ModeTree.from_nested(_json_to_nested(spec["tree"]))
+    kw: dict[str, Any] = dict(n_outputs=spec["n_outputs"], dtype=spec["dtype"], shared=spec["shared"])
+    if spec["class"] == "DilatedConvNet":
+        from .dilated import DilatedConvNet
+
+        weights = {}
+        for v in tree.nodes:
+            if tree.is_leaf(v):
+                weights[v] = arrays[f"w:{node_key(v)}"]
+            else:
+                weights[v] = tuple(arrays[f"w:{node_key(v)}:{k}"] for k in range(len(tree.children(v))))
+        return DilatedConvNet(tree, spec["n_descriptors"], spec["width"], g=spec["g"], weights=weights,
+                              dilations=spec.get("dilations"), **kw)
+    widths = {parse_node_key(k): int(w) for k, w in spec["widths"].items()}
+    kw["weights"] = {
+        v: arrays[f"h:{tree.height(v)}"] if spec["shared"] else arrays[f"w:{node_key(v)}"] for v in tree.nodes
+    }
+    if spec["class"] == "ConvAC":
+        return ConvAC(tree, spec["n_descriptors"], widths, **kw)
+    if spec["class"] == "ConvNet":
+        return ConvNet(tree, spec["n_descriptors"], widths, g=spec["g"], **kw)
+    raise ValueError(f"unknown model class {spec['class']!r}")
+
+
 def save_model(model: Any, path: str | os.PathLike) -> None:
-    """Write ``model`` (a ConvNet/ConvAC) to ``path`` (``.npz``).
+    """Write ``model`` (ConvAC, ConvNet, DilatedConvNet or MixedConvNet) to ``path`` (``.npz``).
 
     Raises
     ------
@@ -54,42 +115,30 @@ def save_model(model: Any, path: str | os.PathLike) -> None:
     >>> bool(np.array_equal(tc.ConvAC.load(path).coefficient_tensor(), net.coefficient_tensor()))
     True
     """
-    from .operators import OPERATORS
-
-    if model.g.name not in OPERATORS or OPERATORS[model.g.name] is not model.g:
-        raise ValueError(f"cannot save a model with the custom pooling operator {model.g.name!r}; only named ones")
-    tree: ModeTree = model.tree
-    spec = {
-        "format": FORMAT,
-        "version": VERSION,
-        "class": type(model).__name__,
-        "tree": _nested_to_json(tree.to_nested()),
-        "n_descriptors": model.n_descriptors,
-        "n_outputs": model.n_outputs,
-        "widths": {node_key(v): w for v, w in model.widths.items() if v != tree.root},
-        "g": model.g.name,
-        "shared": model.shared,
-        "dtype": model.dtype.name,
-    }
-    arrays: dict[str, np.ndarray] = {}
-    for v in tree.nodes:
-        key = f"h:{tree.height(v)}" if model.shared else f"w:{node_key(v)}"
-        arrays.setdefault(key, model.weights[v])
+    if type(model).__name__ == "MixedConvNet":
+        spec: dict[str, Any] = {"class": "MixedConvNet",
+                                "mixture_nodes": [sorted(m) for m in model.mixture_nodes], "nets": []}
+        arrays: dict[str, np.ndarray] = {}
+        for tag, net in zip("ab", model.nets):
+            sub, sub_arrays = _convnet_spec(net)
+            spec["nets"].append(sub)
+            arrays.update({f"{tag}/{k}": v for k, v in sub_arrays.items()})
+    else:
+        spec, arrays = _convnet_spec(model)
+    spec.update(format=FORMAT, version=VERSION)
     arrays["__spec__"] = np.array(json.dumps(spec))
     with open(path, "wb") as fh:
         np.savez(fh, **arrays)
 
 
 def load_model(path: str | os.PathLike) -> Any:
-    """Read a model written by :func:`save_model`.
+    """Read a model written by :func:`save_model` (``allow_pickle=False``).
 
     Raises
     ------
     ValueError
         If the file is not a tnconv model file or its spec is inconsistent with the weights.
     """
-    from .convnet import ConvAC, ConvNet
-
     with np.load(path, allow_pickle=False) as data:
         if "__spec__" not in data.files:
             raise ValueError(f"{path} is not a tnconv model file (no __spec__ entry)")
@@ -97,14 +146,15 @@ def load_model(path: str | os.PathLike) -> Any:
         if spec.get("format") != FORMAT:
             raise ValueError(f"{path} has format {spec.get('format')!r}, expected {FORMAT!r}")
         arrays = {k: data[k] for k in data.files if k != "__spec__"}
-    tree = ModeTree.from_nested(_json_to_nested(spec["tree"]))
-    widths = {parse_node_key(k): int(w) for k, w in spec["widths"].items()}
-    weights = {
-        v: arrays[f"h:{tree.height(v)}"] if spec["shared"] else arrays[f"w:{node_key(v)}"] for v in tree.nodes
-    }
-    kw = dict(n_outputs=spec["n_outputs"], shared=spec["shared"], dtype=spec["dtype"], weights=weights)
-    if spec["class"] == "ConvAC":
-        return ConvAC(tree, spec["n_descriptors"], widths, **kw)
-    if spec["class"] == "ConvNet":
-        return ConvNet(tree, spec["n_descriptors"], widths, g=spec["g"], **kw)
-    raise ValueError(f"{path} holds an unknown model class {spec['class']!r}")
+    try:
+        if spec["class"] == "MixedConvNet":
+            from .mixed import MixedConvNet
+
+            nets = [
+                _convnet_from_spec(sub, {k[2:]: v for k, v in arrays.items() if k.startswith(f"{tag}/")})
+                for tag, sub in zip("ab", spec["nets"])
+            ]
+            return MixedConvNet.from_nets(nets[0], nets[1], [frozenset(m) for m in spec["mixture_nodes"]])
+        return _convnet_from_spec(spec, arrays)
+    except KeyError as exc:
+        raise ValueError(f"{path}: the spec names weights {exc} that the file does not hold") from None

@@ -174,6 +174,22 @@ class MixedConvNet:
     def g(self) -> PoolingOperator:
         return self.nets[0].g
 
+    def save(self, path: str) -> None:
+        """Save as ``.npz`` with a JSON spec inside (no pickle); see :func:`tnconv.models.io.save_model`."""
+        from .io import save_model
+
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path: str) -> "MixedConvNet":
+        """Load a mixed net saved by :meth:`save`."""
+        from .io import load_model
+
+        model = load_model(path)
+        if not isinstance(model, cls):
+            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
+
     def __repr__(self) -> str:
         return (
             f"MixedConvNet(n_inputs={self.n_inputs}, n_descriptors={self.n_descriptors}, width={self.width}, "
