@@ -1,0 +1,172 @@
+"""Shared plumbing of the experiments: sizes, JSON conversion, figures, and min-cut access."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+__all__ = ["SIZES", "check_size", "to_json", "to_plain", "save_json", "figure_target", "finish_figure",
+           "min_cut_log2", "min_cut_bounds", "blas_threads"]
+
+SIZES = ("small", "full")
+
+
+def check_size(size: Any) -> str:
+    """Validate the ``size`` argument of every ``run`` function."""
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {SIZES}, got {size!r}")
+    return str(size)
+
+
+def to_plain(obj: Any) -> Any:
+    """Convert dataclasses, numpy scalars/arrays, tuples, sets and frozensets into JSON-ready values.
+
+    Python ints stay exact (min-cut bounds can exceed 2**64); floats that are not finite become
+    strings ``"inf"``/``"nan"`` because JSON has no such numbers.
+    """
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (frozenset, set)):
+        return sorted(to_plain(v) for v in obj)
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_plain(obj.tolist())
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        x = float(obj)
+        return x if math.isfinite(x) else str(x)
+    if obj is None or isinstance(obj, str):
+        return obj
+    raise TypeError(f"cannot convert {type(obj).__name__} value {obj!r} to JSON")
+
+
+def to_json(result: Any, indent: int | None = 1) -> str:
+    """A result (dataclass or dict of plain values) as a JSON string.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_json({"ranks": np.array([1, 2]), "bound": 2**70}, indent=None)
+    '{"ranks": [1, 2], "bound": 1180591620717411303424}'
+    """
+    return json.dumps(to_plain(result), indent=indent)
+
+
+def save_json(result: Any, path: str | os.PathLike) -> str:
+    """Write :func:`to_json` of ``result`` to ``path``; returns the path."""
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(to_json(result))
+        fh.write("\n")
+    return str(path)
+
+
+def _require_matplotlib() -> Any:
+    try:
+        import matplotlib
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError("plotting needs matplotlib: pip install 'tnconv[plot]'") from None
+    return matplotlib
+
+
+def figure_target(ax_or_path: Any, n_panels: int = 1, width: float = 5.0, height: float = 3.8) -> tuple[Any, list[Any]]:
+    """Resolve the ``ax_or_path`` argument of a ``plot`` function into ``(figure, axes)``.
+
+    * ``None``: a new pyplot figure with ``n_panels`` side-by-side axes;
+    * a path (str or PathLike): a new Agg figure, not registered with pyplot (saved by
+      :func:`finish_figure`);
+    * a matplotlib ``Axes``: only the first (main) panel is drawn, on it;
+    * a matplotlib ``Figure``: ``n_panels`` axes are added to it.
+    """
+    _require_matplotlib()
+    size = (width * n_panels, height)
+    if ax_or_path is None:
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(1, n_panels, figsize=size, squeeze=False)
+        return fig, list(axes[0])
+    if isinstance(ax_or_path, (str, os.PathLike)):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=size)
+        FigureCanvasAgg(fig)
+        return fig, [fig.add_subplot(1, n_panels, k + 1) for k in range(n_panels)]
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    if isinstance(ax_or_path, Axes):
+        return ax_or_path.figure, [ax_or_path]
+    if isinstance(ax_or_path, Figure):
+        return ax_or_path, [ax_or_path.add_subplot(1, n_panels, k + 1) for k in range(n_panels)]
+    raise TypeError(f"ax_or_path must be None, a file path, a matplotlib Axes or Figure; got {ax_or_path!r}")
+
+
+def finish_figure(fig: Any, ax_or_path: Any) -> Any:
+    """Save to ``ax_or_path`` when it is a path (returns the path), else return the figure."""
+    if isinstance(ax_or_path, (str, os.PathLike)):
+        fig.tight_layout()
+        fig.savefig(ax_or_path, dpi=110)
+        return str(ax_or_path)
+    if ax_or_path is None:
+        fig.tight_layout()
+    return fig
+
+
+def min_cut_bounds(model: Any, parts: Sequence[Iterable[int]]) -> list[int]:
+    """Exact integer min-cut bounds of ``model`` for many partitions.
+
+    Uses :func:`tnconv.min_cuts`. Where that module is not importable, a ConvAC (a tree-shaped network)
+    falls back to the exact tree dynamic programme of :mod:`tnconv.experiments._treecut`, which computes
+    the same hyperedge min cut.
+    """
+    parts = [frozenset(p) for p in parts]
+    try:
+        from ..mincut import min_cuts
+    except ImportError:
+        min_cuts = None
+    if min_cuts is not None:
+        return [int(c.bound) for c in min_cuts(model, parts)]
+    if hasattr(model, "tree") and hasattr(model, "widths") and getattr(getattr(model, "g", None), "is_product", False):
+        from ._treecut import tree_min_cut
+
+        widths = {v: model.widths[v] for v in model.tree.nodes if v != model.tree.root}
+        return [tree_min_cut(model.tree, model.n_descriptors, widths, p) for p in parts]
+    raise ImportError("this experiment needs tnconv.mincut.min_cuts, which is not available")
+
+
+def min_cut_log2(model: Any, parts: Sequence[Iterable[int]]) -> list[float]:
+    """``log2`` of :func:`min_cut_bounds`, exact for powers of two (big ints are handled exactly)."""
+    return [_log2_int(b) for b in min_cut_bounds(model, parts)]
+
+
+def _log2_int(x: int) -> float:
+    x = int(x)
+    if x <= 0:
+        raise ValueError(f"log2 of non-positive bound {x}")
+    if x & (x - 1) == 0:
+        return float(x.bit_length() - 1)
+    shift = max(0, x.bit_length() - 60)
+    return math.log2(x >> shift) + shift
+
+
+def blas_threads(n: int = 1) -> Any:
+    """A context manager limiting BLAS threads (many small SVDs run far faster single-threaded on a busy
+    machine); a no-op without threadpoolctl."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl is optional
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(n)

@@ -1,0 +1,173 @@
+"""Section 8 -- contraction paths: the network's own structure against generic path search.
+
+A ConvAC's tensor network comes with a free contraction order: its mode tree, level by level. Generic
+optimizers (opt_einsum's greedy and random-greedy, cotengra) must rediscover it from the graph, and
+with the batch index as a hyperedge they often do worse. This runs the harness behind
+``benchmarks/contraction.py`` (:func:`tnconv.benchmark_paths`) at reduced size and plots path flops
+(opt_einsum convention) and median contraction time per method.
+
+References
+----------
+.. [1] D. G. A. Smith, J. Gray, "opt_einsum - A Python package for optimizing contraction order for
+   einsum-like expressions", JOSS 3(26), 753 (2018).
+.. [2] J. Gray, S. Kourtis, "Hyper-optimized tensor network contraction", Quantum 5, 410 (2021),
+   arXiv:2002.01935 (cotengra).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+from ..models.convnet import deep
+from ._common import check_size, figure_target, finish_figure
+
+__all__ = ["ContractionPathsResult", "STRUCTURED", "run", "plot", "verdict"]
+
+#: Methods that read the order off the network's structure (no search).
+STRUCTURED = ("levels", "structure", "structure+oe")
+
+CONFIG = {
+    "small": {"networks": [("1D N=16", 16)], "M": 4, "width": 4, "batch": 8, "repeats": 1,
+              "optimizers": ["levels", "structure", "greedy"], "max_time": 1.0, "max_repeats": 4},
+    "full": {"networks": [("1D N=64", 64), ("1D N=256", 256), ("image 8x8", (8, 8))], "M": 4, "width": 4,
+             "batch": 64, "repeats": 5,
+             "optimizers": ["levels", "structure", "structure+oe", "greedy", "random-greedy", "cotengra"],
+             "max_time": 5.0, "max_repeats": 8},
+}
+
+
+@dataclasses.dataclass
+class ContractionPathsResult:
+    """One entry per (network, method), aligned lists; ``None`` where a method did not run."""
+
+    batch: int
+    network: list[str]
+    method: list[str]
+    flops: list[float | None]
+    largest_intermediate: list[float | None]
+    search_s: list[float | None]
+    contract_s: list[float | None]
+    status: list[str]
+
+
+def run(size: str = "small", seed: int = 0) -> ContractionPathsResult:
+    """Benchmark contraction methods on deep ConvACs with :func:`tnconv.benchmark_paths`.
+
+    Parameters
+    ----------
+    size : {"small", "full"}
+        ``small``: one 16-input network, three methods; ``full``: N = 64, 256 and an 8x8 image, six methods.
+    seed : int
+
+    Returns
+    -------
+    ContractionPathsResult
+
+    Raises
+    ------
+    ImportError
+        When :mod:`tnconv.contract.bench` is not available.
+    """
+    from ..contract.bench import benchmark_paths
+
+    cfg = CONFIG[check_size(size)]
+    out: dict[str, list[Any]] = {k: [] for k in ("network", "method", "flops", "largest_intermediate", "search_s",
+                                                  "contract_s", "status")}
+    optimizers = list(cfg["optimizers"])
+    for label, n in cfg["networks"]:
+        model = deep(n, cfg["M"], cfg["width"], seed=seed)
+        rows = benchmark_paths(model, optimizers, batch=cfg["batch"], repeats=cfg["repeats"], seed=seed,
+                               max_time=cfg["max_time"], max_repeats=cfg["max_repeats"], show_progress=False)
+        for row in rows:
+            out["network"].append(label)
+            out["method"].append(str(row.get("method")))
+            for key in ("flops", "largest_intermediate", "search_s", "contract_s"):
+                v = row.get(key)
+                out[key].append(None if v is None else float(v))
+            out["status"].append(str(row.get("status", "")))
+    return ContractionPathsResult(batch=cfg["batch"], **out)
+
+
+def _best(result: ContractionPathsResult, network: str, structured: bool, key: str) -> tuple[float, str] | None:
+    vals = [(getattr(result, key)[k], result.method[k]) for k in range(len(result.method))
+            if result.network[k] == network and (result.method[k] in STRUCTURED) == structured
+            and result.status[k] == "ok" and getattr(result, key)[k] is not None and result.method[k] != "gemm"]
+    return min(vals) if vals else None
+
+
+def verdict(result: ContractionPathsResult) -> str:
+    """Compare the best structure-derived path with the best searched path, per network, on flops and time.
+
+    Parameters
+    ----------
+    result : the dataclass returned by :func:`run`
+
+    Returns
+    -------
+    str
+        ``"SUPPORTED: ..."`` or ``"NOT SUPPORTED: ..."`` followed by one line per check, with the numbers.
+    """
+    r = result
+    lines, ok = [], True
+    for net in dict.fromkeys(r.network):
+        fs, fg = _best(r, net, True, "flops"), _best(r, net, False, "flops")
+        ts, tg = _best(r, net, True, "contract_s"), _best(r, net, False, "contract_s")
+        if fs is None or fg is None or ts is None or tg is None:
+            lines.append(f"- {net}: not enough successful methods to compare")
+            ok = False
+            continue
+        good = fs[0] <= fg[0] * 1.05 and ts[0] <= tg[0]
+        ok = ok and good
+        lines.append(f"- {net}: flops {fs[0]:.4g} ({fs[1]}) vs best search {fg[0]:.4g} ({fg[1]}), ratio "
+                     f"{fs[0] / fg[0]:.3f}; median time {ts[0]:.2e} s ({ts[1]}) vs {tg[0]:.2e} s ({tg[1]}), "
+                     f"{tg[0] / ts[0]:.1f}x: {good}")
+    head = ("SUPPORTED" if ok else "NOT SUPPORTED") + ": the structure path costs within 5% of the best searched " \
+        "path's flops, needs no search, and contracts faster."
+    return "\n".join([head] + lines)
+
+
+def plot(result: ContractionPathsResult, ax_or_path: Any = None) -> Any:
+    """Path flops and median contraction time per method (grouped by network, log scale).
+
+    Parameters
+    ----------
+    result : the dataclass returned by :func:`run`
+    ax_or_path : None, str, PathLike, matplotlib Axes or Figure
+        None: a new pyplot figure; a path: a PNG written with the Agg canvas; an Axes: the main panel
+        only, drawn on it; a Figure: the panels are added to it.
+
+    Returns
+    -------
+    matplotlib.figure.Figure, or the path written
+
+    Raises
+    ------
+    ImportError
+        Without matplotlib (``pip install 'tnconv[plot]'``).
+    TypeError
+        An ``ax_or_path`` of another type.
+    """
+    import numpy as np
+
+    r = result
+    fig, axes = figure_target(ax_or_path, n_panels=2)
+    nets = list(dict.fromkeys(r.network))
+    methods = [m for m in dict.fromkeys(r.method)]
+    width = 0.8 / max(1, len(methods))
+    for ax, key, label in zip(axes, ("flops", "contract_s"), ("path flops (opt_einsum convention)",
+                                                               f"median contraction time, batch {r.batch} (s)")):
+        for j, m in enumerate(methods):
+            ys = []
+            for net in nets:
+                v = next((getattr(r, key)[k] for k in range(len(r.method))
+                          if r.network[k] == net and r.method[k] == m), None)
+                ys.append(np.nan if v is None or not math.isfinite(v) or v <= 0 else v)
+            ax.bar(np.arange(len(nets)) + (j - (len(methods) - 1) / 2) * width, ys, width=width, label=m)
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(nets)), nets)
+        ax.set_ylabel(label)
+        ax.legend(fontsize=7)
+    axes[0].set_title("Contraction paths on deep ConvACs")
+    return finish_figure(fig, ax_or_path)
