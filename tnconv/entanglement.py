@@ -82,6 +82,12 @@ def _is_dense(obj: Any) -> bool:
     return isinstance(obj, (np.ndarray, list, tuple))
 
 
+def _scale_free(A: Any, kw: dict[str, Any]) -> dict[str, Any]:
+    # Rank, entropy and geometric measure ignore the overall scale, and raw Schmidt values of networks
+    # with thousands of inputs overflow float64: ask the cut-based spectrum for normalized values.
+    return kw if _is_dense(A) else {"normalize": True, **kw}
+
+
 def schmidt_values(A: Any, part: Iterable[int], output: int = 0, **kw: Any) -> np.ndarray:
     """Singular values of ``[[A]]_I`` in descending order (unnormalized).
 
@@ -146,7 +152,7 @@ def schmidt_rank(A: Any, part: Iterable[int], rtol: float | None = None, output:
     >>> schmidt_rank(np.eye(3), [0])
     3
     """
-    s = schmidt_values(A, part, output=output, **kw)
+    s = schmidt_values(A, part, output=output, **_scale_free(A, kw))
     if s.size == 0 or s[0] == 0:
         return 0
     if rtol is None:
@@ -190,7 +196,7 @@ def entanglement_entropy(A: Any, part: Iterable[int], base: float | None = None,
     >>> round(entanglement_entropy(np.eye(4) / 2, [0], base=2), 12)
     2.0
     """
-    p = _probabilities(schmidt_values(A, part, output=output, **kw))
+    p = _probabilities(schmidt_values(A, part, output=output, **_scale_free(A, kw)))
     p = p[p > 0]
     h = float(-(p * np.log(p)).sum())
     return float(h / np.log(base)) if base is not None else h
@@ -207,5 +213,5 @@ def geometric_measure(A: Any, part: Iterable[int], output: int = 0, **kw: Any) -
     >>> geometric_measure(np.eye(2), [0])
     0.5
     """
-    p = _probabilities(schmidt_values(A, part, output=output, **kw))
+    p = _probabilities(schmidt_values(A, part, output=output, **_scale_free(A, kw)))
     return float(1.0 - p[0])

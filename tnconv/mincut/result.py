@@ -1,0 +1,156 @@
+"""The result of a min-cut query: the bound, and where in the network the bottleneck is.
+
+References
+----------
+.. [1] Y. Levine, D. Yakira, N. Cohen, A. Shashua, ICLR 2018, arXiv:1704.01552.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Hashable, NamedTuple
+
+import numpy as np
+
+__all__ = ["MinCut", "CutEdge"]
+
+
+class CutEdge(NamedTuple):
+    """One severed index of a cut.
+
+    Attributes
+    ----------
+    kind : {"copy", "bond", "open"}
+        A copy tensor (hyperedge, charged once), a bond between two tensors, or an open leg cut off
+        from its tensor.
+    index : hashable
+        The index label in the network.
+    dim : int
+    description : str
+        Where it is, e.g. ``"copy tensor of window {0,1,2,3} (dim 8)"``.
+    tensors : tuple of str
+        Names of the tensors that carry the index.
+    """
+
+    kind: str
+    index: Hashable
+    dim: int
+    description: str
+    tensors: tuple[str, ...]
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class MinCut:
+    """A minimum cut of a tensor network between the open legs of ``I`` and those of ``I^c``.
+
+    ``bound`` upper-bounds the Schmidt rank ``rank [[A]]_I`` of the network's tensor, and equals it for
+    generic weights when every dimension is a power of one integer (MATH.md §3).
+
+    Attributes
+    ----------
+    bound : int
+        The exact product of the dimensions severed.
+    log2_bound : float
+    part : frozenset of int
+        The side ``I``.
+    method : str
+        The solver that found the cut (``"tree"``, ``"networkx"`` or ``"scipy"``).
+    edges : tuple of CutEdge
+        What is severed; the product of their ``dim`` is ``bound``.
+    side : frozenset of str
+        Names of the tensors on the ``I`` side.
+
+    Examples
+    --------
+    >>> import tnconv as tc
+    >>> cut = tc.min_cut(tc.deep(8, 2, 2, seed=0), [0, 1, 2, 3])
+    >>> cut.bound, cut.edges[0].description
+    (2, 'copy tensor of window {4,5,6,7} (dim 2)')
+    """
+
+    bound: int
+    log2_bound: float
+    part: frozenset
+    method: str
+    _prob: Any = field(repr=False)
+    _side: np.ndarray = field(repr=False)
+    _cut_e: np.ndarray = field(repr=False)
+    _cut_h: np.ndarray = field(repr=False)
+
+    @property
+    def edges(self) -> tuple[CutEdge, ...]:
+        prob = self._prob
+        tn = prob.tn
+        T = prob.n_tensors
+        info = tn.index_info
+        out: list[CutEdge] = []
+        for j in self._cut_h.tolist():
+            i, ms = prob.hyper[j]
+            names = tuple(tn.names[m] for m in ms.tolist() if m < T)
+            d = prob.hyper_dims[j]
+            desc = info.get(i) or f"copy tensor {i!r} joining {', '.join(names[:4])}{'...' if len(names) > 4 else ''} (dim {d})"
+            out.append(CutEdge("copy", i, d, desc, names))
+        # Bonds between tensors first, then open legs by input position.
+        for k in sorted(self._cut_e.tolist(), key=lambda k: (max(prob.edges[k][:2]) >= T, max(prob.edges[k][:2]))):
+            u, v, inds = prob.edges[k]
+            names = tuple(tn.names[x] for x in (u, v) if x < T)
+            kind = "open" if max(u, v) >= T else "bond"
+            for i in inds:
+                d = int(tn.size_dict[i])
+                if i in info:
+                    desc = info[i]
+                elif kind == "open":
+                    desc = f"open leg {max(u, v) - T} (index {i!r}, dim {d}) of {names[0]}"
+                else:
+                    desc = f"bond {i!r} between {names[0]} and {names[1]} (dim {d})"
+                out.append(CutEdge(kind, i, d, desc, names))
+        return tuple(out)
+
+    @property
+    def side(self) -> frozenset:
+        names = self._prob.tn.names
+        return frozenset(names[k] for k in np.flatnonzero(self._side[: self._prob.n_tensors]))
+
+    def tensor_sides(self) -> np.ndarray:
+        """Boolean array over the network's tensors: True on the ``I`` side."""
+        return self._side[: self._prob.n_tensors].copy()
+
+    def summary(self, max_edges: int = 8) -> str:
+        """A few lines: the bound and where the cut runs."""
+        es = self.edges
+        lines = [f"min cut {self.bound} (log2 {self.log2_bound:.4g}) across {len(es)} severed indices [{self.method}]"]
+        for e in es[:max_edges]:
+            lines.append(f"  {e.description}")
+        if len(es) > max_edges:
+            lines.append(f"  ... and {len(es) - max_edges} more")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        bound = str(self.bound) if self.log2_bound < 64 else f"2^{self.log2_bound:.6g}"
+        return (f"MinCut(bound={bound}, log2_bound={self.log2_bound:.6g}, |I|={len(self.part)}, "
+                f"severed={len(self._cut_e) + len(self._cut_h)} groups, method={self.method!r})")
+
+    def draw(self, ax: Any = None, layout: str = "auto", **kw: Any) -> Any:
+        """Draw the network with the two sides coloured and the severed bonds/copy tensors highlighted.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+        layout : {"auto", "tree", "spring"}
+            ``"tree"`` lays forest networks out by depth (root on top); ``"auto"`` picks it for forests.
+
+        Returns
+        -------
+        matplotlib Axes
+
+        Raises
+        ------
+        ImportError
+            Without matplotlib: ``pip install 'tnconv[plot]'``.
+        """
+        from ..plot import draw_cut
+
+        return draw_cut(self, ax=ax, layout=layout, **kw)
