@@ -330,10 +330,14 @@ class TensorNetwork:
         features : array (batch, n_open, M), optional
             Attach features to the open legs and return the ``(batch,)`` outputs.
         optimize : str, list, PathOptimizer, optional
-            Any opt_einsum optimizer name, a cotengra optimizer, or an explicit path. Default: the
-            structure-derived path for compiled tree networks, ``"auto"`` otherwise.
+            ``"structure"`` (the path read off the mode tree: no search), any opt_einsum optimizer name,
+            a cotengra optimizer or ``ContractionTree``, or an explicit path. Default: ``"structure"``
+            for compiled tree networks, ``"auto"`` otherwise.
         backend : str, optional
             opt_einsum backend, e.g. ``"numpy"`` or ``"cupy"``.
+        executor : {"auto", "pairwise", "opt_einsum"}, optional
+            Who runs an explicit or structure path: tnconv's pairwise executor (``"auto"``; avoids
+            opt_einsum's quadratic path bookkeeping on thousands of tensors) or ``opt_einsum.contract``.
 
         Returns
         -------

@@ -325,8 +325,10 @@ class ConvNet:
         log : bool
             Return ``(sign, log|h|)`` computed with per-node rescaling, so that nothing over- or
             underflows however many inputs there are.
-        engine : {"auto", "levels", "reference"}
-            ``"levels"``: one batched contraction per tree level; ``"reference"``: node by node.
+        engine : {"auto", "levels", "nodes", "reference"}
+            ``"levels"``: one batched contraction per tree level (uniform trees); ``"nodes"``: one
+            stacked contraction per group of same-shaped nodes (any tree); ``"reference"``: node by node
+            (numpy only, the oracle); ``"auto"``: levels when the tree allows it, else nodes.
 
         Returns
         -------
@@ -335,7 +337,11 @@ class ConvNet:
         Raises
         ------
         ValueError
-            Features of the wrong shape, NaN/inf features, an unknown engine.
+            Features of the wrong shape, NaN/inf features, an unknown engine or backend.
+        TypeError
+            Features on another device than ``backend``, or of a non-real dtype.
+        ImportError
+            ``backend="cupy"`` without CuPy (``pip install 'tnconv[gpu]'``).
         """
         from ..contract.engine import run_forward
 
@@ -458,7 +464,7 @@ class ConvNet:
         dense = flat[:, 0].reshape((T,) * n)
         return np.ascontiguousarray(np.transpose(dense, np.argsort(order)))
 
-    def coefficient_tensor(self, output: int = 0, max_bytes: float | None = None) -> np.ndarray:
+    def coefficient_tensor(self, output: int = 0, max_bytes: float | None = None, backend: str | None = None) -> Any:
         """The dense coefficient tensor ``A^y`` of shape ``(M,) * n_inputs``.
 
         Parameters
@@ -467,6 +473,8 @@ class ConvNet:
             The output channel ``y``.
         max_bytes : float, optional
             Byte budget (default ``tnconv.options["max_dense_bytes"]``, 2 GiB).
+        backend : {None, "numpy", "cupy"}
+            ``"cupy"`` contracts the tensor network on the GPU and returns a CuPy array.
 
         Raises
         ------
@@ -482,6 +490,10 @@ class ConvNet:
         (2, 2, 2)
         """
         self._require_product("coefficient_tensor")
+        if backend not in (None, "numpy"):
+            from ..contract.engine import coefficient_tensor as contracted
+
+            return contracted(self, output, backend=backend, max_bytes=max_bytes)
         eye = np.eye(self.n_descriptors, dtype=self.dtype)
         return self._dense_table(eye, output, "coefficient tensor", max_bytes)
 

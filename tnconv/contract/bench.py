@@ -1,0 +1,424 @@
+"""Benchmark contraction paths on a user's own network: ``tc.benchmark_paths`` and ``tnconv bench paths``.
+
+Every method gets the same random features (``(batch, n_inputs, M)``) and is timed the same way: the path
+search once, then the contraction alone, ``repeats`` times (the median is reported). A method whose
+largest intermediate would exceed the byte budget is reported ``infeasible`` from its path, without
+running it (opt_einsum's ``greedy`` on a deep ConvAC plans intermediates of 1e12-1e19 elements).
+
+Methods
+-------
+``levels``         tnconv's fast executor (``model.forward``; models only)
+``nodes``          tnconv's any-tree engine (models only)
+``structure``      the structure-derived path, run by tnconv's pairwise executor
+``structure+oe``   the same path through ``opt_einsum.contract_expression``
+``reference``      plain per-node numpy (``model._forward_reference``, 1-thread BLAS; models only)
+``cotengra``       ``cotengra.HyperOptimizer`` (capped by ``max_time`` / ``max_repeats``), contracted by
+                   cotengra's ``ContractionTree.contract``
+``quimb``          quimb's ``contraction_tree`` (a capped ``HyperOptimizer``, see ``quimb_optimize``)
+                   then quimb's ``contract`` (explicit ``output_inds``)
+any other string   an opt_einsum optimizer name (``greedy``, ``random-greedy``, ``auto-hq``, ``dp``...)
+a PathOptimizer    used through ``opt_einsum.contract_path``
+``gemm``           the GEMM-equivalent limit: one square matmul with the structure path's flop count
+
+References
+----------
+.. [1] D. G. A. Smith, J. Gray, JOSS 3(26), 753 (2018) (opt_einsum).
+.. [2] J. Gray, S. Kourtis, Quantum 5, 410 (2021), arXiv:2002.01935 (cotengra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .._config import format_bytes
+from .paths import network_inputs, path_cost, structure_path
+
+__all__ = ["benchmark_paths", "PathBenchmark", "format_table", "register_cli", "DEFAULT_OPTIMIZERS"]
+
+DEFAULT_OPTIMIZERS = ("levels", "structure", "structure+oe", "greedy", "random-greedy", "cotengra", "quimb",
+                      "reference", "gemm")
+_MODEL_ONLY = ("levels", "nodes", "reference")
+
+
+class PathBenchmark(list):
+    """The rows of :func:`benchmark_paths` (a list of dicts) with a text table and JSON export."""
+
+    def table(self) -> str:
+        return format_table(self)
+
+    def to_json(self) -> str:
+        return json.dumps(list(self), indent=2)
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+def _fmt_time(t: float | None) -> str:
+    if t is None:
+        return "-"
+    return f"{t * 1e3:.3g} ms" if t < 1 else f"{t:.3g} s"
+
+
+def _fmt_num(x: float | None) -> str:
+    return "-" if x is None else f"{float(x):.3g}"
+
+
+def format_table(rows: Sequence[dict]) -> str:
+    """A fixed-width text table of benchmark rows.
+
+    Examples
+    --------
+    >>> print(format_table([{"method": "x", "search_s": 0.0, "flops": 10, "largest_intermediate": 4,
+    ...                      "contract_s": 0.001, "ratio": 1.0, "status": "ok"}]))
+    method        search    flops (oe)   largest   contract   ratio  status
+    x             0 ms      10           4         1 ms       1      ok
+    """
+    head = f"{'method':<13} {'search':<9} {'flops (oe)':<12} {'largest':<9} {'contract':<10} {'ratio':<6} status"
+    lines = [head]
+    for r in rows:
+        ratio = "-" if r.get("ratio") is None else f"{r['ratio']:.3g}"
+        lines.append(
+            f"{str(r['method'])[:13]:<13} {_fmt_time(r.get('search_s')):<9} {_fmt_num(r.get('flops')):<12} "
+            f"{_fmt_num(r.get('largest_intermediate')):<9} {_fmt_time(r.get('contract_s')):<10} {ratio:<6} "
+            f"{r.get('status', '')}"
+        )
+    return "\n".join(lines)
+
+
+def _median_time(fn: Callable[[], Any], repeats: int) -> float:
+    times = []
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _symbol_map(inputs: Sequence[Sequence[Any]]) -> dict:
+    # cotengra builds einsum strings from the labels, so give it single-character symbols.
+    from opt_einsum import get_symbol
+
+    sym: dict = {}
+    for ix in inputs:
+        for i in ix:
+            if i not in sym:
+                sym[i] = get_symbol(len(sym))
+    return sym
+
+
+def _label(opt: Any) -> str:
+    if isinstance(opt, str):
+        return opt
+    return type(opt).__name__
+
+
+def benchmark_paths(model_or_tn: Any, optimizers: Sequence[Any] | None = None, batch: int = 256,
+                    repeats: int = 5, max_bytes: float | None = None, seed: int = 0, max_time: float = 10.0,
+                    max_repeats: int = 32, features: Any = None, show_progress: bool = True,
+                    check: bool = True, quimb_optimize: Any = None) -> PathBenchmark:
+    """Compare contraction methods on one network with features attached.
+
+    Parameters
+    ----------
+    model_or_tn : ConvAC or TensorNetwork
+        A model (its network is ``to_tensor_network()``) or any network with open legs.
+    optimizers : sequence, optional
+        Method names (see the module docstring), opt_einsum names or ``PathOptimizer`` objects.
+        Default :data:`DEFAULT_OPTIMIZERS`.
+    batch : int
+        Samples per contraction.
+    repeats : int
+        Timed contractions per method (the median is reported).
+    max_bytes : float, optional
+        A path whose largest intermediate exceeds this many bytes is reported ``infeasible`` and not
+        run. Default ``tnconv.options["max_dense_bytes"]``.
+    seed : int
+        Seed of the random features.
+    max_time, max_repeats : float, int
+        Caps of the ``random-greedy`` and ``cotengra`` searches.
+    features : array (batch, n_inputs, M), optional
+        Use these instead of random ones.
+    show_progress : bool
+        Progress bar on stderr (only when it is a terminal).
+    check : bool
+        Compare every method's output with the first successful one; a disagreement (relative 1e-6)
+        is reported in the ``status`` column.
+    quimb_optimize : optional
+        The ``optimize`` of quimb's ``contraction_tree``; default a cotengra ``HyperOptimizer`` capped
+        by ``max_time`` and ``max_repeats`` (``"auto-hq"`` without cotengra).
+
+    Returns
+    -------
+    PathBenchmark
+        One dict per method: ``method``, ``search_s``, ``flops`` (opt_einsum convention),
+        ``largest_intermediate`` (elements), ``contract_s`` (median), ``ratio`` (contraction time over
+        the best method's; the ``gemm`` limit is not counted as a method), ``status``.
+
+    Raises
+    ------
+    TypeError
+        If ``model_or_tn`` is neither a model nor a TensorNetwork.
+    ValueError
+        For an unknown method or optimizer name.
+
+    Examples
+    --------
+    >>> import tnconv as tc
+    >>> rows = benchmark_paths(tc.deep(16, 4, 4, seed=0), ["levels", "structure", "greedy"], batch=8,
+    ...                        repeats=1, show_progress=False)
+    >>> [r["method"] for r in rows], all(r["status"] == "ok" for r in rows)
+    (['levels', 'structure', 'greedy'], True)
+    """
+    import opt_einsum as oe
+
+    from .._cli_common import progress
+    from .._config import options
+    from ..network import TensorNetwork
+
+    if isinstance(model_or_tn, TensorNetwork):
+        model, tn = None, model_or_tn
+    elif hasattr(model_or_tn, "tree") and hasattr(model_or_tn, "weights"):
+        model = model_or_tn
+        if not model.g.is_product:
+            raise ValueError(f"benchmark_paths compiles a tensor network, which needs product pooling, not {model.g.name!r}")
+        tn = TensorNetwork.from_convac(model)
+    else:
+        raise TypeError(f"benchmark_paths needs a ConvAC or a TensorNetwork, got {type(model_or_tn).__name__}")
+    optimizers = list(DEFAULT_OPTIMIZERS if optimizers is None else optimizers)
+    budget = float(options["max_dense_bytes"] if max_bytes is None else max_bytes)
+    batch = int(batch)
+    M = [tn.size_dict[i] for i in tn.open_inds]
+    if features is None:
+        if len(set(M)) != 1:
+            raise ValueError("open legs of different dimensions: pass features explicitly")
+        features = np.random.default_rng(seed).standard_normal((batch, len(tn.open_inds), M[0]))
+        if model is not None:
+            features = features.astype(model.dtype)
+    batch = int(features.shape[0])
+    item = np.dtype(features.dtype).itemsize
+    inputs, output, sizes = network_inputs(tn, True, batch)
+    eq = tn.equation(features=True)
+    ops = tn.operands(features)
+    structure = None
+    if tn.tree is not None and tn.tensor_nodes is not None:
+        t0 = time.perf_counter()
+        structure = structure_path(tn, features=True, batch=batch)
+        structure_s = time.perf_counter() - t0
+
+    rows: list[dict] = []
+    reference_out: Any = None
+
+    def record(method: str, search: float | None, cost: Any, run: Callable[[], Any] | None, status: str = "ok") -> None:
+        nonlocal reference_out
+        row = {"method": method, "search_s": search, "flops": None if cost is None else int(cost.flops),
+               "largest_intermediate": None if cost is None else int(cost.largest_intermediate),
+               "contract_s": None, "ratio": None, "status": status}
+        if run is not None and status == "ok":
+            if cost is not None and cost.largest_intermediate * item > budget:
+                row["status"] = (f"infeasible: largest intermediate {cost.largest_intermediate:.3g} elements "
+                                 f"({format_bytes(cost.largest_intermediate * item)}) > budget")
+            else:
+                try:
+                    out = np.asarray(run()).reshape(-1)
+                    row["contract_s"] = _median_time(run, repeats)
+                except (MemoryError, ValueError) as exc:
+                    row["status"] = f"failed: {type(exc).__name__}: {str(exc)[:80]}"
+                else:
+                    if check and method != "gemm":
+                        if reference_out is None:
+                            reference_out = out
+                        elif not np.allclose(out, reference_out, rtol=1e-6, atol=1e-12 * np.abs(reference_out).max()):
+                            row["status"] = "MISMATCH with the first method's output"
+        rows.append(row)
+
+    def need_structure(method: str) -> bool:
+        if structure is None:
+            rows.append({"method": method, "search_s": None, "flops": None, "largest_intermediate": None,
+                         "contract_s": None, "ratio": None, "status": "n/a: the network has no mode tree"})
+            return False
+        return True
+
+    for opt in progress(optimizers, desc="benchmark_paths"):
+        label = _label(opt)
+        if label in _MODEL_ONLY:
+            if model is None:
+                rows.append({"method": label, "search_s": None, "flops": None, "largest_intermediate": None,
+                             "contract_s": None, "ratio": None, "status": "n/a: needs a model"})
+                continue
+            cost = structure.cost if structure is not None else None
+            if label == "reference":
+                from .backends import blas_threads
+
+                def ref() -> Any:
+                    # single-threaded BLAS: the default thread pool is 5-50x slower on these small GEMMs
+                    with blas_threads(1):
+                        return model._forward_reference(features)[:, 0]
+
+                record(label, 0.0, cost, ref)
+            else:
+                record(label, 0.0, cost, lambda e=label: model.forward(features, engine=e)[:, 0])
+        elif label == "structure":
+            if need_structure(label):
+                from .generic import execute_path
+
+                record(label, structure_s, structure.cost,
+                       lambda: execute_path(inputs, output, structure.path, ops))
+        elif label == "structure+oe":
+            if need_structure(label):
+                t0 = time.perf_counter()
+                expr = oe.contract_expression(eq, *[o.shape for o in ops], optimize=structure.path)
+                record(label, structure_s + time.perf_counter() - t0, structure.cost, lambda: expr(*ops))
+        elif label == "gemm":
+            if need_structure(label):
+                n = max(1, round((structure.cost.flops / 2) ** (1 / 3)))
+                rng = np.random.default_rng(seed)
+                A = rng.standard_normal((n, n)).astype(features.dtype)
+                Bm = rng.standard_normal((n, n)).astype(features.dtype)
+                from .backends import blas_threads
+
+                # The machine's limit: the faster of single- and multi-threaded BLAS (on a loaded
+                # machine the threaded one can be many times slower).
+                with blas_threads(1):
+                    one = _median_time(lambda: A @ Bm, repeats)
+                many = _median_time(lambda: A @ Bm, repeats)
+                rows.append({"method": label, "search_s": None, "flops": int(2 * n**3), "largest_intermediate": n * n,
+                             "contract_s": min(one, many), "ratio": None,
+                             "status": f"ok: one {n}x{n} matmul, {'1 thread' if one < many else 'all threads'}"})
+        elif label == "cotengra":
+            try:
+                import cotengra as ctg
+            except ImportError:
+                rows.append({"method": label, "search_s": None, "flops": None, "largest_intermediate": None,
+                             "contract_s": None, "ratio": None, "status": "n/a: pip install 'tnconv[quimb]'"})
+                continue
+            t0 = time.perf_counter()
+            opt_obj = ctg.HyperOptimizer(max_repeats=max_repeats, max_time=max_time, progbar=False)
+            sym = _symbol_map(inputs)
+            tree = opt_obj.search([tuple(sym[i] for i in ix) for ix in inputs], tuple(sym[i] for i in output),
+                                  {sym[i]: d for i, d in sizes.items() if i in sym})
+            search = time.perf_counter() - t0
+            path = [tuple(p) for p in tree.get_path()]
+            cost = path_cost(inputs, output, sizes, path)
+            record(label, search, cost, lambda: tree.contract(ops))
+        elif label == "quimb":
+            try:
+                import quimb.tensor as qtn
+            except ImportError:
+                rows.append({"method": label, "search_s": None, "flops": None, "largest_intermediate": None,
+                             "contract_s": None, "ratio": None, "status": "n/a: pip install 'tnconv[quimb]'"})
+                continue
+            qt = tn.to_quimb()
+            bname = "__batch__"
+            for p, i in enumerate(tn.open_inds):
+                qt.add_tensor(qtn.Tensor(features[:, p, :], inds=(bname, str(i)), tags={f"F{p}"}))
+            qopt = quimb_optimize
+            if qopt is None:
+                try:  # quimb's own "auto-hq" has no time cap (96 s at N = 256 here): cap the search
+                    import cotengra as ctg
+
+                    qopt = ctg.HyperOptimizer(max_repeats=max_repeats, max_time=max_time, progbar=False)
+                except ImportError:
+                    qopt = "auto-hq"
+            t0 = time.perf_counter()
+            qtree = qt.contraction_tree(optimize=qopt, output_inds=(bname,))
+            search = time.perf_counter() - t0
+            cost = path_cost([tuple(t.inds) for t in qt.tensors], (bname,),
+                             {i: d for t in qt.tensors for i, d in zip(t.inds, t.shape)},
+                             [tuple(p) for p in qtree.get_path()])
+            record(label, search, cost,
+                   lambda: qt.contract(..., optimize=qtree, output_inds=(bname,)).data)
+        else:
+            if isinstance(opt, str):
+                try:
+                    oe.paths.get_path_fn(opt)
+                except KeyError:
+                    raise ValueError(
+                        f"unknown method {opt!r}: use one of {DEFAULT_OPTIMIZERS + ('nodes',)} or an opt_einsum "
+                        "optimizer name"
+                    ) from None
+                if opt == "random-greedy":
+                    opt = oe.RandomGreedy(max_repeats=max_repeats, max_time=max_time)
+            t0 = time.perf_counter()
+            path, _ = oe.contract_path(eq, *[o.shape for o in ops], shapes=True, optimize=opt)
+            search = time.perf_counter() - t0
+            cost = path_cost(inputs, output, sizes, path)
+            if cost.largest_intermediate * item > budget:
+                record(label, search, cost, lambda: None)
+                continue
+            # opt_einsum's own executor; building the expression (quadratic in the number of tensors)
+            # belongs to the path cost, not to the contraction.
+            t0 = time.perf_counter()
+            expr = oe.contract_expression(eq, *[o.shape for o in ops], optimize=path)
+            record(label, search + time.perf_counter() - t0, cost, lambda e=expr: e(*ops))
+    times = [r["contract_s"] for r in rows if r["contract_s"] is not None and r["method"] != "gemm"
+             and str(r["status"]).startswith("ok")]
+    best = min(times) if times else None
+    for r in rows:
+        if best and r["contract_s"] is not None:
+            r["ratio"] = r["contract_s"] / best
+    return PathBenchmark(rows)
+
+
+# ---------------------------------------------------------------------- CLI
+def register_cli(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``tnconv bench paths`` to an argparse ``subparsers`` object.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(prog="tnconv"); sub = parser.add_subparsers()
+    >>> _ = register_cli(sub)
+    >>> args = parser.parse_args(["bench", "paths", "--inputs", "16", "--optimizers", "levels,greedy"])
+    >>> args.optimizers, args.batch
+    ('levels,greedy', 256)
+    """
+    from .._cli_common import add_model_args
+
+    p = subparsers.add_parser("bench", help="benchmarks (contraction paths)")
+    sub = p.add_subparsers(dest="bench_command", metavar="{paths}")
+    sub.required = True
+    pp = sub.add_parser("paths", help="compare contraction paths and engines on one architecture",
+                        description="Time path search and contraction for several methods on a ConvAC.")
+    add_model_args(pp)
+    pp.add_argument("--batch", type=int, default=256, help="samples per contraction (default 256)")
+    pp.add_argument("--repeats", type=int, default=5, help="timed contractions per method (median reported)")
+    pp.add_argument("--optimizers", default=",".join(DEFAULT_OPTIMIZERS),
+                    help="comma-separated methods / opt_einsum optimizer names")
+    pp.add_argument("--max-time", type=float, default=10.0, help="cap of the cotengra/random-greedy searches (s)")
+    pp.add_argument("--max-bytes", type=float, default=None, help="intermediate budget; larger paths are 'infeasible'")
+    pp.add_argument("--json", metavar="PATH", default=None, help="write the rows as JSON ('-' for stdout)")
+    pp.set_defaults(func=_cmd_paths)
+    return p
+
+
+def _cmd_paths(args: argparse.Namespace) -> int:
+    from .._cli_common import model_from_args
+
+    if args.batch < 1 or args.repeats < 1:
+        print(f"error: --batch and --repeats must be positive (got {args.batch}, {args.repeats})", file=sys.stderr)
+        return 2
+    model = model_from_args(args)
+    opts = [o.strip() for o in args.optimizers.split(",") if o.strip()]
+    try:
+        rows = benchmark_paths(model, opts, batch=args.batch, repeats=args.repeats, max_time=args.max_time,
+                               max_bytes=args.max_bytes)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json == "-":
+        print(rows.to_json())
+    else:
+        print(f"{model!r}, batch {args.batch}, median of {args.repeats}")
+        print(rows.table())
+        if args.json:
+            with open(args.json, "w") as fh:
+                fh.write(rows.to_json())
+    return 0
