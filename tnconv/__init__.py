@@ -65,6 +65,8 @@ _LAZY = {
     "MixedConvNet": "tnconv.models.mixed",
     "tiling_rank_bounds": "tnconv.models.mixed",
     "linear": "tnconv.linear",
+    "exact": "tnconv.exact",
+    "generic_schmidt_rank": "tnconv.exact",
     "experiments": "tnconv.experiments",
 }
 __all__ += list(_LAZY)
