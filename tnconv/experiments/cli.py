@@ -43,7 +43,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"== {name} ({args.size}, {info['seconds']:.1f} s)")
         print(info["verdict"])
         if args.out is not None:
-            print(f"   wrote {info['json']} and {info['png']}")
+            wrote = info["json"] if info["png"] is None else f"{info['json']} and {info['png']}"
+            print(f"   wrote {wrote}")
     return 0
 
 

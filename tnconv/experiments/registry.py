@@ -18,6 +18,7 @@ import dataclasses
 import importlib
 import os
 import time
+import warnings
 from types import ModuleType
 from typing import Any
 
@@ -141,6 +142,10 @@ def run_experiment(name: str, size: str = "small", seed: int = 0, out: str | os.
         os.makedirs(out, exist_ok=True)
         info["json"] = save_json({"experiment": name, "size": size, "seed": seed, "seconds": seconds,
                                   "verdict": text, "result": result}, os.path.join(out, f"{name}.json"))
-        info["png"] = mod.plot(result, os.path.join(out, exp.figure))
+        try:
+            info["png"] = mod.plot(result, os.path.join(out, exp.figure))
+        except ImportError as exc:  # the data is still worth having without matplotlib
+            warnings.warn(f"{name}: wrote JSON but no figure ({exc})", stacklevel=2)
+            info["png"] = None
     return info
 
