@@ -432,13 +432,11 @@ def test_implicit_acceleration_small():
     assert ia.verdict(r).splitlines()[0]
 
 
-def test_min_cut_fallback_matches_min_cut_module(monkeypatch):
-    import sys
-
+def test_width_search_dp_matches_min_cut_module():
+    """The width search's structural DP and tnconv.min_cuts (tree solver) agree."""
     net = tc.deep((4, 4), 2, [2, 4], seed=0)
     parts = [tc.partitions.checkerboard((4, 4)), tc.partitions.left_right((4, 4)), frozenset({0, 5})]
-    expected = [int(tc.min_cut(net, p).bound) for p in parts]
-    monkeypatch.setitem(sys.modules, "tnconv.mincut", None)  # the import now fails: the tree DP answers
+    widths = {v: net.widths[v] for v in net.tree.nodes if v != net.tree.root}
+    expected = [int(tc.min_cut(net, p, method="networkx").bound) for p in parts]
     assert _common.min_cut_bounds(net, parts) == expected
-    with pytest.raises(ImportError, match="min_cuts"):
-        _common.min_cut_bounds(tc.ConvNet(net.tree, 2, 2, g="relu_max"), parts)
+    assert [tree_min_cut(net.tree, 2, widths, p) for p in parts] == expected

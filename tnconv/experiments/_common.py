@@ -124,25 +124,10 @@ def finish_figure(fig: Any, ax_or_path: Any) -> Any:
 
 
 def min_cut_bounds(model: Any, parts: Sequence[Iterable[int]]) -> list[int]:
-    """Exact integer min-cut bounds of ``model`` for many partitions.
+    """Exact integer min-cut bounds of ``model`` for many partitions (:func:`tnconv.min_cuts`)."""
+    from ..mincut import min_cuts
 
-    Uses :func:`tnconv.min_cuts`. Where that module is not importable, a ConvAC (a tree-shaped network)
-    falls back to the exact tree dynamic programme of :mod:`tnconv.experiments._treecut`, which computes
-    the same hyperedge min cut.
-    """
-    parts = [frozenset(p) for p in parts]
-    try:
-        from ..mincut import min_cuts
-    except ImportError:
-        min_cuts = None
-    if min_cuts is not None:
-        return [int(c.bound) for c in min_cuts(model, parts)]
-    if hasattr(model, "tree") and hasattr(model, "widths") and getattr(getattr(model, "g", None), "is_product", False):
-        from ._treecut import tree_min_cut
-
-        widths = {v: model.widths[v] for v in model.tree.nodes if v != model.tree.root}
-        return [tree_min_cut(model.tree, model.n_descriptors, widths, p) for p in parts]
-    raise ImportError("this experiment needs tnconv.mincut.min_cuts, which is not available")
+    return [int(c.bound) for c in min_cuts(model, [frozenset(p) for p in parts])]
 
 
 def min_cut_log2(model: Any, parts: Sequence[Iterable[int]]) -> list[float]:
