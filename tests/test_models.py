@@ -216,3 +216,19 @@ def test_convnet_product_has_coefficients_and_network(rng):
         relu.coefficient_tensor()
     with pytest.raises(ValueError, match="product pooling"):
         relu.to_tensor_network()
+
+
+def test_tensor_network_contracts_to_the_coefficient_tensor(rng):
+    net = ConvAC(ModeTree.from_nested(((0, 3), (1, 2, 5), 4)), 2, 3, seed=2)
+    tn = net.to_tensor_network()
+    assert tn.open_legs == tn.open_inds == tuple(f"d{i}" for i in range(6))
+    A = net.coefficient_tensor()
+    np.testing.assert_allclose(tn.contract(), A, rtol=1e-12)
+    F = rng.standard_normal((4, 6, 2))
+    np.testing.assert_allclose(tn.contract(features=F), brute_force_output(A, F), rtol=1e-12)
+    # every window is one copy tensor (hyperedge): its children's output legs and its own input leg
+    members = tn.index_members()
+    for v in net.tree.internal_nodes:
+        key = "c" + ",".join(map(str, sorted(v)))
+        assert key in tn.hyperedges
+        assert len(members[key]) == len(net.tree.children(v)) + 1

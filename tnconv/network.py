@@ -220,6 +220,11 @@ class TensorNetwork:
 
     # ------------------------------------------------------------------ structure
     @property
+    def open_legs(self) -> tuple[Hashable, ...]:
+        """The open indices, one per input position, in order (the same tuple as ``open_inds``)."""
+        return self.open_inds
+
+    @property
     def n_tensors(self) -> int:
         return len(self.inds)
 
