@@ -15,10 +15,22 @@ options: dict[str, Any] = {"max_dense_bytes": 2**31}
 def set_options(**kwargs: Any) -> None:
     """Set global options, e.g. ``set_options(max_dense_bytes=2**33)``.
 
+    Parameters
+    ----------
+    **kwargs
+        ``max_dense_bytes``: the largest dense tensor (bytes) tnconv will materialize.
+
     Raises
     ------
     KeyError
         For an unknown option name.
+
+    Examples
+    --------
+    >>> import tnconv as tc
+    >>> with tc.option_context(max_dense_bytes=1024):
+    ...     tc.options["max_dense_bytes"]
+    1024
     """
     for key, value in kwargs.items():
         if key not in options:

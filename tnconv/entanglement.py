@@ -63,6 +63,11 @@ def matricize(A: Any, part: Iterable[int]) -> np.ndarray:
     ValueError
         An invalid partition (duplicates, out of range, empty or full side).
 
+    References
+    ----------
+    .. [1] Y. Levine, D. Yakira, N. Cohen, A. Shashua, "Deep Learning and Quantum Entanglement", ICLR 2018,
+       arXiv:1704.01552.
+
     Examples
     --------
     >>> import numpy as np
@@ -102,6 +107,11 @@ def schmidt_values(A: Any, part: Iterable[int], output: int = 0, **kw: Any) -> n
     Returns
     -------
     numpy.ndarray
+
+    References
+    ----------
+    .. [1] Y. Levine, D. Yakira, N. Cohen, A. Shashua, "Deep Learning and Quantum Entanglement", ICLR 2018,
+       arXiv:1704.01552.
 
     Examples
     --------
@@ -145,6 +155,11 @@ def schmidt_rank(A: Any, part: Iterable[int], rtol: float | None = None, output:
     Returns
     -------
     int
+
+    References
+    ----------
+    .. [1] Y. Levine, D. Yakira, N. Cohen, A. Shashua, "Deep Learning and Quantum Entanglement", ICLR 2018,
+       arXiv:1704.01552.
 
     Examples
     --------
@@ -190,6 +205,11 @@ def entanglement_entropy(A: Any, part: Iterable[int], base: float | None = None,
     float
         At most ``log(schmidt_rank)``.
 
+    References
+    ----------
+    .. [1] Y. Levine, D. Yakira, N. Cohen, A. Shashua, "Deep Learning and Quantum Entanglement", ICLR 2018,
+       arXiv:1704.01552.
+
     Examples
     --------
     >>> import numpy as np
@@ -206,6 +226,11 @@ def geometric_measure(A: Any, part: Iterable[int], output: int = 0, **kw: Any) -
     """Geometric measure of entanglement across the partition: ``1 - s_1^2 / sum s^2``.
 
     Zero exactly for product functions ``g(x_I) g'(x_{I^c})``.
+
+    References
+    ----------
+    .. [1] Y. Levine, D. Yakira, N. Cohen, A. Shashua, "Deep Learning and Quantum Entanglement", ICLR 2018,
+       arXiv:1704.01552.
 
     Examples
     --------

@@ -160,8 +160,44 @@ def coefficient_tensor_mod_p(model: Any, p: int = DEFAULT_PRIME, seed: Any = Non
 
 def generic_schmidt_rank(model: Any, part: Iterable[int], p: int = DEFAULT_PRIME, seed: Any = 0,
                          output: int = 0) -> int:
-    """The Schmidt rank that almost every weight setting of ``model``'s architecture attains, computed
-    exactly over GF(p) for random weights (see the module notes for the error probability)."""
+    """The Schmidt rank that almost every weight setting of ``model``'s architecture attains.
+
+    Computed exactly over GF(p) for weights drawn uniformly from GF(p): never above the generic rank, and
+    equal to it with probability at least ``1 - deg/p`` (Schwartz-Zippel). Only the architecture of
+    ``model`` is used.
+
+    Parameters
+    ----------
+    model : ConvAC (or ConvNet with product pooling)
+    part : iterable of int
+        The side ``I`` of the partition.
+    p : int
+        A prime below ``2**25``.
+    seed : int, optional
+        Seed of the random GF(p) weights; another seed gives an independent check.
+    output : int
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        An invalid partition or prime.
+    tnconv.TensorTooLargeError
+        When ``M ** n_inputs`` entries exceed the byte budget.
+
+    References
+    ----------
+    .. [1] N. Cohen, O. Sharir, A. Shashua, COLT 2016, arXiv:1509.05009 (generic ranks of ConvACs).
+
+    Examples
+    --------
+    >>> import tnconv as tc
+    >>> generic_schmidt_rank(tc.shallow(6, 2, 3), tc.partitions.odd_even(6))
+    3
+    """
     from .entanglement import matricize
 
     A = coefficient_tensor_mod_p(model, p=p, seed=seed, output=output)

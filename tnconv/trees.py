@@ -59,6 +59,13 @@ class ModeTree:
         If the mapping does not describe a mode tree: a node with fewer than two children, children
         that overlap or do not cover their parent, inputs that are missing or not ``0..n-1``.
 
+    References
+    ----------
+    .. [1] N. Cohen, O. Sharir, A. Shashua, "On the Expressive Power of Deep Learning: A Tensor
+       Analysis", COLT 2016, arXiv:1509.05009.
+    .. [2] N. Cohen, A. Shashua, "Inductive Bias of Deep Convolutional Networks through Pooling
+       Geometry", ICLR 2017, arXiv:1605.06743.
+
     Examples
     --------
     >>> t = ModeTree.from_nested(((0, 1), (2, 3)))

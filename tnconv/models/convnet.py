@@ -131,6 +131,12 @@ class ConvNet:
         Inconsistent widths (naming the node), non-positive sizes, weights of the wrong shape, shared
         weights over a tree whose nodes of one height differ.
 
+    References
+    ----------
+    .. [1] N. Cohen, O. Sharir, A. Shashua, "On the Expressive Power of Deep Learning: A Tensor
+       Analysis", COLT 2016, arXiv:1509.05009.
+    .. [2] N. Cohen, A. Shashua, ICML 2016, arXiv:1603.00162 (generalized tensor products).
+
     Examples
     --------
     >>> import numpy as np, tnconv as tc
@@ -581,6 +587,11 @@ def shallow(n_inputs: int | tuple[int, int], n_descriptors: int, width: int, **k
     Its coefficient tensor has CP rank at most ``width``, so every matricization has rank at most
     ``width``.
 
+    References
+    ----------
+    .. [1] N. Cohen, O. Sharir, A. Shashua, "On the Expressive Power of Deep Learning: A Tensor
+       Analysis", COLT 2016, arXiv:1509.05009.  Shallow networks = CP decompositions.
+
     Examples
     --------
     >>> import tnconv as tc
@@ -612,6 +623,13 @@ def deep(
         Contiguous windows, or windows joining inputs half the sequence/image apart.
     arity : int, optional
         1D window size (default 2); 2D windows are ``arity x arity``.
+
+    References
+    ----------
+    .. [1] N. Cohen, O. Sharir, A. Shashua, "On the Expressive Power of Deep Learning: A Tensor
+       Analysis", COLT 2016, arXiv:1509.05009.
+    .. [2] N. Cohen, A. Shashua, "Inductive Bias of Deep Convolutional Networks through Pooling
+       Geometry", ICLR 2017, arXiv:1605.06743.
 
     Examples
     --------

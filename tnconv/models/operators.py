@@ -106,12 +106,28 @@ def pooling_operator(g: str | Callable[[Any, Any], Any] | PoolingOperator, check
     check : bool
         For callables, test commutativity and associativity on random samples.
 
+    Returns
+    -------
+    PoolingOperator
+
     Raises
     ------
     ValueError
         Unknown names; callables that are not commutative or not associative on random samples.
     TypeError
         Anything else.
+
+    References
+    ----------
+    .. [1] N. Cohen, A. Shashua, ICML 2016, arXiv:1603.00162, Sec. 3 (generalized tensor products).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pooling_operator("relu_sum").pair(np.array([-1.0, 2.0]), np.array([3.0, -4.0]))
+    array([3., 2.])
+    >>> pooling_operator(np.maximum).name
+    'maximum'
     """
     if isinstance(g, PoolingOperator):
         return g
