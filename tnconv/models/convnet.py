@@ -26,7 +26,8 @@ import numpy as np
 
 from .._config import check_budget
 from ..trees import ModeTree, format_node
-from .operators import PoolingOperator, pooling_operator
+from .io import Persistable
+from .operators import PoolingOperator, _namespace, pooling_operator
 
 __all__ = ["ConvNet", "ConvAC", "shallow", "deep", "check_features", "resolve_dtype"]
 
@@ -79,15 +80,10 @@ def check_features(features: Any, n_inputs: int, n_descriptors: int, dtype: np.d
     return arr
 
 
-def _array_module(x: Any) -> Any:
-    if type(x).__module__.split(".")[0] == "cupy":  # pragma: no cover - GPU only
-        import cupy
-
-        return cupy
-    return np
+_array_module = _namespace
 
 
-class ConvNet:
+class ConvNet(Persistable):
     """A ConvNet over a mode tree with pooling operator ``g`` (``"product"`` gives a ConvAC).
 
     Parameters
@@ -301,23 +297,6 @@ class ConvNet:
             f"{name}(n_inputs={self.n_inputs}, n_descriptors={self.n_descriptors}, widths={widths}, "
             f"n_outputs={self.n_outputs}, height={self.tree.height(self.tree.root)}{g}, shared={self.shared})"
         )
-
-    def save(self, path: str) -> None:
-        """Save as ``.npz`` with a JSON spec inside (no pickle). See :func:`tnconv.models.io.save_model`."""
-        from .io import save_model
-
-        save_model(self, path)
-
-    @classmethod
-    def load(cls, path: str) -> "ConvNet":
-        """Load a model saved by :meth:`save`."""
-        from .io import load_model
-
-        model = load_model(path)
-        if not isinstance(model, cls):
-            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
-        return model
-
 
     # ------------------------------------------------------------------ evaluation
     def forward(self, features: Any, backend: str | None = None, log: bool = False, engine: str = "auto") -> Any:

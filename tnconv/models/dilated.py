@@ -34,6 +34,7 @@ import numpy as np
 from .._config import check_budget
 from ..trees import ModeTree, format_node
 from .convnet import _array_module, _positive_int, check_features, resolve_dtype
+from .io import Persistable
 from .operators import OPERATORS, PoolingOperator, pooling_operator
 
 __all__ = ["DilatedConvNet"]
@@ -203,7 +204,7 @@ def _check_dense_budget(nets: Sequence["DilatedConvNet"], T: int, what: str, max
 
 
 # ---------------------------------------------------------------------------------------------- models
-class DilatedConvNet:
+class DilatedConvNet(Persistable):
     """A dilated ConvNet as a tree decomposition with one matrix per child (binary mode tree).
 
     Parameters
@@ -459,21 +460,6 @@ class DilatedConvNet:
                 arrays[id(a)] = a
         return sum(a.size for a in arrays.values())
 
-    def save(self, path: str) -> None:
-        """Save as ``.npz`` with a JSON spec inside (no pickle); see :func:`tnconv.models.io.save_model`."""
-        from .io import save_model
-
-        save_model(self, path)
-
-    @classmethod
-    def load(cls, path: str) -> "DilatedConvNet":
-        """Load a net saved by :meth:`save`."""
-        from .io import load_model
-
-        model = load_model(path)
-        if not isinstance(model, cls):
-            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
-        return model
 
     def __repr__(self) -> str:
         return (

@@ -15,10 +15,32 @@ import numpy as np
 
 from ..trees import ModeTree
 
-__all__ = ["save_model", "load_model", "node_key", "parse_node_key"]
+__all__ = ["save_model", "load_model", "node_key", "parse_node_key", "Persistable"]
 
 FORMAT = "tnconv.model"
 VERSION = 1
+
+
+class Persistable:
+    """``save``/``load`` for models: one ``.npz`` with a JSON spec inside, never pickle."""
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Save as ``.npz`` with a JSON spec inside (no pickle); see :func:`save_model`."""
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Any:
+        """Load a model saved by :meth:`save`.
+
+        Raises
+        ------
+        TypeError
+            If the file holds another model class.
+        """
+        model = load_model(path)
+        if not isinstance(model, cls):
+            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
 
 
 def node_key(node: frozenset) -> str:

@@ -20,13 +20,14 @@ import numpy as np
 from ..partitions import validate_partition
 from ..trees import ModeTree, format_node
 from .convnet import _array_module, _positive_int, check_features
+from .io import Persistable
 from .operators import PoolingOperator
 from .dilated import DilatedConvNet, _ForwardOps, _as_tree, _check_templates, _evaluate, _require_binary
 
 __all__ = ["MixedConvNet", "tiling_rank_bounds"]
 
 
-class MixedConvNet:
+class MixedConvNet(Persistable):
     """A mixed decomposition: two dilated ConvNets run in parallel and exchange half their channels.
 
     At each mixture node (inner ones first), once both networks have computed it, channels
@@ -174,21 +175,6 @@ class MixedConvNet:
     def g(self) -> PoolingOperator:
         return self.nets[0].g
 
-    def save(self, path: str) -> None:
-        """Save as ``.npz`` with a JSON spec inside (no pickle); see :func:`tnconv.models.io.save_model`."""
-        from .io import save_model
-
-        save_model(self, path)
-
-    @classmethod
-    def load(cls, path: str) -> "MixedConvNet":
-        """Load a mixed net saved by :meth:`save`."""
-        from .io import load_model
-
-        model = load_model(path)
-        if not isinstance(model, cls):
-            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
-        return model
 
     def __repr__(self) -> str:
         return (
