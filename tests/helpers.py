@@ -41,3 +41,26 @@ def unfold(A, part):
     J = [k for k in range(A.ndim) if k not in I]
     B = np.moveaxis(A, I + J, list(range(A.ndim)))
     return B.reshape(int(np.prod([A.shape[k] for k in I])), -1)
+
+
+def rank_mod_p(A, p):
+    """Rank over GF(p) by Gaussian elimination (int64; every product < p**2 < 2**50 for p < 2**25)."""
+    A = np.array(A, dtype=np.int64) % p
+    if A.shape[0] > A.shape[1]:
+        A = A.T.copy()
+    rows, cols = A.shape
+    r = 0
+    for c in range(cols):
+        nz = np.flatnonzero(A[r:, c])
+        if nz.size == 0:
+            continue
+        i = r + int(nz[0])
+        A[[r, i]] = A[[i, r]]
+        A[r] = A[r] * pow(int(A[r, c]), p - 2, p) % p
+        f = A[:, c].copy()
+        f[r] = 0
+        A = (A - (f[:, None] * A[r][None, :]) % p) % p
+        r += 1
+        if r == rows:
+            break
+    return r

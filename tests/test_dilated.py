@@ -20,6 +20,12 @@ from tnconv.models.mixed import tiling_rank_bounds
 
 P = 2**24 - 3  # prime; products of two residues stay below 2**48 in int64
 
+from helpers import rank_mod_p as _rank_mod_p, unfold
+
+
+def rank_mod_p(mat):
+    return _rank_mod_p(mat, P)
+
 G_REF = {
     "product": lambda a, b: a * b,
     "relu_max": lambda a, b: np.maximum(np.maximum(a, b), 0.0),
@@ -90,33 +96,6 @@ def coefficients_mod_p(tree, weights, m):
         return (a * b) % P
 
     return val(tree.root)[:, 0].reshape((m,) * n)
-
-
-def rank_mod_p(mat):
-    a = np.array(mat, dtype=np.int64) % P
-    rows, cols = a.shape
-    r = 0
-    for c in range(cols):
-        if r == rows:
-            break
-        nz = np.flatnonzero(a[r:, c])
-        if nz.size == 0:
-            continue
-        k = r + nz[0]
-        a[[r, k]] = a[[k, r]]
-        a[r] = (a[r] * pow(int(a[r, c]), P - 2, P)) % P
-        col = a[:, c].copy()
-        col[r] = 0
-        a = (a - np.outer(col, a[r]) % P) % P
-        r += 1
-    return r
-
-
-def unfold(A, part):
-    part = sorted(part)
-    rest = [i for i in range(A.ndim) if i not in part]
-    rows = int(np.prod([A.shape[i] for i in part]))
-    return np.transpose(A, part + rest).reshape(rows, -1)
 
 
 binary_trees = st.builds(

@@ -21,6 +21,12 @@ from tnconv.mincut.flow import common_base
 
 P = 33554393  # prime < 2**25: products of two residues stay below 2**50
 
+from helpers import rank_mod_p as _rank_mod_p  # noqa: E402
+
+
+def rank_mod_p(A, p=P):
+    return _rank_mod_p(A, p)
+
 
 def _is_prime(n: int) -> bool:
     return n > 1 and all(n % k for k in range(2, math.isqrt(n) + 1))
@@ -31,29 +37,6 @@ def test_prime_is_prime():
 
 
 # ---------------------------------------------------------------------------- independent oracles
-def rank_mod_p(A: np.ndarray, p: int = P) -> int:
-    """Rank over GF(p) by Gaussian elimination (int64; every product < p**2 < 2**50)."""
-    A = np.array(A, dtype=np.int64) % p
-    if A.shape[0] > A.shape[1]:
-        A = A.T.copy()
-    rows, cols = A.shape
-    r = 0
-    for c in range(cols):
-        nz = np.flatnonzero(A[r:, c])
-        if nz.size == 0:
-            continue
-        i = r + int(nz[0])
-        A[[r, i]] = A[[i, r]]
-        A[r] = A[r] * pow(int(A[r, c]), p - 2, p) % p
-        f = A[:, c].copy()
-        f[r] = 0
-        A = (A - (f[:, None] * A[r][None, :]) % p) % p
-        r += 1
-        if r == rows:
-            break
-    return r
-
-
 def convac_tensor_mod_p(tree: tc.ModeTree, M: int, in_width: dict, width: dict, rng) -> np.ndarray:
     """A generic coefficient tensor over ``tree`` with random integer weights, mod P, built bottom-up.
 

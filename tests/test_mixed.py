@@ -20,6 +20,12 @@ from tnconv.models.mixed import MixedConvNet, tiling_rank_bounds
 
 P = 2**24 - 3
 
+from helpers import rank_mod_p as _rank_mod_p, unfold
+
+
+def rank_mod_p(mat):
+    return _rank_mod_p(mat, P)
+
 G_REF = {
     "product": lambda a, b: a * b,
     "relu_max": lambda a, b: np.maximum(np.maximum(a, b), 0.0),
@@ -109,32 +115,6 @@ def single_coefficients_mod_p(tree, weights, m):
         return (a * b) % P
 
     return val(tree.root)[:, 0].reshape((m,) * n)
-
-
-def rank_mod_p(mat):
-    a = np.array(mat, dtype=np.int64) % P
-    rows, cols = a.shape
-    r = 0
-    for c in range(cols):
-        if r == rows:
-            break
-        nz = np.flatnonzero(a[r:, c])
-        if nz.size == 0:
-            continue
-        k = r + nz[0]
-        a[[r, k]] = a[[k, r]]
-        a[r] = (a[r] * pow(int(a[r, c]), P - 2, P)) % P
-        col = a[:, c].copy()
-        col[r] = 0
-        a = (a - np.outer(col, a[r]) % P) % P
-        r += 1
-    return r
-
-
-def unfold(A, part):
-    part = sorted(part)
-    rest = [i for i in range(A.ndim) if i not in part]
-    return np.transpose(A, part + rest).reshape(int(np.prod([A.shape[i] for i in part])), -1)
 
 
 def as_float(weights):

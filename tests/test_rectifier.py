@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tnconv as tc
+from helpers import unfold
 
 G_REF = {
     "product": lambda a, b: a * b,
@@ -42,12 +43,6 @@ def ref_forward(tree, weights, g, x):
 def all_template_inputs(n, templates):
     combos = np.array(list(itertools.product(range(templates.shape[0]), repeat=n)))
     return templates[combos]  # (T**n, n, M)
-
-
-def unfold(A, part):
-    part = sorted(part)
-    rest = [i for i in range(A.ndim) if i not in part]
-    return np.transpose(A, part + rest).reshape(int(np.prod([A.shape[i] for i in part])), -1)
 
 
 trees = st.builds(lambda n, s: tc.ModeTree.random(n, arity=(2, 3), seed=s), st.integers(2, 7), st.integers(0, 10**6))
