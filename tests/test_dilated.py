@@ -26,6 +26,7 @@ from helpers import rank_mod_p as _rank_mod_p, unfold
 def rank_mod_p(mat):
     return _rank_mod_p(mat, P)
 
+
 G_REF = {
     "product": lambda a, b: a * b,
     "relu_max": lambda a, b: np.maximum(np.maximum(a, b), 0.0),
