@@ -316,16 +316,27 @@ class TensorNetwork:
         self._require_arrays("operands")
         ops = list(self.arrays)
         if features is not None:
-            n = len(self.open_inds)
-            if features.ndim != 3 or features.shape[1] != n:
-                raise ValueError(f"features have shape {tuple(features.shape)}; expected (batch, {n}, M)")
-            for p, i in enumerate(self.open_inds):
-                if features.shape[2] != self.size_dict[i]:
-                    raise ValueError(
-                        f"features have {features.shape[2]} descriptors but open leg {p} has dimension {self.size_dict[i]}"
-                    )
-            ops += [features[:, p, :] for p in range(n)]
+            self.check_feature_shape(features)
+            ops += [features[:, p, :] for p in range(len(self.open_inds))]
         return ops
+
+    def check_feature_shape(self, features: Any) -> None:
+        """Check that ``features`` is ``(batch, n_open, M)`` with ``M`` matching every open leg.
+
+        Raises
+        ------
+        ValueError
+            Naming the shape, or the open leg whose dimension differs.
+        """
+        n = len(self.open_inds)
+        if features.ndim != 3 or features.shape[1] != n:
+            raise ValueError(f"features have shape {tuple(features.shape)}; expected (batch, {n} open legs, M)")
+        for p, i in enumerate(self.open_inds):
+            if features.shape[2] != self.size_dict[i]:
+                raise ValueError(
+                    f"features have {features.shape[2]} descriptors but open leg {p} ({i!r}) has dimension "
+                    f"{self.size_dict[i]}"
+                )
 
     def contract(self, features: Any = None, optimize: Any = None, backend: str | None = None, **kw: Any) -> Any:
         """Contract the network with ``opt_einsum.contract``.

@@ -97,19 +97,11 @@ def _cached_structure_path(tn: Any, features: bool) -> list:
 
 
 def _check_features(tn: Any, features: Any, xp: Any) -> Any:
-    n = len(tn.open_inds)
     if not hasattr(features, "shape") or not hasattr(features, "dtype"):
         features = np.asarray(features)
     if features.dtype.kind not in "fiu":
         raise TypeError(f"features have dtype {features.dtype}; expected real numbers")
-    if features.ndim != 3 or features.shape[1] != n:
-        raise ValueError(f"features have shape {tuple(features.shape)}; expected (batch, {n} open legs, M)")
-    for p, i in enumerate(tn.open_inds):
-        if features.shape[2] != tn.size_dict[i]:
-            raise ValueError(
-                f"features have {features.shape[2]} descriptors but open leg {p} ({i!r}) has dimension "
-                f"{tn.size_dict[i]}"
-            )
+    tn.check_feature_shape(features)
     dtypes = {np.dtype(a.dtype) for a in tn.arrays if a is not None}
     if features.dtype.kind == "f" and dtypes and features.dtype not in dtypes:
         raise TypeError(
