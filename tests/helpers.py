@@ -64,3 +64,22 @@ def rank_mod_p(A, p):
         if r == rows:
             break
     return r
+
+
+def mps_einsum(n, d, chi):
+    """An open-boundary MPS as an einsum equation and its shapes (physical legs are the output)."""
+    import string
+
+    letters = iter(string.ascii_letters)
+    phys = [next(letters) for _ in range(n)]
+    bonds = [next(letters) for _ in range(n - 1)]
+    terms, shapes = [], []
+    for i in range(n):
+        t, s = phys[i], [d]
+        if i > 0:
+            t, s = bonds[i - 1] + t, [chi] + s
+        if i < n - 1:
+            t, s = t + bonds[i], s + [chi]
+        terms.append(t)
+        shapes.append(s)
+    return ",".join(terms) + "->" + "".join(phys), shapes

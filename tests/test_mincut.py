@@ -7,7 +7,6 @@ bottom-up in this file with int64 arithmetic mod a prime, and Gaussian eliminati
 from __future__ import annotations
 
 import math
-import string
 
 import networkx as nx
 import numpy as np
@@ -21,7 +20,7 @@ from tnconv.mincut.flow import common_base
 
 P = 33554393  # prime < 2**25: products of two residues stay below 2**50
 
-from helpers import rank_mod_p as _rank_mod_p  # noqa: E402
+from helpers import mps_einsum, rank_mod_p as _rank_mod_p  # noqa: E402
 
 
 def rank_mod_p(A, p=P):
@@ -270,19 +269,7 @@ def test_min_cuts_reuses_problem_and_matches_single():
 
 # ---------------------------------------------------------------------------- general networks
 def mps_tn(n, d, chi):
-    letters = iter(string.ascii_letters)
-    phys = [next(letters) for _ in range(n)]
-    bonds = [next(letters) for _ in range(n - 1)]
-    terms, shapes = [], []
-    for i in range(n):
-        t, s = phys[i], [d]
-        if i > 0:
-            t, s = bonds[i - 1] + t, [chi] + s
-        if i < n - 1:
-            t, s = t + bonds[i], s + [chi]
-        terms.append(t)
-        shapes.append(s)
-    return tc.TensorNetwork.from_einsum(",".join(terms) + "->" + "".join(phys), shapes)
+    return tc.TensorNetwork.from_einsum(*mps_einsum(n, d, chi))
 
 
 def peps_tn(h, w, d, chi, arrays=False, seed=0):

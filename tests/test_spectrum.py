@@ -4,7 +4,6 @@ N = 256/512, against an independent Gram recursion through the root window."""
 from __future__ import annotations
 
 import math
-import string
 
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tnconv as tc
+from helpers import mps_einsum
 from tnconv.spectrum import CutTooLargeError, network_schmidt_values
 
 
@@ -98,22 +98,8 @@ def test_entanglement_measures_dispatch_to_networks():
 
 def mps(n, d, chi, complex_=False, seed=0):
     rng = np.random.default_rng(seed)
-    L = iter(string.ascii_letters)
-    phys = [next(L) for _ in range(n)]
-    bonds = [next(L) for _ in range(n - 1)]
-    terms, arrays = [], []
-    for i in range(n):
-        t, s = phys[i], [d]
-        if i > 0:
-            t, s = bonds[i - 1] + t, [chi] + s
-        if i < n - 1:
-            t, s = t + bonds[i], s + [chi]
-        terms.append(t)
-        a = rng.standard_normal(s)
-        if complex_:
-            a = a + 1j * rng.standard_normal(s)
-        arrays.append(a)
-    eq = ",".join(terms) + "->" + "".join(phys)
+    eq, shapes = mps_einsum(n, d, chi)
+    arrays = [rng.standard_normal(s) + (1j * rng.standard_normal(s) if complex_ else 0) for s in shapes]
     return eq, arrays
 
 
