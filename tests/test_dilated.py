@@ -34,19 +34,6 @@ G_REF = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    """Dense SVDs here are small; with several BLAS threads on a loaded 2-core machine a 256x256 SVD
-    took 1.8 s instead of 0.05 s, so run them single-threaded."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl is in the test extra
-        yield
-        return
-    with threadpool_limits(1):
-        yield
-
-
 # ---------------------------------------------------------------------------------------------- oracles
 def ref_forward(tree, weights, g, x, output=None):
     """phi^v = g(phi^{u1} @ W1, phi^{u2} @ W2), recursively; x has shape (batch, N, M)."""

@@ -39,19 +39,6 @@ T_BAR = tc.ModeTree.dilated(4, [2, 1, 8, 4])  # even and odd layers swapped
 QUARTERS = [frozenset(range(4 * k, 4 * k + 4)) for k in range(4)]
 
 
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    """Dense SVDs here are small; with several BLAS threads on a loaded 2-core machine a 256x256 SVD
-    took 1.8 s instead of 0.05 s, so run them single-threaded."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl is in the test extra
-        yield
-        return
-    with threadpool_limits(1):
-        yield
-
-
 # ---------------------------------------------------------------------------------------------- oracles
 def ref_mixed(trees, weights, mixture, g, leaf_value, combine_mod=None):
     """value_k(v) = g over children of value_k(child) @ W_k; at a mixture node the first half of the
