@@ -29,7 +29,7 @@ from ..trees import ModeTree, format_node
 from .io import Persistable
 from .operators import PoolingOperator, _namespace, pooling_operator
 
-__all__ = ["ConvNet", "ConvAC", "shallow", "deep", "check_features", "resolve_dtype"]
+__all__ = ["ConvNet", "ConvAC", "shallow", "deep", "check_features", "check_templates", "resolve_dtype"]
 
 WidthSpec = int | Sequence[int] | Mapping[Any, int]
 
@@ -78,6 +78,14 @@ def check_features(features: Any, n_inputs: int, n_descriptors: int, dtype: np.d
             f"features contain NaN or infinite values, first at index (batch, input, descriptor) = {bad}"
         )
     return arr
+
+
+def check_templates(template_features: Any, n_descriptors: int, dtype: np.dtype) -> np.ndarray:
+    """Validate grid-tensor templates of shape ``(T, M)`` (as features) and cast them to ``dtype``."""
+    tf = np.asarray(template_features)
+    if tf.ndim != 2 or tf.shape[1] != n_descriptors:
+        raise ValueError(f"template_features have shape {tf.shape}; expected (T, {n_descriptors})")
+    return check_features(tf[None], tf.shape[0], n_descriptors, dtype)[0]
 
 
 _array_module = _namespace
@@ -394,11 +402,8 @@ class ConvNet(Persistable):
         ----------
         .. [1] Cohen & Shashua, ICML 2016, arXiv:1603.00162, Sec. 3 (grid tensors).
         """
-        tf = np.asarray(template_features)
-        if tf.ndim != 2 or tf.shape[1] != self.n_descriptors:
-            raise ValueError(f"template_features have shape {tf.shape}; expected (T, {self.n_descriptors})")
-        check_features(tf[None], tf.shape[0], self.n_descriptors, self.dtype)
-        return self._dense_table(tf.astype(self.dtype), output, "grid tensor", max_bytes)
+        tf = check_templates(template_features, self.n_descriptors, self.dtype)
+        return self._dense_table(tf, output, "grid tensor", max_bytes)
 
     def _check_output(self, output: int) -> int:
         if not isinstance(output, (int, np.integer)) or not 0 <= output < self.n_outputs:

@@ -33,7 +33,7 @@ import numpy as np
 
 from .._config import check_budget
 from ..trees import ModeTree, format_node
-from .convnet import _array_module, _positive_int, check_features, resolve_dtype
+from .convnet import _array_module, _positive_int, check_features, check_templates, resolve_dtype
 from .io import Persistable
 from .operators import OPERATORS, PoolingOperator, pooling_operator
 
@@ -182,13 +182,6 @@ def _evaluate(nets: Sequence["DilatedConvNet"], mixture: Sequence[frozenset], op
     for k in range(len(nets)):
         run(k, None)
     return [vals[net.tree.root] for net, vals in zip(nets, values)]
-
-
-def _check_templates(template_features: Any, n_descriptors: int, dtype: np.dtype) -> np.ndarray:
-    tf = np.asarray(template_features)
-    if tf.ndim != 2 or tf.shape[1] != n_descriptors:
-        raise ValueError(f"template_features have shape {tf.shape}; expected (T, {n_descriptors})")
-    return check_features(tf[None], tf.shape[0], n_descriptors, dtype)[0]
 
 
 def _check_dense_budget(nets: Sequence["DilatedConvNet"], T: int, what: str, max_bytes: float | None) -> None:
@@ -676,7 +669,7 @@ class DilatedConvNet(Persistable):
         >>> G.shape, bool(np.isclose(G[1, 0, 0, 1], net.forward(np.eye(2)[[[1, 0, 0, 1]]])[0, 0]))
         ((2, 2, 2, 2), True)
         """
-        tf = _check_templates(template_features, self.n_descriptors, self.dtype)
+        tf = check_templates(template_features, self.n_descriptors, self.dtype)
         return self._dense([self], [], tf, output, "grid tensor", max_bytes)
 
     def coefficient_tensor(self, output: int = 0, max_bytes: float | None = None) -> np.ndarray:

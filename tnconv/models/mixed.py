@@ -19,10 +19,10 @@ import numpy as np
 
 from ..partitions import validate_partition
 from ..trees import ModeTree, format_node
-from .convnet import _array_module, _positive_int, check_features
+from .convnet import _array_module, _positive_int, check_features, check_templates
 from .io import Persistable
 from .operators import PoolingOperator
-from .dilated import DilatedConvNet, _ForwardOps, _as_tree, _check_templates, _evaluate, _require_binary
+from .dilated import DilatedConvNet, _ForwardOps, _as_tree, _evaluate, _require_binary
 
 __all__ = ["MixedConvNet", "tiling_rank_bounds"]
 
@@ -246,7 +246,7 @@ class MixedConvNet(Persistable):
         (1, 1, 1, 1)
         """
         net = self.nets[0]
-        tf = _check_templates(template_features, net.n_descriptors, net.dtype)
+        tf = check_templates(template_features, net.n_descriptors, net.dtype)
         return net._dense(self.nets, self.mixture_nodes, tf, output, "grid tensor", max_bytes)
 
 
