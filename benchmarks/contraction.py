@@ -30,8 +30,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import tnconv as tc  # noqa: E402
-from tnconv.contract.bench import format_table  # noqa: E402
+import tnconv as tc
+from tnconv.contract.bench import format_table
 
 warnings.filterwarnings("ignore", message=".*kahypar.*")
 

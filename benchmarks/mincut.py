@@ -24,7 +24,8 @@ import math
 import statistics
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -226,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         sizes_2d = [(8, 8), (16, 16), (32, 32), (64, 64), (128, 128)]
         peps_size, n_parts, flows, slow_cap = (32, 32), 1000, FLOWS, 3.0
     print("## Min-cut solvers\n")
-    print(f"Deep ConvAC, M = 4, width 4, binary (1D) / 2x2 (2D) contiguous pooling; one random half partition.\n")
+    print("Deep ConvAC, M = 4, width 4, binary (1D) / 2x2 (2D) contiguous pooling; one random half partition.\n")
     print("### 1D\n")
     print(bench_sizes(sizes_1d, flows, args.repeats, slow_cap))
     print("\n### 2D\n")

@@ -31,9 +31,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import tnconv as tc  # noqa: E402
-from tnconv.contract.engine import coefficient_tensor, select_engine  # noqa: E402
-from tnconv.contract.paths import structure_path  # noqa: E402
+import tnconv as tc
+from tnconv.contract.engine import coefficient_tensor, select_engine
+from tnconv.contract.paths import structure_path
 
 
 def rel_err(a, b) -> float:
@@ -54,7 +54,7 @@ def main(argv=None) -> int:
         n_dev = cp.cuda.runtime.getDeviceCount()
         props = cp.cuda.runtime.getDeviceProperties(0)
         device = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         print(f"no usable GPU: {exc}")
         return 2
     print(f"device: {device} ({n_dev} visible), cupy {cp.__version__}, numpy {np.__version__}")

@@ -1,7 +1,7 @@
 """Independent reference computations for the tests (no tnconv code inside)."""
 
-from fractions import Fraction
 import itertools
+from fractions import Fraction
 
 import numpy as np
 

@@ -18,7 +18,7 @@ def _cupy():
     try:
         if cp.cuda.runtime.getDeviceCount() < 1:
             pytest.skip("no CUDA device")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         pytest.skip(f"no usable CUDA device: {exc}")
     return cp
 

@@ -525,9 +525,8 @@ def test_device_weights_cache_builds_once_per_key():
 
 
 def test_blas_threads_context_is_reentrant():
-    with backends.blas_threads(1):
-        with backends.blas_threads(1):
-            x = np.ones((8, 8)) @ np.ones((8, 8))
+    with backends.blas_threads(1), backends.blas_threads(1):
+        x = np.ones((8, 8)) @ np.ones((8, 8))
     assert x[0, 0] == 8.0
 
 

@@ -20,7 +20,8 @@ from tnconv.models.mixed import tiling_rank_bounds
 
 P = 2**24 - 3  # prime; products of two residues stay below 2**48 in int64
 
-from helpers import rank_mod_p as _rank_mod_p, unfold
+from helpers import rank_mod_p as _rank_mod_p
+from helpers import unfold
 
 
 def rank_mod_p(mat):

@@ -1,11 +1,12 @@
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from helpers import fraction_rank, unfold
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tnconv as tc
 from tnconv import ModeTree, partitions
 from tnconv.exact import DEFAULT_PRIME, coefficient_tensor_mod_p, generic_schmidt_rank, rank_mod_p
-from helpers import fraction_rank, unfold
 
 fs = frozenset
 

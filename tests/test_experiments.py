@@ -7,23 +7,21 @@ import math
 
 import numpy as np
 import pytest
+from helpers import unfold
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tnconv as tc
 from tnconv.exact import generic_schmidt_rank
-from tnconv.experiments import _common
+from tnconv.experiments import _common, registry
 from tnconv.experiments import contraction_paths as cp
 from tnconv.experiments import depth_efficiency as de
 from tnconv.experiments import entanglement_vs_bound as evb
 from tnconv.experiments import mixed_dilated as md
 from tnconv.experiments import pooling_geometry as pg
 from tnconv.experiments import rectifier as rect
-from tnconv.experiments import registry
 from tnconv.experiments import width_range as wr
 from tnconv.experiments._treecut import tree_min_cut
-
-from helpers import unfold
 
 
 # ----------------------------------------------------------------------------- independent references

@@ -20,7 +20,8 @@ from tnconv.mincut.flow import common_base
 
 P = 33554393  # prime < 2**25: products of two residues stay below 2**50
 
-from helpers import mps_einsum, rank_mod_p as _rank_mod_p  # noqa: E402
+from helpers import mps_einsum  # noqa: E402
+from helpers import rank_mod_p as _rank_mod_p
 
 
 def rank_mod_p(A, p=P):
@@ -212,7 +213,7 @@ def test_cut_separates_and_matches_brute_force(case):
 def test_bound_equals_rank_high_rank_cases(tree, M, w, parts):
     """Ranks in the tens to hundreds, exact mod P: the bound is attained."""
     width = {v: w for v in tree.nodes if v != tree.root}
-    in_width = {v: w for v in tree.internal_nodes}
+    in_width = dict.fromkeys(tree.internal_nodes, w)
     A = convac_tensor_mod_p(tree, M, in_width, width, np.random.default_rng(0))
     model = model_of(tree, M, width)
     bounds = []

@@ -2,11 +2,12 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from helpers import brute_force_output
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tnconv as tc
 from tnconv import ConvAC, ModeTree
-from helpers import brute_force_output
 
 fs = frozenset
 
@@ -111,9 +112,8 @@ def test_coefficient_tensor_budget():
     net = tc.deep(16, 4, 2, seed=0)
     with pytest.raises(MemoryError, match=r"4\^16 entries.*GiB"):
         net.coefficient_tensor(max_bytes=2**20)
-    with tc.option_context(max_dense_bytes=1000):
-        with pytest.raises(tc.TensorTooLargeError, match="would need"):
-            tc.deep(8, 2, 2).coefficient_tensor()
+    with tc.option_context(max_dense_bytes=1000), pytest.raises(tc.TensorTooLargeError, match="would need"):
+        tc.deep(8, 2, 2).coefficient_tensor()
 
 
 def test_output_out_of_range():

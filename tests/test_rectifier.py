@@ -11,11 +11,11 @@ import itertools
 
 import numpy as np
 import pytest
+from helpers import unfold
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tnconv as tc
-from helpers import unfold
 
 G_REF = {
     "product": lambda a, b: a * b,

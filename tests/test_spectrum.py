@@ -7,11 +7,11 @@ import math
 
 import numpy as np
 import pytest
+from helpers import mps_einsum
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tnconv as tc
-from helpers import mps_einsum
 from tnconv.spectrum import CutTooLargeError, network_schmidt_values
 
 

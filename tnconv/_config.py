@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
-__all__ = ["options", "set_options", "option_context", "TensorTooLargeError", "format_bytes"]
+__all__ = ["TensorTooLargeError", "format_bytes", "option_context", "options", "set_options"]
 
 #: ``max_dense_bytes``: the largest dense tensor (coefficient/grid tensor, matricization) that
 #: tnconv will materialize.

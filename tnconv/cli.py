@@ -12,11 +12,12 @@ import importlib
 import platform
 import sys
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ._version import __version__
 
-__all__ = ["main", "demo_rows"]
+__all__ = ["demo_rows", "main"]
 
 # Modules that add a subcommand; each provides ``register_cli(subparsers)``.
 EXTENSIONS = (
@@ -136,7 +137,7 @@ def _optional_versions() -> list[tuple[str, str]]:
         try:
             mod = importlib.import_module(name)
             out.append((name, getattr(mod, "__version__", "installed")))
-        except Exception as exc:  # noqa: BLE001 - report any import failure as absent
+        except Exception as exc:
             out.append((name, f"not available ({type(exc).__name__})"))
     return out
 
@@ -151,7 +152,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         import cupy
 
         gpu = f"yes ({cupy.cuda.runtime.getDeviceCount()} device(s))"
-    except Exception:  # noqa: BLE001
+    except Exception:
         pass
     print(f"  {'cuda device':<14}{gpu}")
     return 0

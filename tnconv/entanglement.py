@@ -22,15 +22,22 @@ References
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 from ._config import check_budget
 from .partitions import validate_partition
 
-__all__ = ["matricize", "schmidt_values", "schmidt_rank", "entanglement_entropy", "geometric_measure",
-           "default_rtol"]
+__all__ = [
+    "default_rtol",
+    "entanglement_entropy",
+    "geometric_measure",
+    "matricize",
+    "schmidt_rank",
+    "schmidt_values",
+]
 
 
 def _as_dense(A: Any) -> np.ndarray:

@@ -27,14 +27,15 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 from ._config import check_budget
 from .partitions import validate_partition
 
-__all__ = ["DEFAULT_PRIME", "rank_mod_p", "coefficient_tensor_mod_p", "generic_schmidt_rank"]
+__all__ = ["DEFAULT_PRIME", "coefficient_tensor_mod_p", "generic_schmidt_rank", "rank_mod_p"]
 
 #: The largest prime below 2**25.
 DEFAULT_PRIME = 33554393
@@ -71,7 +72,7 @@ def rank_mod_p(matrix: Any, p: int = DEFAULT_PRIME) -> int:
     p = _check_prime(p)
     A = np.asarray(matrix)
     if A.dtype.kind not in "iu":
-        if A.dtype.kind == "f" and np.all(A == np.round(A)):
+        if A.dtype.kind == "f" and np.all(np.round(A) == A):
             A = A.astype(np.int64)
         else:
             raise TypeError(f"rank_mod_p needs integer entries, got dtype {A.dtype}")

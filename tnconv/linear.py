@@ -26,21 +26,22 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 __all__ = [
+    "DeepLinearNetwork",
     "DivergenceError",
-    "psd_power",
+    "LpLoss",
+    "SoftmaxCrossEntropy",
+    "SquaredLoss",
+    "end_to_end_field",
     "end_to_end_update",
     "end_to_end_update_single_output",
-    "end_to_end_field",
     "fit_end_to_end",
-    "DeepLinearNetwork",
-    "LpLoss",
-    "SquaredLoss",
-    "SoftmaxCrossEntropy",
+    "psd_power",
 ]
 
 Array = Any
@@ -389,7 +390,7 @@ def end_to_end_update_single_output(w: Array, g: Array, depth: int, lr: Any) -> 
 
 def fit_end_to_end(
     loss: LossFn, W0: Array, depth: int, lr: Any, n_iter: int, **kw: Any
-) -> "tuple[Array, np.ndarray]":
+) -> tuple[Array, np.ndarray]:
     """Iterate :func:`end_to_end_update` from ``W0`` for ``n_iter`` steps.
 
     Parameters
@@ -519,7 +520,7 @@ class DeepLinearNetwork:
     def from_end_to_end(
         cls, W: Array, depth: int, hidden: int | Sequence[int] | None = None, seed: Any = None,
         rtol: float | None = None,
-    ) -> "DeepLinearNetwork":
+    ) -> DeepLinearNetwork:
         """A balanced factorization of a given end-to-end matrix (an SVD construction).
 
         With ``W = U S V^T`` of rank ``r`` and hidden orthonormal frames ``Q_j`` (``n_j x r``, random):
@@ -584,7 +585,7 @@ class DeepLinearNetwork:
     def balanced(
         cls, d_in: int, d_out: int, depth: int, hidden: int | Sequence[int] | None = None,
         scale: float = 0.1, seed: Any = None, xp: Any = None,
-    ) -> "DeepLinearNetwork":
+    ) -> DeepLinearNetwork:
         """A random balanced network whose end-to-end matrix has Frobenius norm ``scale``.
 
         A Gaussian ``d_out x d_in`` matrix, truncated to rank ``min(d_in, d_out, min(hidden))`` and
@@ -786,7 +787,7 @@ class _MatrixLoss:
         return self(W)[0]
 
 
-def _data(X: Any, name: str = "X") -> "tuple[Any, Array]":
+def _data(X: Any, name: str = "X") -> tuple[Any, Array]:
     xp = _xp(X)
     X = _as_float_array(xp, X, name)
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
@@ -842,7 +843,7 @@ class LpLoss(_MatrixLoss):
         self.n_samples = int(self.X.shape[0])
         self.shape = (int(y.shape[1]), int(self.X.shape[1]))
 
-    def __call__(self, W: Array) -> "tuple[Array, Array]":
+    def __call__(self, W: Array) -> tuple[Array, Array]:
         xp = self._xp
         W = self._check_W(W)
         d_out, d_in = self.shape
@@ -931,7 +932,7 @@ class SoftmaxCrossEntropy(_MatrixLoss):
         self.shape = (C, int(self.X.shape[1]))
         self._onehot = (lab[:, None] == xp.arange(C)[None, :]).astype(self.X.dtype)
 
-    def __call__(self, W: Array) -> "tuple[Array, Array]":
+    def __call__(self, W: Array) -> tuple[Array, Array]:
         xp = self._xp
         W = self._check_W(W)
         Z = self.X @ xp.swapaxes(W, -1, -2)  # (..., m, C) logits

@@ -15,7 +15,8 @@ References
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Any, Hashable, Sequence
+from collections.abc import Hashable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -109,7 +110,7 @@ class TensorNetwork:
 
     # ------------------------------------------------------------------ constructors
     @classmethod
-    def from_convac(cls, model: Any, output: int = 0) -> "TensorNetwork":
+    def from_convac(cls, model: Any, output: int = 0) -> TensorNetwork:
         """Compile a ConvAC: one weight tensor per tree node, a copy tensor (hyperedge) per window.
 
         Leaf ``i`` holds ``W_i[d_i, c]`` (open leg ``d{i}``); internal node ``v`` holds
@@ -147,7 +148,7 @@ class TensorNetwork:
         return cls(arrays, inds, open_inds=open_inds, names=names, index_info=info, tree=tree, tensor_nodes=nodes)
 
     @classmethod
-    def from_einsum(cls, equation: str, shapes: Sequence[Sequence[int]], arrays: Sequence[Any] | None = None) -> "TensorNetwork":
+    def from_einsum(cls, equation: str, shapes: Sequence[Sequence[int]], arrays: Sequence[Any] | None = None) -> TensorNetwork:
         """Import ``equation`` (explicit ``->`` form); open legs follow the output's order.
 
         Parameters
@@ -190,7 +191,7 @@ class TensorNetwork:
         return cls(arrays, [tuple(t) for t in terms], size_dict=sizes, open_inds=tuple(out))
 
     @classmethod
-    def from_quimb(cls, tn: Any, open_inds: Sequence[Hashable]) -> "TensorNetwork":
+    def from_quimb(cls, tn: Any, open_inds: Sequence[Hashable]) -> TensorNetwork:
         """Import a ``quimb.tensor.TensorNetwork``; ``open_inds`` lists the open legs in order.
 
         Open legs are taken from ``open_inds`` only, never inferred by counting (quimb #203).

@@ -19,23 +19,24 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 __all__ = [
-    "validate_partition",
-    "left_right",
-    "odd_even",
-    "top_bottom",
-    "checkerboard",
-    "center_periphery",
-    "block_interleaved",
-    "contiguous_block",
-    "random",
-    "named",
     "NAMES_1D",
     "NAMES_2D",
+    "block_interleaved",
+    "center_periphery",
+    "checkerboard",
+    "contiguous_block",
+    "left_right",
+    "named",
+    "odd_even",
+    "random",
+    "top_bottom",
+    "validate_partition",
 ]
 
 

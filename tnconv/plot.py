@@ -10,13 +10,14 @@ References
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
 from .partitions import validate_partition
 
-__all__ = ["plot_partition", "plot_partitions", "draw_cut", "tree_layout"]
+__all__ = ["draw_cut", "plot_partition", "plot_partitions", "tree_layout"]
 
 _SIDE_COLORS = ("#4c72b0", "#dd8452")  # I side, I^c side
 _CUT_COLOR = "#c44e52"

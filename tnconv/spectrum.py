@@ -44,13 +44,14 @@ from __future__ import annotations
 import contextlib
 import math
 from collections import Counter, defaultdict
-from typing import Any, Hashable, Iterable
+from collections.abc import Hashable, Iterable
+from typing import Any
 
 import numpy as np
 
 from ._config import TensorTooLargeError, check_budget
 
-__all__ = ["network_schmidt_values", "CutTooLargeError", "SpectrumRangeError", "DEFAULT_MAX_CUT_DIM"]
+__all__ = ["DEFAULT_MAX_CUT_DIM", "CutTooLargeError", "SpectrumRangeError", "network_schmidt_values"]
 
 #: Largest cut dimension ``chi`` for which spectra are computed (Gram matrices are ``chi x chi``).
 DEFAULT_MAX_CUT_DIM = 4096

@@ -16,11 +16,12 @@ References
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["ModeTree", "hybrid_trees", "format_node"]
+__all__ = ["ModeTree", "format_node", "hybrid_trees"]
 
 Node = frozenset
 
@@ -154,7 +155,7 @@ class ModeTree:
 
     # ------------------------------------------------------------------ builders
     @classmethod
-    def from_nested(cls, nested: Any) -> "ModeTree":
+    def from_nested(cls, nested: Any) -> ModeTree:
         """Build a tree from nested tuples of ints, e.g. ``((0, 1), (2, 3))``.
 
         Parameters
@@ -217,7 +218,7 @@ class ModeTree:
         return cls(children)
 
     @classmethod
-    def balanced(cls, n: int, arity: int = 2) -> "ModeTree":
+    def balanced(cls, n: int, arity: int = 2) -> ModeTree:
         """Contiguous windows of size ``arity``, recursively: 1D ConvNet pooling.
 
         Raises
@@ -248,7 +249,7 @@ class ModeTree:
         return cls(children)
 
     @classmethod
-    def interleaved(cls, n: int, arity: int = 2) -> "ModeTree":
+    def interleaved(cls, n: int, arity: int = 2) -> ModeTree:
         """First level pools ``i`` with ``i + n/arity`` (and ``i + 2n/arity``...), recursively.
 
         This geometry pools distant inputs first; it favours coarse partitions such as left/right and
@@ -276,7 +277,7 @@ class ModeTree:
         return cls(children)
 
     @classmethod
-    def grid(cls, height: int, width: int, window: int = 2, interleaved: bool = False) -> "ModeTree":
+    def grid(cls, height: int, width: int, window: int = 2, interleaved: bool = False) -> ModeTree:
         """2D image pooling of ``window x window`` blocks, recursively (input index ``row * width + col``).
 
         When one side is exhausted before the other, the remaining levels pool ``window x 1`` or
@@ -323,7 +324,7 @@ class ModeTree:
         return cls(children)
 
     @classmethod
-    def flat(cls, n: int) -> "ModeTree":
+    def flat(cls, n: int) -> ModeTree:
         """One root with ``n`` leaf children: the shallow network / CP decomposition.
 
         Examples
@@ -337,7 +338,7 @@ class ModeTree:
         return cls({frozenset(range(n)): [frozenset({i}) for i in range(n)]})
 
     @classmethod
-    def dilated(cls, n_layers: int, dilations: Sequence[int] | None = None) -> "ModeTree":
+    def dilated(cls, n_layers: int, dilations: Sequence[int] | None = None) -> ModeTree:
         """The mode tree of a 1D dilated ConvNet (size-2 convolutions) at its last time point.
 
         Layer ``l`` combines time points ``t - dilations[l]`` and ``t`` of the layer below, so the node
@@ -397,7 +398,7 @@ class ModeTree:
     def random(
         cls, n: int, arity: tuple[int, int] = (2, 4), seed: int | np.random.Generator | None = None,
         shuffle: bool = True,
-    ) -> "ModeTree":
+    ) -> ModeTree:
         """A random mode tree over ``n`` inputs, each internal node with ``arity[0]..arity[1]`` children.
 
         Useful for property tests. With ``shuffle=False`` leaves keep their input order (contiguous

@@ -16,14 +16,24 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
-__all__ = ["Backend", "BACKENDS", "get_backend", "resolve_backend", "array_backend_name", "blas_threads",
-           "n_workers", "device_weights", "clear_device_cache"]
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "array_backend_name",
+    "blas_threads",
+    "clear_device_cache",
+    "device_weights",
+    "get_backend",
+    "n_workers",
+    "resolve_backend",
+]
 
 #: Names accepted by ``backend=``.
 BACKENDS = ("numpy", "cupy")
@@ -78,7 +88,7 @@ def _import_cupy() -> Any:
         raise ImportError(f"backend='cupy' needs CuPy and a CUDA GPU: {GPU_HINT}") from exc
     try:
         n = cupy.cuda.runtime.getDeviceCount()
-    except Exception as exc:  # noqa: BLE001 - CUDA raises its own error types
+    except Exception as exc:
         raise ImportError(f"backend='cupy': CuPy is installed but no CUDA device is usable ({exc})") from exc
     if n < 1:
         raise ImportError("backend='cupy': CuPy is installed but no CUDA device was found")

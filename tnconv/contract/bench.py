@@ -30,18 +30,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import sys
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from .._config import format_bytes
 from .paths import network_inputs, path_cost, structure_path
 
-__all__ = ["benchmark_paths", "PathBenchmark", "format_table", "register_cli", "DEFAULT_OPTIMIZERS"]
+__all__ = ["DEFAULT_OPTIMIZERS", "PathBenchmark", "benchmark_paths", "format_table", "register_cli"]
 
 DEFAULT_OPTIMIZERS = ("levels", "structure", "structure+oe", "greedy", "random-greedy", "cotengra", "quimb",
                       "reference", "gemm")

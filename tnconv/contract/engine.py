@@ -32,7 +32,7 @@ from .backends import resolve_backend
 from .levels import level_plan, run_levels, run_nodes
 from .logscale import check_log_operator
 
-__all__ = ["ENGINES", "run_forward", "select_engine", "coefficient_tensor"]
+__all__ = ["ENGINES", "coefficient_tensor", "run_forward", "select_engine"]
 
 ENGINES = ("auto", "levels", "nodes", "reference")
 

@@ -20,14 +20,15 @@ References
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Hashable, Sequence
+from collections.abc import Hashable, Sequence
+from typing import Any
 
 import numpy as np
 
 from .backends import Backend, device_weights, resolve_backend
 from .paths import network_inputs, path_cost, structure_path
 
-__all__ = ["contract_network", "execute_path", "resolve_optimizer", "EXECUTORS"]
+__all__ = ["EXECUTORS", "contract_network", "execute_path", "resolve_optimizer"]
 
 EXECUTORS = ("auto", "pairwise", "opt_einsum")
 

@@ -30,7 +30,7 @@ from ..trees import format_node
 from .backends import Backend, blas_threads, device_weights, n_workers
 from .logscale import finish, normalize_, pool_scales
 
-__all__ = ["LevelPlan", "level_plan", "run_levels", "run_nodes", "CHUNK_BYTES"]
+__all__ = ["CHUNK_BYTES", "LevelPlan", "level_plan", "run_levels", "run_nodes"]
 
 #: Target size of one CPU task's GEMM output. Small enough to stay in L2/L3 while it is pooled.
 CHUNK_BYTES = 1 << 20

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["HOMOGENEOUS", "check_log_operator", "normalize_", "pool_scales", "finish"]
+__all__ = ["HOMOGENEOUS", "check_log_operator", "finish", "normalize_", "pool_scales"]
 
 #: Pooling operators for which ``log=True`` is exact: ``g(t a, t b) = t**k g(a, b)`` for ``t > 0``.
 HOMOGENEOUS = ("product", "relu_max", "relu_sum")

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Sequence
+from typing import Any
 
-__all__ = ["PathCost", "StructurePath", "path_cost", "structure_path", "network_inputs", "BATCH_INDEX"]
+__all__ = ["BATCH_INDEX", "PathCost", "StructurePath", "network_inputs", "path_cost", "structure_path"]
 
 #: Label of the batch index used when features are attached to the open legs.
 BATCH_INDEX = "__batch__"

@@ -6,12 +6,23 @@ import dataclasses
 import json
 import math
 import os
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["SIZES", "check_size", "to_json", "to_plain", "save_json", "figure_target", "finish_figure",
-           "min_cut_log2", "min_cut_bounds", "blas_threads"]
+__all__ = [
+    "SIZES",
+    "blas_threads",
+    "check_size",
+    "figure_target",
+    "finish_figure",
+    "min_cut_bounds",
+    "min_cut_log2",
+    "save_json",
+    "to_json",
+    "to_plain",
+]
 
 SIZES = ("small", "full")
 

@@ -12,7 +12,7 @@ flow network per profile would dominate. :func:`tnconv.min_cut` gives the same v
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from ..partitions import validate_partition
 from ..trees import ModeTree

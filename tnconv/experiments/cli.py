@@ -19,7 +19,7 @@ from typing import Any
 from .._cli_common import progress
 from .registry import EXPERIMENTS, get, run_experiment
 
-__all__ = ["register_cli", "cmd_list", "cmd_run"]
+__all__ = ["cmd_list", "cmd_run", "register_cli"]
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -23,7 +23,7 @@ from typing import Any
 from ..models.convnet import deep
 from ._common import check_size, figure_target, finish_figure
 
-__all__ = ["ContractionPathsResult", "STRUCTURED", "run", "plot", "verdict"]
+__all__ = ["STRUCTURED", "ContractionPathsResult", "plot", "run", "verdict"]
 
 #: Methods that read the order off the network's structure (no search).
 STRUCTURED = ("levels", "structure", "structure+oe")

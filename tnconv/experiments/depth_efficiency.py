@@ -37,7 +37,7 @@ from ..models.convnet import ConvAC, deep, shallow
 from ..trees import ModeTree
 from ._common import check_size, figure_target, finish_figure, min_cut_log2
 
-__all__ = ["DepthEfficiencyResult", "run", "plot", "verdict", "block_odd_partition", "truncated_tree"]
+__all__ = ["DepthEfficiencyResult", "block_odd_partition", "plot", "run", "truncated_tree", "verdict"]
 
 CONFIG = {
     "small": {"exact_n": [4, 8], "cut_n": [4, 8, 16, 32, 64], "images": [(4, 4)], "trunc_layers": 4,

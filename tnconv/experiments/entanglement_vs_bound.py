@@ -38,7 +38,7 @@ from ..models.convnet import ConvAC
 from ..trees import ModeTree
 from ._common import blas_threads, check_size, figure_target, finish_figure, min_cut_bounds
 
-__all__ = ["EntanglementBoundResult", "make_networks", "make_partitions", "run", "plot", "verdict"]
+__all__ = ["EntanglementBoundResult", "make_networks", "make_partitions", "plot", "run", "verdict"]
 
 CONFIG = {
     "small": {"n": 8, "widths": [2, 4], "n_random_parts": 4, "n_draws": 2},

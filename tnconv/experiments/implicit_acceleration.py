@@ -20,7 +20,7 @@ import numpy as np
 
 from ._common import check_size
 
-__all__ = ["ImplicitAccelerationResult", "run", "plot", "verdict"]
+__all__ = ["ImplicitAccelerationResult", "plot", "run", "verdict"]
 
 CONFIG: dict[str, dict[str, Any]] = {
     "small": {"datasets": ("synthetic",), "n_iter": 200, "lr_grid": list(np.logspace(-3, 2, 11)), "depths": (1, 2, 3),
@@ -77,9 +77,9 @@ def verdict(result: ImplicitAccelerationResult) -> str:
 
 def plot(result: ImplicitAccelerationResult, ax_or_path: Any = None) -> Any:
     """Loss vs iteration per optimizer, one panel per (dataset, p), via the linear experiment's ``plot``."""
-    from . import linear_acceleration as la
-
     import os
+
+    from . import linear_acceleration as la
 
     if isinstance(ax_or_path, (str, os.PathLike)):
         fig = la.plot(result.results, None)

@@ -33,9 +33,10 @@ import argparse
 import json
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -43,14 +44,14 @@ from ..linear import DeepLinearNetwork, LpLoss, end_to_end_update
 
 __all__ = [
     "AccelerationResult",
+    "format_table",
     "load_dataset",
     "minimum_loss",
+    "plot",
+    "register_cli",
     "run",
     "run_all",
-    "format_table",
-    "plot",
     "save",
-    "register_cli",
 ]
 
 DATASETS = ("diabetes", "synthetic")
@@ -61,7 +62,7 @@ BASELINES = ("AdaGrad", "AdaDelta", "Adam", "Nesterov")
 # data
 
 
-def load_dataset(name: str, seed: int = 0) -> "tuple[np.ndarray, np.ndarray]":
+def load_dataset(name: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Standardized regression data: ``"diabetes"`` (scikit-learn's bundled copy) or ``"synthetic"``.
 
     Parameters
@@ -120,7 +121,7 @@ def load_dataset(name: str, seed: int = 0) -> "tuple[np.ndarray, np.ndarray]":
     return np.ascontiguousarray(X, dtype=float), np.ascontiguousarray(y, dtype=float)
 
 
-def minimum_loss(X: np.ndarray, y: np.ndarray, p: float, tol: float = 1e-28) -> "tuple[float, np.ndarray]":
+def minimum_loss(X: np.ndarray, y: np.ndarray, p: float, tol: float = 1e-28) -> tuple[float, np.ndarray]:
     """The exact minimum of the convex l_p loss ``1/(p m) sum |x_i.w - y_i|^p`` by damped Newton.
 
     Parameters
@@ -386,7 +387,7 @@ def run(
     wide: int = 8,
     baselines: Sequence[str] = BASELINES,
     seed: int = 0,
-    data: "tuple[np.ndarray, np.ndarray] | None" = None,
+    data: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> AccelerationResult:
     """Run every optimizer over the learning-rate grid on one data set and one ``p``.
 
@@ -578,7 +579,7 @@ def verdict(result: AccelerationResult) -> str:
             f"best depth = {best}, {sp_txt} vs GD")
 
 
-def format_table(result: "AccelerationResult | Sequence[AccelerationResult]") -> str:
+def format_table(result: AccelerationResult | Sequence[AccelerationResult]) -> str:
     """A plain-text table: best lr, iterations to target, speed-up vs GD, final excess loss.
 
     Parameters
@@ -609,7 +610,7 @@ def format_table(result: "AccelerationResult | Sequence[AccelerationResult]") ->
     return "\n".join(lines)
 
 
-def plot(result: "AccelerationResult | Sequence[AccelerationResult]", path_or_ax: Any = None) -> Any:
+def plot(result: AccelerationResult | Sequence[AccelerationResult], path_or_ax: Any = None) -> Any:
     """Excess loss ``L - L*`` vs iteration at each optimizer's best learning rate.
 
     Parameters
@@ -671,7 +672,7 @@ def plot(result: "AccelerationResult | Sequence[AccelerationResult]", path_or_ax
     return fig
 
 
-def save(results: "AccelerationResult | Sequence[AccelerationResult]", path: "str | Path") -> Path:
+def save(results: AccelerationResult | Sequence[AccelerationResult], path: str | Path) -> Path:
     """Write the results as JSON (no pickle). Returns the path."""
     results = [results] if isinstance(results, AccelerationResult) else list(results)
     path = Path(path)

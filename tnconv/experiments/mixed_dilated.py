@@ -49,7 +49,7 @@ from ..models.convnet import ConvAC
 from ..trees import ModeTree, hybrid_trees
 from ._common import blas_threads, check_size, figure_target, finish_figure
 
-__all__ = ["MixedDilatedResult", "WORKED_PART", "worked_trees", "dilated_as_convac", "run", "plot", "verdict"]
+__all__ = ["WORKED_PART", "MixedDilatedResult", "dilated_as_convac", "plot", "run", "verdict", "worked_trees"]
 
 WORKED_PART = frozenset({0, 2, 4, 6, 8, 9, 12, 13})
 

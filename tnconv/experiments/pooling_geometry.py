@@ -37,7 +37,7 @@ from ..exact import generic_schmidt_rank
 from ..models.convnet import deep
 from ._common import check_size, figure_target, finish_figure, min_cut_log2
 
-__all__ = ["PoolingGeometryResult", "GEOMETRIES", "partition_family", "run", "plot", "verdict"]
+__all__ = ["GEOMETRIES", "PoolingGeometryResult", "partition_family", "plot", "run", "verdict"]
 
 GEOMETRIES = ("contiguous", "interleaved")
 

@@ -38,7 +38,7 @@ from ..models.convnet import ConvNet
 from ..trees import ModeTree
 from ._common import blas_threads, check_size, figure_target, finish_figure
 
-__all__ = ["RectifierResult", "OPERATORS", "draw", "grid_rank", "run", "plot", "verdict"]
+__all__ = ["OPERATORS", "RectifierResult", "draw", "grid_rank", "plot", "run", "verdict"]
 
 OPERATORS = ("product", "relu_max", "relu_sum")
 RTOL = 1e-7

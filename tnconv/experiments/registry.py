@@ -24,7 +24,7 @@ from typing import Any
 
 from ._common import check_size, save_json
 
-__all__ = ["Experiment", "EXPERIMENTS", "UnknownExperimentError", "get", "names", "run_experiment"]
+__all__ = ["EXPERIMENTS", "Experiment", "UnknownExperimentError", "get", "names", "run_experiment"]
 
 
 class UnknownExperimentError(KeyError):

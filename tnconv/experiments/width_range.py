@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from ..models.convnet import ConvAC
 from ..partitions import validate_partition
@@ -37,8 +38,17 @@ from ..trees import ModeTree
 from ._common import check_size, figure_target, finish_figure, min_cut_log2
 from ._treecut import tree_min_cut
 
-__all__ = ["WidthRangeResult", "Allocation", "allocate_widths", "n_parameters", "geometric_profile", "run",
-           "plot", "verdict", "profile_bounds"]
+__all__ = [
+    "Allocation",
+    "WidthRangeResult",
+    "allocate_widths",
+    "geometric_profile",
+    "n_parameters",
+    "plot",
+    "profile_bounds",
+    "run",
+    "verdict",
+]
 
 
 def _as_tree(tree_or_spec: Any) -> ModeTree:
@@ -220,7 +230,7 @@ def allocate_widths(
         return total
 
     evaluated = 0
-    if L <= exact_max_levels:
+    if exact_max_levels >= L:
         best: tuple[Any, list[int], list[float]] | None = None
 
         def rec(ws: list[int], spent: int) -> None:

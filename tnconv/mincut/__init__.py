@@ -23,7 +23,8 @@ References
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,7 @@ from ..partitions import validate_partition
 from .flow import CutProblem, prepare
 from .result import CutEdge, MinCut
 
-__all__ = ["min_cut", "min_cuts", "MinCut", "CutEdge", "CutProblem", "prepare"]
+__all__ = ["CutEdge", "CutProblem", "MinCut", "min_cut", "min_cuts", "prepare"]
 
 _METHODS = ("auto", "tree", "networkx", "scipy")
 # Vertices x partitions per vectorized tree-DP batch (each work array is at most 16 MiB in float32).

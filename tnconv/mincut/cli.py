@@ -18,7 +18,7 @@ from typing import Any
 
 from .._cli_common import add_model_args, model_from_args
 
-__all__ = ["register_cli", "parse_partition", "run"]
+__all__ = ["parse_partition", "register_cli", "run"]
 
 
 def parse_partition(text: str, shape: int | tuple[int, int]) -> list[tuple[str, frozenset]]:

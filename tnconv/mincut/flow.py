@@ -26,11 +26,12 @@ import math
 import warnings
 import weakref
 from collections import defaultdict
-from typing import Any, Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["CutProblem", "prepare", "common_base"]
+__all__ = ["CutProblem", "common_base", "prepare"]
 
 # Fixed-point scale of log2 capacities when the dimensions share no base (networkx: exact big ints).
 _NX_SCALE = 2**40
@@ -369,8 +370,8 @@ class CutProblem:
 
 
 # Per-network caches: compiled networks by model (per output) and prepared problems by network.
-_MODEL_CACHE: "weakref.WeakKeyDictionary[Any, dict[int, CutProblem]]" = weakref.WeakKeyDictionary()
-_TN_CACHE: "weakref.WeakKeyDictionary[Any, CutProblem]" = weakref.WeakKeyDictionary()
+_MODEL_CACHE: weakref.WeakKeyDictionary[Any, dict[int, CutProblem]] = weakref.WeakKeyDictionary()
+_TN_CACHE: weakref.WeakKeyDictionary[Any, CutProblem] = weakref.WeakKeyDictionary()
 
 
 def prepare(obj: Any, output: int = 0) -> CutProblem:

@@ -7,12 +7,13 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any, Hashable, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["MinCut", "CutEdge"]
+__all__ = ["CutEdge", "MinCut"]
 
 
 class CutEdge(NamedTuple):

@@ -232,14 +232,14 @@ class TreeSolver:
             # Ties go to the parent's side (fewest severed bonds).
             if k == _ORD:
                 c = c[ex]
-                keep = np.where(pl == _S, S <= Tt + c, Tt <= S + c)
+                keep = np.where(pl == _S, Tt + c >= S, Tt <= S + c)
                 labels[a:b] = np.where(keep, pl, 1 - pl)
             elif k == _CHILD_COPY:
                 X = dX[a:b]
                 keep = np.where(pl == _S, S <= X, Tt <= X)
                 labels[a:b] = np.where(keep, pl, _X)
             else:
-                labels[a:b] = np.where(pl == _X, np.where(S <= Tt, _S, _T), pl)
+                labels[a:b] = np.where(pl == _X, np.where(Tt >= S, _S, _T), pl)
         sides = labels[self.side_rows] == _S
         return (sides[:, None] if B == 1 else sides), cost
 

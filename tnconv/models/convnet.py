@@ -20,7 +20,8 @@ References
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ from ..trees import ModeTree, format_node
 from .io import Persistable
 from .operators import PoolingOperator, _namespace, pooling_operator
 
-__all__ = ["ConvNet", "ConvAC", "shallow", "deep", "check_features", "check_templates", "resolve_dtype"]
+__all__ = ["ConvAC", "ConvNet", "check_features", "check_templates", "deep", "resolve_dtype", "shallow"]
 
 WidthSpec = int | Sequence[int] | Mapping[Any, int]
 

@@ -27,7 +27,8 @@ References
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -123,10 +124,10 @@ class _TableOps:
         self.g, self.leaf_table, self.output = g, leaf_table, output
         self.T = leaf_table.shape[0]
 
-    def leaf(self, net: "DilatedConvNet", leaf: frozenset) -> np.ndarray:
+    def leaf(self, net: DilatedConvNet, leaf: frozenset) -> np.ndarray:
         return self.leaf_table @ net.weights[leaf]
 
-    def combine(self, net: "DilatedConvNet", node: frozenset, values: list[np.ndarray]) -> np.ndarray:
+    def combine(self, net: DilatedConvNet, node: frozenset, values: list[np.ndarray]) -> np.ndarray:
         tree, T = net.tree, self.T
         mats = net._node_mats(node, self.output)
         kids = tree.children(node)
@@ -147,15 +148,15 @@ class _ForwardOps:
     def __init__(self, g: PoolingOperator, feats: Any, xp: Any):
         self.g, self.feats, self.xp = g, feats, xp
 
-    def leaf(self, net: "DilatedConvNet", leaf: frozenset) -> Any:
+    def leaf(self, net: DilatedConvNet, leaf: frozenset) -> Any:
         return self.feats[:, next(iter(leaf)), :] @ self.xp.asarray(net.weights[leaf])
 
-    def combine(self, net: "DilatedConvNet", node: frozenset, values: list[Any]) -> Any:
+    def combine(self, net: DilatedConvNet, node: frozenset, values: list[Any]) -> Any:
         mats = net._node_mats(node, None)
         return self.g.fold([x @ self.xp.asarray(W) for x, W in zip(values, mats)])
 
 
-def _evaluate(nets: Sequence["DilatedConvNet"], mixture: Sequence[frozenset], ops: Any, half: int, xp: Any) -> list[Any]:
+def _evaluate(nets: Sequence[DilatedConvNet], mixture: Sequence[frozenset], ops: Any, half: int, xp: Any) -> list[Any]:
     """Evaluate one or two nets bottom-up, swapping ``half`` channels at each mixture node.
 
     Mixture nodes are processed by increasing size: everything of each tree inside a mixture node is
@@ -184,7 +185,7 @@ def _evaluate(nets: Sequence["DilatedConvNet"], mixture: Sequence[frozenset], op
     return [vals[net.tree.root] for net, vals in zip(nets, values)]
 
 
-def _check_dense_budget(nets: Sequence["DilatedConvNet"], T: int, what: str, max_bytes: float | None) -> None:
+def _check_dense_budget(nets: Sequence[DilatedConvNet], T: int, what: str, max_bytes: float | None) -> None:
     net0 = nets[0]
     item = net0.dtype.itemsize
     n = net0.n_inputs
@@ -629,7 +630,7 @@ class DilatedConvNet(Persistable):
                 f"sequence has shape {tuple(seq.shape)}; expected (batch, T, n_descriptors={self.n_descriptors})"
             )
         T = seq.shape[1]
-        if padding == "valid" and T < self.n_inputs:
+        if padding == "valid" and self.n_inputs > T:
             raise ValueError(f"sequence has {T} time steps, fewer than the receptive field {self.n_inputs}")
         seq = check_features(seq, T, self.n_descriptors, self.dtype)
         h = seq @ xp.asarray(leaf_w)
@@ -698,7 +699,7 @@ class DilatedConvNet(Persistable):
             )
         return self._dense([self], [], np.eye(self.n_descriptors, dtype=self.dtype), output, "coefficient tensor", max_bytes)
 
-    def _dense(self, nets: Sequence["DilatedConvNet"], mixture: Sequence[frozenset], table: np.ndarray,
+    def _dense(self, nets: Sequence[DilatedConvNet], mixture: Sequence[frozenset], table: np.ndarray,
                output: int, what: str, max_bytes: float | None) -> np.ndarray:
         output = self._check_output(output)
         _check_dense_budget(nets, table.shape[0], what, max_bytes)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..trees import ModeTree
 
-__all__ = ["save_model", "load_model", "node_key", "parse_node_key", "Persistable"]
+__all__ = ["Persistable", "load_model", "node_key", "parse_node_key", "save_model"]
 
 FORMAT = "tnconv.model"
 VERSION = 1

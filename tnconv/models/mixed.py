@@ -13,16 +13,17 @@ References
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
 from ..partitions import validate_partition
 from ..trees import ModeTree, format_node
 from .convnet import _array_module, _positive_int, check_features, check_templates
+from .dilated import DilatedConvNet, _as_tree, _evaluate, _ForwardOps, _require_binary
 from .io import Persistable
 from .operators import PoolingOperator
-from .dilated import DilatedConvNet, _ForwardOps, _as_tree, _evaluate, _require_binary
 
 __all__ = ["MixedConvNet", "tiling_rank_bounds"]
 
@@ -101,7 +102,7 @@ class MixedConvNet(Persistable):
         self._setup(net_a, net_b, mixture_nodes)
 
     @classmethod
-    def from_nets(cls, net_a: DilatedConvNet, net_b: DilatedConvNet, mixture_nodes: Iterable[Iterable[int]]) -> "MixedConvNet":
+    def from_nets(cls, net_a: DilatedConvNet, net_b: DilatedConvNet, mixture_nodes: Iterable[Iterable[int]]) -> MixedConvNet:
         """Mix two existing :class:`DilatedConvNet` (their weights are used, not copied).
 
         Raises

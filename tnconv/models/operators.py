@@ -19,12 +19,13 @@ array([0., 2.])
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-__all__ = ["PoolingOperator", "pooling_operator", "OPERATORS"]
+__all__ = ["OPERATORS", "PoolingOperator", "pooling_operator"]
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ def pooling_operator(g: str | Callable[[Any, Any], Any] | PoolingOperator, check
         try:
             ab, ba = np.asarray(g(a, b), float), np.asarray(g(b, a), float)
             left, right = np.asarray(g(g(a, b), c), float), np.asarray(g(a, g(b, c)), float)
-        except Exception as exc:  # noqa: BLE001 - report what the user's g did
+        except Exception as exc:
             raise ValueError(f"pooling operator {name!r} failed on arrays of shape (64,): {exc}") from exc
         if ab.shape != a.shape:
             raise ValueError(f"pooling operator {name!r} must be elementwise; returned shape {ab.shape} for (64,)")
