@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-time", type=float, default=8.0, help="cap of each cotengra / random-greedy search (s)")
     ap.add_argument("--write", metavar="PATH", help="write a markdown results section")
     args = ap.parse_args(argv)
-    sizes = [int(x) for x in args.sizes.split(",")] if args.sizes else ([64, 256, 1024] if args.quick else [64, 256, 1024, 4096])
+    default_sizes = [64, 256, 1024] if args.quick else [64, 256, 1024, 4096]
+    sizes = [int(x) for x in args.sizes.split(",")] if args.sizes else default_sizes
     widths = [int(x) for x in args.widths.split(",")] if args.widths else ([16] if args.quick else [16, 64])
     max_time = min(args.max_time, 3.0) if args.quick else args.max_time
     start = time.perf_counter()
@@ -112,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             table = format_table(rows)
             print(table, flush=True)
             peak, largest = peak_memory(model, F)
-            mem = f"levels engine peak memory {peak / 2**20:.1f} MiB = {peak / largest:.2f}x the largest level's activations ({largest / 2**20:.1f} MiB)"
+            mem = (f"levels engine peak memory {peak / 2**20:.1f} MiB = {peak / largest:.2f}x the largest level's "
+                   f"activations ({largest / 2**20:.1f} MiB)")
             print(mem + "\n", flush=True)
             md += [f"### {title}", "", "```", table, "```", "", mem, ""]
             by = {r["method"]: r for r in rows}
@@ -121,13 +123,16 @@ def main(argv: list[str] | None = None) -> int:
                       if m in by and by[m]["contract_s"] is not None]
             gemm = by.get("gemm", {}).get("contract_s")
             summary.append((N, w, lv, min(others) if others else None, gemm, peak / largest))
-    lines = ["### Summary", "", "| N | width | levels forward | best of random-greedy/cotengra/quimb (contraction only) | speed-up | GEMM limit | levels / GEMM | peak / largest level |",
+    lines = ["### Summary", "",
+             "| N | width | levels forward | best of random-greedy/cotengra/quimb (contraction only) | speed-up "
+             "| GEMM limit | levels / GEMM | peak / largest level |",
              "|---|---|---|---|---|---|---|---|"]
     for N, w, lv, best, gemm, mem in summary:
         sp = f"{best / lv:.1f}x" if best else "-"
         lines.append(
             f"| {N} | {w} | {lv * 1e3:.1f} ms | {'-' if best is None else f'{best * 1e3:.1f} ms'} | {sp} | "
-            f"{'-' if gemm is None else f'{gemm * 1e3:.1f} ms'} | {'-' if gemm is None else f'{lv / gemm:.2f}x'} | {mem:.2f}x |"
+            f"{'-' if gemm is None else f'{gemm * 1e3:.1f} ms'} | "
+            f"{'-' if gemm is None else f'{lv / gemm:.2f}x'} | {mem:.2f}x |"
         )
     print("\n".join(lines))
     total = time.perf_counter() - start

@@ -25,6 +25,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import networkx as nx
@@ -92,22 +93,22 @@ def bench_sizes(sizes: list[Any], flows: list[str], repeats: int, slow_cap: floa
         min_cut(prob, part)  # builds the tree solver
         prep = time.perf_counter() - t0
         res: dict[str, tuple[float, float]] = {}
-        t, c = timeit(lambda: min_cut(prob, part, method="tree"), repeats)
+        t, c = timeit(partial(min_cut, prob, part, method="tree"), repeats)
         res["tree"] = (t, c.log2_bound)
         prob._scipy_network()
-        t, c = timeit(lambda: min_cut(prob, part, method="scipy"), repeats)
+        t, c = timeit(partial(min_cut, prob, part, method="scipy"), repeats)
         res["scipy"] = (t, c.log2_bound)
         for f in flows:
             if f in skip:
                 continue
             func = getattr(nx.algorithms.flow, f)
-            t, c = timeit(lambda: min_cut(prob, part, method="networkx", flow_func=func), repeats, budget=slow_cap)
+            t, c = timeit(partial(min_cut, prob, part, method="networkx", flow_func=func), repeats, budget=slow_cap)
             res["nx:" + f] = (t, c.log2_bound)
             if t > slow_cap:
                 skip.add(f)
         if "ref" not in skip:
             G = plain_graph(tn)
-            t, v = timeit(lambda: ref_min_cut(G, part, N), repeats, budget=slow_cap)
+            t, v = timeit(partial(ref_min_cut, G, part, N), repeats, budget=slow_cap)
             res["ref"] = (t, v)
             if t > slow_cap:
                 skip.add("ref")
@@ -156,14 +157,14 @@ def bench_loopy(cases: list[tuple[str, Any, frozenset]], flows: list[str], repea
         min_cut(prob, part, method="scipy")
         prep = time.perf_counter() - t0
         res = {}
-        t, c = timeit(lambda: min_cut(prob, part, method="scipy"), repeats)
+        t, c = timeit(partial(min_cut, prob, part, method="scipy"), repeats)
         res["scipy"] = (t, c.log2_bound)
         for f in flows:
             func = getattr(nx.algorithms.flow, f)
-            t, c = timeit(lambda: min_cut(prob, part, method="networkx", flow_func=func), repeats, budget=slow_cap)
+            t, c = timeit(partial(min_cut, prob, part, method="networkx", flow_func=func), repeats, budget=slow_cap)
             res["nx:" + f] = (t, c.log2_bound)
         G = plain_graph(tn)
-        t, v = timeit(lambda: ref_min_cut(G, part, N), repeats, budget=slow_cap)
+        t, v = timeit(partial(ref_min_cut, G, part, N), repeats, budget=slow_cap)
         res["ref"] = (t, v)
         best = min(res, key=lambda k: res[k][0] if k != "ref" else math.inf)
         row = [name, str(N), f"{res['scipy'][1]:.6g}", fmt(prep), fmt(res["scipy"][0])]
@@ -185,7 +186,7 @@ def bench_throughput(N: int, n_parts: int, repeats: int) -> str:
     min_cuts(prob, parts[:2])
     prob._scipy_network()
     rows = []
-    t, cuts = timeit(lambda: min_cuts(prob, parts), repeats, budget=20)
+    t, _ = timeit(lambda: min_cuts(prob, parts), repeats, budget=20)
     rows.append(["tree (batched, vectorized)", str(n_parts), fmt(t), fmt(t / n_parts)])
     k = min(n_parts, 100)
     t, _ = timeit(lambda: min_cuts(prob, parts[:k], method="scipy"), 1)
@@ -208,7 +209,7 @@ def bench_spectrum(cases: list[tuple[int, int, Any]]) -> str:
         net = tc.deep(N, 2, w, seed=0, init="orthogonal")
         part = part(N)
         cut = min_cut(net, part)
-        t, s = timeit(lambda: network_schmidt_values(net, part, normalize=True), 3, budget=10)
+        t, s = timeit(partial(network_schmidt_values, net, part, normalize=True), 3, budget=10)
         rows.append([str(N), str(w), str(len(part)), str(cut.bound), fmt(t), str(int(np.count_nonzero(s)))])
     return table(rows, ["N", "width", "|I|", "cut dim", "time (spectrum)", "values above floor"])
 

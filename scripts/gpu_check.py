@@ -140,7 +140,8 @@ def main(argv=None) -> int:
     md = [f"## GPU check (scripts/gpu_check.py) on {device}", "",
           f"{sum(c['ok'] for c in checks)}/{len(checks)} numpy/cupy agreement checks passed "
           f"(largest relative error {max(c['rel_err'] for c in checks):.1e}).", "",
-          "| N | width | batch | cupy forward | numpy forward | GFLOP/s (cupy) | samples/s |", "|---|---|---|---|---|---|---|"]
+          "| N | width | batch | cupy forward | numpy forward | GFLOP/s (cupy) | samples/s |",
+          "|---|---|---|---|---|---|---|"]
     for r in rows:
         cpu = "-" if r["cpu_ms"] is None else f"{r['cpu_ms']:.1f} ms"
         md.append(f"| {r['N']} | {r['width']} | {r['batch']} | {r['gpu_ms']:.2f} ms | {cpu} | "
