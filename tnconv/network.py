@@ -234,7 +234,10 @@ class TensorNetwork:
             raise TypeError(f"output must be an int in 0..{n_outputs - 1}, got {output!r}")
         if not 0 <= output < n_outputs:
             raise ValueError(f"output {output} out of range for n_outputs={n_outputs}")
-        arrays, inds, names, nodes = [], [], [], []
+        arrays: list[Any] = []
+        inds: list[tuple[str, ...]] = []
+        names: list[str] = []
+        nodes: list[frozenset] = []
         info: dict[Hashable, str] = {}
 
         def chan(v: frozenset) -> str:
@@ -545,7 +548,12 @@ class TensorNetwork:
         ops = list(self.arrays)
         if features is not None:
             if not hasattr(features, "shape"):
-                features = np.asarray(features)
+                try:
+                    features = np.asarray(features)
+                except (ValueError, TypeError) as exc:
+                    raise ValueError(f"features are not a rectangular array: {exc}") from None
+                if features.dtype.kind not in "fiu":
+                    raise TypeError(f"features have dtype {features.dtype}; expected real numbers")
             self.check_feature_shape(features)
             ops += [features[:, p, :] for p in range(len(self.open_inds))]
         return ops

@@ -397,11 +397,11 @@ class DilatedConvNet(Persistable):
             h = tree.height(v)
             if self.shared:
                 if h not in per_height:  # (earlier child, later child)
-                    per_height[h] = tuple(self._random_matrix(rng, s, init) for s in shape)  # type: ignore[union-attr]
+                    per_height[h] = tuple(self._random_matrix(rng, s, init) for s in shape)  # type: ignore[arg-type]
                 early, late = per_height[h]
                 weights[v] = (early, late) if _earlier_first(tree, v) else (late, early)
             else:
-                weights[v] = tuple(self._random_matrix(rng, s, init) for s in shape)  # type: ignore[union-attr]
+                weights[v] = tuple(self._random_matrix(rng, s, init) for s in shape)  # type: ignore[arg-type]
         self.weights = weights
         self._plan = None
 

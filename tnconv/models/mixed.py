@@ -133,7 +133,9 @@ class MixedConvNet(Persistable):
         self._setup(net_a, net_b, mixture_nodes)
 
     @classmethod
-    def from_nets(cls, net_a: DilatedConvNet, net_b: DilatedConvNet, mixture_nodes: Iterable[Iterable[int]]) -> MixedConvNet:
+    def from_nets(
+        cls, net_a: DilatedConvNet, net_b: DilatedConvNet, mixture_nodes: Iterable[Iterable[int]]
+    ) -> MixedConvNet:
         """Mix two existing :class:`DilatedConvNet` (their weights are used, not copied).
 
         Raises
@@ -222,7 +224,8 @@ class MixedConvNet(Persistable):
     def __repr__(self) -> str:
         return (
             f"MixedConvNet(n_inputs={self.n_inputs}, n_descriptors={self.n_descriptors}, width={self.width}, "
-            f"n_outputs={self.n_outputs}, g={self.g.name!r}, mixture_nodes={[format_node(m) for m in self.mixture_nodes]})"
+            f"n_outputs={self.n_outputs}, g={self.g.name!r}, "
+            f"mixture_nodes={[format_node(m) for m in self.mixture_nodes]})"
         )
 
     def forward(self, features: Any) -> Any:

@@ -9,7 +9,7 @@ References
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -118,7 +118,7 @@ class NeuronDescriptors:
     True
     """
 
-    ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    ACTIVATIONS: ClassVar[dict[str, Callable[[np.ndarray], np.ndarray]]] = {
         "relu": lambda z: np.maximum(z, 0),
         "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
         "tanh": np.tanh,
