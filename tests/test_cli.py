@@ -46,3 +46,41 @@ def test_info_and_version(capsys):
 def test_console_script_entry_point():
     res = subprocess.run([sys.executable, "-m", "tnconv.cli", "--version"], capture_output=True, text=True)
     assert res.returncode == 0 and __version__ in res.stdout
+
+
+@pytest.mark.parametrize("value", ["-1", "1.5", "abc", "", "nan"])
+def test_demo_seed_is_validated(value, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["demo", "--seed", value])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--seed" in err and repr(value) in err and "Traceback" not in err
+
+
+def test_errors_exit_2_with_a_message_and_bugs_exit_1_without_traceback(monkeypatch, capsys):
+    import tnconv.cli as cli
+
+    def bad_value(args):
+        raise ValueError("width 0 must be positive")
+
+    def empty_memory(args):
+        raise MemoryError()
+
+    def bug(args):
+        raise RuntimeError("boom")
+
+    for func, code, text in ((bad_value, 2, "error: width 0 must be positive"),
+                             (empty_memory, 2, "out of memory (no further detail) while running: tnconv info"),
+                             (bug, 1, "internal error: RuntimeError: boom")):
+        monkeypatch.setattr(cli, "cmd_info", func)
+        assert cli.main(["info"]) == code
+        err = capsys.readouterr().err
+        assert text in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_huge_inputs_give_a_budget_error_naming_the_value():
+    # issue 10: `tnconv mincut --inputs 1073741824` printed an empty "error:"
+    res = subprocess.run([sys.executable, "-m", "tnconv.cli", "mincut", "--inputs", "1073741824"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2
+    assert "1073741824" in res.stderr and "Traceback" not in res.stderr and "budget" in res.stderr

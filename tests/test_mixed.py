@@ -359,3 +359,17 @@ def test_dilated_and_mixed_save_load_roundtrip(tmp_path):
     np.testing.assert_array_equal(again.coefficient_tensor(), mix.coefficient_tensor())
     with pytest.raises(TypeError, match="not a DilatedConvNet"):
         tc.DilatedConvNet.load(tmp_path / "m.npz")
+
+
+def test_mixed_budget_counts_both_nets():
+    from tnconv.models.dilated import planned_weight_bytes
+
+    a, b = tc.ModeTree.dilated(3, [1, 2, 4]), tc.ModeTree.dilated(3, [2, 1, 4])
+    one = planned_weight_bytes(a, 2, 8, 1, False, "float64", "normal")
+    both = one + planned_weight_bytes(b, 2, 8, 1, False, "float64", "normal")
+    with tc.option_context(max_dense_bytes=both - 1):
+        tc.DilatedConvNet(a, 2, 8)  # each net alone fits
+        with pytest.raises(tc.TensorTooLargeError, match="MixedConvNet"):
+            MixedConvNet(a, b, [], 2, 8)
+    with tc.option_context(max_dense_bytes=both):
+        assert MixedConvNet(a, b, [], 2, 8, seed=0).width == 8

@@ -232,3 +232,36 @@ def test_tensor_network_contracts_to_the_coefficient_tensor(rng):
         key = "c" + ",".join(map(str, sorted(v)))
         assert key in tn.hyperedges
         assert len(members[key]) == len(net.tree.children(v)) + 1
+
+
+def test_shallow_and_deep_take_explicit_keywords_only():
+    net = tc.shallow((2, 3), 2, 3, n_outputs=2, seed=1, dtype="float32", init="orthogonal")
+    assert net.n_inputs == 6 and net.n_outputs == 2 and net.dtype == np.float32
+    # the keywords reach the model: same seed, same weights
+    again = tc.shallow((2, 3), 2, 3, n_outputs=2, seed=1, dtype="float32", init="orthogonal")
+    for v in net.tree.nodes:
+        np.testing.assert_array_equal(net.weights[v], again.weights[v])
+    with pytest.raises(TypeError, match="seeed"):
+        tc.shallow(4, 2, 2, seeed=1)
+    with pytest.raises(TypeError, match="g"):
+        tc.deep(4, 2, 2, g="relu_max")  # a ConvAC always pools by products
+
+
+@pytest.mark.parametrize("bad, exc, match", [
+    ((-2, -2), ValueError, "-2"), ((4, True), TypeError, "True"), (0, ValueError, "got 0"), (4.0, TypeError, "4.0"),
+])
+def test_non_positive_or_non_int_input_shapes_are_refused(bad, exc, match):
+    # issue 10: shallow((-2, -2)) built 4 inputs
+    with pytest.raises(exc, match=match):
+        tc.shallow(bad, 2, 2)
+    with pytest.raises(exc, match=match):
+        tc.deep(bad, 2, 2)
+
+
+def test_widths_as_numpy_array_and_huge_widths():
+    net = ConvAC(ModeTree.balanced(4), 2, np.array([3, 2]), seed=0)
+    assert net.weights[fs({0})].shape == (2, 3) and net.weights[fs({0, 1})].shape == (3, 2)
+    with pytest.raises(tc.TensorTooLargeError, match="1099511627776"):
+        tc.deep(8, 2**40, 2)  # issue 10: an empty MemoryError from numpy before
+    with pytest.raises(tc.TensorTooLargeError, match="1099511627776"):
+        tc.shallow(4, 2, 2**40)

@@ -8,7 +8,9 @@ stays a dispatcher.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import platform
 import sys
 import time
@@ -17,7 +19,25 @@ from typing import Any
 
 from ._version import __version__
 
-__all__ = ["demo_rows", "main"]
+__all__ = ["demo_rows", "main", "non_negative_int"]
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse ``type``: a non-negative int, refusing floats, signs and blanks with a clear message.
+
+    Examples
+    --------
+    >>> non_negative_int("7")
+    7
+    >>> non_negative_int("-1")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be a non-negative integer, got '-1'
+    """
+    t = str(text).strip()
+    if not t.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+    return int(t)
 
 # Modules that add a subcommand; each provides ``register_cli(subparsers)``.
 EXTENSIONS = (
@@ -65,6 +85,7 @@ def demo_rows(seed: int = 0) -> tuple[list[dict[str, Any]], Any, Any]:
         w = shallow_net.weights[leaf]
         shallow_net.weights[leaf] = w / np.linalg.norm(w, axis=0)
     A_deep, A_shallow = deep_net.coefficient_tensor(), shallow_net.coefficient_tensor()
+    min_cut: Any
     try:
         from .mincut import min_cut
     except ImportError:  # pragma: no cover - the min-cut module ships with the package
@@ -76,11 +97,9 @@ def demo_rows(seed: int = 0) -> tuple[list[dict[str, Any]], Any, Any]:
         for tag, net, A in (("deep", deep_net, A_deep), ("shallow", shallow_net, A_shallow)):
             row[f"{tag}_rank"] = generic_schmidt_rank(net, part, seed=seed)
             row[f"{tag}_entropy"] = entanglement_entropy(A, part)
-        if min_cut is not None and hasattr(min_cut, "__call__"):
-            try:
+        if min_cut is not None and callable(min_cut):
+            with contextlib.suppress(NotImplementedError):
                 row["deep_min_cut"] = int(min_cut(deep_net, part).bound)
-            except NotImplementedError:  # pragma: no cover
-                pass
         rows.append(row)
     return rows, deep_net, shallow_net
 
@@ -163,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tnconv {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("demo", help="deep vs shallow ConvAC: Schmidt ranks on a 4x4 image")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the weights (a non-negative int)")
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("info", help="versions and optional backends")
     p.set_defaults(func=cmd_info)
@@ -179,16 +198,43 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status.
+
+    Bad input exits with status 2 and a one-line ``tnconv COMMAND: error: ...`` message on stderr (argparse
+    does the same for malformed options). An unexpected exception is a bug: it is reported in one line
+    with status 1, and its traceback is shown only when the environment sets ``TNCONV_TRACEBACK=1``.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    where = f"tnconv {args.command}"
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError, KeyError, MemoryError, ImportError) as exc:
-        print(f"tnconv {args.command}: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"{where}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, KeyError, MemoryError, ImportError, OSError) as exc:
+        print(f"{where}: error: {_describe(exc, argv)}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        if os.environ.get("TNCONV_TRACEBACK") == "1":
+            raise
+        print(f"{where}: internal error: {_describe(exc, argv)}. This is a bug in tnconv; please report it "
+              "(set TNCONV_TRACEBACK=1 for the traceback).", file=sys.stderr)
+        return 1
+
+
+def _describe(exc: BaseException, argv: Sequence[str]) -> str:
+    # KeyError's str() is the repr of the key, and MemoryError() often has no message at all: say what
+    # happened and on which command line, so that the offending value is always in view.
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    if not text.strip():
+        what = "out of memory" if isinstance(exc, MemoryError) else type(exc).__name__
+        return f"{what} (no further detail) while running: tnconv {' '.join(argv)}"
+    return text if isinstance(exc, (ValueError, TypeError, MemoryError)) else f"{type(exc).__name__}: {text}"
 
 
 if __name__ == "__main__":  # pragma: no cover

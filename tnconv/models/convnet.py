@@ -30,7 +30,23 @@ from ..trees import ModeTree, format_node
 from .io import Persistable
 from .operators import PoolingOperator, _namespace, pooling_operator
 
-__all__ = ["ConvAC", "ConvNet", "check_features", "check_templates", "deep", "resolve_dtype", "shallow"]
+__all__ = [
+    "INITS",
+    "POOLINGS",
+    "ConvAC",
+    "ConvNet",
+    "as_mode_tree",
+    "check_bool",
+    "check_features",
+    "check_init",
+    "check_positive_int",
+    "check_templates",
+    "deep",
+    "make_rng",
+    "planned_init_bytes",
+    "resolve_dtype",
+    "shallow",
+]
 
 WidthSpec = int | Sequence[int] | Mapping[Any, int]
 
@@ -134,7 +150,14 @@ class ConvNet(Persistable):
     ------
     ValueError
         Inconsistent widths (naming the node), non-positive sizes, weights of the wrong shape, shared
-        weights over a tree whose nodes of one height differ.
+        weights over a tree whose nodes of one height differ, an unknown ``g`` or ``init`` (listing the
+        valid ones).
+    TypeError
+        Sizes or widths that are not ints (bools and floats are refused), a non-bool ``shared``, an
+        invalid seed or dtype.
+    tnconv.TensorTooLargeError
+        When the random weights (and the temporaries of drawing them) would exceed the byte budget
+        (``tnconv.options["max_dense_bytes"]``); checked before anything is drawn.
 
     References
     ----------
@@ -163,20 +186,26 @@ class ConvNet(Persistable):
         weights: Mapping[Any, Any] | None = None,
         init: str = "normal",
     ):
-        self.tree = tree if isinstance(tree, ModeTree) else ModeTree.from_nested(tree)
-        self.n_descriptors = _positive_int(n_descriptors, "n_descriptors")
-        self.n_outputs = _positive_int(n_outputs, "n_outputs")
+        self.tree = as_mode_tree(tree)
+        self.n_descriptors = check_positive_int(n_descriptors, "n_descriptors")
+        self.n_outputs = check_positive_int(n_outputs, "n_outputs")
         self.g = pooling_operator(g)
-        self.shared = bool(shared)
+        self.shared = check_bool(shared, "shared")
         self.dtype = resolve_dtype(dtype)
+        init = check_init(init)
         self.widths = self._resolve_widths(widths)
-        if init not in ("normal", "orthogonal"):
-            raise ValueError(f"init must be 'normal' or 'orthogonal', got {init!r}")
         if self.shared:
             self._check_shareable()
         self.weights: dict[frozenset, np.ndarray] = {}
         if weights is None:
-            self._init_weights(np.random.default_rng(seed), init)
+            rng = make_rng(seed)
+            shapes = {self.tree.height(v) if self.shared else v: self.weight_shape(v) for v in self.tree.nodes}
+            check_budget(
+                f"the weights of {type(self).__name__} (n_inputs={self.n_inputs}, "
+                f"n_descriptors={self.n_descriptors}, widths up to {max(self.widths.values())})",
+                planned_init_bytes(shapes.values(), self.dtype, init),
+            )
+            self._init_weights(rng, init)
         else:
             self.set_weights(weights)
 
@@ -185,10 +214,12 @@ class ConvNet(Persistable):
         tree = self.tree
         non_root = [v for v in tree.nodes if v != tree.root]
         out: dict[frozenset, int] = {}
+        if isinstance(widths, np.ndarray):
+            widths = widths.tolist()
         if isinstance(widths, (int, np.integer)) and not isinstance(widths, bool):
-            out = {v: _positive_int(widths, "width") for v in non_root}
+            out = {v: check_positive_int(widths, "width") for v in non_root}
         elif isinstance(widths, Mapping):
-            given = {frozenset(k) if not isinstance(k, frozenset) else k: v for k, v in widths.items()}
+            given = {_as_node(k, "widths"): v for k, v in widths.items()}
             unknown = [k for k in given if k not in set(non_root)]
             if unknown:
                 what = "the root (its width is n_outputs)" if tree.root in unknown else "not non-root nodes"
@@ -196,15 +227,16 @@ class ConvNet(Persistable):
             missing = [v for v in non_root if v not in given]
             if missing:
                 raise ValueError(f"widths missing for nodes {[format_node(v) for v in missing[:5]]}")
-            out = {v: _positive_int(given[v], f"width of node {format_node(v)}") for v in non_root}
-        elif isinstance(widths, Sequence) and not isinstance(widths, str):
+            out = {v: check_positive_int(given[v], f"width of node {format_node(v)}") for v in non_root}
+        elif isinstance(widths, Sequence) and not isinstance(widths, (str, bytes)):
             root_h = tree.height(tree.root)
             if len(widths) != root_h:
                 raise ValueError(
                     f"widths {list(widths)} has {len(widths)} entries; a per-height sequence needs one per "
                     f"height below the root ({root_h} for this tree)"
                 )
-            out = {v: _positive_int(widths[tree.height(v)], f"widths[{tree.height(v)}]") for v in non_root}
+            checked = [check_positive_int(w, f"widths[{h}]") for h, w in enumerate(widths)]
+            out = {v: checked[tree.height(v)] for v in non_root}
         else:
             raise TypeError(f"widths must be an int, a sequence or a dict, got {widths!r}")
         for v in tree.internal_nodes:
@@ -219,15 +251,35 @@ class ConvNet(Persistable):
         return out
 
     def in_width(self, node: Iterable[int]) -> int:
-        """Channels entering ``node``: M at a leaf, the children's width otherwise."""
-        node = frozenset(node)
+        """Channels entering ``node``: M at a leaf, the children's width otherwise.
+
+        Raises
+        ------
+        ValueError
+            ``node`` is not a node of the tree (naming it).
+        """
+        node = self._node(node)
         if self.tree.is_leaf(node):
             return self.n_descriptors
         return self.widths[self.tree.children(node)[0]]
 
     def weight_shape(self, node: Iterable[int]) -> tuple[int, int]:
-        node = frozenset(node)
+        """``(in_width(node), widths[node])``: the shape of the node's weight matrix.
+
+        Raises
+        ------
+        ValueError
+            ``node`` is not a node of the tree (naming it).
+        """
+        node = self._node(node)
         return (self.in_width(node), self.widths[node])
+
+    def _node(self, node: Any) -> frozenset:
+        v = _as_node(node, "node")
+        if v not in self.widths:
+            name = format_node(v) if v else "{}"
+            raise ValueError(f"{name} is not a node of this tree (over {self.tree.n_inputs} inputs)")
+        return v
 
     def _check_shareable(self) -> None:
         by_height: dict[int, tuple[tuple[int, int], frozenset]] = {}
@@ -261,13 +313,28 @@ class ConvNet(Persistable):
             cache[h] = w
 
     def set_weights(self, weights: Mapping[Any, Any]) -> None:
-        """Replace the weights with ``{node: matrix}`` (shapes checked, every node required)."""
-        given = {frozenset(k) if not isinstance(k, frozenset) else k: v for k, v in weights.items()}
+        """Replace the weights with ``{node: matrix}`` (shapes checked, every node required).
+
+        Raises
+        ------
+        TypeError
+            ``weights`` is not a mapping, a key is not a node (a set of input positions), an array is not
+            real.
+        ValueError
+            A missing node, a node not in the tree, a wrong shape, NaN or infinite entries, or (with
+            ``shared=True``) weights that differ within a level.
+        """
+        if not isinstance(weights, Mapping):
+            raise TypeError(f"weights must be a dict {{node: matrix}}, got {type(weights).__name__}")
+        given = {_as_node(k, "weights"): v for k, v in weights.items()}
         new: dict[frozenset, np.ndarray] = {}
         for v in self.tree.nodes:
             if v not in given:
                 raise ValueError(f"weights missing for node {format_node(v)}")
-            w = np.asarray(given[v])
+            try:
+                w = np.asarray(given[v])
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"weights of node {format_node(v)} are not a rectangular array: {exc}") from None
             if w.dtype.kind not in "fiu":
                 raise TypeError(f"weights of node {format_node(v)} have dtype {w.dtype}; expected real numbers")
             if w.shape != self.weight_shape(v):
@@ -407,7 +474,9 @@ class ConvNet(Persistable):
         return self._dense_table(tf, output, "grid tensor", max_bytes)
 
     def _check_output(self, output: int) -> int:
-        if not isinstance(output, (int, np.integer)) or not 0 <= output < self.n_outputs:
+        if isinstance(output, (bool, np.bool_)) or not isinstance(output, (int, np.integer)):
+            raise TypeError(f"output must be an int in 0..{self.n_outputs - 1}, got {output!r}")
+        if not 0 <= output < self.n_outputs:
             raise ValueError(f"output {output!r} out of range for n_outputs={self.n_outputs}")
         return int(output)
 
@@ -558,19 +627,153 @@ class ConvAC(ConvNet):
         super().__init__(tree, n_descriptors, widths, n_outputs=n_outputs, g="product", shared=shared,
                          seed=seed, dtype=dtype, weights=weights, init=init)
 
-def _positive_int(value: Any, name: str) -> int:
+def check_positive_int(value: Any, name: str) -> int:
+    """``value`` as an int if it is a positive int (numpy ints too; bools and floats refused).
+
+    Raises
+    ------
+    TypeError
+        Not an int (naming ``name`` and the value).
+    ValueError
+        Below 1.
+
+    Examples
+    --------
+    >>> check_positive_int(3, "width")
+    3
+    >>> check_positive_int(2.5, "width")
+    Traceback (most recent call last):
+    ...
+    TypeError: width must be a positive int, got 2.5 (float)
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a positive int, got {value!r}")
+        raise TypeError(f"{name} must be a positive int, got {value!r} ({type(value).__name__})")
     if value < 1:
         raise ValueError(f"{name} must be a positive int, got {value}")
     return int(value)
 
 
-def shallow(n_inputs: int | tuple[int, int], n_descriptors: int, width: int, **kw: Any) -> ConvAC:
+_positive_int = check_positive_int
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """``value`` if it is a bool (``numpy.bool_`` too); anything else raises ``TypeError`` naming it."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+#: The random weight initializations.
+INITS = ("normal", "orthogonal")
+
+
+def check_init(init: Any) -> str:
+    """``init`` if it names an initialization in :data:`INITS`, else ``ValueError`` listing them."""
+    if not isinstance(init, str) or init not in INITS:
+        raise ValueError(f"init must be one of {list(INITS)}, got {init!r}")
+    return init
+
+
+def make_rng(seed: Any) -> np.random.Generator:
+    """``numpy.random.default_rng(seed)``, refusing bools and naming an invalid seed."""
+    if isinstance(seed, (bool, np.bool_)):
+        raise TypeError(f"seed must be an int, a numpy Generator or None, got {seed!r}")
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"seed {seed!r} is not valid: {exc}") from None
+
+
+def as_mode_tree(tree: Any, name: str = "tree") -> ModeTree:
+    """``tree`` as a :class:`ModeTree` (nested tuples or lists are converted)."""
+    if isinstance(tree, ModeTree):
+        return tree
+    if isinstance(tree, (tuple, list)):
+        return ModeTree.from_nested(tree)
+    raise TypeError(f"{name} must be a ModeTree or nested tuples of ints, got {tree!r}")
+
+
+def _as_node(key: Any, what: str) -> frozenset:
+    if isinstance(key, frozenset):
+        return key
+    if isinstance(key, (str, bytes)) or not isinstance(key, Iterable):
+        raise TypeError(f"{what}: {key!r} is not a node; a node is a set of input positions, e.g. {{0, 1}}")
+    try:
+        return frozenset(key)
+    except TypeError:
+        raise TypeError(f"{what}: {key!r} is not a node; a node is a set of input positions") from None
+
+
+def planned_init_bytes(shapes: Iterable[tuple[int, int]], dtype: Any, init: str) -> float:
+    """Peak bytes of drawing random weight matrices of ``shapes``: all results plus the float64
+    temporaries of the largest draw (the Gaussian sample and its scaled copy, or the QR factors)."""
+    item = np.dtype(dtype).itemsize
+    total, temp = 0.0, 0.0
+    for a, b in shapes:
+        entries = float(a) * float(b)
+        total += entries * item
+        temp = max(temp, entries * 8 * (4 if init == "orthogonal" else 2) + float(min(a, b)) ** 2 * 8)
+    return total + temp
+
+
+def _n_inputs(n_inputs: Any) -> tuple[int, tuple[int, int] | None]:
+    """``(n, shape)`` from an int or an image shape ``(height, width)`` of positive ints."""
+    if isinstance(n_inputs, (tuple, list)):
+        if len(n_inputs) != 2:
+            raise ValueError(f"n_inputs must be an int or a (height, width) pair, got {n_inputs!r}")
+        h = check_positive_int(n_inputs[0], "n_inputs[0] (the image height)")
+        w = check_positive_int(n_inputs[1], "n_inputs[1] (the image width)")
+        return h * w, (h, w)
+    return check_positive_int(n_inputs, "n_inputs"), None
+
+
+def _precheck(n: int, n_descriptors: Any, leaf_width: Any, dtype: Any) -> None:
+    # Before the tree is built: the leaves alone hold n * M * w weights, and the tree about 500 bytes
+    # per input, so a request far over the budget is refused without building anything.
+    M = check_positive_int(n_descriptors, "n_descriptors")
+    item = resolve_dtype(dtype).itemsize
+    if isinstance(leaf_width, Sequence) and not isinstance(leaf_width, (str, bytes)) and len(leaf_width):
+        leaf_width = leaf_width[0]
+    valid = isinstance(leaf_width, (int, np.integer)) and not isinstance(leaf_width, bool) and leaf_width > 0
+    w = int(leaf_width) if valid else 1  # anything else is refused by the model, with its own message
+    check_budget(f"a model over {n} inputs with n_descriptors={M} and leaf width {w}",
+                 float(n) * (float(M) * w * item + 500))
+
+
+def shallow(
+    n_inputs: int | tuple[int, int],
+    n_descriptors: int,
+    width: int,
+    *,
+    n_outputs: int = 1,
+    shared: bool = False,
+    seed: int | np.random.Generator | None = None,
+    dtype: Any = "float64",
+    weights: Mapping[Any, Any] | None = None,
+    init: str = "normal",
+) -> ConvAC:
     """A shallow ConvAC (one hidden layer, global product pooling): the CP decomposition.
 
     Its coefficient tensor has CP rank at most ``width``, so every matricization has rank at most
     ``width``.
+
+    Parameters
+    ----------
+    n_inputs : int or (height, width)
+        Positive ints; an image shape gives ``height * width`` inputs.
+    n_descriptors : int
+    width : int
+    n_outputs, shared, seed, dtype, weights, init
+        As :class:`ConvAC`.
+
+    Raises
+    ------
+    TypeError
+        Sizes that are not ints (bools and floats are refused), unknown keywords.
+    ValueError
+        Non-positive sizes, an unknown ``init``.
+    tnconv.TensorTooLargeError
+        When the weights would exceed the byte budget.
 
     References
     ----------
@@ -584,8 +787,16 @@ def shallow(n_inputs: int | tuple[int, int], n_descriptors: int, width: int, **k
     >>> net.tree.to_nested(), net.n_parameters
     ((0, 1, 2, 3), 27)
     """
-    n = int(np.prod(n_inputs)) if isinstance(n_inputs, tuple) else n_inputs
-    return ConvAC(ModeTree.flat(n), n_descriptors, width, **kw)
+    n, _ = _n_inputs(n_inputs)
+    width = check_positive_int(width, "width")
+    if weights is None:
+        _precheck(n, n_descriptors, width, dtype)
+    return ConvAC(ModeTree.flat(n), n_descriptors, width, n_outputs=n_outputs, shared=shared, seed=seed,
+                  dtype=dtype, weights=weights, init=init)
+
+
+#: The pooling geometries of :func:`deep`.
+POOLINGS = ("contiguous", "interleaved")
 
 
 def deep(
@@ -594,7 +805,13 @@ def deep(
     widths: WidthSpec,
     pooling: str = "contiguous",
     arity: int | None = None,
-    **kw: Any,
+    *,
+    n_outputs: int = 1,
+    shared: bool = False,
+    seed: int | np.random.Generator | None = None,
+    dtype: Any = "float64",
+    weights: Mapping[Any, Any] | None = None,
+    init: str = "normal",
 ) -> ConvAC:
     """A deep ConvAC with pooling windows of size 2 (1D) or 2x2 (2D), recursively: hierarchical Tucker.
 
@@ -608,6 +825,17 @@ def deep(
         Contiguous windows, or windows joining inputs half the sequence/image apart.
     arity : int, optional
         1D window size (default 2); 2D windows are ``arity x arity``.
+    n_outputs, shared, seed, dtype, weights, init
+        As :class:`ConvAC`.
+
+    Raises
+    ------
+    TypeError
+        Sizes that are not ints (bools and floats are refused), unknown keywords.
+    ValueError
+        Non-positive sizes, sizes that are not powers of the arity, an unknown ``pooling`` or ``init``.
+    tnconv.TensorTooLargeError
+        When the weights would exceed the byte budget.
 
     References
     ----------
@@ -624,15 +852,17 @@ def deep(
     >>> tc.deep((4, 4), 2, [2, 2]).n_inputs
     16
     """
-    if pooling not in ("contiguous", "interleaved"):
-        raise ValueError(f"pooling must be 'contiguous' or 'interleaved', got {pooling!r}")
-    a = 2 if arity is None else arity
-    if isinstance(n_inputs, tuple):
-        if len(n_inputs) != 2:
-            raise ValueError(f"n_inputs must be an int or a (height, width) tuple, got {n_inputs}")
-        tree = ModeTree.grid(n_inputs[0], n_inputs[1], window=a, interleaved=pooling == "interleaved")
+    if not isinstance(pooling, str) or pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {list(POOLINGS)}, got {pooling!r}")
+    a = 2 if arity is None else check_positive_int(arity, "arity")
+    n, shape = _n_inputs(n_inputs)
+    if weights is None:
+        _precheck(n, n_descriptors, widths, dtype)
+    if shape is not None:
+        tree = ModeTree.grid(shape[0], shape[1], window=a, interleaved=pooling == "interleaved")
     elif pooling == "interleaved":
-        tree = ModeTree.interleaved(n_inputs, arity=a)
+        tree = ModeTree.interleaved(n, arity=a)
     else:
-        tree = ModeTree.balanced(n_inputs, arity=a)
-    return ConvAC(tree, n_descriptors, widths, **kw)
+        tree = ModeTree.balanced(n, arity=a)
+    return ConvAC(tree, n_descriptors, widths, n_outputs=n_outputs, shared=shared, seed=seed, dtype=dtype,
+                  weights=weights, init=init)

@@ -34,7 +34,18 @@ import numpy as np
 
 from .._config import check_budget
 from ..trees import ModeTree, format_node
-from .convnet import _array_module, _positive_int, check_features, check_templates, resolve_dtype
+from .convnet import (
+    _array_module,
+    as_mode_tree,
+    check_bool,
+    check_features,
+    check_init,
+    check_positive_int,
+    check_templates,
+    make_rng,
+    planned_init_bytes,
+    resolve_dtype,
+)
 from .io import Persistable
 from .operators import OPERATORS, PoolingOperator, pooling_operator
 
@@ -42,12 +53,25 @@ __all__ = ["DilatedConvNet"]
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-def _as_tree(tree: Any, name: str = "tree") -> ModeTree:
-    if isinstance(tree, ModeTree):
-        return tree
-    if isinstance(tree, (tuple, list)):
-        return ModeTree.from_nested(tree)
-    raise TypeError(f"{name} must be a ModeTree or nested tuples of ints, got {tree!r}")
+_as_tree = as_mode_tree
+
+
+def planned_weight_bytes(tree: ModeTree, n_descriptors: int, width: int, n_outputs: int, shared: bool,
+                         dtype: Any, init: str) -> float:
+    """Peak bytes of drawing the random weights of a :class:`DilatedConvNet` (results and temporaries)."""
+    shapes: list[tuple[int, int]] = []
+    heights: set[int] = set()
+    for v in tree.nodes:
+        h = tree.height(v)
+        if shared and h in heights:
+            continue
+        heights.add(h)
+        if tree.is_leaf(v):
+            shapes.append((n_descriptors, width))
+        else:
+            cols = n_outputs if v == tree.root else width
+            shapes += [(width, cols)] * len(tree.children(v))
+    return planned_init_bytes(shapes, dtype, init)
 
 
 def _require_binary(tree: ModeTree, what: str) -> None:
@@ -277,27 +301,37 @@ class DilatedConvNet(Persistable):
         dilations: Sequence[int] | None = None,
         init: str = "normal",
     ):
-        self.tree = _as_tree(tree)
+        self.tree = as_mode_tree(tree)
         _require_binary(self.tree, "DilatedConvNet")
-        self.n_descriptors = _positive_int(n_descriptors, "n_descriptors")
-        self.width = _positive_int(width, "width")
-        self.n_outputs = _positive_int(n_outputs, "n_outputs")
+        self.n_descriptors = check_positive_int(n_descriptors, "n_descriptors")
+        self.width = check_positive_int(width, "width")
+        self.n_outputs = check_positive_int(n_outputs, "n_outputs")
         self.g = pooling_operator(g)
         self.dtype = resolve_dtype(dtype)
-        self.shared = bool(shared)
-        if init not in ("normal", "orthogonal"):
-            raise ValueError(f"init must be 'normal' or 'orthogonal', got {init!r}")
+        self.shared = check_bool(shared, "shared")
+        init = check_init(init)
         if dilations is None:
             self.dilations = _infer_dilations(self.tree)
         else:
-            dil = tuple(int(d) for d in dilations)
+            if isinstance(dilations, (str, bytes)) or not isinstance(dilations, Iterable):
+                raise TypeError(f"dilations must be a sequence of positive ints, got {dilations!r}")
+            dil = tuple(check_positive_int(d, f"dilations[{k}]") for k, d in enumerate(dilations))
             n_layers = self.tree.height(self.tree.root)
+            if len(dil) != n_layers:
+                raise ValueError(f"dilations {list(dil)} has {len(dil)} entries; this tree has {n_layers} layers")
             if ModeTree.dilated(n_layers, dil) != self.tree:
                 raise ValueError(f"dilations {list(dil)} do not produce this tree {self.tree!r}")
             self.dilations = dil
         self._plan: Any = None
         if weights is None:
-            self._init_weights(np.random.default_rng(seed), init)
+            rng = make_rng(seed)
+            check_budget(
+                f"the weights of DilatedConvNet (n_inputs={self.n_inputs}, n_descriptors={self.n_descriptors}, "
+                f"width={self.width}, n_outputs={self.n_outputs})",
+                planned_weight_bytes(self.tree, self.n_descriptors, self.width, self.n_outputs, self.shared,
+                                     self.dtype, init),
+            )
+            self._init_weights(rng, init)
         else:
             self.set_weights(weights)
 
@@ -316,11 +350,26 @@ class DilatedConvNet(Persistable):
         >>> net.weight_shapes({0}), net.weight_shapes({0, 1}), net.weight_shapes(range(4))
         ((3, 4), ((4, 4), (4, 4)), ((4, 2), (4, 2)))
         """
-        node = frozenset(node)
+        node = self._node(node)
         if self.tree.is_leaf(node):
             return (self.n_descriptors, self.width)
         cols = self.n_outputs if node == self.tree.root else self.width
         return tuple((self.width, cols) for _ in self.tree.children(node))
+
+    def _node(self, node: Any) -> frozenset:
+        if isinstance(node, (str, bytes)) or not isinstance(node, Iterable):
+            raise TypeError(f"{node!r} is not a node; a node is a set of input positions, e.g. {{0, 1}}")
+        try:
+            v = frozenset(node)
+        except TypeError:
+            raise TypeError(f"{node!r} is not a node; a node is a set of input positions") from None
+        try:
+            self.tree.height(v)
+        except KeyError:
+            raise ValueError(
+                f"{format_node(v) if v else '{}'} is not a node of this tree (over {self.n_inputs} inputs)"
+            ) from None
+        return v
 
     def _random_matrix(self, rng: np.random.Generator, shape: tuple[int, int], init: str) -> np.ndarray:
         if init == "orthogonal":
@@ -348,11 +397,11 @@ class DilatedConvNet(Persistable):
             h = tree.height(v)
             if self.shared:
                 if h not in per_height:  # (earlier child, later child)
-                    per_height[h] = tuple(self._random_matrix(rng, s, init) for s in shape)  # type: ignore[union-attr]
+                    per_height[h] = tuple(self._random_matrix(rng, s, init) for s in shape)  # type: ignore[arg-type]
                 early, late = per_height[h]
                 weights[v] = (early, late) if _earlier_first(tree, v) else (late, early)
             else:
-                weights[v] = tuple(self._random_matrix(rng, s, init) for s in shape)  # type: ignore[union-attr]
+                weights[v] = tuple(self._random_matrix(rng, s, init) for s in shape)  # type: ignore[arg-type]
         self.weights = weights
         self._plan = None
 
@@ -378,7 +427,15 @@ class DilatedConvNet(Persistable):
                [6., 6.]])
         """
         tree = self.tree
-        given = {frozenset(k) if not isinstance(k, frozenset) else k: v for k, v in weights.items()}
+        if not isinstance(weights, Mapping):
+            raise TypeError(
+                f"weights must be a dict {{node: matrix or tuple of matrices}}, got {type(weights).__name__}"
+            )
+        given: dict[frozenset, Any] = {}
+        for k, v in weights.items():
+            if isinstance(k, (str, bytes, int, np.integer)) or not isinstance(k, Iterable):
+                raise TypeError(f"weights: {k!r} is not a node; a node is a set of input positions, e.g. {{0, 1}}")
+            given[frozenset(k)] = v
         extra = [k for k in given if k not in set(tree.nodes)]
         if extra:
             raise ValueError(f"weights given for nodes not in the tree: {[format_node(k) for k in extra[:5]]}")
@@ -406,7 +463,10 @@ class DilatedConvNet(Persistable):
         self._plan = None
 
     def _check_matrix(self, m: Any, shape: tuple[int, int], what: str) -> np.ndarray:
-        w = np.asarray(m)
+        try:
+            w = np.asarray(m)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"weights of {what} are not a rectangular array: {exc}") from None
         if w.dtype.kind not in "fiu":
             raise TypeError(f"weights of {what} have dtype {w.dtype}; expected real numbers")
         if w.shape != shape:
@@ -462,7 +522,9 @@ class DilatedConvNet(Persistable):
         )
 
     def _check_output(self, output: int) -> int:
-        if isinstance(output, bool) or not isinstance(output, (int, np.integer)) or not 0 <= output < self.n_outputs:
+        if isinstance(output, (bool, np.bool_)) or not isinstance(output, (int, np.integer)):
+            raise TypeError(f"output must be an int in 0..{self.n_outputs - 1}, got {output!r}")
+        if not 0 <= output < self.n_outputs:
             raise ValueError(f"output {output!r} out of range for n_outputs={self.n_outputs}")
         return int(output)
 

@@ -18,14 +18,31 @@ from typing import Any
 
 import numpy as np
 
+from .._config import check_budget
 from ..partitions import validate_partition
 from ..trees import ModeTree, format_node
-from .convnet import _array_module, _positive_int, check_features, check_templates
-from .dilated import DilatedConvNet, _as_tree, _evaluate, _ForwardOps, _require_binary
+from .convnet import (
+    _array_module,
+    as_mode_tree,
+    check_features,
+    check_init,
+    check_positive_int,
+    check_templates,
+    make_rng,
+    resolve_dtype,
+)
+from .dilated import DilatedConvNet, _evaluate, _ForwardOps, _require_binary, planned_weight_bytes
 from .io import Persistable
-from .operators import PoolingOperator
+from .operators import PoolingOperator, pooling_operator
 
 __all__ = ["MixedConvNet", "tiling_rank_bounds"]
+
+
+def _check_mixture_arg(mixture_nodes: Any) -> None:
+    if isinstance(mixture_nodes, (str, bytes)) or not isinstance(mixture_nodes, Iterable):
+        raise TypeError(
+            f"mixture_nodes must be a collection of nodes (sets of input positions), got {mixture_nodes!r}"
+        )
 
 
 class MixedConvNet(Persistable):
@@ -93,16 +110,32 @@ class MixedConvNet(Persistable):
         dtype: Any = "float64",
         init: str = "normal",
     ):
-        width = _positive_int(width, "width")
+        width = check_positive_int(width, "width")
         if width % 2:
             raise ValueError(f"width {width} is odd; a mixed decomposition swaps half of the channels")
-        rng = np.random.default_rng(seed)
-        net_a = DilatedConvNet(tree_a, n_descriptors, width, g=g, n_outputs=n_outputs, seed=rng, dtype=dtype, init=init)
-        net_b = DilatedConvNet(tree_b, n_descriptors, width, g=net_a.g, n_outputs=n_outputs, seed=rng, dtype=dtype, init=init)
+        ta, tb = as_mode_tree(tree_a, "tree_a"), as_mode_tree(tree_b, "tree_b")
+        _require_binary(ta, "MixedConvNet (tree_a)")
+        _require_binary(tb, "MixedConvNet (tree_b)")
+        M = check_positive_int(n_descriptors, "n_descriptors")
+        n_out = check_positive_int(n_outputs, "n_outputs")
+        init = check_init(init)
+        dtype = resolve_dtype(dtype)
+        op = pooling_operator(g)
+        _check_mixture_arg(mixture_nodes)
+        # Both nets together against the budget, before either draws its weights.
+        check_budget(
+            f"the weights of MixedConvNet (n_inputs={ta.n_inputs}, n_descriptors={M}, width={width})",
+            sum(planned_weight_bytes(t, M, width, n_out, False, dtype, init) for t in (ta, tb)),
+        )
+        rng = make_rng(seed)
+        net_a = DilatedConvNet(ta, M, width, g=op, n_outputs=n_out, seed=rng, dtype=dtype, init=init)
+        net_b = DilatedConvNet(tb, M, width, g=op, n_outputs=n_out, seed=rng, dtype=dtype, init=init)
         self._setup(net_a, net_b, mixture_nodes)
 
     @classmethod
-    def from_nets(cls, net_a: DilatedConvNet, net_b: DilatedConvNet, mixture_nodes: Iterable[Iterable[int]]) -> MixedConvNet:
+    def from_nets(
+        cls, net_a: DilatedConvNet, net_b: DilatedConvNet, mixture_nodes: Iterable[Iterable[int]]
+    ) -> MixedConvNet:
         """Mix two existing :class:`DilatedConvNet` (their weights are used, not copied).
 
         Raises
@@ -118,6 +151,9 @@ class MixedConvNet(Persistable):
         >>> tc.MixedConvNet.from_nets(a, b, []).coefficient_tensor().shape
         (2, 2, 2, 2)
         """
+        for tag, net in (("net_a", net_a), ("net_b", net_b)):
+            if not isinstance(net, DilatedConvNet):
+                raise TypeError(f"{tag} must be a DilatedConvNet, got {type(net).__name__}")
         for name in ("n_descriptors", "width", "n_outputs", "dtype"):
             if getattr(net_a, name) != getattr(net_b, name):
                 raise ValueError(f"the nets differ in {name}: {getattr(net_a, name)} vs {getattr(net_b, name)}")
@@ -138,6 +174,7 @@ class MixedConvNet(Persistable):
                 f"mixture_nodes must be a collection of nodes, got a single node {format_node(mixture_nodes)}; "
                 "wrap it in a list"
             )
+        _check_mixture_arg(mixture_nodes)
         ia, ib = set(ta.internal_nodes), set(tb.internal_nodes)
         mix: list[frozenset] = []
         for m in mixture_nodes:
@@ -145,7 +182,14 @@ class MixedConvNet(Persistable):
                 raise TypeError(
                     f"mixture_nodes must be a collection of nodes (sets of input positions), got the int {m}"
                 )
-            m = frozenset(m)
+            if isinstance(m, (str, bytes)) or not isinstance(m, Iterable):
+                raise TypeError(
+                    f"mixture_nodes must be a collection of nodes (sets of input positions), got {m!r}"
+                )
+            try:
+                m = frozenset(m)
+            except TypeError:
+                raise TypeError(f"mixture node {m!r} is not a set of input positions") from None
             if m not in ia or m not in ib:
                 where = [name for name, s in (("tree_a", ia), ("tree_b", ib)) if m not in s]
                 raise ValueError(
@@ -180,7 +224,8 @@ class MixedConvNet(Persistable):
     def __repr__(self) -> str:
         return (
             f"MixedConvNet(n_inputs={self.n_inputs}, n_descriptors={self.n_descriptors}, width={self.width}, "
-            f"n_outputs={self.n_outputs}, g={self.g.name!r}, mixture_nodes={[format_node(m) for m in self.mixture_nodes]})"
+            f"n_outputs={self.n_outputs}, g={self.g.name!r}, "
+            f"mixture_nodes={[format_node(m) for m in self.mixture_nodes]})"
         )
 
     def forward(self, features: Any) -> Any:
@@ -314,10 +359,10 @@ def tiling_rank_bounds(
     >>> tiling_rank_bounds(tc.ModeTree.dilated(4, [2, 1, 8, 4]), I, 2)
     (64, 64)
     """
-    tree = _as_tree(tree)
+    tree = as_mode_tree(tree)
     _require_binary(tree, "tiling_rank_bounds")
-    r = _positive_int(width, "width")
-    M = None if n_descriptors is None else _positive_int(n_descriptors, "n_descriptors")
+    r = check_positive_int(width, "width")
+    M = None if n_descriptors is None else check_positive_int(n_descriptors, "n_descriptors")
     I = validate_partition(part, tree.n_inputs)
     Ic = frozenset(range(tree.n_inputs)) - I
     tiles_i, tiles_c = tree.tiling(I), tree.tiling(Ic)

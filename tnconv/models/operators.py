@@ -58,7 +58,9 @@ class PoolingOperator:
         return self.fold(parts)
 
     def fold(self, arrays: list[Any]) -> Any:
-        """Fold ``g`` over a list of equally shaped arrays."""
+        """Fold ``g`` over a list of equally shaped arrays (at least one)."""
+        if not len(arrays):
+            raise ValueError(f"pooling operator {self.name!r}: fold needs at least one array, got none")
         out = arrays[0]
         for a in arrays[1:]:
             out = self.pair(out, a)
@@ -132,6 +134,8 @@ def pooling_operator(g: str | Callable[[Any, Any], Any] | PoolingOperator, check
     """
     if isinstance(g, PoolingOperator):
         return g
+    if not isinstance(check, (bool, np.bool_)):
+        raise TypeError(f"check must be True or False, got {check!r}")
     if isinstance(g, str):
         if g not in OPERATORS:
             raise ValueError(f"unknown pooling operator {g!r}; choose from {sorted(OPERATORS)} or pass a callable")

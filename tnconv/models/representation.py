@@ -9,15 +9,21 @@ References
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+
+from .._config import check_budget
+from .convnet import check_positive_int, make_rng
 
 __all__ = ["GaussianDescriptors", "NeuronDescriptors"]
 
 
 def _check_patches(x: Any, s: int) -> np.ndarray:
-    x = np.asarray(x)
+    try:
+        x = np.asarray(x)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"patches are not a rectangular array of numbers: {exc}") from None
     if x.dtype.kind not in "fiu":
         raise TypeError(f"patches have dtype {x.dtype}; expected real numbers")
     if x.ndim != 3 or x.shape[2] != s:
@@ -25,6 +31,16 @@ def _check_patches(x: Any, s: int) -> np.ndarray:
     if not np.isfinite(x).all():
         raise ValueError("patches contain NaN or infinite values")
     return x.astype(np.float64, copy=False)
+
+
+def _real_array(value: Any, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name} must be an array of real numbers, got {value!r}: {exc}") from None
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contain NaN or infinite values")
+    return arr
 
 
 class GaussianDescriptors:
@@ -40,6 +56,15 @@ class GaussianDescriptors:
     means, sigmas : arrays, optional
         ``(M, s)`` centers and ``(M,)`` widths (default: standard normal centers, ``sigma = sqrt(s)``).
 
+    Raises
+    ------
+    TypeError
+        ``M`` or ``s`` not an int (bools and floats refused).
+    ValueError
+        Non-positive sizes, means or sigmas of the wrong shape, non-finite, or non-positive sigmas.
+    tnconv.TensorTooLargeError
+        Parameters, or (when called) the ``(batch, n_inputs, M, s)`` temporaries, over the byte budget.
+
     Examples
     --------
     >>> import numpy as np
@@ -49,19 +74,21 @@ class GaussianDescriptors:
     """
 
     def __init__(self, M: int, s: int, seed: Any = None, means: Any = None, sigmas: Any = None):
-        rng = np.random.default_rng(seed)
-        self.M, self.s = int(M), int(s)
-        if self.M < 1 or self.s < 1:
-            raise ValueError(f"M and s must be positive, got M={M}, s={s}")
-        self.means = rng.standard_normal((self.M, self.s)) if means is None else np.asarray(means, float)
-        self.sigmas = np.full(self.M, np.sqrt(self.s)) if sigmas is None else np.asarray(sigmas, float)
+        self.M, self.s = check_positive_int(M, "M"), check_positive_int(s, "s")
+        rng = make_rng(seed)
+        check_budget(f"GaussianDescriptors(M={self.M}, s={self.s}) means", float(self.M) * self.s * 8 + self.M * 8)
+        self.means = rng.standard_normal((self.M, self.s)) if means is None else _real_array(means, "means")
+        self.sigmas = np.full(self.M, np.sqrt(self.s)) if sigmas is None else _real_array(sigmas, "sigmas")
         if self.means.shape != (self.M, self.s):
             raise ValueError(f"means have shape {self.means.shape}, expected ({self.M}, {self.s})")
-        if self.sigmas.shape != (self.M,) or (self.sigmas <= 0).any():
+        if self.sigmas.shape != (self.M,) or not (self.sigmas > 0).all():
             raise ValueError(f"sigmas must be {self.M} positive numbers, got {self.sigmas}")
 
     def __call__(self, patches: Any) -> np.ndarray:
         x = _check_patches(patches, self.s)
+        b, n = x.shape[:2]
+        # the (batch, n_inputs, M, s) difference and its square exist at once
+        check_budget(f"GaussianDescriptors on patches of shape {x.shape}", 2.0 * b * n * self.M * self.s * 8)
         d2 = ((x[:, :, None, :] - self.means[None, None]) ** 2).sum(-1)
         return np.exp(-d2 / (2 * self.sigmas**2))
 
@@ -75,6 +102,14 @@ class NeuronDescriptors:
     activation : {"relu", "sigmoid", "tanh", "linear"} or callable
     seed : int, optional
 
+    Raises
+    ------
+    TypeError
+        ``M`` or ``s`` not an int (bools and floats refused); an activation that is neither a name nor a
+        callable.
+    ValueError
+        Non-positive sizes; an unknown activation name (listing the valid ones).
+
     Examples
     --------
     >>> import numpy as np
@@ -83,7 +118,7 @@ class NeuronDescriptors:
     True
     """
 
-    ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    ACTIVATIONS: ClassVar[dict[str, Callable[[np.ndarray], np.ndarray]]] = {
         "relu": lambda z: np.maximum(z, 0),
         "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
         "tanh": np.tanh,
@@ -91,10 +126,9 @@ class NeuronDescriptors:
     }
 
     def __init__(self, M: int, s: int, activation: str | Callable[[np.ndarray], np.ndarray] = "relu", seed: Any = None):
-        rng = np.random.default_rng(seed)
-        self.M, self.s = int(M), int(s)
-        if self.M < 1 or self.s < 1:
-            raise ValueError(f"M and s must be positive, got M={M}, s={s}")
+        self.M, self.s = check_positive_int(M, "M"), check_positive_int(s, "s")
+        rng = make_rng(seed)
+        check_budget(f"NeuronDescriptors(M={self.M}, s={self.s}) weights", float(self.M) * (self.s + 1) * 8)
         if isinstance(activation, str):
             if activation not in self.ACTIVATIONS:
                 raise ValueError(f"unknown activation {activation!r}; choose from {sorted(self.ACTIVATIONS)}")
