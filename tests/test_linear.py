@@ -99,7 +99,7 @@ def num_grad(f, X, h=1e-6):
 # psd_power
 
 
-@settings(max_examples=25, deadline=None)
+@settings(deadline=None)
 @given(n=st.integers(1, 5), power=st.sampled_from([0.25, 1 / 3, 0.5, 2 / 3, 0.75, 1.0, 1.5]), seed=st.integers(0, 10**6))
 def test_psd_power_matches_scipy_full_rank(n, power, seed):
     rng = np.random.default_rng(seed)
@@ -146,7 +146,7 @@ def test_psd_power_rejects_negative_power():
 # the end-to-end rule against independent references
 
 
-@settings(max_examples=20, deadline=None)
+@settings(deadline=None)
 @given(n=st.integers(1, 4), depth=st.integers(1, 4), seed=st.integers(0, 10**6),
        method=st.sampled_from(["svd", "eigh"]))
 def test_rule_matches_scipy_powers_full_rank(n, depth, seed, method):
@@ -157,7 +157,7 @@ def test_rule_matches_scipy_powers_full_rank(n, depth, seed, method):
     np.testing.assert_allclose(got, rule_by_scipy(W, G, depth), rtol=1e-7, atol=1e-8)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(deadline=None)
 @given(d_out=st.integers(1, 4), d_in=st.integers(1, 5), rank=st.integers(1, 4), depth=st.integers(1, 5),
        seed=st.integers(0, 10**6), method=st.sampled_from(["auto", "svd", "eigh"]))
 def test_rule_equals_first_order_term_of_balanced_factors(d_out, d_in, rank, depth, seed, method):
@@ -200,7 +200,7 @@ def test_zero_matrix_does_not_move_for_depth_two_and_more():
         np.testing.assert_array_equal(end_to_end_update(np.zeros((1, 3)), G[:1], depth, 0.1), np.zeros((1, 3)))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(deadline=None)
 @given(d=st.integers(1, 6), depth=st.integers(1, 6), seed=st.integers(0, 10**6),
        log_scale=st.floats(-6, 3))
 def test_single_output_closed_form_equals_general_rule(d, depth, seed, log_scale):
@@ -308,7 +308,7 @@ def test_balancedness_conserved_under_small_steps_any_init():
     assert 1.7 < drifts[0] / drifts[1] < 2.3  # O(eta) over a fixed time = O(eta^2) per step
 
 
-@settings(max_examples=10, deadline=None)
+@settings(deadline=None)
 @given(seed=st.integers(0, 10**6), depth=st.integers(2, 4))
 def test_rule_does_not_depend_on_hidden_widths(seed, depth):
     rng = np.random.default_rng(seed)
@@ -388,7 +388,7 @@ def test_rule_has_nonzero_curl_on_2x2(depth):
 # losses against brute force and finite differences
 
 
-@settings(max_examples=15, deadline=None)
+@settings(deadline=None)
 @given(p=st.sampled_from([2, 2.5, 3, 4, 6]), d_out=st.integers(1, 3), seed=st.integers(0, 10**6))
 def test_lp_loss_value_and_gradient(p, d_out, seed):
     rng = np.random.default_rng(seed)
@@ -412,7 +412,7 @@ def test_squared_loss_is_half_mean_squared_error():
     np.testing.assert_allclose(grad[0], X.T @ r / 9, atol=1e-13)
 
 
-@settings(max_examples=10, deadline=None)
+@settings(deadline=None)
 @given(C=st.integers(2, 4), seed=st.integers(0, 10**6))
 def test_softmax_cross_entropy_value_and_gradient(C, seed):
     rng = np.random.default_rng(seed)
@@ -439,7 +439,7 @@ def test_softmax_cross_entropy_no_overflow_at_huge_logits():
 # the network
 
 
-@settings(max_examples=15, deadline=None)
+@settings(deadline=None)
 @given(depth=st.integers(1, 4), seed=st.integers(0, 10**6))
 def test_factor_gradients_match_finite_differences(depth, seed):
     rng = np.random.default_rng(seed)
@@ -457,7 +457,7 @@ def test_factor_gradients_match_finite_differences(depth, seed):
         np.testing.assert_allclose(grads[j], num_grad(f, factors[j]), rtol=1e-5, atol=1e-7)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(deadline=None)
 @given(d_in=st.integers(1, 5), d_out=st.integers(1, 4), depth=st.integers(1, 5), extra=st.integers(0, 3),
        seed=st.integers(0, 10**6))
 def test_balanced_construction_is_exact(d_in, d_out, depth, extra, seed):
