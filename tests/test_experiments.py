@@ -103,7 +103,7 @@ def dense_from_weights(net):
             continue
         kids = [tables.pop(c) for c in tree.children(v)]
         terms, modes = [], []
-        for T, ms in kids:
+        for _, ms in kids:
             terms.append("".join(mode[m] for m in ms) + "Z")
             modes += ms
         out = "".join(mode[m] for m in modes) + "Y"
@@ -465,8 +465,8 @@ def test_contraction_paths_small():
 
 
 def test_contraction_paths_verdict_ignores_timing():
-    base = dict(batch=1, network=["a", "a", "a"], method=["levels", "greedy", "cotengra"],
-                search_s=[0.0, 0.1, 5.0], status=["ok", "ok", "ok"])
+    base = {"batch": 1, "network": ["a", "a", "a"], "method": ["levels", "greedy", "cotengra"],
+            "search_s": [0.0, 0.1, 5.0], "status": ["ok", "ok", "ok"]}
     cases = [  # (flops, largest intermediate, contraction times)
         ([100.0, 120.0, 99.0], [8.0, 8.0, 16.0], [9.0, 1.0, 1.0]),    # 1% over the best search, 9x slower
         ([100.0, 90.0, 200.0], [8.0, 8.0, 8.0], [1e-6, 1.0, 1.0]),    # 11% over: fails however fast it runs

@@ -8,6 +8,8 @@ differences for every gradient, and a line integral for the curl.
 from __future__ import annotations
 
 import math
+import sys
+import threading
 
 import numpy as np
 import pytest
@@ -425,6 +427,40 @@ def test_lp_loss_value_and_gradient(p, d_out, seed):
     value, grad = loss(W)
     assert math.isclose(float(value), brute, rel_tol=1e-12)
     np.testing.assert_allclose(grad, num_grad(lambda V: float(loss(V)[0]), W), rtol=1e-5, atol=1e-7)
+
+
+def test_lp_loss_is_safe_under_concurrent_stack_sizes():
+    """One loss called from several threads, each with its own stack size (the loss caches the tiled
+    targets of the last stack size): every value equals the brute-force one."""
+    rng = np.random.default_rng(11)
+    m = 2000  # long enough GEMMs for the threads to interleave inside a call
+    X, y = rng.standard_normal((m, 3)), rng.standard_normal(m)
+    loss = LpLoss(X, y, p=4)
+    errors = []
+
+    def work(k):
+        W = rng_w[k]
+        expected = [np.sum((X @ W[j, 0] - y) ** 4) / (4 * m) for j in range(W.shape[0])]
+        for _ in range(200):
+            try:
+                value, _ = loss(W)
+                if not np.allclose(value, expected, rtol=1e-12):
+                    errors.append((k, value))
+            except ValueError as exc:  # a shape mismatch from another thread's cache
+                errors.append((k, str(exc)))
+
+    rng_w = [rng.standard_normal((k + 1, 1, 3)) for k in range(4)]
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often: make a race show up
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert not errors, errors[:3]
 
 
 def test_squared_loss_is_half_mean_squared_error():

@@ -91,8 +91,8 @@ def test_minimum_matches_scipy_and_normal_equations():
     X, y = X[:100, :5], y[:100]
     for p in (3, 4, 6):
         value, w = la.minimum_loss(X, y, p)
-        ref = optimize.minimize(lambda v: _loss_grad(X, y, p, v)[0], np.zeros(5),
-                                jac=lambda v: _loss_grad(X, y, p, v)[1], method="BFGS", options={"gtol": 1e-12})
+        ref = optimize.minimize(lambda v, p=p: _loss_grad(X, y, p, v)[0], np.zeros(5),
+                                jac=lambda v, p=p: _loss_grad(X, y, p, v)[1], method="BFGS", options={"gtol": 1e-12})
         assert value <= ref.fun + 1e-12
         assert abs(value - ref.fun) < 1e-8 * max(1.0, ref.fun)
         assert np.linalg.norm(_loss_grad(X, y, p, w)[1]) < 1e-13
