@@ -110,7 +110,7 @@ def _check_depth(depth: Any) -> int:
 
 def _check_lr(xp: Any, lr: Any, batch_shape: tuple[int, ...]) -> Array:
     """A positive finite learning rate, scalar or broadcastable over the stack; shape ``(..., 1, 1)``."""
-    if isinstance(lr, bool) or isinstance(lr, (str, bytes)) or lr is None:
+    if isinstance(lr, (bool, str, bytes)) or lr is None:
         raise TypeError(f"lr must be a positive number (or an array of them), got {lr!r}")
     if hasattr(lr, "__cuda_array_interface__"):  # a CuPy scalar/array: validate on the host
         lr = lr.get()
@@ -567,7 +567,8 @@ class DeepLinearNetwork:
             return cls([W.copy()])
         Wn = W.get() if hasattr(W, "get") else np.asarray(W)
         U, s, Vh = np.linalg.svd(Wn, full_matrices=False)
-        tol = (10 * max(d_out, d_in) * np.finfo(Wn.dtype).eps if rtol is None else float(rtol)) * (s[0] if s.size else 0)
+        rel = 10 * max(d_out, d_in) * np.finfo(Wn.dtype).eps if rtol is None else float(rtol)
+        tol = rel * (s[0] if s.size else 0)
         r = int(np.sum(s > tol))
         if widths and min(widths) < r:
             j = int(np.argmin(widths))
@@ -686,7 +687,7 @@ class DeepLinearNetwork:
         prefix = [None] * N  # prefix[j] = W_{j-1} ... W_1 (None: identity)
         for j in range(1, N):
             prefix[j] = fs[0] if j == 1 else fs[j - 1] @ prefix[j - 1]
-        grads: list[Array] = [None] * N  # type: ignore[list-item]
+        grads: list[Array] = [None] * N
         left = grad  # (W_N .. W_{j+1})^T grad, built from the top down
         for j in range(N - 1, -1, -1):
             grads[j] = left if prefix[j] is None else left @ T(prefix[j])
@@ -770,7 +771,13 @@ def _hidden_widths(hidden: Any, depth: int, d_in: int, d_out: int) -> list[int]:
 class _MatrixLoss:
     """Base: ``loss(W) -> (value, grad)`` for ``W`` of shape ``(..., d_out, d_in)``, data rows = samples."""
 
+    _xp: Any  # the array module of the data (numpy or cupy)
+    X: Array
+    n_samples: int
     shape: tuple[int, int]
+
+    def __call__(self, W: Array) -> tuple[Array, Array]:
+        raise NotImplementedError  # pragma: no cover - every loss defines it
 
     def _check_W(self, W: Array) -> Array:
         xp = self._xp
@@ -836,10 +843,10 @@ class LpLoss(_MatrixLoss):
         if y.ndim != 2 or y.shape[0] != self.X.shape[0]:
             raise ValueError(f"y of shape {tuple(y.shape)} does not match X with {self.X.shape[0]} samples")
         self.Y = y
-        self._Xt = self._xp.ascontiguousarray(self.X.T)
-        self._Yt = self._xp.ascontiguousarray(y.T)
-        self._Y_rows = self._Yt  # targets tiled for the last stack size seen
-        self.p = float(p)
+        self._Xt: Array = self._xp.ascontiguousarray(self.X.T)
+        self._Yt: Array = self._xp.ascontiguousarray(y.T)
+        self._Y_rows: Array = self._Yt  # targets tiled for the last stack size seen
+        self.p: float = float(p)
         self.n_samples = int(self.X.shape[0])
         self.shape = (int(y.shape[1]), int(self.X.shape[1]))
 
@@ -851,9 +858,13 @@ class LpLoss(_MatrixLoss):
         # Residuals laid out (stack * d_out, m): one GEMM for the whole stack and contiguous row sums,
         # much faster than a broadcast matmul over a stack of thin matrices.
         n_rows = W.size // d_in
-        if self._Y_rows.shape[0] != n_rows:
-            self._Y_rows = xp.tile(self._Yt, (n_rows // d_out, 1))
-        R = W.reshape(n_rows, d_in) @ self._Xt - self._Y_rows
+        # Read the cached tiling once into a local: a concurrent call with another stack size may
+        # replace the attribute, never the array this call uses (attribute assignment is atomic).
+        Y_rows = self._Y_rows
+        if Y_rows.shape[0] != n_rows:
+            Y_rows = xp.tile(self._Yt, (n_rows // d_out, 1))
+            self._Y_rows = Y_rows
+        R = W.reshape(n_rows, d_in) @ self._Xt - Y_rows
         m, p = self.n_samples, self.p
         # P = sign(R) |R|^(p-1) = R |R|^(p-2); |R|^p = P * R. Integer powers by multiplication.
         k = p - 2

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import Any, TypedDict
 
 from .. import partitions
 from ..exact import generic_schmidt_rank
@@ -39,7 +39,15 @@ from ._common import check_size, figure_target, finish_figure, min_cut_log2
 
 __all__ = ["DepthEfficiencyResult", "block_odd_partition", "plot", "run", "truncated_tree", "verdict"]
 
-CONFIG = {
+class _Config(TypedDict):
+    exact_n: list[int]
+    cut_n: list[int]
+    images: list[tuple[int, int]]
+    trunc_layers: int
+    trunc_exact_layers: int
+
+
+CONFIG: dict[str, _Config] = {
     "small": {"exact_n": [4, 8], "cut_n": [4, 8, 16, 32, 64], "images": [(4, 4)], "trunc_layers": 4,
               "trunc_exact_layers": 3},
     "full": {"exact_n": [4, 8, 16], "cut_n": [4, 8, 16, 32, 64, 128, 256, 512, 1024],
@@ -176,7 +184,7 @@ def run(size: str = "small", seed: int = 0, n_descriptors: int = 2, width: int =
     res["images"] = [list(s) for s in cfg["images"]]
     ic, il, rc, rl = [], [], [], []
     for shape in cfg["images"]:
-        net = deep(tuple(shape), M, w, seed=seed)
+        net = deep(shape, M, w, seed=seed)
         cb, lrp = partitions.checkerboard(shape), partitions.left_right(shape)
         a, b = min_cut_log2(net, [cb, lrp])
         ic.append(a)
@@ -290,7 +298,7 @@ def plot(result: DepthEfficiencyResult, ax_or_path: Any = None) -> Any:
     ax.set_xscale("log", base=2)
     ax.set_xlabel("N (inputs)")
     ax.set_ylabel("log2 Schmidt rank")
-    ax.set_title("Efficiency of depth (1D, M=%d, w=%d)" % (r.n_descriptors, r.width))
+    ax.set_title(f"Efficiency of depth (1D, M={r.n_descriptors:d}, w={r.width:d})")
     ax.legend(fontsize=7)
     if len(axes) > 1:
         ax = axes[1]

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -40,7 +40,14 @@ from ._common import blas_threads, check_size, figure_target, finish_figure, min
 
 __all__ = ["EntanglementBoundResult", "make_networks", "make_partitions", "plot", "run", "verdict"]
 
-CONFIG = {
+class _Config(TypedDict):
+    n: int
+    widths: list[int]
+    n_random_parts: int
+    n_draws: int
+
+
+CONFIG: dict[str, _Config] = {
     "small": {"n": 8, "widths": [2, 4], "n_random_parts": 4, "n_draws": 2},
     "full": {"n": 16, "widths": [2, 4], "n_random_parts": 10, "n_draws": 4},
 }

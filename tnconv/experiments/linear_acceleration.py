@@ -330,7 +330,8 @@ class AccelerationResult:
     """Plain data of one (dataset, p) experiment; every array is a numpy array or a list.
 
     ``iters_to_target[name]`` is the first iteration from which the loss stays at or below ``target``
-    (``None`` when no learning rate of the grid got there); ``curves[name]`` is the loss at every iteration at its best learning rate;
+    (``None`` when no learning rate of the grid got there); ``curves[name]`` is the loss at every iteration
+    at its best learning rate;
     ``grid_iters[name][k]`` is the iterations to target at ``lr_grid[k]`` (-1: not reached, -2: diverged).
     """
 
@@ -459,7 +460,7 @@ def run(
     loss = LpLoss(X, y, p)
     loss_star, _ = minimum_loss(X, y, p)
     rng = np.random.default_rng(seed)
-    w0 = rng.standard_normal(X.shape[1])
+    w0 = rng.standard_normal(int(X.shape[1]))
     W0 = (init_scale / np.linalg.norm(w0)) * w0[None, :]
     loss_init = float(loss(W0)[0])
     target = loss_star + rel_target * (loss_init - loss_star)

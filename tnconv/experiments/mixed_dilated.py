@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -53,7 +53,13 @@ __all__ = ["WORKED_PART", "MixedDilatedResult", "dilated_as_convac", "plot", "ru
 
 WORKED_PART = frozenset({0, 2, 4, 6, 8, 9, 12, 13})
 
-CONFIG = {
+class _Config(TypedDict):
+    all_hybrids: bool
+    r_values: list[int]
+    match_widths: list[int]
+
+
+CONFIG: dict[str, _Config] = {
     "small": {"all_hybrids": False, "r_values": [2, 4, 8, 16, 32], "match_widths": [2, 3]},
     "full": {"all_hybrids": True, "r_values": [2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128], "match_widths": [2, 3, 4]},
 }
@@ -144,7 +150,7 @@ def run(size: str = "small", seed: int = 0) -> MixedDilatedResult:
     widths = list(cfg["match_widths"])
     single = [max(generic_schmidt_rank(dilated_as_convac(t, M, w), WORKED_PART, seed=seed) for t in (a, b))
               for w in widths]
-    all_h = [h for h in hybrid_trees(a, b, mix)]
+    all_h = list(hybrid_trees(a, b, mix))
     rv = list(cfg["r_values"])
     req = [_required(a, b, all_h, x) for x in rv]
     return MixedDilatedResult(
@@ -182,7 +188,8 @@ def verdict(result: MixedDilatedResult) -> str:
     bounds_ok = all(lo <= e <= up for lo, e, up in zip(r.tiling_lower, r.exact_rank, r.tiling_upper))
     ok = hybrid_ok and mixed_ok and curve_ok and bounds_ok
     return "\n".join([
-        ("SUPPORTED" if ok else "NOT SUPPORTED") + ": mixed dilated nets reach ranks single trees need far more width for.",
+        ("SUPPORTED" if ok else "NOT SUPPORTED")
+        + ": mixed dilated nets reach ranks single trees need far more width for.",
         f"- exact ranks at width {r.width}: T = {r.exact_rank[0]}, T-bar = {r.exact_rank[1]}, best hybrid = {h_best} "
         f"(= r^(N/2): {hybrid_ok}); all within the tiling bounds: {bounds_ok}.",
         f"- mixed net of width {r.mixed_width}: rank {r.mixed_rank} > {t_best}: {mixed_ok}; a single tree first "

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import Any, TypedDict
 
 from .. import partitions as P
 from ..exact import generic_schmidt_rank
@@ -41,7 +41,12 @@ __all__ = ["GEOMETRIES", "PoolingGeometryResult", "partition_family", "plot", "r
 
 GEOMETRIES = ("contiguous", "interleaved")
 
-CONFIG = {
+class _Config(TypedDict):
+    sides: list[int]
+    exact_side: int
+
+
+CONFIG: dict[str, _Config] = {
     "small": {"sides": [4, 8], "exact_side": 4},
     "full": {"sides": [4, 8, 16, 32], "exact_side": 4},
 }
@@ -121,8 +126,8 @@ def run(size: str = "small", seed: int = 0, n_descriptors: int = 2, width: int =
         for side in sides:
             fam = _family(side, sides[-1])
             net = deep((side, side), M, w, pooling=geo, seed=seed)
-            present = [k for k in names if fam[k] is not None]
-            vals = dict(zip(present, min_cut_log2(net, [fam[k] for k in present])))  # type: ignore[misc]
+            present = {k: part for k in names if (part := fam[k]) is not None}
+            vals = dict(zip(present, min_cut_log2(net, list(present.values()))))
             rows.append([vals.get(k) for k in names])
         log2_cut[geo] = rows
     es = cfg["exact_side"]
@@ -130,7 +135,8 @@ def run(size: str = "small", seed: int = 0, n_descriptors: int = 2, width: int =
     exact: dict[str, list[int | None]] = {}
     for geo in GEOMETRIES:
         net = deep((es, es), M, w, pooling=geo, seed=seed)
-        exact[geo] = [None if fam[k] is None else generic_schmidt_rank(net, fam[k], seed=seed) for k in names]
+        exact[geo] = [None if (part := fam[k]) is None else generic_schmidt_rank(net, part, seed=seed)
+                      for k in names]
     return PoolingGeometryResult(n_descriptors=M, width=w, sides=sides, partitions=names, log2_cut=log2_cut,
                                  max_log2=max_log2, exact_side=es, exact_rank=exact)
 

@@ -106,7 +106,8 @@ def get(name: str) -> Experiment:
         raise UnknownExperimentError(f"unknown experiment {name!r}; known: {', '.join(EXPERIMENTS)}") from None
 
 
-def run_experiment(name: str, size: str = "small", seed: int = 0, out: str | os.PathLike | None = None) -> dict[str, Any]:
+def run_experiment(name: str, size: str = "small", seed: int = 0,
+                   out: str | os.PathLike | None = None) -> dict[str, Any]:
     """Run one experiment; with ``out``, write ``NAME.json`` (result + verdict) and ``NAME.png`` there.
 
     Parameters

@@ -305,7 +305,7 @@ def geometric_profile(tree: ModeTree | Any, n_descriptors: int, budget: int, wid
     M = int(n_descriptors)
 
     def prof(c: float) -> list[int]:
-        return [max(floor, int(round(c / 2 ** (h if wide_base else L - 1 - h)))) for h in range(L)]
+        return [max(floor, round(c / 2 ** (h if wide_base else L - 1 - h))) for h in range(L)]
 
     if n_parameters(tree, M, prof(floor)) > budget:
         raise ValueError(f"budget {budget} is below the narrowest profile {prof(floor)}")
