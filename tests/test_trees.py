@@ -89,7 +89,7 @@ def test_constructor_errors():
         ModeTree({fs({0, 1}): [fs({0}), fs({0, 1})]})
     with pytest.raises(ValueError, match="cover"):
         ModeTree({fs({0, 1, 2}): [fs({0}), fs({1})]})
-    with pytest.raises(KeyError, match="not a node"):
+    with pytest.raises(ValueError, match="not a node"):
         ModeTree.balanced(4).children({0, 2})
 
 
