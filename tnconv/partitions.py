@@ -20,7 +20,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -55,6 +55,9 @@ def _check_int(value: Any, name: str) -> int:
 
 
 def _check_size(what: str, n_positions: float) -> None:
+    # Small partitions are always built: the budget is meant for dense tensors (see trees.py).
+    if float(n_positions) * BYTES_PER_POSITION <= 2**24:
+        return
     check_budget(what, float(n_positions) * BYTES_PER_POSITION,
                  hint=f"a partition is held as a frozenset of {n_positions:.4g} positions")
 
@@ -259,7 +262,7 @@ def center_periphery(shape: tuple[int, int]) -> frozenset:
     return _from_mask((rows >= r0) & (rows < r0 + h // 2) & (cols >= c0) & (cols < c0 + w // 2))
 
 
-def block_interleaved(shape: tuple[int, int], level: int) -> frozenset:
+def block_interleaved(shape: int | tuple[int, int], level: int) -> frozenset:
     """Checkerboard of ``2**level x 2**level`` blocks (``level=0`` is :func:`checkerboard`).
 
     Raises
@@ -324,7 +327,7 @@ NAMES_1D = ("left_right", "odd_even")
 NAMES_2D = ("left_right", "top_bottom", "checkerboard", "center_periphery")
 
 
-_BUILDERS = {
+_BUILDERS: dict[str, Callable[..., frozenset]] = {
     "left_right": left_right,
     "odd_even": odd_even,
     "top_bottom": top_bottom,

@@ -201,7 +201,7 @@ def save_model(model: Any, path: str | os.PathLike) -> None:
         if not stat.S_ISREG(st.st_mode):
             raise ValueError(f"{name} exists and is not a regular file; refusing to write a model there")
     with open(name, "wb") as fh:
-        np.savez(fh, **arrays)
+        np.savez(fh, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -521,7 +521,8 @@ class _Plan:
             weights = {v: keys[f"h:{tree.height(v)}"] for v in tree.nodes}
         else:
             weights = dict(zip(tree.nodes, (keys[n] for n in names)))
-        kw: dict[str, Any] = dict(n_outputs=self.n_outputs, dtype=self.dtype.name, shared=self.shared, weights=weights)
+        kw: dict[str, Any] = {"n_outputs": self.n_outputs, "dtype": self.dtype.name, "shared": self.shared,
+                              "weights": weights}
         if self.cls == "ConvAC":
             return ConvAC(tree, self.M, self.widths, **kw)
         return ConvNet(tree, self.M, self.widths, g=self.g, **kw)
