@@ -639,7 +639,7 @@ class ModeTree:
             except TypeError:
                 raise TypeError(f"a tree node is a set of input positions, got {_short_repr(node)}") from None
         if node not in self._height:
-            raise ValueError(f"{format_node(node) if node else node!r} is not a node of this tree")
+            raise ValueError(f"{format_node(node) if node else repr(node)} is not a node of this tree")
         return node
 
     def children(self, node: Iterable[int]) -> tuple[frozenset, ...]:
