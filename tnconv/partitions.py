@@ -282,8 +282,8 @@ def block_interleaved(shape: int | tuple[int, int], level: int) -> frozenset:
         raise ValueError(f"block_interleaved is a 2D partition, got shape {shape!r}")
     level = _check_int(level, "block_interleaved level")
     if level < 0 or level.bit_length() > 7 or 2**level >= max(s):
-        raise ValueError(f"block_interleaved level {level} must be >= 0 and give blocks smaller than the "
-                         f"image {s}")
+        raise ValueError(f"block_interleaved level {level} gives blocks too large for the image {s}; the level "
+                         "must be >= 0 with 2**level below the longer side")
     b = 2**level
     rows, cols = _grid(s)
     return _from_mask(((rows // b) + (cols // b)) % 2 == 1)
