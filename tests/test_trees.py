@@ -1,7 +1,9 @@
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import tnconv as tc
 from tnconv import ModeTree, hybrid_trees
 
 fs = frozenset
@@ -89,7 +91,7 @@ def test_constructor_errors():
         ModeTree({fs({0, 1}): [fs({0}), fs({0, 1})]})
     with pytest.raises(ValueError, match="cover"):
         ModeTree({fs({0, 1, 2}): [fs({0}), fs({1})]})
-    with pytest.raises(KeyError, match="not a node"):
+    with pytest.raises(ValueError, match="not a node"):
         ModeTree.balanced(4).children({0, 2})
 
 
@@ -143,3 +145,141 @@ def test_hybrid_trees_mix_segments():
     assert any(fs({0, 2}) in h.nodes and fs({4, 5}) in h.nodes for h in hybrids)
     with pytest.raises(ValueError, match="not an internal node of both"):
         hybrid_trees(a, b, [fs({0, 1})])
+
+
+# ------------------------------------------------------------------------- nested input, size, validation
+shapes = st.recursive(st.just(None), lambda kids: st.lists(kids, min_size=2, max_size=4).map(tuple), max_leaves=20)
+
+
+def fill(shape, perm):
+    """Nested tuples with the leaves of ``shape`` numbered by ``perm``, and the expected node sets."""
+    it = iter(perm)
+
+    def rec(s):
+        return next(it) if s is None else tuple(rec(c) for c in s)
+
+    nested = rec(shape)
+
+    def covers(x):
+        return fs({x}) if isinstance(x, int) else fs().union(*map(covers, x))
+
+    def walk(x, acc):
+        acc.append(covers(x))
+        if not isinstance(x, int):
+            for c in x:
+                walk(c, acc)
+        return acc
+
+    return nested, walk(nested, [])
+
+
+@given(shapes.filter(lambda s: s is not None), st.randoms())
+def test_from_nested_against_brute_force(shape, rnd):
+    n = str(shape).count("None")
+    perm = list(range(n))
+    rnd.shuffle(perm)
+    nested, expected = fill(shape, perm)
+    t = ModeTree.from_nested(nested)
+    assert set(t.nodes) == set(expected) and len(t.nodes) == len(expected)
+    assert t.to_nested() == nested and t.root == fs(range(n))
+    # an independent cross-check of the mapping constructor, with numpy ints that must come back as int
+    kids = {v: [fs(np.int64(x) for x in c) for c in t.children(v)] for v in t.internal_nodes}
+    t2 = ModeTree(kids)
+    assert t2 == t and all(type(x) is int for v in t2.nodes for x in v)
+    if n >= 3:  # a repeated leaf is refused
+        bad = str(nested).replace(f"{perm[0]},", f"{perm[1]},", 1).replace(f"({perm[0]})", f"({perm[1]})")
+        if bad != str(nested):
+            with pytest.raises(ValueError, match="duplicate leaves"):
+                ModeTree.from_nested(eval(bad))
+
+
+def caterpillar(n):
+    t = (0, 1)
+    for i in range(2, n):
+        t = (t, i)
+    return t
+
+
+def test_deep_caterpillar_builds_iteratively():
+    t = ModeTree.from_nested(caterpillar(3000))  # 3000 deep: far past the recursion limit
+    assert t.height(t.root) == 2999 and t.depth(fs({0})) == 2999
+    assert [len(v) for v in t.internal_nodes] == list(range(2, 3001))
+    assert repr(t).startswith("ModeTree(((((") and len(repr(t)) < 100
+    assert ModeTree.from_nested(t.to_nested()) == t
+
+
+def test_huge_trees_refused_before_building():
+    with pytest.raises(tc.TensorTooLargeError, match="50000 inputs"):  # 1.25e9 positions
+        ModeTree.from_nested(caterpillar(50_000))
+    with pytest.raises(tc.TensorTooLargeError, match=r"balanced\(n=1099511627776"):
+        ModeTree.balanced(2**40)
+    with pytest.raises(tc.TensorTooLargeError, match=r"interleaved\(n=1099511627776"):
+        ModeTree.interleaved(2**40)
+    with pytest.raises(tc.TensorTooLargeError, match=r"flat\(n=10000000000\)"):
+        ModeTree.flat(10**10)
+    with pytest.raises(tc.TensorTooLargeError, match=r"grid\(65536, 65536"):
+        ModeTree.grid(2**16, 2**16)
+    with pytest.raises(tc.TensorTooLargeError, match=r"dilated\(n_layers=40\)"):
+        ModeTree.dilated(40)
+    with pytest.raises(tc.TensorTooLargeError, match=r"random\(n=10000000000\)"):
+        ModeTree.random(10**10)
+    with tc.option_context(max_dense_bytes=2**40):  # the same tree fits a larger budget
+        assert ModeTree.from_nested(caterpillar(600)).n_inputs == 600
+
+
+def test_hostile_nestings():
+    deep = 0
+    for _ in range(50_000):
+        deep = (deep,)
+    with pytest.raises(ValueError, match="1 child"):
+        ModeTree.from_nested(deep)
+    loop = [0, 1]
+    loop.append(loop)
+    with pytest.raises(ValueError, match="contains itself"):
+        ModeTree.from_nested(loop)
+    shared = (0, 1)
+    for _ in range(80):  # a DAG of 2^80 leaves: refused at the first repeated leaf
+        shared = (shared, shared)
+    with pytest.raises(ValueError, match=r"duplicate leaves \[0\]"):
+        ModeTree.from_nested(shared)
+    with pytest.raises(TypeError, match="leaves must be ints, got True"):
+        ModeTree.from_nested((True, 0))
+    with pytest.raises(TypeError, match=r"ints or tuples, got 1\.0"):
+        ModeTree.from_nested((1.0, 0))
+    with pytest.raises(ValueError, match=r"out of range \[-1\]"):
+        ModeTree.from_nested((0, -1))
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: ModeTree.balanced(4.0), "n must be an int, got 4.0"),
+    (lambda: ModeTree.balanced(True), "n must be an int, got True"),
+    (lambda: ModeTree.balanced(9, arity=3.0), "arity must be an int"),
+    (lambda: ModeTree.grid(4, 4, window=2.0), "window must be an int"),
+    (lambda: ModeTree.grid(4, 4, interleaved=1), "interleaved must be True or False"),
+    (lambda: ModeTree.flat(2.5), "got 2.5"),
+    (lambda: ModeTree.dilated(2, [1.0, 2]), "each dilation must be an int, got 1.0"),
+    (lambda: ModeTree.dilated(2, "12"), "sequence of ints"),
+    (lambda: ModeTree.random(5, arity=(2.0, 3)), "arity must be an int"),
+    (lambda: ModeTree.random(5, arity=3), "pair"),
+    (lambda: ModeTree({fs({0.0, 1}): [fs({0.0}), fs({1})]}), "inputs must be ints, got 0.0"),
+    (lambda: ModeTree([1, 2]), "needs a mapping"),
+])
+def test_builder_type_errors(call, match):
+    with pytest.raises(TypeError, match=match):
+        call()
+
+
+def test_random_trees_hold_python_ints():
+    t = ModeTree.random(9, seed=np.random.default_rng(1))
+    assert all(type(x) is int for v in t.nodes for x in v)
+    import json
+
+    json.dumps(t.to_nested())  # numpy int64 inside nodes made this (and save) fail
+
+
+def test_node_lookup_errors():
+    t = ModeTree.balanced(4)
+    with pytest.raises(ValueError, match=r"\{0,2\} is not a node"):
+        t.height({0, 2})
+    with pytest.raises(TypeError, match="set of input positions"):
+        t.children(3)

@@ -2,29 +2,59 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["TensorTooLargeError", "format_bytes", "option_context", "options", "set_options"]
+import numpy as np
+
+__all__ = ["TensorTooLargeError", "check_budget", "format_bytes", "option_context", "options", "set_options"]
 
 #: ``max_dense_bytes``: the largest dense tensor (coefficient/grid tensor, matricization) that
 #: tnconv will materialize.
 options: dict[str, Any] = {"max_dense_bytes": 2**31}
 
 
+def _positive_bytes(value: Any, name: str) -> float:
+    """A byte count: a positive finite real number (bools and strings refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or isinstance(value, np.bool_):
+        raise ValueError(f"{name} must be a positive finite number of bytes, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be a positive finite number of bytes, got {value!r}")
+    return value if isinstance(value, int) else v
+
+
+#: One validator per option: it returns the value to store or raises ValueError naming the value.
+_VALIDATORS = {"max_dense_bytes": _positive_bytes}
+_LOCK = threading.Lock()
+
+
+def _validated(kwargs: dict[str, Any]) -> dict[str, Any]:
+    unknown = [k for k in kwargs if k not in _VALIDATORS]
+    if unknown:
+        raise ValueError(f"unknown tnconv option {unknown[0]!r}; known: {sorted(_VALIDATORS)}")
+    return {k: _VALIDATORS[k](v, k) for k, v in kwargs.items()}
+
+
 def set_options(**kwargs: Any) -> None:
     """Set global options, e.g. ``set_options(max_dense_bytes=2**33)``.
+
+    All values are checked before any is set.
 
     Parameters
     ----------
     **kwargs
-        ``max_dense_bytes``: the largest dense tensor (bytes) tnconv will materialize.
+        ``max_dense_bytes``: the largest dense tensor (bytes) tnconv will materialize; a positive finite
+        number.
 
     Raises
     ------
-    KeyError
-        For an unknown option name.
+    ValueError
+        For an unknown option name or an invalid value (NaN, infinite, non-positive, not a number).
 
     Examples
     --------
@@ -32,22 +62,28 @@ def set_options(**kwargs: Any) -> None:
     >>> with tc.option_context(max_dense_bytes=1024):
     ...     tc.options["max_dense_bytes"]
     1024
+    >>> tc.set_options(max_dense_bytes="abc")
+    Traceback (most recent call last):
+    ...
+    ValueError: max_dense_bytes must be a positive finite number of bytes, got 'abc'
     """
-    for key, value in kwargs.items():
-        if key not in options:
-            raise KeyError(f"unknown tnconv option {key!r}; known: {sorted(options)}")
-        options[key] = value
+    values = _validated(kwargs)
+    with _LOCK:
+        options.update(values)
 
 
 @contextmanager
 def option_context(**kwargs: Any) -> Iterator[None]:
-    """Temporarily set options inside a ``with`` block."""
-    old = {k: options[k] for k in kwargs}
-    set_options(**kwargs)
+    """Temporarily set options inside a ``with`` block (validated like :func:`set_options`)."""
+    values = _validated(kwargs)
+    with _LOCK:
+        old = {k: options[k] for k in values}
+        options.update(values)
     try:
         yield
     finally:
-        options.update(old)
+        with _LOCK:
+            options.update(old)
 
 
 def format_bytes(n: float) -> str:
@@ -72,13 +108,41 @@ class TensorTooLargeError(MemoryError):
             f"max_bytes=..."
         )
         if hint:
-            msg += f". {hint}"
+            msg += f"; {hint}"
         super().__init__(msg)
         self.n_bytes = n_bytes
         self.budget = budget
 
 
 def check_budget(what: str, n_bytes: float, max_bytes: float | None = None, hint: str = "") -> None:
-    budget = options["max_dense_bytes"] if max_bytes is None else max_bytes
-    if n_bytes > budget:
+    """Raise :class:`TensorTooLargeError` if ``n_bytes`` exceeds the budget.
+
+    Parameters
+    ----------
+    what : str
+        What would be allocated (for the message).
+    n_bytes : float
+        Its planned size; NaN counts as over any budget.
+    max_bytes : float, optional
+        The budget; defaults to ``options["max_dense_bytes"]``. A positive finite number.
+    hint : str
+        Appended to the message.
+
+    Raises
+    ------
+    ValueError
+        If ``max_bytes`` is NaN, infinite, non-positive, a bool or not a number.
+    TensorTooLargeError
+        If ``n_bytes`` is over the budget.
+
+    Examples
+    --------
+    >>> check_budget("a table", 100.0, max_bytes=1000)
+    >>> check_budget("a table", 100.0, max_bytes=float("nan"))
+    Traceback (most recent call last):
+    ...
+    ValueError: max_bytes must be a positive finite number of bytes, got nan
+    """
+    budget = options["max_dense_bytes"] if max_bytes is None else _positive_bytes(max_bytes, "max_bytes")
+    if not n_bytes <= budget:  # NaN sizes are refused too
         raise TensorTooLargeError(what, n_bytes, budget, hint)

@@ -19,10 +19,13 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
+
+from ._config import check_budget
 
 __all__ = [
     "NAMES_1D",
@@ -40,13 +43,34 @@ __all__ = [
 ]
 
 
+#: Estimated bytes per position of a partition held as a frozenset of ints (hash table plus int).
+BYTES_PER_POSITION = 64
+
+
+def _check_int(value: Any, name: str) -> int:
+    """An int (Python or numpy integer); bools and floats (even ``2.0``) are refused."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
+    return int(value)
+
+
+def _check_size(what: str, n_positions: float) -> None:
+    # Small partitions are always built: the budget is meant for dense tensors (see trees.py).
+    if float(n_positions) * BYTES_PER_POSITION <= 2**24:
+        return
+    check_budget(what, float(n_positions) * BYTES_PER_POSITION,
+                 hint=f"a partition is held as a frozenset of {n_positions:.4g} positions")
+
+
 def validate_partition(part: Any, n_inputs: int, allow_full: bool = False) -> frozenset:
     """Check one side ``I`` of a partition of ``n_inputs`` inputs and return it as a frozenset.
 
     Parameters
     ----------
-    part : iterable of int
-        The input positions on one side.
+    part : iterable of int or boolean mask
+        The input positions on one side (a set, list, tuple, range or 1D integer array), or a boolean
+        array of shape ``(n_inputs,)``. Names such as ``"odd_even"`` are not partitions: build one with
+        :func:`odd_even` or :func:`named`.
     n_inputs : int
         Total number of inputs.
     allow_full : bool
@@ -61,7 +85,7 @@ def validate_partition(part: Any, n_inputs: int, allow_full: bool = False) -> fr
     ValueError
         Duplicated positions, positions outside ``0..n_inputs-1``, an empty side or a full side.
     TypeError
-        Entries that are not integers.
+        A string, a mapping, a single int, or entries that are not integers.
 
     Examples
     --------
@@ -72,28 +96,57 @@ def validate_partition(part: Any, n_inputs: int, allow_full: bool = False) -> fr
     ...
     ValueError: partition has duplicated positions [0]
     """
+    n_inputs = _check_int(n_inputs, "n_inputs")
+    if isinstance(part, (str, bytes)):
+        text = part if isinstance(part, str) else part.decode("utf-8", "replace")
+        base = text.split(":")[0]
+        hint = f"use tc.partitions.{base}(shape)" if base in _BUILDERS else "see tc.partitions.named"
+        raise TypeError(
+            f"a partition is a set of input positions, got the string {part!r}; partition names are "
+            f"accepted only by tc.partitions.named(name, shape) and the command line: {hint} "
+            f"(known names: {', '.join(_NAMES)})"
+        )
+    if isinstance(part, Mapping):
+        raise TypeError(
+            f"a partition is a set of input positions, got a {type(part).__name__}; pass the positions of "
+            "one side, e.g. a set or list of ints, or a boolean mask"
+        )
     if isinstance(part, (int, np.integer)):
         raise TypeError(f"a partition is a set of input positions, got the single int {part!r}")
-    if isinstance(part, np.ndarray) and part.dtype == bool:
-        if part.shape != (n_inputs,):
-            raise ValueError(f"boolean partition mask has shape {part.shape}, expected ({n_inputs},)")
-        part = np.flatnonzero(part)
+    if isinstance(part, np.ndarray):
+        if part.dtype == bool:
+            if part.shape != (n_inputs,):
+                raise ValueError(f"boolean partition mask has shape {part.shape}, expected ({n_inputs},)")
+            part = np.flatnonzero(part)
+        elif part.ndim != 1:
+            raise ValueError(f"a partition array must be 1D (positions) or a boolean mask, got shape {part.shape}")
     try:
-        items = list(part)
+        size = len(part)
+    except TypeError:
+        size = None
+    if size is not None and size > n_inputs:
+        # More entries than inputs means duplicates or out-of-range positions; do not materialize them.
+        raise ValueError(f"partition has {size} positions but there are only {n_inputs} inputs")
+    try:
+        iterator = iter(part)
     except TypeError:
         raise TypeError(f"a partition is an iterable of input positions, got {part!r}") from None
     positions = []
-    for x in items:
+    for x in iterator:
         if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)):
-            raise TypeError(f"partition positions must be ints, got {x!r}")
+            raise TypeError(f"partition positions must be ints, got {x!r} ({type(x).__name__})")
         positions.append(int(x))
+        if len(positions) > n_inputs:
+            raise ValueError(f"partition has more than {n_inputs} positions but there are only {n_inputs} inputs")
     seen: set[int] = set()
     dups = sorted({x for x in positions if x in seen or seen.add(x)})  # type: ignore[func-returns-value]
     if dups:
-        raise ValueError(f"partition has duplicated positions {dups}")
+        raise ValueError(f"partition has duplicated positions {dups[:10]}")
     bad = sorted(x for x in positions if not 0 <= x < n_inputs)
     if bad:
-        raise ValueError(f"partition positions {bad} are out of range for {n_inputs} inputs (0..{n_inputs - 1})")
+        raise ValueError(
+            f"partition positions {bad[:10]} are out of range for {n_inputs} inputs (0..{n_inputs - 1})"
+        )
     out = frozenset(positions)
     if not out:
         raise ValueError("partition side I is empty; it must hold at least one input position")
@@ -102,28 +155,44 @@ def validate_partition(part: Any, n_inputs: int, allow_full: bool = False) -> fr
     return out
 
 
-def _shape(shape: Any) -> tuple[int, ...]:
-    if isinstance(shape, (int, np.integer)):
+def _shape(shape: Any, what: str) -> tuple[int, ...]:
+    """``n`` or ``(height, width)``, validated, with the partition's size checked against the budget."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, (bool, np.bool_)):
         if shape < 2:
-            raise ValueError(f"need at least 2 inputs, got {shape}")
+            raise ValueError(f"{what}: need at least 2 inputs, got {shape}")
+        _check_size(f"{what} over {int(shape)} inputs", int(shape))
         return (int(shape),)
-    shape = tuple(int(s) for s in shape)
-    if len(shape) != 2 or min(shape) < 1 or shape[0] * shape[1] < 2:
-        raise ValueError(f"image shape must be (height, width) with at least 2 pixels, got {shape}")
-    return shape
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(f"{what}: shape must be an int n or a pair (height, width), got {shape!r}")
+    dims = tuple(_check_int(s, f"{what}: each image side") for s in shape)
+    if len(dims) != 2:
+        raise ValueError(f"{what}: image shape must be (height, width), got {shape!r}")
+    if min(dims) < 1 or dims[0] * dims[1] < 2:
+        raise ValueError(f"{what}: image shape must be (height, width) of positive sizes with at least 2 "
+                         f"pixels, got {shape!r}")
+    # np.indices builds two int64 grids of the image besides the frozenset.
+    _check_size(f"{what} over a {dims[0]}x{dims[1]} image", dims[0] * dims[1] * (1 + 16 / BYTES_PER_POSITION))
+    return dims
 
 
-def _grid(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    return np.indices(shape)
+def _grid(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    rows, cols = np.indices(shape)
+    return rows, cols
 
 
 def _from_mask(mask: np.ndarray) -> frozenset:
-    return frozenset(int(i) for i in np.flatnonzero(mask.ravel()))
+    return frozenset(np.flatnonzero(mask.ravel()).tolist())
 
 
 def left_right(shape: int | tuple[int, int]) -> frozenset:
-    """The left half: the first ``n//2`` positions in 1D, the left ``width//2`` columns in 2D."""
-    s = _shape(shape)
+    """The left half: the first ``n//2`` positions in 1D, the left ``width//2`` columns in 2D.
+
+    Examples
+    --------
+    >>> sorted(left_right(5)), sorted(left_right((2, 2)))
+    ([0, 1], [0, 2])
+    """
+    s = _shape(shape, "left_right")
     if len(s) == 1:
         return frozenset(range(s[0] // 2))
     if s[1] < 2:
@@ -133,100 +202,187 @@ def left_right(shape: int | tuple[int, int]) -> frozenset:
 
 
 def odd_even(shape: int) -> frozenset:
-    """The odd positions of a 1D sequence (the interleaved partition)."""
-    s = _shape(shape)
+    """The odd positions of a 1D sequence (the interleaved partition).
+
+    Examples
+    --------
+    >>> sorted(odd_even(5))
+    [1, 3]
+    """
+    s = _shape(shape, "odd_even")
     if len(s) != 1:
-        raise ValueError("odd_even is a 1D partition; use checkerboard for images")
+        raise ValueError(f"odd_even is a 1D partition (an int n); use checkerboard for images, got {shape!r}")
     return frozenset(range(1, s[0], 2))
 
 
 def top_bottom(shape: tuple[int, int]) -> frozenset:
-    """The top ``height//2`` rows of an image."""
-    s = _shape(shape)
+    """The top ``height//2`` rows of an image.
+
+    Examples
+    --------
+    >>> sorted(top_bottom((2, 3)))
+    [0, 1, 2]
+    """
+    s = _shape(shape, "top_bottom")
     if len(s) != 2 or s[0] < 2:
-        raise ValueError(f"top_bottom needs an image at least 2 high, got {shape}")
+        raise ValueError(f"top_bottom needs an image at least 2 high, got {shape!r}")
     rows, _ = _grid(s)
     return _from_mask(rows < s[0] // 2)
 
 
 def checkerboard(shape: tuple[int, int]) -> frozenset:
-    """Pixels with odd ``row + col``: the most interleaved 2D partition."""
-    s = _shape(shape)
+    """Pixels with odd ``row + col``: the most interleaved 2D partition.
+
+    Examples
+    --------
+    >>> sorted(checkerboard((2, 2)))
+    [1, 2]
+    """
+    s = _shape(shape, "checkerboard")
     if len(s) != 2:
-        raise ValueError("checkerboard is a 2D partition; use odd_even for sequences")
+        raise ValueError(f"checkerboard is a 2D partition; use odd_even for sequences, got {shape!r}")
     rows, cols = _grid(s)
     return _from_mask((rows + cols) % 2 == 1)
 
 
 def center_periphery(shape: tuple[int, int]) -> frozenset:
-    """The central block (half the height by half the width) of an image."""
-    s = _shape(shape)
+    """The central block (half the height by half the width) of an image.
+
+    Examples
+    --------
+    >>> sorted(center_periphery((4, 4)))
+    [5, 6, 9, 10]
+    """
+    s = _shape(shape, "center_periphery")
     if len(s) != 2 or min(s) < 2:
-        raise ValueError(f"center_periphery needs an image at least 2x2, got {shape}")
+        raise ValueError(f"center_periphery needs an image at least 2x2, got {shape!r}")
     h, w = s
     rows, cols = _grid(s)
     r0, c0 = (h - h // 2) // 2, (w - w // 2) // 2
     return _from_mask((rows >= r0) & (rows < r0 + h // 2) & (cols >= c0) & (cols < c0 + w // 2))
 
 
-def block_interleaved(shape: tuple[int, int], level: int) -> frozenset:
-    """Checkerboard of ``2**level x 2**level`` blocks (``level=0`` is :func:`checkerboard`)."""
-    s = _shape(shape)
+def block_interleaved(shape: int | tuple[int, int], level: int) -> frozenset:
+    """Checkerboard of ``2**level x 2**level`` blocks (``level=0`` is :func:`checkerboard`).
+
+    Raises
+    ------
+    TypeError
+        A level that is not an int (``1.5`` and ``1.0`` alike).
+    ValueError
+        A negative level, or blocks as large as the image.
+
+    Examples
+    --------
+    >>> sorted(block_interleaved((2, 4), 1))
+    [2, 3, 6, 7]
+    """
+    s = _shape(shape, "block_interleaved")
     if len(s) != 2:
-        raise ValueError("block_interleaved is a 2D partition")
-    b = 2 ** int(level)
-    if level < 0 or b >= max(s):
-        raise ValueError(f"block_interleaved level {level} gives blocks of {b} pixels, too large for {s}")
+        raise ValueError(f"block_interleaved is a 2D partition, got shape {shape!r}")
+    level = _check_int(level, "block_interleaved level")
+    if level < 0 or level.bit_length() > 7 or 2**level >= max(s):
+        raise ValueError(f"block_interleaved level {level} gives blocks too large for the image {s}; the level "
+                         "must be >= 0 with 2**level below the longer side")
+    b = 2**level
     rows, cols = _grid(s)
     return _from_mask(((rows // b) + (cols // b)) % 2 == 1)
 
 
 def contiguous_block(n: int, size: int, start: int = 0) -> frozenset:
-    """A contiguous 1D block ``start..start+size-1`` (the rest is the other side)."""
+    """A contiguous 1D block ``start..start+size-1`` (the rest is the other side).
+
+    Examples
+    --------
+    >>> sorted(contiguous_block(6, 2, start=3))
+    [3, 4]
+    """
+    n = _check_int(n, "n")
+    size = _check_int(size, "size")
+    start = _check_int(start, "start")
     if not 0 < size < n or start < 0 or start + size > n:
         raise ValueError(f"block start={start}, size={size} does not fit inside 0..{n - 1} as a proper subset")
+    _check_size(f"contiguous_block of size {size}", size)
     return frozenset(range(start, start + size))
 
 
 def random(shape: int | tuple[int, int], k: int | None = None, seed: Any = None) -> frozenset:
-    """A uniformly random side of size ``k`` (default: half the inputs)."""
-    s = _shape(shape)
-    n = int(np.prod(s))
-    k = n // 2 if k is None else int(k)
+    """A uniformly random side of size ``k`` (default: half the inputs).
+
+    Examples
+    --------
+    >>> len(random(10, 3, seed=0))
+    3
+    """
+    s = _shape(shape, "random")
+    n = math.prod(s)
+    k = n // 2 if k is None else _check_int(k, "k")
     if not 0 < k < n:
         raise ValueError(f"random partition size k={k} must be between 1 and {n - 1}")
     rng = np.random.default_rng(seed)
-    return frozenset(int(i) for i in rng.choice(n, size=k, replace=False))
+    return frozenset(rng.choice(n, size=k, replace=False).tolist())
 
 
 NAMES_1D = ("left_right", "odd_even")
 NAMES_2D = ("left_right", "top_bottom", "checkerboard", "center_periphery")
 
 
+_BUILDERS: dict[str, Callable[..., frozenset]] = {
+    "left_right": left_right,
+    "odd_even": odd_even,
+    "top_bottom": top_bottom,
+    "checkerboard": checkerboard,
+    "center_periphery": center_periphery,
+    "block_interleaved": block_interleaved,
+    "random": random,
+}
+_NAMES = ("left_right", "odd_even", "top_bottom", "checkerboard", "center_periphery", "block_interleaved:L",
+          "random:K:SEED")
+
+
+def _int_arg(name: str, text: str, what: str) -> int:
+    t = text.strip()
+    if not (t.isascii() and t.lstrip("-").isdigit()):
+        raise ValueError(f"partition name {name!r}: {what} must be an integer, got {text!r}")
+    return int(t)
+
+
 def named(name: str, shape: int | tuple[int, int]) -> frozenset:
     """Look a partition up by name, e.g. ``named("checkerboard", (4, 4))``.
 
     ``block_interleaved:L`` selects a level; ``random:K:SEED`` a random one.
+
+    Raises
+    ------
+    ValueError
+        An unknown name, or arguments that are not integers.
+    TypeError
+        A name that is not a string.
+
+    Examples
+    --------
+    >>> sorted(named("block_interleaved:1", (2, 4)))
+    [2, 3, 6, 7]
     """
+    if not isinstance(name, str):
+        raise TypeError(f"a partition name is a string such as 'odd_even', got {name!r}")
     base, *args = name.split(":")
-    table = {
-        "left_right": left_right,
-        "odd_even": odd_even,
-        "top_bottom": top_bottom,
-        "checkerboard": checkerboard,
-        "center_periphery": center_periphery,
-    }
-    if base in table:
-        return table[base](shape)
+    n_args = {"block_interleaved": 1, "random": 2}.get(base, 0)
+    if base not in _BUILDERS:
+        raise ValueError(f"unknown partition name {name!r}; known: {', '.join(_NAMES)}")
+    if len(args) > n_args:
+        raise ValueError(f"partition name {name!r} has {len(args)} ':' arguments; {base} takes at most {n_args}")
     if base == "block_interleaved":
-        return block_interleaved(shape, int(args[0]) if args else 0)
+        return block_interleaved(shape, _int_arg(name, args[0], "the level L") if args else 0)
     if base == "random":
-        return random(shape, int(args[0]) if args else None, int(args[1]) if len(args) > 1 else 0)
-    raise ValueError(
-        f"unknown partition name {name!r}; known: {', '.join(list(table) + ['block_interleaved:L', 'random:K:SEED'])}"
-    )
+        k = _int_arg(name, args[0], "the size K") if args else None
+        seed = _int_arg(name, args[1], "the SEED") if len(args) > 1 else 0
+        if seed < 0:
+            raise ValueError(f"partition name {name!r}: the SEED must be >= 0, got {seed}")
+        return random(shape, k, seed)
+    return _BUILDERS[base](shape)
 
 
 def as_parts(parts: Iterable[Any], n_inputs: int) -> list[frozenset]:
-    """Validate many partitions at once."""
+    """Validate many partitions at once (see :func:`validate_partition`)."""
     return [validate_partition(p, n_inputs) for p in parts]

@@ -220,7 +220,7 @@ class ConvNet(Persistable):
             out = {v: check_positive_int(widths, "width") for v in non_root}
         elif isinstance(widths, Mapping):
             given = {_as_node(k, "widths"): v for k, v in widths.items()}
-            unknown = [k for k in given if k not in set(non_root)]
+            unknown = list(given.keys() - set(non_root))  # one set, not one per key: linear time
             if unknown:
                 what = "the root (its width is n_outputs)" if tree.root in unknown else "not non-root nodes"
                 raise ValueError(f"widths given for {[format_node(k) for k in unknown]}: {what}")
@@ -344,7 +344,7 @@ class ConvNet(Persistable):
             if not np.isfinite(w).all():
                 raise ValueError(f"weights of node {format_node(v)} contain NaN or infinite values")
             new[v] = np.ascontiguousarray(w, dtype=self.dtype)
-        extra = [k for k in given if k not in set(self.tree.nodes)]
+        extra = list(given.keys() - set(self.tree.nodes))  # one set, not one per key: linear time
         if extra:
             raise ValueError(f"weights given for nodes not in the tree: {[format_node(k) for k in extra[:5]]}")
         if self.shared:
