@@ -112,7 +112,7 @@ def as_float(weights):
 
 
 # ---------------------------------------------------------------------------------------------- model
-@settings(max_examples=25, deadline=None)
+@settings(deadline=None)
 @given(dil_a=st.permutations([1, 2, 4]), dil_b=st.permutations([1, 2, 4]), w=st.sampled_from([2, 4]),
        g=st.sampled_from(sorted(G_REF)), seed=st.integers(0, 10**6), data=st.data())
 def test_forward_matches_the_recursive_definition(dil_a, dil_b, w, g, seed, data):

@@ -136,7 +136,7 @@ def test_log_forward_matches_plain_and_mpmath(rng):
     np.testing.assert_array_equal(sign_big, sign)
 
 
-@settings(max_examples=15)
+@settings(deadline=None)
 @given(st.integers(2, 7), st.integers(1, 3), st.integers(1, 3), st.integers(0, 10**6), st.booleans())
 def test_save_load_roundtrip(tmp_path_factory, n, M, w, seed, shared):
     tree = ModeTree.random(n, seed=seed, shuffle=False) if not shared else ModeTree.balanced(4)
