@@ -228,7 +228,9 @@ def min_cuts(
         return [_solve_flow(prob, p, a, method, flow_func) for p, a in checked]
     solver = prob.tree_solver()
     out: list[MinCut] = []
-    batch = max(1, _BATCH_ELEMENTS // max(prob.n_vertices, 1))
+    # Object (Python int) work arrays cost ~50 bytes an entry, not 4-8: smaller batches.
+    elements = _BATCH_ELEMENTS if solver.dtype != object else _BATCH_ELEMENTS // 16
+    batch = max(1, elements // max(prob.n_vertices, 1))
     for lo in range(0, len(checked), batch):
         chunk = checked[lo : lo + batch]
         on = _mask([a for _, a in chunk], prob.n_open)

@@ -13,9 +13,10 @@ capacities (its logarithm), so the capacities are chosen to make the two orders 
 
 * When every dimension is a power of one integer ``b`` (:func:`common_base`), the capacity of a bond of
   dimension ``b**k`` is ``k``: sums of capacities are exactly the base-``b`` logarithms of products.
-* Otherwise the capacity of dimension ``d`` is ``q(d) = round(2**K * log2(d))`` (computed with
-  :mod:`decimal` to within 0.51), with ``K`` chosen once per network so that rounding can never reorder
-  two cuts: with ``m`` capacitated arcs a cut's scaled sum is within ``m`` of ``2**K log2(product)``;
+* Otherwise the capacity of an index of dimension ``d`` is ``q(d) = round(2**K * log2(d))`` (computed
+  with :mod:`decimal` to within 0.51; a bond merging parallel indices gets the sum), with ``K`` chosen
+  once per network so that rounding can never reorder two cuts: with ``m`` rounded logarithms (indices
+  of dimension > 1) a cut's scaled sum is within ``m`` of ``2**K log2(product)``;
   the optimum ``P*`` is at most ``U = isqrt(prod of open dims) + 1`` (cut all open legs of the smaller
   side); a worse cut has product at least ``P* + 1``, so its ``log2`` exceeds ``log2 P*`` by at least
   ``1 / P* >= 1 / U``; and ``2**K > 2 m U`` makes that gap larger than the two rounding errors.
@@ -62,8 +63,13 @@ def integer_root(d: int, k: int) -> int:
     """
     if d < 2 or k == 1:
         return d
-    # Newton's iteration from above: x_{n+1} = ((k-1) x_n + d // x_n^(k-1)) // k decreases to the root.
-    x = 1 << -(-d.bit_length() // k)
+    # Newton's iteration from above, x_{n+1} = ((k-1) x_n + d // x_n^(k-1)) // k, decreases to the root;
+    # a float seed just above the root makes it converge quadratically from the first step.
+    e = math.log2(d) / k
+    shift = max(0, math.floor(e) - 60)
+    x = (int(2.0 ** (e - shift) * (1 + 1e-9)) + 2) << shift
+    if x**k < d:  # pragma: no cover - the float seed is below the root (cannot happen at 1e-9 margin)
+        x = 1 << -(-d.bit_length() // k)
     while True:
         y = ((k - 1) * x + d // x ** (k - 1)) // k
         if y >= x:
@@ -204,22 +210,21 @@ class CutProblem:
         self.n_vertices = T + P + len(hyper)
         self.edge_dims = [math.prod(sizes[i] for i in ix) for _, _, ix in self.edges]
         self.hyper_dims = [sizes[i] for i, _ in hyper]
-        self.base = common_base(self.edge_dims + self.hyper_dims)
+        # The base and the capacities come from the individual index dimensions (a merged bond's
+        # capacity is the sum over its indices), never from the possibly huge merged products.
+        used = sorted({sizes[i] for _, _, ix in self.edges for i in ix} | set(self.hyper_dims))
+        self.base = common_base(used)
         self.scale_bits: int | None = None
         if self.base is not None:
-            ecap = [_exponent(d, self.base) for d in self.edge_dims]
-            hcap = [_exponent(d, self.base) for d in self.hyper_dims]
+            unit = {d: _exponent(d, self.base) for d in used}
         else:
-            # 2**K > 2 m U, U >= every min cut (see the module docstring).
+            # 2**K > 2 m U with m the number of rounded logs and U >= every min cut (module docstring).
             U = math.isqrt(math.prod(sizes[i] for i in tn.open_inds)) + 1
-            m = len(self.edges) + len(hyper)
+            m = sum(len(ix) for _, _, ix in self.edges) + len(hyper)
             self.scale_bits = K = U.bit_length() + (2 * m).bit_length()
-            memo: dict[int, int] = {}
-            for d in self.edge_dims + self.hyper_dims:
-                if d not in memo:
-                    memo[d] = _scaled_log2(d, K)
-            ecap = [memo[d] for d in self.edge_dims]
-            hcap = [memo[d] for d in self.hyper_dims]
+            unit = {d: _scaled_log2(d, K) for d in used}
+        ecap = [sum(unit[sizes[i]] for i in ix) for _, _, ix in self.edges]
+        hcap = [unit[d] for d in self.hyper_dims]
         self.edge_units: list[int] = ecap
         self.hyper_units: list[int] = hcap
         self.total_units = sum(ecap) + sum(hcap)
@@ -396,8 +401,8 @@ class CutProblem:
     def _build_scipy(self) -> dict[str, Any]:
         if not self.scipy_fits():
             raise OverflowError(
-                f"the exact integer capacities of this network total {self.total_units}, more than scipy's "
-                "int32 max-flow holds"
+                f"the exact integer capacities of this network total about 2^{self.total_units.bit_length()}, "
+                "more than scipy's int32 max-flow holds"
             )
         T, P, H = self.n_tensors, self.n_open, len(self.hyper)
         inf = self.total_units + 1
