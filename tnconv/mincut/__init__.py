@@ -61,12 +61,12 @@ def _validate(part: Any, n: int) -> tuple[frozenset, np.ndarray]:
             f"a partition is a set of input positions, got a {type(part).__name__} "
             f"({_preview(part)}); min_cuts(model, {{name: partition, ...}}) takes a dict of partitions"
         )
-    if isinstance(part, (frozenset, set, list, tuple, range)) and 0 < len(part) < n:
-        if set(map(type, part)) == {int}:  # map/set run in C; bools and floats take the slow path
-            arr = np.fromiter(part, dtype=np.int64, count=len(part)) if max(part) < 2**62 else None
-            if arr is not None and arr.min() >= 0 and arr.max() < n and (
-                    isinstance(part, (frozenset, set, range)) or np.unique(arr).size == arr.size):
-                return (part if isinstance(part, frozenset) else frozenset(arr.tolist())), arr
+    # map/set run in C; bools, floats and out-of-range ints take the slow path (its error messages)
+    if (isinstance(part, (frozenset, set, list, tuple, range)) and 0 < len(part) < n
+            and set(map(type, part)) == {int} and min(part) >= 0 and max(part) < n):
+        arr = np.fromiter(part, dtype=np.int64, count=len(part))
+        if isinstance(part, (frozenset, set, range)) or np.unique(arr).size == arr.size:
+            return (part if isinstance(part, frozenset) else frozenset(arr.tolist())), arr
     fs = validate_partition(part, n)
     return fs, np.fromiter(fs, dtype=np.int64, count=len(fs))
 

@@ -153,9 +153,9 @@ class TreeSolver:
                 for m in np.unique(cnt):
                     sel = us[cnt == m]
                     raw.append((k, sel[np.argsort(parent[sel], kind="stable")], int(m)))
-        order = np.concatenate([g[1] for g in raw] + [roots]).astype(np.int64)
+        rows = np.concatenate([g[1] for g in raw] + [roots]).astype(np.int64)
         pos = np.empty(V, dtype=np.int64)
-        pos[order] = np.arange(V)
+        pos[rows] = np.arange(V)
         self.groups: list[tuple[int, int, int, int, np.ndarray, np.ndarray]] = []
         start = 0
         for k, sel, m in raw:
@@ -166,8 +166,8 @@ class TreeSolver:
         self.n_kids = n_kids
         self.pos = pos  # original vertex -> row
         self.roots = pos[roots]
-        self.is_copy = is_copy[order]
-        self.copy_cap = copy_cap[order]
+        self.is_copy = is_copy[rows]
+        self.copy_cap = copy_cap[rows]
         self.open_rows = pos[T : T + P]
         self.side_rows = pos[: T + P]
         # All capacities are integers (prob.edge_units) and every DP value is a sum of some of them, so
