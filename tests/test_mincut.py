@@ -21,7 +21,8 @@ from tnconv.mincut.flow import common_base
 P = 33554393  # prime < 2**25: products of two residues stay below 2**50
 
 from helpers import mps_einsum  # noqa: E402
-from helpers import rank_mod_p as _rank_mod_p
+from helpers import rank_mod_p as _rank_mod_p  # noqa: E402
+from test_mincut_exact import brute_min_cut, labelling_cost  # noqa: E402
 
 
 def rank_mod_p(A, p=P):
@@ -100,7 +101,7 @@ def convac_cases(draw, dims):
 
 
 def model_of(tree, M, width):
-    return tc.ConvAC(tree, M, {v: w for v, w in width.items()}, seed=0)
+    return tc.ConvAC(tree, M, dict(width), seed=0)
 
 
 # ---------------------------------------------------------------------------- rank properties
@@ -129,6 +130,10 @@ def test_tree_solver_matches_flow_solvers(case):
     model = model_of(tree, M, width)
     cuts = {m: min_cut(model, part, method=m) for m in ("tree", "networkx", "scipy")}
     bounds = {m: c.bound for m, c in cuts.items()}
+    tn = model.to_tensor_network()
+    if tn.n_tensors <= 13:  # each solver against the exhaustive reference, not only against the others
+        expect = brute_min_cut(tn, part)
+        assert bounds == dict.fromkeys(bounds, expect), (bounds, expect)
     assert len(set(bounds.values())) == 1, bounds
     for c in cuts.values():
         assert math.prod(e.dim for e in c.edges) == c.bound
@@ -147,6 +152,9 @@ def test_batched_tree_dp_matches_single_queries(case, seed, n_parts):
     batch = [c.bound for c in min_cuts(model, parts)]
     assert batch == [min_cut(model, p).bound for p in parts]
     assert batch == [c.bound for c in min_cuts(model, parts, method="scipy")]
+    tn = model.to_tensor_network()
+    if tn.n_tensors <= 12:
+        assert batch == [brute_min_cut(tn, p) for p in parts]
 
 
 @settings(max_examples=25, deadline=None)
@@ -157,6 +165,11 @@ def test_cut_separates_and_matches_brute_force(case):
     tree, M, width, _, part = case
     model = model_of(tree, M, width)
     tn = model.to_tensor_network()
+    for method in ("networkx", "scipy"):
+        other = min_cut(tn, part, method=method)
+        if tn.n_tensors <= 12:
+            assert other.bound == brute_min_cut(tn, part), method
+        assert labelling_cost(tn, part, other.tensor_sides()) == other.bound
     cut = min_cut(tn, part)
     G = tn.graph
     # Severed: the cut's copy tensors and bonds, plus every dimension-1 index (free to cut).
@@ -266,6 +279,13 @@ def test_min_cuts_reuses_problem_and_matches_single():
     batch = min_cuts(net, parts)
     assert prepare(net) is prepare(net)
     assert [c.bound for c in batch] == [min_cut(net, p, method="networkx").bound for p in parts]
+    # every returned cut is a real cut of its reported cost (the reference's cost of its labelling)
+    tn = net.to_tensor_network()
+    assert all(labelling_cost(tn, c.part, c.tensor_sides()) == c.bound for c in batch)
+    small = tc.deep((2, 4), 3, [2, 5], seed=0)  # 11 tensors: exhaustive reference
+    sparts = [tc.partitions.named(n, (2, 4)) for n in tc.partitions.NAMES_2D] + [[0], [3, 4]]
+    stn = small.to_tensor_network()
+    assert [c.bound for c in min_cuts(small, sparts)] == [brute_min_cut(stn, p) for p in sparts]
 
 
 # ---------------------------------------------------------------------------- general networks
@@ -357,6 +377,7 @@ def test_random_loopy_network_bound_at_least_dense_rank(seed):
     if prepare(tn).is_forest:
         bounds["tree"] = min_cut(tn, part, method="tree").bound
     assert len(set(bounds.values())) == 1, (eq, dims, bounds)
+    assert bounds["networkx"] == brute_min_cut(tn, part), (eq, dims, bounds)
     rank = np.linalg.matrix_rank(matricize(A, part))
     assert bounds["networkx"] >= rank
 
@@ -380,7 +401,7 @@ def test_non_power_dimensions_exact_product():
     net = tc.deep(8, 3, [2, 5, 7], seed=0)
     for part in (tc.partitions.odd_even(8), [0, 5], [1, 2, 3]):
         cuts = [min_cut(net, part, method=m) for m in ("tree", "networkx", "scipy")]
-        assert len({c.bound for c in cuts}) == 1
+        assert {c.bound for c in cuts} == {brute_min_cut(net.to_tensor_network(), frozenset(part))}
         assert all(isinstance(c.bound, int) and math.prod(e.dim for e in c.edges) == c.bound for c in cuts)
     assert prepare(net).base is None
 
@@ -427,13 +448,16 @@ def test_bad_partitions(part, match):
 
 def test_bad_method_and_models():
     net = tc.deep(8, 2, 2)
-    with pytest.raises(ValueError, match="method"):
+    with pytest.raises(ValueError, match="'auto', 'tree', 'networkx', 'scipy'; got 'magic'"):
         min_cut(net, [0], method="magic")
+    for bad in (None, 3, ["auto"]):
+        with pytest.raises(ValueError, match="method must be one of"):
+            min_cuts(net, [[0]], method=bad)
     with pytest.raises(ValueError, match="cycle"):
         min_cut(peps_tn(2, 2, 2, 2), [0], method="tree")
     with pytest.raises(ValueError, match="flow_func"):
         min_cut(net, [0], method="scipy", flow_func=nx.algorithms.flow.edmonds_karp)
-    with pytest.raises((TypeError, ValueError), match="to_tensor_network|product"):
+    with pytest.raises((TypeError, ValueError), match=r"to_tensor_network|product"):
         min_cut(tc.ConvNet(tc.ModeTree.balanced(4), 2, 2, g="relu_max"), [0])
     with pytest.raises(TypeError, match="partition"):
         min_cut(net, 3)
@@ -448,6 +472,7 @@ def test_every_networkx_flow_function(flow):
     parts = [[0, 1, 4, 5], [5, 6], [0, 11]]
     got = [c.bound for c in min_cuts(tn, parts, flow_func=func)]
     assert got == [c.bound for c in min_cuts(tn, parts, method="scipy")]
+    assert got == [brute_min_cut(tn, frozenset(p)) for p in parts]
 
 
 def test_cut_problem_is_cached_per_network():

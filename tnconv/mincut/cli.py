@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Any
 
-from .._cli_common import add_model_args, model_from_args
+from .._cli_common import add_model_args, int_at_least, model_from_args
 
 __all__ = ["parse_partition", "register_cli", "run"]
 
@@ -46,16 +47,40 @@ def parse_partition(text: str, shape: int | tuple[int, int]) -> list[tuple[str, 
         try:
             with open(text[1:], encoding="utf-8") as fh:
                 lines = [ln.strip() for ln in fh if ln.strip() and not ln.lstrip().startswith("#")]
-        except OSError as exc:
-            raise ValueError(f"cannot read partition file {text[1:]!r}: {exc.strerror}") from None
-        return [item for ln in lines for item in parse_partition(ln, shape)]
-    if text and (text[0].isdigit() or text[0] in "[-"):
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise ValueError(f"cannot read partition file {text[1:]!r}: {reason}") from None
+        out = []
+        for ln in lines:
+            try:
+                out += parse_partition(ln, shape)
+            except ValueError as exc:
+                raise ValueError(f"in partition file {text[1:]!r}: {exc}") from None
+        return out
+    if not text:
+        raise ValueError("empty partition: give a name (odd_even, ...) or a list of positions such as 0,1,2")
+    if text[0].isdigit() or text[0] in "[-":
         try:
             items = [int(x) for x in text.strip("[]").replace(" ", ",").split(",") if x]
         except ValueError:
             raise ValueError(f"partition {text!r} is not a comma-separated list of input positions") from None
-        return [(text, validate_partition(items, n))]
-    return [(text, validate_partition(named(text, shape), n))]
+        try:
+            return [(text, validate_partition(items, n))]
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"partition {text!r}: {exc}") from None
+    name, *params = text.split(":")
+    labels = {"random": ("K", "SEED"), "block_interleaved": ("L",)}.get(name, ())
+    for label, value in zip(labels, params):
+        try:
+            int(value)
+        except ValueError:
+            raise ValueError(f"partition {text!r}: {label} must be an integer, got {value!r}") from None
+    if len(params) > len(labels):
+        raise ValueError(f"partition {text!r} has {len(params)} ':' parameters; {name!r} takes at most {len(labels)}")
+    try:
+        return [(text, validate_partition(named(text, shape), n))]
+    except (ValueError, TypeError, IndexError) as exc:
+        raise ValueError(f"partition {text!r}: {exc}") from None
 
 
 # Dense mod-p ranks only for small coefficient tensors (M^N entries).
@@ -64,6 +89,16 @@ _EXACT_MAX_ENTRIES = 2**16
 
 def _short(text: str, width: int = 48) -> str:
     return text if len(text) <= width else text[: width - 12] + "..." + text[-9:]
+
+
+def _describe(exc: BaseException) -> str:
+    """The message of ``exc``, or its type and a hint when it has none (numpy's bare MemoryError)."""
+    text = str(exc)
+    if text:
+        return text
+    if isinstance(exc, MemoryError):
+        return "out of memory (MemoryError) while building the model or its cuts: use fewer inputs or smaller widths"
+    return type(exc).__name__
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,8 +115,8 @@ def run(args: argparse.Namespace) -> int:
         texts = args.partitions or list(NAMES_2D if isinstance(shape, tuple) else NAMES_1D)
         parts = [item for t in texts for item in parse_partition(t, shape)]
         cuts = min_cuts(model, [p for _, p in parts], method=args.method)
-    except (ValueError, TypeError, KeyError) as exc:
-        print(f"tnconv mincut: error: {exc}", file=sys.stderr)
+    except (ValueError, TypeError, MemoryError) as exc:
+        print(f"tnconv mincut: error: {_describe(exc)}", file=sys.stderr)
         return 2
     rows: list[dict[str, Any]] = []
     for (name, part), cut in zip(parts, cuts):
@@ -97,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
             "numerical_rank": None,
             "entropy_bits": None,
         }
-        if args.descriptors ** model.n_inputs <= _EXACT_MAX_ENTRIES:
+        if model.n_inputs * math.log2(args.descriptors) <= math.log2(_EXACT_MAX_ENTRIES):
             try:
                 from ..exact import generic_schmidt_rank
 
@@ -121,18 +156,20 @@ def run(args: argparse.Namespace) -> int:
     print(repr(model))
     print(f"{'partition':<22}{'|I|':>5}{'log2 bound':>12}{'rank':>7}{'entropy':>9}  where the cut runs")
     for row in rows:
-        where = "; ".join(_short(c["where"]) for c in row["cut"][: args.show])
+        shown = [_short(c["where"]) for c in row["cut"][: args.show]]
         if len(row["cut"]) > args.show:
-            where += f"; ... ({len(row['cut'])} severed)"
+            shown.append(f"{'... ' if shown else ''}({len(row['cut'])} severed)")
+        where = "; ".join(shown)
         if row["generic_rank"] is not None:
             rank = str(row["generic_rank"])
         else:
             rank = "-" if row["numerical_rank"] is None else f"{row['numerical_rank']}*"
         ent = "-" if row["entropy_bits"] is None else f"{row['entropy_bits']:.3f}"
         print(f"{row['partition'][:21]:<22}{row['size']:>5}{row['log2_bound']:>12.4g}{rank:>7}{ent:>9}  {where}")
-    print("rank: exact generic Schmidt rank over GF(p) where M^N is small, else (*) the numerical rank above "
-          "the Gram noise floor of this seeded model (tnconv.spectrum); entropy in bits. The bound equals the "
-          "generic rank when all dimensions are powers of one integer.")
+    print("rank: exact generic Schmidt rank over GF(p) where M^N is small, else (*) the numerical rank of this "
+          "seeded model (tnconv.spectrum); entropy in bits. The bound is exact (the minimum over all cuts) and "
+          "never below the rank; with independent (unshared) weights and all dimensions powers of one integer "
+          "it equals the generic rank, while shared weights can fall below it.")
     return 0
 
 
@@ -153,9 +190,9 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--method", choices=["auto", "tree", "networkx", "scipy"], default="auto")
     p.add_argument("--no-spectrum", dest="spectrum", action="store_false",
                    help="skip the exact rank/entropy even when the cut is small")
-    p.add_argument("--max-cut-dim", type=int, default=4096,
+    p.add_argument("--max-cut-dim", type=int_at_least(1), default=4096,
                    help="largest cut for which the exact spectrum is computed (default 4096)")
-    p.add_argument("--show", type=int, default=3, help="severed indices to list per partition")
+    p.add_argument("--show", type=int_at_least(0), default=3, help="severed indices to list per partition")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run)
     return p

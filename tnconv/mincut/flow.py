@@ -6,11 +6,24 @@ from it. Copy tensors (hyperedges) use the standard reduction: two auxiliary ver
 ``e_in -> e_out`` with capacity ``log r``, infinite arcs from every member to ``e_in`` and from
 ``e_out`` to every member, so that separating the legs of a delta tensor costs ``r`` once.
 
-Capacities are integers whenever possible. When every dimension is a power of one integer ``b`` the
-capacity of a bond of dimension ``b**k`` is ``k`` (exact). Otherwise ``log2(dim)`` is scaled and
-rounded to an integer (``2**40`` for networkx, which has unbounded ints; the largest scale that fits
-``int32`` for scipy), and the reported bound is always the exact integer product of the dimensions of
-the cut actually returned, which is re-verified to separate ``I`` from ``I^c``.
+Exactness
+---------
+A cut costs the *product* of its dimensions, and every solver minimizes a *sum* of integer
+capacities (its logarithm), so the capacities are chosen to make the two orders agree exactly:
+
+* When every dimension is a power of one integer ``b`` (:func:`common_base`), the capacity of a bond of
+  dimension ``b**k`` is ``k``: sums of capacities are exactly the base-``b`` logarithms of products.
+* Otherwise the capacity of an index of dimension ``d`` is ``q(d) = round(2**K * log2(d))`` (computed
+  with :mod:`decimal` to within 0.51; a bond merging parallel indices gets the sum), with ``K`` chosen
+  once per network so that rounding can never reorder two cuts: with ``m`` rounded logarithms (indices
+  of dimension > 1) a cut's scaled sum is within ``m`` of ``2**K log2(product)``;
+  the optimum ``P*`` is at most ``U = isqrt(prod of open dims) + 1`` (cut all open legs of the smaller
+  side); a worse cut has product at least ``P* + 1``, so its ``log2`` exceeds ``log2 P*`` by at least
+  ``1 / P* >= 1 / U``; and ``2**K > 2 m U`` makes that gap larger than the two rounding errors.
+
+Every solver (tree DP, networkx, scipy) therefore returns an exact minimum, and the reported bound is
+the exact integer product of the dimensions of the cut actually returned. scipy's Dinic runs on int32
+capacities; a network whose exact capacities do not fit is solved with networkx (Python ints).
 
 References
 ----------
@@ -22,7 +35,9 @@ References
 
 from __future__ import annotations
 
+import decimal
 import math
+import threading
 import warnings
 import weakref
 from collections import defaultdict
@@ -31,33 +46,69 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CutProblem", "common_base", "prepare"]
+__all__ = ["CutProblem", "common_base", "integer_root", "prepare"]
 
-# Fixed-point scale of log2 capacities when the dimensions share no base (networkx: exact big ints).
-_NX_SCALE = 2**40
 _INT32_MAX = 2**31 - 1
+# Integer sums are exact in float64 below 2**53; beyond that the tree DP works on Python ints.
+_FLOAT64_EXACT = 2**53
+
+
+def integer_root(d: int, k: int) -> int:
+    """``floor(d ** (1/k))`` for integers ``d >= 0``, ``k >= 1``, in exact integer arithmetic.
+
+    Examples
+    --------
+    >>> integer_root(10**30, 3), integer_root(2**1100, 11) == 2**100, integer_root(26, 3)
+    (10000000000, True, 2)
+    """
+    if d < 2 or k == 1:
+        return d
+    # Newton's iteration from above, x_{n+1} = ((k-1) x_n + d // x_n^(k-1)) // k, decreases to the root;
+    # a float seed just above the root makes it converge quadratically from the first step.
+    e = math.log2(d) / k
+    shift = max(0, math.floor(e) - 60)
+    x = (int(2.0 ** (e - shift) * (1 + 1e-9)) + 2) << shift
+    if x**k < d:  # pragma: no cover - the float seed is below the root (cannot happen at 1e-9 margin)
+        x = 1 << -(-d.bit_length() // k)
+    while True:
+        y = ((k - 1) * x + d // x ** (k - 1)) // k
+        if y >= x:
+            return x
+        x = y
+
+
+def _primes_upto(n: int) -> list[int]:
+    sieve = bytearray([1]) * (n + 1)
+    sieve[:2] = b"\x00\x00"[: min(2, n + 1)]
+    for p in range(2, math.isqrt(n) + 1):
+        if sieve[p]:
+            sieve[p * p :: p] = bytearray(len(range(p * p, n + 1, p)))
+    return [p for p in range(n + 1) if sieve[p]]
 
 
 def _min_root(d: int) -> int:
-    """The smallest ``r`` with ``r**k == d`` for some ``k >= 1``."""
-    best = d
-    for k in range(2, d.bit_length() + 1):
-        r = round(d ** (1.0 / k))
-        for c in (r - 1, r, r + 1):
-            if c >= 2 and c**k == d:
-                best = min(best, c)
-    return best
+    """The smallest ``r`` with ``r**k == d`` for some ``k >= 1`` (exact for integers of any size)."""
+    changed = True
+    while changed and d > 3:
+        changed = False
+        for p in _primes_upto(d.bit_length()):
+            r = integer_root(d, p)
+            if r**p == d:
+                d, changed = r, True
+                break
+    return d
 
 
 def common_base(dims: Sequence[int]) -> int | None:
     """The integer ``b`` of which every dimension (> 1) is a power, or ``None``.
 
     Two integers are powers of a common base exactly when their smallest perfect-power roots agree.
+    Exact for integers of any size (no float conversion).
 
     Examples
     --------
-    >>> common_base([4, 8, 2, 1]), common_base([9, 3]), common_base([2, 3])
-    (2, 3, None)
+    >>> common_base([4, 8, 2, 1]), common_base([9, 3]), common_base([2, 3]), common_base([2**1100, 8])
+    (2, 3, None, 2)
     """
     roots = {_min_root(int(d)) for d in dims if int(d) > 1}
     if not roots:
@@ -73,11 +124,34 @@ def _exponent(d: int, b: int) -> int:
     return k
 
 
+def _scaled_log2(d: int, bits: int) -> int:
+    """``round(2**bits * log2(d))`` to within 0.51, with :mod:`decimal` at enough digits."""
+    if d == 1:
+        return 0
+    digits = int((bits + d.bit_length().bit_length() + 16) * 0.30103) + 8
+    ctx = decimal.Context(prec=digits, rounding=decimal.ROUND_HALF_EVEN, Emax=decimal.MAX_EMAX,
+                          Emin=decimal.MIN_EMIN)
+    val = ctx.multiply(ctx.divide(ctx.ln(decimal.Decimal(d)), ctx.ln(decimal.Decimal(2))),
+                       ctx.power(decimal.Decimal(2), bits))
+    return int(val.to_integral_value(rounding=decimal.ROUND_HALF_EVEN, context=ctx))
+
+
+def _check_dim(index: Hashable, d: Any) -> int:
+    if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):
+        raise ValueError(f"index {index!r} has dimension {d!r}; dimensions must be positive ints")
+    if d < 1:
+        raise ValueError(f"index {index!r} has dimension {int(d)}; dimensions must be positive ints")
+    return int(d)
+
+
 class CutProblem:
     """A tensor network prepared for min-cut queries (everything that is partition-independent).
 
     Graph vertices: tensors ``0..T-1``, open legs ``T..T+P-1``, copy tensors ``T+P..T+P+H-1``.
     Indices of dimension 1 are dropped (cutting them is free).
+
+    A problem may be queried from several threads at once: its lazily built solvers are created under
+    a lock, and the networkx residual network (mutated by every query) is used under that lock.
 
     Parameters
     ----------
@@ -89,10 +163,21 @@ class CutProblem:
         Ordinary bonds ``(u, v, indices)`` between two vertices (several shared indices merged).
     hyper : list of tuple
         Copy tensors ``(index, member vertices)``.
+    edge_dims, hyper_dims : list of int
+        Exact dimensions of the bonds (products, for merged parallel bonds) and copy tensors.
     base : int or None
         Common base of all dimensions (then capacities are exact integer exponents).
+    scale_bits : int or None
+        ``K`` when there is no common base: capacities are ``round(2**K log2(dim))`` (module docstring).
+    edge_units, hyper_units : list of int
+        The integer capacities of every solver (exponents of ``base``, or scaled log2).
     is_forest : bool
         Whether the graph (as :attr:`TensorNetwork.graph`) has no cycle: then the tree solver applies.
+
+    Raises
+    ------
+    ValueError
+        A dimension that is not a positive int (naming the index).
 
     Examples
     --------
@@ -104,6 +189,7 @@ class CutProblem:
 
     def __init__(self, tn: Any):
         self.tn = tn
+        sizes = {i: _check_dim(i, d) for i, d in tn.size_dict.items()}
         T, P = tn.n_tensors, len(tn.open_inds)
         self.n_tensors, self.n_open = T, P
         opens = {i: T + p for p, i in enumerate(tn.open_inds)}
@@ -111,7 +197,7 @@ class CutProblem:
         pair_inds: dict[tuple[int, int], list[Hashable]] = defaultdict(list)
         hyper: list[tuple[Hashable, np.ndarray]] = []
         for i, ms in members.items():
-            if tn.size_dict[i] == 1:
+            if sizes[i] == 1:
                 continue
             ends = list(ms) + ([opens[i]] if i in opens else [])
             if len(ends) == 2:
@@ -122,18 +208,30 @@ class CutProblem:
         self.edges = [(u, v, tuple(ix)) for (u, v), ix in pair_inds.items()]
         self.hyper = hyper
         self.n_vertices = T + P + len(hyper)
-        self.edge_dims = [math.prod(tn.size_dict[i] for i in ix) for _, _, ix in self.edges]
-        self.hyper_dims = [int(tn.size_dict[i]) for i, _ in hyper]
-        self.base = common_base(self.edge_dims + self.hyper_dims)
+        self.edge_dims = [math.prod(sizes[i] for i in ix) for _, _, ix in self.edges]
+        self.hyper_dims = [sizes[i] for i, _ in hyper]
+        # The base and the capacities come from the individual index dimensions (a merged bond's
+        # capacity is the sum over its indices), never from the possibly huge merged products.
+        used = sorted({sizes[i] for _, _, ix in self.edges for i in ix} | set(self.hyper_dims))
+        self.base = common_base(used)
+        self.scale_bits: int | None = None
         if self.base is not None:
-            ecap = [_exponent(d, self.base) for d in self.edge_dims]
-            hcap = [_exponent(d, self.base) for d in self.hyper_dims]
+            unit = {d: _exponent(d, self.base) for d in used}
         else:
-            ecap = [math.log2(d) for d in self.edge_dims]
-            hcap = [math.log2(d) for d in self.hyper_dims]
-        #: capacities used by the tree solver: exact exponents (as floats, exact below 2**53) or log2
-        self.edge_cap = np.array(ecap, dtype=np.float64)
-        self.hyper_cap = np.array(hcap, dtype=np.float64)
+            # 2**K > 2 m U with m the number of rounded logs and U >= every min cut (module docstring).
+            U = math.isqrt(math.prod(sizes[i] for i in tn.open_inds)) + 1
+            m = sum(len(ix) for _, _, ix in self.edges) + len(hyper)
+            self.scale_bits = K = U.bit_length() + (2 * m).bit_length()
+            unit = {d: _scaled_log2(d, K) for d in used}
+        ecap = [sum(unit[sizes[i]] for i in ix) for _, _, ix in self.edges]
+        hcap = [unit[d] for d in self.hyper_dims]
+        self.edge_units: list[int] = ecap
+        self.hyper_units: list[int] = hcap
+        self.total_units = sum(ecap) + sum(hcap)
+        #: capacities as arrays (float64 when their sums are exact there, else Python ints)
+        cap_dtype = np.float64 if self.total_units < _FLOAT64_EXACT else object
+        self.edge_cap = np.array(ecap, dtype=cap_dtype)
+        self.hyper_cap = np.array(hcap, dtype=cap_dtype)
         self.edge_u = np.array([e[0] for e in self.edges], dtype=np.int64)
         self.edge_v = np.array([e[1] for e in self.edges], dtype=np.int64)
         # Members of all copy tensors, concatenated (CSR-like), for vectorized side counts.
@@ -142,6 +240,7 @@ class CutProblem:
         self.hyper_starts = np.r_[0, np.cumsum(self.hyper_sizes)[:-1]].astype(np.int64) if hyper else self.hyper_sizes
         n_links = len(self.edges) + sum(len(m) for _, m in hyper)
         self.is_forest = n_links == self.n_vertices - self._n_components()
+        self._lock = threading.RLock()
         self._tree: Any = None
         self._nx: Any = None
         self._scipy: dict[str, Any] = {}
@@ -167,16 +266,23 @@ class CutProblem:
         return comps
 
     def log2_unit(self) -> float:
-        """log2 of one capacity unit (``log2(base)``, or 1 for log2 capacities)."""
-        return math.log2(self.base) if self.base is not None else 1.0
+        """log2 of one capacity unit (``log2(base)``, or ``2**-K``); approximate, for display only."""
+        return math.log2(self.base) if self.base is not None else 2.0 ** -(self.scale_bits or 0)
 
-    def int_capacities(self, scale: int | None) -> tuple[list[int], list[int]]:
-        """Integer capacities: exponents when a common base exists, else ``round(log2(dim) * scale)``."""
-        if self.base is not None:
-            return [int(c) for c in self.edge_cap], [int(c) for c in self.hyper_cap]
-        assert scale is not None
-        return ([max(1, round(c * scale)) for c in self.edge_cap],
-                [max(1, round(c * scale)) for c in self.hyper_cap])
+    def tree_solver(self) -> Any:
+        """The (cached) :class:`~tnconv.mincut.tree.TreeSolver` of this problem; built once, thread-safe.
+
+        Raises
+        ------
+        ValueError
+            If the graph has a cycle.
+        """
+        with self._lock:
+            if self._tree is None:
+                from .tree import TreeSolver
+
+                self._tree = TreeSolver(self)
+            return self._tree
 
     # ------------------------------------------------------------------ result from a labelling
     def cut_masks(self, sides: np.ndarray, on: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -203,31 +309,34 @@ class CutProblem:
             cut_h = np.zeros((0, B), bool)
         return cut_e, cut_h
 
-    def cut_log(self, cut_e: np.ndarray, cut_h: np.ndarray) -> float:
-        return float(self.edge_cap[cut_e].sum() + self.hyper_cap[cut_h].sum())
+    def cut_units(self, cut_e: Sequence[int], cut_h: Sequence[int]) -> int:
+        """The exact capacity (integer units) of the cut made of bonds ``cut_e`` and copy tensors ``cut_h``."""
+        return sum(self.edge_units[k] for k in cut_e) + sum(self.hyper_units[k] for k in cut_h)
 
-    def bound_of(self, cut_e: np.ndarray, cut_h: np.ndarray) -> int:
-        """The exact product of the dimensions of a cut."""
+    def bound_of(self, cut_e: Sequence[int], cut_h: Sequence[int]) -> int:
+        """The exact product of the dimensions of a cut (bond and copy-tensor positions)."""
         if self.base is not None:
-            return int(self.base) ** int(round(self.cut_log(cut_e, cut_h)))
+            return int(self.base) ** self.cut_units(cut_e, cut_h)
         return math.prod(self.edge_dims[k] for k in cut_e) * math.prod(self.hyper_dims[k] for k in cut_h)
 
     # ------------------------------------------------------------------ networkx
-    def _nx_network(self) -> tuple[Any, int, int, list[int]]:
-        """One residual network for all queries; only the terminal arcs change between partitions."""
+    def _nx_network(self) -> tuple[Any, int, int]:
+        """One residual network for all queries; only the terminal arcs change between partitions.
+        Call with ``self._lock`` held."""
         if self._nx is not None:
             return self._nx
         import networkx as nx
         from networkx.algorithms.flow import build_residual_network
 
         T, P, H = self.n_tensors, self.n_open, len(self.hyper)
-        ecap, hcap = self.int_capacities(_NX_SCALE)
         G = nx.DiGraph()
         G.add_nodes_from(range(T + P + 2 * H + 2))
-        for (u, v, _), c in zip(self.edges, ecap):
+        for (u, v, _), c in zip(self.edges, self.edge_units):
+            if u == v:
+                continue  # an index traced inside one tensor is never cut
             G.add_edge(u, v, capacity=c)
             G.add_edge(v, u, capacity=c)
-        for j, ((_, ms), c) in enumerate(zip(self.hyper, hcap)):
+        for j, ((_, ms), c) in enumerate(zip(self.hyper, self.hyper_units)):
             hin, hout = T + P + j, T + P + H + j
             G.add_edge(hin, hout, capacity=c)
             for m in ms:
@@ -241,69 +350,70 @@ class CutProblem:
             R.add_edge(o, s, capacity=0)
             R.add_edge(o, t, capacity=0)
             R.add_edge(t, o, capacity=0)
-        self._nx = (R, s, t, (ecap, hcap))
+        self._nx = (R, s, t)
         return self._nx
 
     def solve_networkx(self, part: frozenset, flow_func: Callable | None = None) -> tuple[np.ndarray, int]:
-        """Max flow with networkx; returns the side of every tensor/open vertex and the flow value."""
+        """Max flow with networkx on exact Python-int capacities; returns the side of every tensor/open
+        vertex and the flow value (in capacity units). Thread-safe: queries on one problem take turns
+        on its cached residual network."""
         from networkx.algorithms.flow import boykov_kolmogorov
 
-        R, s, t, _ = self._nx_network()
-        inf = R.graph["inf"]
-        T = self.n_tensors
-        for p in range(self.n_open):
-            on = p in part
-            R[s][T + p]["capacity"] = inf if on else 0
-            R[T + p][t]["capacity"] = 0 if on else inf
         func = boykov_kolmogorov if flow_func is None else flow_func
-        R2 = func(R, s, t, capacity="capacity", residual=R)
-        if R2 is not R:  # pragma: no cover - a flow_func that ignores residual=
-            R = R2
-        # The source side: reachable from s through arcs with residual capacity (integers: exact).
-        seen = {s}
-        stack = [s]
-        succ = R.succ
-        while stack:
-            u = stack.pop()
-            for v, e in succ[u].items():
-                if v not in seen and e["flow"] < e["capacity"]:
-                    seen.add(v)
-                    stack.append(v)
+        T = self.n_tensors
+        with self._lock:
+            R, s, t = self._nx_network()
+            inf = R.graph["inf"]
+            for p in range(self.n_open):
+                on = p in part
+                R[s][T + p]["capacity"] = inf if on else 0
+                R[T + p][t]["capacity"] = 0 if on else inf
+            R2 = func(R, s, t, capacity="capacity", residual=R)
+            if R2 is not R:  # pragma: no cover - a flow_func that ignores residual=
+                R = R2
+            # The source side: reachable from s through arcs with residual capacity (integers: exact).
+            seen = {s}
+            stack = [s]
+            succ = R.succ
+            while stack:
+                u = stack.pop()
+                for v, e in succ[u].items():
+                    if v not in seen and e["flow"] < e["capacity"]:
+                        seen.add(v)
+                        stack.append(v)
+            value = int(R.graph["flow_value"])
         side = np.zeros(T + self.n_open, dtype=bool)
         idx = [v for v in seen if v < T + self.n_open]
         side[idx] = True
-        return side, int(R.graph["flow_value"])
+        return side, value
 
     # ------------------------------------------------------------------ scipy
+    def scipy_fits(self) -> bool:
+        """Whether the exact integer capacities fit scipy's int32 max-flow (infinity included)."""
+        return 2 * (self.total_units + 1) <= _INT32_MAX
+
     def _scipy_network(self) -> dict[str, Any]:
-        if self._scipy:
+        with self._lock:
+            if not self._scipy:
+                self._scipy = self._build_scipy()
             return self._scipy
-        T, P, H = self.n_tensors, self.n_open, len(self.hyper)
-        if self.base is not None:
-            ecap, hcap = self.int_capacities(None)
-            total = sum(ecap) + sum(hcap)
-        else:
-            total_log = float(self.edge_cap.sum() + self.hyper_cap.sum())
-            # Leave room for "infinity" = total + 1 and one unit of rounding per arc.
-            scale = int((_INT32_MAX // 4) / max(total_log + len(self.edges) + H, 1.0))
-            if scale < 2**10:
-                raise OverflowError(
-                    f"log capacities of this network do not fit int32 with useful precision (scale {scale}); "
-                    "use method='networkx'"
-                )
-            ecap, hcap = self.int_capacities(scale)
-            total = sum(ecap) + sum(hcap)
-        inf = total + 1
-        if inf * 2 > _INT32_MAX:
+
+    def _build_scipy(self) -> dict[str, Any]:
+        if not self.scipy_fits():
             raise OverflowError(
-                f"total capacity {total} overflows scipy's int32 flow; use method='networkx'"
+                f"the exact integer capacities of this network total about 2^{self.total_units.bit_length()}, "
+                "more than scipy's int32 max-flow holds"
             )
+        T, P, H = self.n_tensors, self.n_open, len(self.hyper)
+        inf = self.total_units + 1
         rows, cols, data = [], [], []
-        for (u, v, _), c in zip(self.edges, ecap):
+        for (u, v, _), c in zip(self.edges, self.edge_units):
+            if u == v:
+                continue
             rows += [u, v]
             cols += [v, u]
             data += [c, c]
-        for j, ((_, ms), c) in enumerate(zip(self.hyper, hcap)):
+        for j, ((_, ms), c) in enumerate(zip(self.hyper, self.hyper_units)):
             hin, hout = T + P + j, T + P + H + j
             rows.append(hin)
             cols.append(hout)
@@ -330,8 +440,7 @@ class CutProblem:
             lo, hi = cap.indptr[r], cap.indptr[r + 1]
             return int(lo + np.searchsorted(cap.indices[lo:hi], c))
 
-        self._scipy = {
-            "caps": (ecap, hcap),
+        return {
             "cap": cap,
             "from_s": np.array([slot(s, o) for o in opens], dtype=np.int64),
             "to_t": np.array([slot(o, t) for o in opens], dtype=np.int64),
@@ -339,11 +448,16 @@ class CutProblem:
             "s": s,
             "t": t,
         }
-        return self._scipy
 
     def solve_scipy(self, part: frozenset) -> tuple[np.ndarray, int]:
         """Max flow with ``scipy.sparse.csgraph.maximum_flow`` (Dinic) on the cached CSR network; a query
-        only rewrites the capacities of the terminal arcs."""
+        only rewrites the capacities of the terminal arcs, in its own copy (thread-safe).
+
+        Raises
+        ------
+        OverflowError
+            If the exact capacities do not fit int32 (see :meth:`scipy_fits`).
+        """
         try:
             import scipy.sparse as sp
             from scipy.sparse.csgraph import breadth_first_order, maximum_flow
@@ -357,7 +471,7 @@ class CutProblem:
         data = base.data.copy()
         data[net["from_s"]] = np.where(on, inf, 0)
         data[net["to_t"]] = np.where(on, 0, inf)
-        cap = sp.csr_array((data, base.indices, base.indptr), shape=base.shape)
+        cap = sp.csr_array((data, base.indices.copy(), base.indptr.copy()), shape=base.shape)
         res = maximum_flow(cap, s, t)
         resid = (cap - res.flow).tocsr()
         resid.data = (resid.data > 0).astype(np.int8)
@@ -372,6 +486,7 @@ class CutProblem:
 # Per-network caches: compiled networks by model (per output) and prepared problems by network.
 _MODEL_CACHE: weakref.WeakKeyDictionary[Any, dict[int, CutProblem]] = weakref.WeakKeyDictionary()
 _TN_CACHE: weakref.WeakKeyDictionary[Any, CutProblem] = weakref.WeakKeyDictionary()
+_CACHE_LOCK = threading.Lock()
 
 
 def prepare(obj: Any, output: int = 0) -> CutProblem:
@@ -382,7 +497,7 @@ def prepare(obj: Any, output: int = 0) -> CutProblem:
     obj : model, TensorNetwork or CutProblem
         A model is compiled with ``obj.to_tensor_network(output)``.
     output : int
-        The output channel of a model.
+        The output channel of a model (must be 0 for a network or a problem).
 
     Returns
     -------
@@ -391,13 +506,16 @@ def prepare(obj: Any, output: int = 0) -> CutProblem:
     Raises
     ------
     TypeError
-        ``obj`` is neither a network nor a model that compiles to one.
+        ``obj`` is neither a network nor a model that compiles to one; ``output`` is not an int.
+    ValueError
+        A dimension that is not a positive int; ``output`` out of range or nonzero for a network.
 
     Notes
     -----
-    The cache holds weak references to the model or network. Only the structure (indices and
-    dimensions) is cached, which is fixed once a model is built; a :class:`TensorNetwork` is treated as
-    immutable, so build a new one rather than editing ``inds`` in place.
+    The cache holds weak references to the model or network and is safe under concurrent calls (one
+    problem per network wins). Only the structure (indices and dimensions) is cached, which is fixed
+    once a model is built; a :class:`TensorNetwork` is treated as immutable, so build a new one rather
+    than editing ``inds`` in place.
 
     Examples
     --------
@@ -408,31 +526,39 @@ def prepare(obj: Any, output: int = 0) -> CutProblem:
     """
     from ..network import TensorNetwork
 
+    if isinstance(output, (bool, np.bool_)) or not isinstance(output, (int, np.integer)):
+        raise TypeError(f"output must be an int (an output channel), got {output!r}")
+    output = int(output)
+    if isinstance(obj, (CutProblem, TensorNetwork)) and output != 0:
+        raise ValueError(f"output={output} applies to models; a {type(obj).__name__} has a single output")
     if isinstance(obj, CutProblem):
         return obj
     if isinstance(obj, TensorNetwork):
-        try:
-            return _TN_CACHE[obj]
-        except (KeyError, TypeError):
-            prob = CutProblem(obj)
-            try:
-                _TN_CACHE[obj] = prob
-            except TypeError:  # pragma: no cover - not weak-referenceable
-                pass
-            return prob
+        with _CACHE_LOCK:
+            prob = _TN_CACHE.get(obj)
+        if prob is None:
+            built = CutProblem(obj)
+            with _CACHE_LOCK:
+                prob = _TN_CACHE.setdefault(obj, built)
+        return prob
     if not hasattr(obj, "to_tensor_network"):
         raise TypeError(
             f"min cuts need a TensorNetwork or a model with to_tensor_network() (product pooling); got "
             f"{type(obj).__name__}. Rectifier ConvNets have no tensor network: use their grid tensor instead"
         )
-    try:
-        per_model = _MODEL_CACHE.setdefault(obj, {})
-    except TypeError:  # pragma: no cover
-        per_model = {}
-    if output not in per_model:
-        per_model[output] = CutProblem(obj.to_tensor_network(output))
-    return per_model[output]
+    with _CACHE_LOCK:
+        try:
+            per_model = _MODEL_CACHE.setdefault(obj, {})
+        except TypeError:  # pragma: no cover - not weak-referenceable
+            per_model = {}
+        prob = per_model.get(output)
+    if prob is None:
+        built = CutProblem(obj.to_tensor_network(output))
+        with _CACHE_LOCK:
+            prob = per_model.setdefault(output, built)
+    return prob
 
 
-def _fallback_warning(reason: str) -> None:
-    warnings.warn(f"scipy max-flow unavailable ({reason}); falling back to networkx", RuntimeWarning, stacklevel=3)
+def fallback_warning(reason: str) -> None:
+    """Warn that an explicitly requested scipy solve runs on networkx instead (``reason`` says why)."""
+    warnings.warn(f"scipy max-flow unavailable ({reason}); falling back to networkx", RuntimeWarning, stacklevel=4)

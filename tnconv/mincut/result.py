@@ -34,7 +34,7 @@ class CutEdge(NamedTuple):
     """
 
     kind: str
-    index: Hashable
+    index: Hashable  # type: ignore[assignment]  # the field name shadows tuple.index (public API)
     dim: int
     description: str
     tensors: tuple[str, ...]
@@ -44,14 +44,17 @@ class CutEdge(NamedTuple):
 class MinCut:
     """A minimum cut of a tensor network between the open legs of ``I`` and those of ``I^c``.
 
-    ``bound`` upper-bounds the Schmidt rank ``rank [[A]]_I`` of the network's tensor, and equals it for
-    generic weights when every dimension is a power of one integer (MATH.md §3).
+    ``bound`` upper-bounds the Schmidt rank ``rank [[A]]_I`` of the network's tensor for any weights. For
+    generic *independent* weights it equals the rank when every dimension is a power of one integer
+    (MATH.md §3); tied (shared) weights can fall below it, e.g. ``ConvAC(ModeTree.from_nested(((2, 1, 0),
+    4, 3)), 2, 4, shared=True)`` across ``{0, 2}``: min cut 4, generic rank 3.
 
     Attributes
     ----------
     bound : int
-        The exact product of the dimensions severed.
+        The exact product of the dimensions severed (copy tensors once), minimal over all cuts.
     log2_bound : float
+        ``math.log2(bound)`` (correctly rounded from the exact integer).
     part : frozenset of int
         The side ``I``.
     method : str
@@ -89,7 +92,8 @@ class MinCut:
             i, ms = prob.hyper[j]
             names = tuple(tn.names[m] for m in ms.tolist() if m < T)
             d = prob.hyper_dims[j]
-            desc = info.get(i) or f"copy tensor {i!r} joining {', '.join(names[:4])}{'...' if len(names) > 4 else ''} (dim {d})"
+            more = "..." if len(names) > 4 else ""
+            desc = info.get(i) or f"copy tensor {i!r} joining {', '.join(names[:4])}{more} (dim {d})"
             out.append(CutEdge("copy", i, d, desc, names))
         # Bonds between tensors first, then open legs by input position.
         for k in sorted(self._cut_e.tolist(), key=lambda k: (max(prob.edges[k][:2]) >= T, max(prob.edges[k][:2]))):

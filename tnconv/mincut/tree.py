@@ -53,8 +53,8 @@ class TreeSolver:
     >>> on[[1, 3, 5, 7], 0] = True   # odd/even
     >>> on[[0, 1, 2, 3], 1] = True   # left/right
     >>> sides, cost = solver.solve(on)
-    >>> cost.tolist()                # exponents of the base 2
-    [4.0, 1.0]
+    >>> cost                         # exponents of the base 2
+    [4, 1]
     """
 
     def __init__(self, prob: Any):
@@ -67,18 +67,18 @@ class TreeSolver:
         V = prob.n_vertices
         T, P = prob.n_tensors, prob.n_open
         first_copy = T + P
-        adj: list[list[tuple[int, float, int]]] = [[] for _ in range(V)]
-        for (u, v, _), c in zip(prob.edges, prob.edge_cap):
-            adj[u].append((v, float(c), _ORD))
-            adj[v].append((u, float(c), _ORD))
+        adj: list[list[tuple[int, int, int]]] = [[] for _ in range(V)]
+        for (u, v, _), c in zip(prob.edges, prob.edge_units):
+            adj[u].append((v, c, _ORD))
+            adj[v].append((u, c, _ORD))
         for j, (_, ms) in enumerate(prob.hyper):
             h = first_copy + j
             for m in ms.tolist():
-                adj[h].append((m, 0.0, _PARENT_COPY))  # kind as seen from m when h is m's parent
-                adj[m].append((h, 0.0, _CHILD_COPY))  # kind as seen from h when m is h's parent
+                adj[h].append((m, 0, _PARENT_COPY))  # kind as seen from m when h is m's parent
+                adj[m].append((h, 0, _CHILD_COPY))  # kind as seen from h when m is h's parent
         parent = np.full(V, -1, dtype=np.int64)
         kind = np.zeros(V, dtype=np.int8)
-        cap = np.zeros(V, dtype=np.float64)
+        cap: list[int] = [0] * V
         order: list[int] = []
         seen = np.zeros(V, dtype=bool)
 
@@ -131,12 +131,13 @@ class TreeSolver:
             p = parent[u]
             if p >= 0 and height[p] < height[u] + 1:
                 height[p] = height[u] + 1
-        self.parent, self.kind, self.cap, self.height = parent, kind, cap, height
+        cap_arr = np.array(cap, dtype=object)
+        self.parent, self.kind, self.height = parent, kind, height
         roots = np.flatnonzero(parent < 0)
         is_copy = np.zeros(V, dtype=bool)
         is_copy[first_copy:] = True
-        copy_cap = np.zeros(V, dtype=np.float64)
-        copy_cap[first_copy:] = prob.hyper_cap
+        copy_cap = np.zeros(V, dtype=object)
+        copy_cap[first_copy:] = prob.hyper_units
         # Groups of non-root vertices with one height, one link kind and the same number k of siblings
         # in the group. Vertices are renumbered so that each group is a contiguous block of rows,
         # siblings adjacent: gathers become slices and the per-parent sums a reshape.
@@ -152,30 +153,41 @@ class TreeSolver:
                 for m in np.unique(cnt):
                     sel = us[cnt == m]
                     raw.append((k, sel[np.argsort(parent[sel], kind="stable")], int(m)))
-        order = np.concatenate([g[1] for g in raw] + [roots]).astype(np.int64)
+        rows = np.concatenate([g[1] for g in raw] + [roots]).astype(np.int64)
         pos = np.empty(V, dtype=np.int64)
-        pos[order] = np.arange(V)
+        pos[rows] = np.arange(V)
         self.groups: list[tuple[int, int, int, int, np.ndarray, np.ndarray]] = []
         start = 0
         for k, sel, m in raw:
             stop = start + sel.size
-            self.groups.append((k, start, stop, m, pos[parent[sel][::m]], cap[sel][:, None]))
+            self.groups.append((k, start, stop, m, pos[parent[sel][::m]], cap_arr[sel]))
             # (capacities are cast to the work dtype below, once)
             start = stop
         self.n_kids = n_kids
         self.pos = pos  # original vertex -> row
         self.roots = pos[roots]
-        self.is_copy = is_copy[order]
-        self.copy_cap = copy_cap[order]
+        self.is_copy = is_copy[rows]
+        self.copy_cap = copy_cap[rows]
         self.open_rows = pos[T : T + P]
         self.side_rows = pos[: T + P]
-        total = float(prob.edge_cap.sum() + prob.hyper_cap.sum())
-        # Integer exponents are exact in float32 below 2**24: half the memory traffic of float64.
-        self.dtype = np.float32 if prob.base is not None and total < 2**24 else np.float64
-        self.groups = [(k, a, b, m, pu, c[:, 0].astype(self.dtype)) for k, a, b, m, pu, c in self.groups]
-        self.x0 = np.where(self.is_copy, self.copy_cap, np.inf).astype(self.dtype)
+        # All capacities are integers (prob.edge_units) and every DP value is a sum of some of them, so
+        # the DP is exact in float32 below 2**24 (half the memory traffic of float64), in float64 below
+        # 2**53, and beyond that runs on Python ints (object arrays, slower), with an "infinity" larger
+        # than every finite sum.
+        total = int(prob.total_units)
+        self.dtype: Any = np.dtype(np.float32 if total < 2**24 else np.float64 if total < 2**53 else object)
+        self.inf: Any = self.dtype.type(np.inf) if self.dtype != object else 2 * total + 2
+        self.groups = [(k, a, b, m, pu, self._cast(c)) for k, a, b, m, pu, c in self.groups]
+        x0 = self.copy_cap.copy()
+        x0[~self.is_copy] = self.inf
+        self.x0 = self._cast(x0)
 
-    def solve(self, on: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _cast(self, values: np.ndarray) -> np.ndarray:
+        if self.dtype == object:
+            return np.array([int(v) for v in values], dtype=object).reshape(values.shape)
+        return np.asarray(values.astype(np.float64), dtype=self.dtype)
+
+    def solve(self, on: np.ndarray) -> tuple[np.ndarray, list[int]]:
         """Optimal labellings of a batch of partitions.
 
         Parameters
@@ -187,12 +199,14 @@ class TreeSolver:
         -------
         sides : (T + P, B) bool
             True on the ``I`` side, for tensors then open legs (severed copy tensors are implied).
-        cost : (B,) float
-            The min cut in capacity units (exponents of the base, or log2).
+        cost : list of int
+            The exact min cut of each partition in capacity units (``prob.edge_units``: exponents of the
+            base, or scaled log2).
         """
         V, B = self.prob.n_vertices, on.shape[1]
         dt = self.dtype
-        inf = dt(np.inf)
+        inf = self.inf
+        zero = self._cast(np.zeros(1))[0]
         # Layout (vertices, partitions), a group being a contiguous run of rows with siblings adjacent.
         # A single partition uses 1-D arrays: numpy's fancy indexing is several times faster there.
         tail: tuple[int, ...] = () if B == 1 else (B,)
@@ -201,8 +215,9 @@ class TreeSolver:
         dS = np.zeros((V,) + tail, dtype=dt)
         dT = np.zeros((V,) + tail, dtype=dt)
         dX = np.repeat(self.x0[ex], B, axis=1) if B > 1 else self.x0.copy()
-        dS[self.open_rows] = np.where(on_, dt(0), inf)
-        dT[self.open_rows] = np.where(on_, inf, dt(0))
+        zi = np.array([zero, inf], dtype=dt)  # indexed by a bool mask: no int64 round trip for big ints
+        dS[self.open_rows] = zi[(~on_).astype(np.intp)]
+        dT[self.open_rows] = zi[on_.astype(np.intp)]
 
         def push(target: np.ndarray, vals: np.ndarray, m: int, pu: np.ndarray) -> None:
             target[pu] += vals if m == 1 else vals.reshape((-1, m) + tail).sum(axis=1)
@@ -223,9 +238,9 @@ class TreeSolver:
                 push(dX, np.minimum(S, Tt), m, pu)
         labels = np.zeros((V,) + tail, dtype=np.int8)
         r = self.roots
-        best = np.stack([dS[r], dT[r], dX[r]]).astype(np.float64)  # (3, R) + tail
+        best = np.stack([dS[r], dT[r], dX[r]])  # (3, R) + tail
         labels[r] = np.argmin(best, axis=0)
-        cost = np.atleast_1d(best.min(axis=0).sum(axis=0))
+        cost = [int(x) for x in np.atleast_1d(best.min(axis=0).sum(axis=0))]
         for k, a, b, m, pu, c in reversed(self.groups):
             pl = labels[pu] if m == 1 else np.repeat(labels[pu], m, axis=0)
             S, Tt = dS[a:b], dT[a:b]
