@@ -272,11 +272,14 @@ def test_parallel_bonds_beyond_float_range():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 assert min_cut(tn, [0], method=method).bound == 2
-        # the bond alone: open legs too dear to cut
-        tn = tc.TensorNetwork.from_einsum(f"{o1}{inds},{inds}{o2}->{o1}{o2}",
-                                          [[d**n + 1] + [d] * n, [d] * n + [d**n + 7]])
+        # the bond alone: the open legs (n + 1 of dimension d on each side, as no axis may exceed
+        # 2**63 - 1) are too dear to cut
+        left = "".join(get_symbol(k) for k in range(n + 2, 2 * n + 3))
+        right = "".join(get_symbol(k) for k in range(2 * n + 3, 3 * n + 4))
+        tn = tc.TensorNetwork.from_einsum(f"{left}{inds},{inds}{right}->{left}{right}",
+                                          [[d] * (2 * n + 1), [d] * (2 * n + 1)])
         for method in ("auto", "networkx"):
-            cut = min_cut(tn, [0], method=method)
+            cut = min_cut(tn, range(n + 1), method=method)
             assert cut.bound == d**n and cut.log2_bound == pytest.approx(n * math.log2(d))
 
 
