@@ -22,7 +22,7 @@ def test_demo_rows_follow_the_theory():
     assert by["left/right"]["deep_rank"] == 4 and by["top/bottom"]["deep_rank"] == 4
     # center/periphery: one central pixel per window -> M per window
     assert by["center/periphery"]["deep_rank"] == 2**4
-    # all dimensions are powers of 2, so the min cut equals the generic rank (MATH.md §3)
+    # unshared weights and all dimensions powers of 2: the min cut equals the generic rank (MATH.md §3)
     assert all(r["deep_min_cut"] == r["deep_rank"] for r in rows)
 
 

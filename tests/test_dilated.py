@@ -389,7 +389,7 @@ def log2_min_cut(tn, part):
 @given(tree=st.builds(lambda n, s: tc.ModeTree.random(n, arity=(2, 2), seed=s), st.integers(3, 7), st.integers(0, 10**6)),
        dims=st.sampled_from([(2, 2), (2, 4), (4, 2)]), data=st.data())
 def test_min_cut_of_the_network_is_the_exact_rank(tree, dims, data):
-    """Dimensions all powers of 2: the hyperedge min cut of the compiled network equals the generic rank."""
+    """Unshared weights, dimensions all powers of 2: the hyperedge min cut equals the generic rank."""
     r, m = dims
     n = tree.n_inputs
     if m**n > 20000:

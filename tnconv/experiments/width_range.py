@@ -146,7 +146,8 @@ def allocate_widths(
     """Choose one width per tree level, within a parameter budget, to model the given partitions best.
 
     The objective is ``min over partitions of log2 (min-cut bound)``. The min cut bounds the Schmidt
-    rank, and it is tight for generic weights when all dimensions are powers of one integer (MATH.md §3).
+    rank; for independent (unshared) generic weights it is tight when all dimensions are powers of one
+    integer (MATH.md §3), while shared weights can fall below it.
     Ties go to the larger sum of ``log2`` bounds, then to fewer parameters.
 
     **Exact search** (trees with at most ``exact_max_levels`` levels below the root): every profile with
