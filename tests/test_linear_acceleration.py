@@ -43,7 +43,7 @@ def _curve(X, y, p, n_iter, update, state):
 
 def reference_curve(method, X, y, p, lr, n_iter, w0):
     """Plain single-vector loops for each optimizer, written independently of the module."""
-    g = lambda w: _loss_grad(X, y, p, w)[1]  # noqa: E731
+    g = lambda w: _loss_grad(X, y, p, w)[1]
     s = {"w": w0.copy(), "t": 0, "a": np.zeros_like(w0), "b": np.zeros_like(w0)}
     if method == "GD":
         def up(s): s["w"] = s["w"] - lr * g(s["w"])

@@ -11,6 +11,8 @@ import itertools
 
 import numpy as np
 import pytest
+from helpers import rank_mod_p as _rank_mod_p
+from helpers import unfold
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,9 +21,6 @@ from tnconv.models.dilated import DilatedConvNet
 from tnconv.models.mixed import MixedConvNet, tiling_rank_bounds
 
 P = 2**24 - 3
-
-from helpers import rank_mod_p as _rank_mod_p
-from helpers import unfold
 
 
 def rank_mod_p(mat):
@@ -242,10 +241,10 @@ def test_mixed_width_2r_realizes_a_hybrid_of_width_r(rng):
     matching copy in the other) make the mixed net compute the hybrid decomposition exactly."""
     r = 2
     mixture = set(QUARTERS)
-    hybrid = [h for h in tc.hybrid_trees(T_TREE, T_BAR, mixture)
+    hybrid = next(h for h in tc.hybrid_trees(T_TREE, T_BAR, mixture)
               if all(set(h.children(q)) == set(T_TREE.children(q)) for q in QUARTERS[:2])
               and all(set(h.children(q)) == set(T_BAR.children(q)) for q in QUARTERS[2:])
-              and set(h.children(h.root)) == set(T_TREE.children(T_TREE.root))][0]
+              and set(h.children(h.root)) == set(T_TREE.children(T_TREE.root)))
     hnet = DilatedConvNet(hybrid, 2, r, seed=9)
     # The left quarters' segments come from T (net a), the right ones from T-bar (net b), the root
     # segment from T. Net a computes its quarters into channels [r, 2r), which the swap keeps; net b

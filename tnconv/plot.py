@@ -169,18 +169,15 @@ def tree_layout(G: Any) -> dict:
         tree = nx.bfs_tree(sub, centre)
         depth = nx.shortest_path_length(tree, centre)
         xs: dict = {}
-
-        def place(u: Any) -> float:
-            nonlocal x0
+        # Leaves take consecutive x positions in depth-first order and a parent sits at the mean of its
+        # children; a post-order walk does this without recursion (long chains are thousands deep).
+        for u in nx.dfs_postorder_nodes(tree, centre):
             kids = list(tree.successors(u))
-            if not kids:
+            if kids:
+                xs[u] = float(np.mean([xs[c] for c in kids]))
+            else:
                 xs[u] = x0
                 x0 += 1.0
-            else:
-                xs[u] = float(np.mean([place(c) for c in kids]))
-            return xs[u]
-
-        place(centre)
         for u in comp:
             pos[u] = (xs[u], -float(depth[u]))
         x0 += 1.0
