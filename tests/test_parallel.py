@@ -11,6 +11,7 @@ import functools
 import itertools
 import math
 import multiprocessing
+import operator
 import os
 import pickle
 import sys
@@ -136,6 +137,17 @@ def test_mapping_grid_is_row_major_product(threads):
     got = sweep(dict, grid, threads, progress=False, chunk_size=2)
     assert got == expected
     assert got.points == tuple(expected)
+
+
+def test_points_that_look_like_dask_tasks_are_data(client):
+    # dask reads (callable, *args) tuples as tasks in graphs; sweep's points must stay plain data.
+    grid = [(len, [1, 2]), (operator.add, 1, 2), {"a": (sum, [1])}]
+    assert sweep(_identity, grid, client, progress=False) == grid
+    assert sweep(_identity, grid, client.get_executor(), progress=False) == grid
+
+
+def _identity(point):
+    return point
 
 
 def test_generator_grid_and_empty_grid():

@@ -717,7 +717,8 @@ def sweep(
         worker or the chunking, so every executor gives the serial results bit for bit. When None,
         ``fn(point)`` is called and points must carry their own seeds if they need any.
     chunk_size : int, optional
-        Points per task (see :func:`map_chunks` for the default: about 4 tasks per worker).
+        Points per task. Default: about 4 tasks per worker (see :func:`map_chunks`); serially, 1% of
+        the grid, so that the progress bar moves.
     retries : int
         Resubmissions of a chunk lost to a dead worker (see Faults in the module docstring). An
         exception raised by ``fn`` is not retried: it is that point's result.
@@ -793,6 +794,8 @@ def sweep(
     n = len(points)
     values: list[Any] = [None] * n
     errors: dict[int, PointError] = {}
+    if chunk_size is None and backend.kind == "serial":
+        chunk_size = max(1, math.ceil(n / 100))  # serially chunks cost nothing: let the bar move by 1%
     chunks = _chunks(n, chunk_size, backend)
     bar = _Progress(n, progress, "sweep")
 
