@@ -68,6 +68,7 @@ _LAZY = {
     "exact": "tnconv.exact",
     "generic_schmidt_rank": "tnconv.exact",
     "experiments": "tnconv.experiments",
+    "sweep": "tnconv.parallel",
 }
 __all__ += list(_LAZY)
 
