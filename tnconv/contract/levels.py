@@ -28,7 +28,7 @@ import numpy as np
 
 from ..trees import format_node
 from .backends import Backend, blas_threads, device_weights, n_workers
-from .logscale import finish, normalize_, pool_scales
+from .logscale import finish, normalize_, pool_scales, scale_features
 
 __all__ = ["CHUNK_BYTES", "LevelPlan", "level_plan", "run_levels", "run_nodes"]
 
@@ -194,6 +194,9 @@ def _run(model: Any, plan: LevelPlan, W: list, feats: Any, xp: Any, log: bool, w
     g = model.g
     B = feats.shape[0]
     dtype = feats.dtype
+    E0: Any = None
+    if log:
+        feats, E0 = scale_features(feats, xp)
     X: Any = None
     S: Any = None
     H = len(plan.levels) - 1
@@ -204,7 +207,8 @@ def _run(model: Any, plan: LevelPlan, W: list, feats: Any, xp: Any, log: bool, w
         w_out = model.widths[level[0]]
         n_par = n // a
         P = xp.empty((n_par, B, w_out), dtype=dtype)
-        Sp = xp.empty((n_par, B), dtype=dtype) if log else None
+        # Exponents are integers held in float64: exact, whatever the activations' dtype.
+        Sp = xp.empty((n_par, B), dtype=np.float64) if log else None
 
         def task(p0: int, p1: int, b0: int, b1: int) -> None:
             n0, n1 = p0 * a, p1 * a
@@ -233,6 +237,8 @@ def _run(model: Any, plan: LevelPlan, W: list, feats: Any, xp: Any, log: bool, w
                 s = normalize_(Y, xp)
                 if h > 0:
                     s += S[n0:n1, b0:b1]
+                elif E0 is not None:
+                    s += E0[b0:b1, leaf_idx[n0:n1]].T
             if a == 1:
                 P[p0:p1, b0:b1] = Y
                 if log:
@@ -240,7 +246,7 @@ def _run(model: Any, plan: LevelPlan, W: list, feats: Any, xp: Any, log: bool, w
                 return
             Yr = Y.reshape(p1 - p0, a, b1 - b0, w_out)
             if log:
-                P[p0:p1, b0:b1], Sp[p0:p1, b0:b1] = pool_scales(Yr, s.reshape(p1 - p0, a, b1 - b0), g, xp)
+                _, Sp[p0:p1, b0:b1] = pool_scales(Yr, s.reshape(p1 - p0, a, b1 - b0), g, xp, out=P[p0:p1, b0:b1])
             elif g.is_product:
                 out = P[p0:p1, b0:b1]
                 xp.multiply(Yr[:, 0], Yr[:, 1], out=out)
@@ -326,11 +332,14 @@ def _run_nodes(model: Any, feats: Any, be: Backend, log: bool) -> Any:
         stacks = device_weights(model, be, ("nodes", key), build)
     acts: dict = {}
     scales: dict = {}
+    E0: Any = None
+    if log:
+        feats, E0 = scale_features(feats, xp)
     for gi, ((arity, _), nodes) in enumerate(groups):
         if arity == 0:
             idx = xp.asarray(np.array([next(iter(v)) for v in nodes], dtype=np.intp))
             X = feats[:, idx, :].transpose(1, 0, 2)
-            S = None
+            S = None if E0 is None else E0[:, idx].T
         else:
             kids = [tree.children(v) for v in nodes]
             slots = [xp.stack([acts.pop(k[j]) for k in kids]) for j in range(arity)]
