@@ -309,3 +309,20 @@ def test_num_threads_environment_refuses_non_positive_values(monkeypatch, value)
 def test_exhaustive_limits_are_documented_numbers():
     assert set(generic.EXHAUSTIVE_LIMITS) >= {"optimal", "dp", "branch-2", "branch-all"}
     assert all(isinstance(v, int) and v > 0 for v in generic.EXHAUSTIVE_LIMITS.values())
+
+
+@pytest.mark.parametrize("dtype,exponent", [("float64", -1060), ("float64", 1021), ("float32", -140), ("float32", 125)])
+def test_features_far_from_one_are_rescaled_exactly(dtype, exponent):
+    # feature vectors near the under/overflow threshold of the dtype, on every engine and net kind
+    rng = np.random.default_rng(2)
+    net = tc.ConvNet(tc.ModeTree.balanced(16), 2, 3, g="product", seed=1, dtype=dtype)
+    F = rng.uniform(0.5, 1.0, (2, 16, 2))
+    F[:, ::3] = np.ldexp(F[:, ::3], exponent)  # some vectors tiny (or huge), the others O(1)
+    F = F.astype(dtype)
+    ref = reference_convnet(net, F, "product")
+    for eng in ("levels", "nodes", "reference"):
+        assert assert_log_matches(*net.forward(F, log=True, engine=eng), ref, net.dtype) == 2
+    dil = tc.DilatedConvNet(tc.ModeTree.dilated(4), 2, 2, g="relu_sum", seed=0, dtype=dtype)
+    ref = reference_dilated([dil], [], F, "relu_sum", 0)
+    assert_log_matches(*dil.forward(F, log=True), ref, np.dtype(dtype))
+    assert_log_matches(*dil._forward_reference(F, log=True), ref, np.dtype(dtype))

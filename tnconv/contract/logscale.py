@@ -14,7 +14,7 @@ integer exponent ``e`` held in float64 (exact up to ``2**53``):
   applies the ReLU first and brings the children to the exponent of the largest rectified child, so
   a child that is all negative cannot push a small positive one below the range;
 * features whose vectors lie far outside ``[2**-60, 2**60]`` are rescaled the same way before the first
-  convolution (:func:`scale_features`).
+  convolution (:func:`scale_features`, :func:`leaf_too_small`).
 
 The result is ``(sign, log|h|)`` with ``log|h| = log|y| + e log 2`` evaluated in float64 and rounded once
 to the model's dtype.
@@ -28,7 +28,7 @@ condition number of the sums: ``u = 2**-24`` for float32, ``2**-53`` for float64
 ``|log|h||`` from the final rounding to the dtype. For well-conditioned nets this is a few float32 ulps
 of ``log|h|`` in relative terms. Entries of one activation vector smaller than ``2**-126`` (float32) or
 ``2**-1022`` (float64) times its largest entry are subnormal or zero; they affect the result only through
-cancellations of that size. Weights are used as given: matrices with entries beyond about
+cancellations of that size; subnormal feature values are used as they are. Weights are used as given: matrices with entries beyond about
 ``2**(±emax/2)`` of the dtype can still overflow inside a convolution. Zero outputs are exact zeros:
 sign 0 and ``log|h| = -inf``.
 
@@ -52,6 +52,7 @@ __all__ = [
     "check_flag",
     "check_log_operator",
     "finish",
+    "leaf_too_small",
     "normalize_",
     "pool_scales",
     "scale_features",
@@ -149,38 +150,59 @@ def normalize_(y: Any, xp: Any) -> Any:
     return k
 
 
-def scale_features(feats: Any, xp: Any) -> tuple[Any, Any]:
-    """Rescale feature vectors far from magnitude 1 by powers of two (for log mode).
+def scale_features(feats: Any, xp: Any, force: bool = False) -> tuple[Any, Any]:
+    """Rescale feature vectors by powers of two so that none is far from magnitude 1 (for log mode).
+
+    Without ``force`` only the cheap test for large features runs (the largest and smallest entry);
+    the engines detect tiny feature vectors from the exponents of the first convolution instead
+    (:func:`leaf_too_small`) and call again with ``force=True``.
 
     Parameters
     ----------
     feats : array (batch, n_inputs, M), validated
     xp : array module
+    force : bool
+        Rescale every vector whatever its magnitude.
 
     Returns
     -------
     (features, exponents)
-        ``exponents`` is ``None`` when every vector's largest magnitude is within
-        ``2**±FEATURE_BAND`` (the features are then returned as they are); otherwise a float64 array
-        ``(batch, n_inputs)`` with ``feats = features * 2**exponents[..., None]``.
+        ``exponents`` is ``None`` when nothing was rescaled (the features are then returned as they
+        are); otherwise a float64 array ``(batch, n_inputs)`` with
+        ``feats = features * 2**exponents[..., None]``.
 
     Examples
     --------
-    >>> F = np.array([[[1e-300, 2e-300], [1.0, 0.5]]])
+    >>> F = np.array([[[1e300, 2e300], [1.0, 0.5]]])
     >>> G, e = scale_features(F, np)
     >>> e.tolist(), bool(np.allclose(G[0, 0] * 2.0 ** e[0, 0], F[0, 0], rtol=1e-15, atol=0))
-    ([[-995.0, 1.0]], True)
+    ([[998.0, 1.0]], True)
+    >>> tiny = np.array([[[1e-300]]])
+    >>> scale_features(tiny, np)[1] is None, scale_features(tiny, np, force=True)[1]
+    (True, array([[-996.]]))
     """
     if feats.size == 0:
         return feats, None
-    m = xp.abs(feats).max(axis=-1)
-    big, small = float(m.max()), float(xp.where(m > 0, m, 1).min())
-    if big <= 2.0**FEATURE_BAND and small >= 2.0**-FEATURE_BAND:
+    if not force and max(float(feats.max()), -float(feats.min())) <= 2.0**FEATURE_BAND:
         return feats, None
-    k = _exponents(m, xp)
+    k = _exponents(xp.abs(feats).max(axis=-1), xp)
     out = feats.copy()
     _scale_by(out, k, xp)
     return out, k
+
+
+def leaf_too_small(k: Any, dtype: Any) -> bool:
+    """Whether first-convolution exponents ``k`` come within ``2**FEATURE_BAND`` of the dtype's underflow.
+
+    Then some feature vector is tiny, and the engines rescale the features (``force=True``) and redo the
+    first convolution, so that it keeps full precision.
+
+    Examples
+    --------
+    >>> leaf_too_small(np.array([0.0, -3.0]), np.float64), leaf_too_small(np.array([-1000.0]), np.float64)
+    (False, True)
+    """
+    return k.size > 0 and float(k.min()) < np.finfo(dtype).minexp + FEATURE_BAND
 
 
 def pool_scales(y: Any, s: Any, g: Any, xp: Any, out: Any = None) -> tuple[Any, Any]:
@@ -264,12 +286,23 @@ def finish(out: Any, scale: Any, xp: Any) -> tuple[Any, Any]:
 
     The logarithm is taken and the exponent added in float64, then rounded once to ``out.dtype``.
 
+    Raises
+    ------
+    ValueError
+        If ``out`` holds inf or NaN: a convolution overflowed (weights too large for the dtype).
+
     Examples
     --------
     >>> sign, la = finish(np.array([[-0.5, 0.0]]), np.array([2.0]), np)
     >>> sign.tolist(), la.tolist()
     ([[-1.0, 0.0]], [[0.6931471805599453, -inf]])
     """
+    if not bool(xp.isfinite(out).all()):
+        raise ValueError(
+            f"the log-mode evaluation overflowed inside a 1x1 convolution ({out.dtype} weights too large for "
+            "their dtype: the activations are kept in range, the weights are used as given); scale the weights "
+            "down or use float64"
+        )
     with np.errstate(divide="ignore"):
         la = xp.log(xp.abs(out).astype(np.float64)) + xp.asarray(scale, dtype=np.float64)[:, None] * math.log(2.0)
     return xp.sign(out), la.astype(out.dtype)

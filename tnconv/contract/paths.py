@@ -266,6 +266,9 @@ def structure_path(tn: Any, features: bool = False, batch: int = 1) -> Structure
     >>> sp.cost.largest_intermediate
     15
     """
+    from .logscale import check_flag
+
+    features = check_flag(features, "features")
     if tn.tree is None or tn.tensor_nodes is None:
         raise ValueError("structure_path needs a network compiled from a model over a mode tree (tn.tree is None)")
     tree = tn.tree

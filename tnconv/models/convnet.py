@@ -314,8 +314,13 @@ class ConvNet(Persistable):
         backend : {"numpy", "cupy"}, optional
             Defaults to the backend of ``features``.
         log : bool
-            Return ``(sign, log|h|)`` computed with per-node rescaling, so that nothing over- or
-            underflows however many inputs there are.
+            Return ``(sign, log|h|)``. Every activation vector is kept as a mantissa times an exact power
+            of two, renormalized after every convolution and inside every pooling window, so that nothing
+            over- or underflows however many inputs there are (``product``, ``relu_max``, ``relu_sum``).
+            The error of ``log|h|`` is the relative error of ``h`` in plain float arithmetic (without its
+            range limits) plus half an ulp of ``|log|h||``: a few float32 ulps of ``log|h||`` in relative
+            terms for well-conditioned nets (see :mod:`tnconv.contract.logscale`). Exact zeros come back
+            as sign 0 and ``-inf``.
         engine : {"auto", "levels", "nodes", "reference"}
             ``"levels"``: one batched contraction per tree level (uniform trees); ``"nodes"``: one
             stacked contraction per group of same-shaped nodes (any tree); ``"reference"``: node by node
@@ -328,9 +333,10 @@ class ConvNet(Persistable):
         Raises
         ------
         ValueError
-            Features of the wrong shape, NaN/inf features, an unknown engine or backend.
+            Features of the wrong shape, NaN/inf features, an unknown engine or backend, ``log=True`` with
+            a pooling operator that is not positively homogeneous.
         TypeError
-            Features on another device than ``backend``, or of a non-real dtype.
+            Features on another device than ``backend``, or of a non-real dtype; ``log`` not a bool.
         ImportError
             ``backend="cupy"`` without CuPy (``pip install 'tnconv[gpu]'``).
         """
@@ -393,9 +399,9 @@ class ConvNet(Persistable):
             x, e = unit(x @ self.weights[v], e)
             acts[v] = (x, e)
         out, e = acts[tree.root]
-        with np.errstate(divide="ignore"):
-            la = np.log(np.abs(out).astype(np.float64)) + e[:, None] * math.log(2.0)
-        return np.sign(out), la.astype(out.dtype)
+        from ..contract.logscale import finish
+
+        return finish(out, e, np)
 
     def grid_tensor(self, template_features: Any, output: int = 0, max_bytes: float | None = None) -> np.ndarray:
         """The network's outputs on every combination of templates.

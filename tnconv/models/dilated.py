@@ -33,7 +33,15 @@ from typing import Any
 import numpy as np
 
 from .._config import check_budget
-from ..contract.logscale import check_flag, check_log_operator, finish, normalize_, pool_scales, scale_features
+from ..contract.logscale import (
+    check_flag,
+    check_log_operator,
+    finish,
+    leaf_too_small,
+    normalize_,
+    pool_scales,
+    scale_features,
+)
 from ..trees import ModeTree, format_node
 from .convnet import _array_module, _positive_int, check_features, check_templates, resolve_dtype
 from .io import Persistable
@@ -164,7 +172,7 @@ class _LogForwardOps:
 
     def __init__(self, g: PoolingOperator, feats: Any, xp: Any):
         self.g, self.xp = g, xp
-        self.feats, self.e0 = scale_features(feats, xp)
+        self.feats, self.e0 = scale_features(feats, xp, force=True)
 
     def unit(self, x: Any, e: Any) -> tuple[Any, Any]:
         return x, e + normalize_(x, self.xp)
@@ -639,12 +647,16 @@ class DilatedConvNet(Persistable):
         # forward(log=True): the level loop of forward with (mantissa, exponent) pairs.
         leaf_order, plan = self._plan
         feats, e0 = scale_features(feats, xp)
-        x = xp.moveaxis(feats, 1, 0)
-        if not _is_identity(leaf_order):
-            x = x[xp.asarray(leaf_order)]
-        leaf_stack = np.stack([self.weights[frozenset({int(i)})] for i in leaf_order])
-        y = xp.matmul(x, xp.asarray(leaf_stack))
-        e = normalize_(y, xp)
+        leaf_stack = xp.asarray(np.stack([self.weights[frozenset({int(i)})] for i in leaf_order]))
+        for _attempt in range(2):
+            x = xp.moveaxis(feats, 1, 0)
+            if not _is_identity(leaf_order):
+                x = x[xp.asarray(leaf_order)]
+            y = xp.matmul(x, leaf_stack)
+            e = normalize_(y, xp)
+            if e0 is not None or not leaf_too_small(e, y.dtype):
+                break
+            feats, e0 = scale_features(feats, xp, force=True)  # a tiny feature vector: rescale them all
         if e0 is not None:
             e += e0[:, xp.asarray(leaf_order)].T
         acts: dict[int, Any] = {0: y}
