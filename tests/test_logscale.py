@@ -326,3 +326,21 @@ def test_features_far_from_one_are_rescaled_exactly(dtype, exponent):
     ref = reference_dilated([dil], [], F, "relu_sum", 0)
     assert_log_matches(*dil.forward(F, log=True), ref, np.dtype(dtype))
     assert_log_matches(*dil._forward_reference(F, log=True), ref, np.dtype(dtype))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_overflow_inside_a_convolution_is_a_clear_error():
+    net = tc.deep(8, 4, 64, seed=0, dtype="float32")
+    leaf = frozenset({3})
+    net.weights[leaf] = np.full_like(net.weights[leaf], 3e38)  # 4 positive terms of 3e38 overflow float32
+    F = np.random.default_rng(0).uniform(0.5, 1.0, (2, 8, 4)).astype(np.float32)
+    for eng in ("levels", "nodes", "reference"):
+        with pytest.raises(ValueError, match="overflowed inside a 1x1 convolution.*float32"):
+            net.forward(F, log=True, engine=eng)
+
+
+def test_empty_batch_in_log_mode():
+    net = tc.deep(8, 2, 2, seed=0)
+    for eng in ("levels", "nodes", "reference"):
+        s, la = net.forward(np.ones((0, 8, 2)), log=True, engine=eng)
+        assert s.shape == la.shape == (0, 1)
