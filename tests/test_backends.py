@@ -159,7 +159,7 @@ def _fake_cupy():
 
     for name in ("empty", "zeros", "ones", "stack", "matmul", "multiply", "where", "log", "abs", "exp", "sign",
                  "maximum", "tensordot", "transpose", "isfinite", "argwhere", "ascontiguousarray", "take", "einsum",
-                 "concatenate", "reshape", "sum", "prod", "dot", "moveaxis", "eye"):
+                 "concatenate", "reshape", "sum", "prod", "dot", "moveaxis", "eye", "frexp", "ldexp"):
         setattr(mod, name, wrap(getattr(np, name)))
     mod.asarray = lambda x, dtype=None: np.array(x, dtype=dtype).view(_DeviceArray)
     mod.asnumpy = lambda x: np.array(x).view(np.ndarray)

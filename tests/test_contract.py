@@ -472,6 +472,146 @@ def test_contract_network_bad_input():
     np.testing.assert_allclose(tn.contract(np.ones((2, 4, 2), dtype=int)), tn.contract(F), rtol=1e-12)
 
 
+def test_contract_refuses_nan_features_like_forward():
+    net = tc.deep(4, 2, 2, seed=0)
+    tn = net.to_tensor_network()
+    for bad in (np.nan, np.inf, -np.inf):
+        F = np.ones((3, 4, 2))
+        F[2, 1, 0] = bad
+        msg = r"NaN or infinite values, first at index \(batch, input, descriptor\) = \(2, 1, 0\)"
+        with pytest.raises(ValueError, match=msg):
+            net.forward(F)
+        for optimize in (None, "greedy", "auto"):
+            for executor in generic.EXECUTORS:
+                with pytest.raises(ValueError, match=msg):
+                    tn.contract(F, optimize=optimize, executor=executor)
+
+
+@pytest.mark.parametrize("eq,shape", [("abc->cb", (2, 3, 4)), ("abc->b", (3, 3, 2)), ("ab->", (2, 5)),
+                                      ("ab->ba", (3, 4)), ("abc->bca", (2, 3, 4))])
+@pytest.mark.parametrize("optimize", [[], [(0,)], None, "greedy", "optimal"])
+@pytest.mark.parametrize("executor", ["auto", "pairwise", "opt_einsum"])
+def test_one_tensor_network_is_reduced_and_transposed_by_every_executor(eq, shape, optimize, executor):
+    x = np.random.default_rng(0).standard_normal(shape)
+    tn = TensorNetwork.from_einsum(eq, [shape], [x])
+    got = tn.contract(optimize=optimize, executor=executor)
+    expected = np.einsum(eq, x)
+    assert np.shape(got) == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_contract_checks_the_budget_before_allocating():
+    net = tc.deep(256, 4, 8, seed=0)
+    tn = net.to_tensor_network()
+    F = np.random.default_rng(0).standard_normal((256, 256, 4))
+    _, info = oe.contract_path(tn.equation(features=True), *[o.shape for o in tn.operands(F)], shapes=True,
+                               optimize="greedy")
+    assert info.largest_intermediate * 8 > tc.options["max_dense_bytes"]  # the 128 GiB case
+    with pytest.raises(tc.TensorTooLargeError, match="largest intermediate of the contraction") as err:
+        tn.contract(F, optimize="greedy")
+    assert err.value.n_bytes == pytest.approx(info.largest_intermediate * 8)
+    for executor in generic.EXECUTORS:
+        with pytest.raises(tc.TensorTooLargeError):
+            tn.contract(F, optimize="greedy", executor=executor)
+    # the structure path fits, and a small explicit budget refuses it too, before contracting
+    sp = paths.structure_path(tn, features=True, batch=256)
+    with pytest.raises(tc.TensorTooLargeError):
+        tn.contract(F, max_bytes=sp.cost.largest_intermediate * 8 - 1)
+    small = tc.deep(8, 2, 2, seed=0).to_tensor_network()
+    with pytest.raises(tc.TensorTooLargeError, match="largest intermediate"):
+        small.contract(np.ones((4, 8, 2)), optimize="greedy", max_bytes=8)
+    # coefficient tensors of 4**64 and 2**1100 entries are refused (no OverflowError on the size)
+    with pytest.raises(tc.TensorTooLargeError):
+        tc.deep(64, 4, 2, seed=0).to_tensor_network().contract(optimize="greedy")
+    with pytest.raises(tc.TensorTooLargeError, match="inf"):
+        tc.shallow(1100, 2, 2, seed=0).to_tensor_network().contract()
+
+
+@pytest.mark.parametrize("name", ["optimal", "dp", "branch-2", "branch-all", "branch-1", "dynamic-programming"])
+def test_exhaustive_searches_are_refused_on_large_networks(name):
+    tn = tc.deep(256, 4, 8, seed=0).to_tensor_network()
+    F = np.ones((4, 256, 4))
+    limit = generic.EXHAUSTIVE_LIMITS[name]
+    msg = rf"optimize='{name}' is an exhaustive search.*767 operands.*limit of {limit}.*greedy"
+    with pytest.raises(ValueError, match=msg):
+        tn.contract(F, optimize=name)
+    with pytest.raises(ValueError, match="exhaustive search"):
+        tn.contract(optimize=name)
+
+
+def test_exhaustive_optimizer_objects_are_refused_too():
+    tn = tc.deep(64, 2, 2, seed=0).to_tensor_network()
+    for opt in (oe.DynamicProgramming(), oe.BranchBound(nbranch=2), oe.BranchBound()):
+        with pytest.raises(ValueError, match="exhaustive search"):
+            tn.contract(np.ones((2, 64, 2)), optimize=opt)
+
+
+def test_exhaustive_searches_still_run_on_small_networks():
+    net = tc.ConvAC(tc.ModeTree.flat(3), 2, 2, seed=1)
+    tn = net.to_tensor_network()
+    assert tn.n_tensors + 3 <= generic.EXHAUSTIVE_LIMITS["optimal"]
+    F = np.random.default_rng(0).standard_normal((3, 3, 2))
+    for name in generic.EXHAUSTIVE_LIMITS:
+        np.testing.assert_allclose(tn.contract(F, optimize=name), brute_forward(net, F)[:, 0], rtol=1e-10)
+
+
+def test_greedy_path_is_cached_per_structure_and_thread_safe(monkeypatch):
+    import threading
+
+    net = tc.deep(32, 2, 3, seed=0)
+    tn = net.to_tensor_network()
+    F = np.random.default_rng(0).standard_normal((5, 32, 2))
+    calls = []
+    real = oe.contract_path
+
+    def counting(*args, **kw):
+        calls.append(1)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(oe, "contract_path", counting)
+    expected = brute_forward(net, F)[:, 0]
+    results, errors = [], []
+
+    def work():
+        try:
+            for _ in range(5):
+                results.append(tn.contract(F, optimize="greedy"))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors and len(results) == 20
+    for r in results:
+        np.testing.assert_allclose(r, expected, rtol=1e-10)
+    assert 1 <= len(calls) <= 4  # at most one search per racing thread, then cache hits
+    n = len(calls)
+    tn.contract(F, optimize="greedy")
+    assert len(calls) == n
+    tn.contract(F[:2], optimize="greedy")  # another batch size is another structure
+    assert len(calls) == n + 1
+    other = tc.deep(32, 2, 3, seed=1).to_tensor_network()
+    other.contract(F, optimize="greedy")  # another network searches again
+    assert len(calls) == n + 2
+
+
+def test_contract_rejects_unknown_keywords():
+    tn = tc.deep(4, 2, 2, seed=0).to_tensor_network()
+    with pytest.raises(TypeError, match="optimise"):
+        tn.contract(np.ones((1, 4, 2)), optimise="greedy")
+    with pytest.raises(TypeError, match="memory_limt"):
+        generic.contract_network(tn, memory_limt=10)
+    with pytest.raises(ValueError, match="memory_limit must be a positive finite number of elements, got nan"):
+        tn.contract(np.ones((1, 4, 2)), optimize="greedy", memory_limit=float("nan"))
+    with pytest.raises(TypeError, match="memory_limit must be None"):
+        tn.contract(np.ones((1, 4, 2)), optimize="greedy", memory_limit=True)
+    F = np.random.default_rng(0).standard_normal((3, 4, 2))
+    np.testing.assert_allclose(tn.contract(F, optimize="greedy", memory_limit=10**6), tn.contract(F), rtol=1e-12)
+
+
 # ---------------------------------------------------------------------- coefficient tensor
 
 
@@ -534,23 +674,31 @@ def test_blas_threads_context_is_reentrant():
 
 
 def test_benchmark_paths_rows_and_infeasible():
-    net = tc.deep(16, 3, 3, seed=0)
+    # deep(8, 3, 4) at batch 32: the structure path's largest intermediate is 128 elements, greedy's
+    # 69984 (checked below with opt_einsum itself), so a budget of 8 KiB makes greedy, and only greedy,
+    # infeasible.
+    net = tc.deep(8, 3, 4, seed=0)
+    budget = 8192
     rows = benchmark_paths(net, ["levels", "structure", "structure+oe", "greedy", "reference", "gemm"],
-                           batch=16, repeats=2, show_progress=False, max_bytes=4096)
+                           batch=32, repeats=2, show_progress=False, max_bytes=budget)
     by = {r["method"]: r for r in rows}
     assert set(by) == {"levels", "structure", "structure+oe", "greedy", "reference", "gemm"}
-    sp = paths.structure_path(net.to_tensor_network(), features=True, batch=16)
+    tn = net.to_tensor_network()
+    sp = paths.structure_path(tn, features=True, batch=32)
     assert by["structure"]["flops"] == sp.cost.flops
-    greedy_path, info = oe.contract_path(net.to_tensor_network().equation(features=True),
-                                         *net.to_tensor_network().operands(np.ones((16, 16, 3))), optimize="greedy")
+    assert sp.cost.largest_intermediate * 8 <= budget
+    greedy_path, info = oe.contract_path(tn.equation(features=True), *tn.operands(np.ones((32, 8, 3))),
+                                         optimize="greedy")
     assert by["greedy"]["largest_intermediate"] == int(info.largest_intermediate)
-    if info.largest_intermediate * 8 > 4096:
-        assert by["greedy"]["status"].startswith("infeasible") and by["greedy"]["contract_s"] is None
+    assert info.largest_intermediate * 8 > budget
+    assert by["greedy"]["status"].startswith("infeasible") and by["greedy"]["contract_s"] is None
+    assert by["greedy"]["ratio"] is None
+    assert all(by[m]["status"] == "ok" for m in ("levels", "structure", "structure+oe", "reference"))
     ok = [r for r in rows if r["status"] == "ok"]
     assert min(r["ratio"] for r in ok) == pytest.approx(1.0)
     assert all(r["contract_s"] > 0 for r in ok)
     text = format_table(rows)
-    assert "levels" in text and "ratio" in text
+    assert "levels" in text and "ratio" in text and "infeasible" in text
     assert json.loads(rows.to_json())[0]["method"] == "levels"
 
 

@@ -580,30 +580,59 @@ class TensorNetwork:
                     f"{self.size_dict[i]}"
                 )
 
-    def contract(self, features: Any = None, optimize: Any = None, backend: str | None = None, **kw: Any) -> Any:
-        """Contract the network with ``opt_einsum.contract``.
+    def contract(self, features: Any = None, optimize: Any = None, backend: str | None = None,
+                 executor: str = "auto", memory_limit: Any = None, max_bytes: float | None = None) -> Any:
+        """Contract the network (optionally with features on its open legs).
+
+        The path is found first and its largest intermediate checked against the byte budget before
+        anything is allocated; see :func:`tnconv.contract.generic.contract_network`.
 
         Parameters
         ----------
         features : array (batch, n_open, M), optional
-            Attach features to the open legs and return the ``(batch,)`` outputs.
+            Attach features to the open legs and return the ``(batch,)`` outputs. NaN/inf entries are
+            refused, as by ``ConvNet.forward``.
         optimize : str, list, PathOptimizer, optional
             ``"structure"`` (the path read off the mode tree: no search), any opt_einsum optimizer name,
             a cotengra optimizer or ``ContractionTree``, or an explicit path. Default: ``"structure"``
-            for compiled tree networks, ``"auto"`` otherwise.
-        backend : str, optional
-            opt_einsum backend, e.g. ``"numpy"`` or ``"cupy"``.
+            for compiled tree networks, ``"auto"`` otherwise. Exhaustive searches (``"optimal"``,
+            ``"dp"``, ``"branch-*"``) are refused on networks with more operands than
+            ``tnconv.contract.generic.EXHAUSTIVE_LIMITS`` allows.
+        backend : {"numpy", "cupy"}, optional
+            Defaults to the backend of ``features``.
         executor : {"auto", "pairwise", "opt_einsum"}, optional
-            Who runs an explicit or structure path: tnconv's pairwise executor (``"auto"``; avoids
-            opt_einsum's quadratic path bookkeeping on thousands of tensors) or ``opt_einsum.contract``.
+            Who runs the path: tnconv's pairwise executor (``"auto"``; avoids opt_einsum's quadratic path
+            bookkeeping on thousands of tensors) or ``opt_einsum.contract``.
+        memory_limit : None, "max_input" or int, optional
+            opt_einsum's ``memory_limit`` (elements) for the path search.
+        max_bytes : float, optional
+            Byte budget of the largest intermediate (default ``tnconv.options["max_dense_bytes"]``).
 
         Returns
         -------
         array of shape ``(dims of open legs)`` or ``(batch,)``.
+
+        Raises
+        ------
+        ValueError
+            Bad features (shape, NaN/inf), an unknown optimizer, executor or backend, an exhaustive
+            search on too many operands, a path that does not fit.
+        TypeError
+            An unknown keyword (Python's own error), features of another dtype than the tensors.
+        tnconv.TensorTooLargeError
+            When the path's largest intermediate exceeds the budget, before contracting.
+
+        Examples
+        --------
+        >>> import numpy as np, tnconv as tc
+        >>> tn = tc.TensorNetwork.from_einsum("ab->ba", [(2, 3)], [np.arange(6.0).reshape(2, 3)])
+        >>> tn.contract(optimize=[], executor="opt_einsum").shape
+        (3, 2)
         """
         from .contract.generic import contract_network
 
-        return contract_network(self, features=features, optimize=optimize, backend=backend, **kw)
+        return contract_network(self, features=features, optimize=optimize, backend=backend, executor=executor,
+                                memory_limit=memory_limit, max_bytes=max_bytes)
 
     def _require_arrays(self, what: str) -> None:
         if any(a is None for a in self.arrays):

@@ -4,7 +4,7 @@ Modules
 -------
 ``engine``    ``run_forward`` (the engines behind ``ConvNet.forward``) and ``coefficient_tensor``
 ``levels``    the level-batched executor (uniform trees) and the grouped any-tree executor
-``logscale``  ``(sign, log|h|)`` evaluation with per-level rescaling
+``logscale``  ``(sign, log|h|)`` evaluation with exact power-of-two rescaling
 ``paths``     ``structure_path`` (no search), ``path_cost`` (validation and flops/size accounting)
 ``generic``   ``contract_network`` through opt_einsum / cotengra optimizers or explicit paths
 ``backends``  numpy / cupy dispatch, device weight caches, BLAS thread control

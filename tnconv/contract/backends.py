@@ -28,6 +28,7 @@ __all__ = [
     "Backend",
     "array_backend_name",
     "blas_threads",
+    "check_finite_features",
     "clear_device_cache",
     "device_weights",
     "get_backend",
@@ -215,7 +216,7 @@ def n_workers() -> int:
     Raises
     ------
     ValueError
-        If ``TNCONV_NUM_THREADS`` is not an integer.
+        If ``TNCONV_NUM_THREADS`` is set but is not a positive integer (the message names the value).
 
     Examples
     --------
@@ -223,11 +224,14 @@ def n_workers() -> int:
     True
     """
     env = os.environ.get("TNCONV_NUM_THREADS")
-    if env:
+    if env is not None and env.strip() != "":
         try:
-            return max(1, int(env))
+            value = int(env)
         except ValueError:
-            raise ValueError(f"TNCONV_NUM_THREADS must be an integer, got {env!r}") from None
+            raise ValueError(f"TNCONV_NUM_THREADS must be a positive integer, got {env!r}") from None
+        if value < 1:
+            raise ValueError(f"TNCONV_NUM_THREADS must be a positive integer, got {env!r}")
+        return value
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
@@ -264,3 +268,38 @@ def clear_device_cache(model: Any) -> None:
     >>> clear_device_cache(tc.deep(4, 2, 2, seed=0))
     """
     model.__dict__.pop(_CACHE_ATTR, None)
+
+
+def check_finite_features(features: Any) -> None:
+    """Refuse features with NaN or infinite entries (numpy or cupy), naming the first one.
+
+    The one check behind ``ConvNet.forward`` and ``TensorNetwork.contract``.
+
+    Raises
+    ------
+    ValueError
+        Naming the index ``(batch, input, descriptor)`` of the first non-finite entry.
+
+    Examples
+    --------
+    >>> check_finite_features(np.zeros((1, 2, 2)))
+    >>> check_finite_features(np.array([[[0.0, np.nan]]]))
+    Traceback (most recent call last):
+    ...
+    ValueError: features contain NaN or infinite values, first at index (batch, input, descriptor) = (0, 0, 1)
+    """
+    xp = np if type(features).__module__.split(".")[0] == "numpy" else _module_of(features)
+    finite = xp.isfinite(features)
+    if not bool(finite.all()):
+        bad = tuple(int(i) for i in xp.argwhere(~finite)[0])
+        raise ValueError(
+            f"features contain NaN or infinite values, first at index (batch, input, descriptor) = {bad}"
+        )
+
+
+def _module_of(x: Any) -> Any:
+    if type(x).__module__.split(".")[0] == "cupy":  # pragma: no cover - GPU only
+        import cupy
+
+        return cupy
+    return np

@@ -192,6 +192,10 @@ def benchmark_paths(model_or_tn: Any, optimizers: Sequence[Any] | None = None, b
         tn = TensorNetwork.from_convac(model)
     else:
         raise TypeError(f"benchmark_paths needs a ConvAC or a TensorNetwork, got {type(model_or_tn).__name__}")
+    from .logscale import check_flag
+
+    show_progress = check_flag(show_progress, "show_progress")
+    check = check_flag(check, "check")
     optimizers = list(DEFAULT_OPTIMIZERS if optimizers is None else optimizers)
     budget = float(options["max_dense_bytes"] if max_bytes is None else max_bytes)
     batch = int(batch)

@@ -30,7 +30,7 @@ import numpy as np
 from .._config import check_budget
 from .backends import resolve_backend
 from .levels import level_plan, run_levels, run_nodes
-from .logscale import check_log_operator
+from .logscale import check_flag, check_log_operator
 
 __all__ = ["ENGINES", "coefficient_tensor", "run_forward", "select_engine"]
 
@@ -74,7 +74,9 @@ def run_forward(model: Any, features: Any, backend: str | None = None, log: bool
     backend : {"numpy", "cupy"}, optional
         Defaults to the backend of ``features``.
     log : bool
-        Return ``(sign, log|h|)`` with per-level rescaling (product, relu_max, relu_sum only).
+        Return ``(sign, log|h|)`` with exact power-of-two rescaling after every convolution and inside
+        every pooling window (product, relu_max, relu_sum only); see :mod:`tnconv.contract.logscale`
+        for the accuracy.
     engine : {"auto", "levels", "nodes", "reference"}
 
     Returns
@@ -87,7 +89,7 @@ def run_forward(model: Any, features: Any, backend: str | None = None, log: bool
         Unknown engine or backend, features of the wrong shape or with NaN/inf, ``engine="levels"`` on a
         tree that is not uniform, ``log=True`` with a non-homogeneous pooling operator.
     TypeError
-        Features on another device than ``backend``, features of a non-real dtype.
+        Features on another device than ``backend``, features of a non-real dtype, ``log`` not a bool.
     ImportError
         ``backend="cupy"`` without CuPy or without a GPU (names ``pip install 'tnconv[gpu]'``).
 
@@ -103,20 +105,21 @@ def run_forward(model: Any, features: Any, backend: str | None = None, log: bool
     >>> bool(np.allclose(sign * np.exp(logabs), ref))
     True
     """
+    log = check_flag(log, "log")
     engine = select_engine(model, engine)
     be = resolve_backend(backend, features)
     if engine == "reference":
         if not be.is_numpy:
             raise ValueError("engine='reference' runs on numpy only; use engine='levels' or 'nodes' on the GPU")
-        return model._forward_reference(features, log=bool(log))
+        return model._forward_reference(features, log=log)
     if log:
         check_log_operator(model.g)
     from ..models.convnet import check_features
 
     feats = check_features(features, model.n_inputs, model.n_descriptors, model.dtype)
     if engine == "levels":
-        return run_levels(model, feats, be, log=bool(log))
-    return run_nodes(model, feats, be, log=bool(log))
+        return run_levels(model, feats, be, log=log)
+    return run_nodes(model, feats, be, log=log)
 
 
 def coefficient_tensor(model: Any, output: int = 0, backend: str | None = None,

@@ -19,22 +19,62 @@ References
 
 from __future__ import annotations
 
+import math
+import threading
 from collections import Counter
 from collections.abc import Hashable, Sequence
 from typing import Any
 
 import numpy as np
 
-from .backends import Backend, device_weights, resolve_backend
+from .._config import check_budget
+from .backends import Backend, check_finite_features, device_weights, resolve_backend
 from .paths import network_inputs, path_cost, structure_path
 
-__all__ = ["EXECUTORS", "contract_network", "execute_path", "resolve_optimizer"]
+__all__ = ["EXECUTORS", "EXHAUSTIVE_LIMITS", "contract_network", "execute_path", "resolve_optimizer"]
 
 EXECUTORS = ("auto", "pairwise", "opt_einsum")
 
 
+#: Path searches that are exponential in the number of operands, and the most operands tnconv lets
+#: each of them search (opt_einsum's own "auto" stops using them far below these sizes). Past the limit
+#: the call is refused with a ValueError that names "greedy" and the structure path instead.
+EXHAUSTIVE_LIMITS = {"optimal": 10, "branch-all": 12, "branch-2": 16, "branch-1": 24, "dp": 24,
+                     "dynamic-programming": 24}
+
+# Path searches that are deterministic for a given network, so that their path can be reused.
+_CACHEABLE = ("greedy", "auto", "optimal", "branch-all", "branch-2", "branch-1", "dp", "dynamic-programming",
+              "eager", "opportunistic")
+_CACHE_SIZE = 32
+_CACHE_LOCK = threading.Lock()
+
+
 def _is_explicit_path(optimize: Any) -> bool:
     return isinstance(optimize, (list, tuple)) and all(isinstance(s, (list, tuple)) for s in optimize)
+
+
+def _check_exhaustive(name: str, n_operands: int) -> None:
+    limit = EXHAUSTIVE_LIMITS.get(name)
+    if limit is not None and n_operands > limit:
+        raise ValueError(
+            f"optimize={name!r} is an exhaustive search, exponential in the number of operands; this network "
+            f"has {n_operands} operands, over the limit of {limit} for {name!r} (tnconv.contract.generic."
+            "EXHAUSTIVE_LIMITS). Use optimize='greedy', a cotengra HyperOptimizer, or optimize='structure' "
+            "for networks compiled from a model"
+        )
+
+
+def _exhaustive_name(optimize: Any) -> str | None:
+    import opt_einsum as oe
+
+    if isinstance(optimize, oe.paths.DynamicProgramming):
+        return "dp"
+    if isinstance(optimize, oe.paths.BranchBound):
+        nbranch = getattr(optimize, "nbranch", None)
+        return "branch-all" if nbranch is None else f"branch-{nbranch}" if nbranch in (1, 2) else "branch-all"
+    if optimize is oe.paths.optimal:
+        return "optimal"
+    return None
 
 
 def resolve_optimizer(tn: Any, optimize: Any, features: bool, batch: int = 1) -> tuple[Any, list | None]:
@@ -43,7 +83,8 @@ def resolve_optimizer(tn: Any, optimize: Any, features: bool, batch: int = 1) ->
     Raises
     ------
     ValueError
-        An unknown optimizer name, or an explicit path that does not fit the network.
+        An unknown optimizer name, an exhaustive search (``"optimal"``, ``"dp"``, ``"branch-*"``) on more
+        operands than :data:`EXHAUSTIVE_LIMITS` allows, or an explicit path that does not fit the network.
     TypeError
         Anything that is not a name, an explicit path, a ``PathOptimizer`` or a ``ContractionTree``.
 
@@ -60,6 +101,7 @@ def resolve_optimizer(tn: Any, optimize: Any, features: bool, batch: int = 1) ->
 
     if optimize is None:
         optimize = "structure" if tn.tree is not None and tn.tensor_nodes is not None else "auto"
+    n_operands = tn.n_tensors + (len(tn.open_inds) if features else 0)
     if isinstance(optimize, str):
         if optimize == "structure":
             path = _cached_structure_path(tn, features)
@@ -72,12 +114,16 @@ def resolve_optimizer(tn: Any, optimize: Any, features: bool, batch: int = 1) ->
                 f"unknown optimizer {optimize!r}; use 'structure', an opt_einsum name {names}, a PathOptimizer "
                 "(e.g. cotengra.HyperOptimizer), a cotengra ContractionTree or an explicit path"
             ) from None
+        _check_exhaustive(optimize, n_operands)
         return optimize, None
     if hasattr(optimize, "get_path") and hasattr(optimize, "inputs"):  # cotengra.ContractionTree
         path = [tuple(int(p) for p in s) for s in optimize.get_path()]
     elif _is_explicit_path(optimize):
         path = [tuple(s) for s in optimize]
     elif isinstance(optimize, oe.paths.PathOptimizer) or callable(optimize):
+        name = _exhaustive_name(optimize)
+        if name is not None:
+            _check_exhaustive(name, n_operands)
         return optimize, None
     else:
         raise TypeError(
@@ -91,10 +137,40 @@ def resolve_optimizer(tn: Any, optimize: Any, features: bool, batch: int = 1) ->
 def _cached_structure_path(tn: Any, features: bool) -> list:
     # The path depends on the network's structure only (not on the batch size): reuse it across calls.
     key = (features, id(tn.inds), len(tn.inds), id(tn.tree))
-    cache = tn.__dict__.setdefault("_tnconv_structure_paths", {})
-    if key not in cache:
-        cache[key] = structure_path(tn, features=features).path
-    return cache[key]
+    with _CACHE_LOCK:
+        cache = tn.__dict__.setdefault("_tnconv_structure_paths", {})
+        hit = cache.get(key)
+    if hit is None:
+        hit = structure_path(tn, features=features).path
+        with _CACHE_LOCK:
+            cache[key] = hit
+    return hit
+
+
+def _searched_path(tn: Any, opt: Any, features: bool, batch: int, memory_limit: Any) -> tuple[list, int]:
+    """``(path, largest intermediate in elements)`` from opt_einsum's search, cached per structure."""
+    import opt_einsum as oe
+
+    inputs, output, sizes = network_inputs(tn, features, batch)
+    key = None
+    if isinstance(opt, str) and opt in _CACHEABLE:
+        key = (opt, memory_limit, tuple(map(tuple, inputs)), tuple(output),
+               tuple(sizes[i] for ix in inputs for i in ix))
+        with _CACHE_LOCK:
+            hit = tn.__dict__.get("_tnconv_searched_paths", {}).get(key)
+        if hit is not None:
+            return hit
+    eq = tn.equation(features=features)
+    shapes = [tuple(sizes[i] for i in ix) for ix in inputs]
+    path, info = oe.contract_path(eq, *shapes, shapes=True, optimize=opt, memory_limit=memory_limit)
+    result = ([tuple(int(p) for p in s) for s in path], int(info.largest_intermediate))
+    if key is not None:
+        with _CACHE_LOCK:
+            cache = tn.__dict__.setdefault("_tnconv_searched_paths", {})
+            if len(cache) >= _CACHE_SIZE:
+                cache.pop(next(iter(cache)))
+            cache[key] = result
+    return result
 
 
 def _check_features(tn: Any, features: Any, xp: Any) -> Any:
@@ -111,6 +187,7 @@ def _check_features(tn: Any, features: Any, xp: Any) -> Any:
         )
     if features.dtype.kind in "iu":
         features = features.astype(next(iter(dtypes)) if len(dtypes) == 1 else np.float64)
+    check_finite_features(features)
     return features
 
 
@@ -122,25 +199,43 @@ def _device_arrays(tn: Any, be: Backend) -> list:
     return device_weights(tn, be, ("arrays", key), lambda b: [b.asarray(a) for a in tn.arrays])
 
 
+def _check_memory_limit(memory_limit: Any) -> Any:
+    if memory_limit is None or memory_limit == "max_input":
+        return memory_limit
+    if isinstance(memory_limit, (bool, np.bool_)) or not isinstance(memory_limit, (int, float, np.integer, np.floating)):
+        raise TypeError(f"memory_limit must be None, 'max_input' or a number of elements, got {memory_limit!r}")
+    if not math.isfinite(float(memory_limit)) or memory_limit <= 0:
+        raise ValueError(f"memory_limit must be a positive finite number of elements, got {memory_limit!r}")
+    return int(memory_limit)
+
+
 def contract_network(tn: Any, features: Any = None, optimize: Any = None, backend: str | None = None,
-                     executor: str = "auto", **kw: Any) -> Any:
+                     executor: str = "auto", memory_limit: Any = None, max_bytes: float | None = None) -> Any:
     """Contract ``tn`` (optionally with features on its open legs).
+
+    The path is found first (no search for ``"structure"`` and explicit paths; searched paths of
+    deterministic optimizers such as ``"greedy"`` are cached per network structure and batch size), its
+    largest intermediate is checked against the byte budget, and only then does anything get allocated.
 
     Parameters
     ----------
     tn : TensorNetwork
     features : array (batch, n_open, M), optional
-        One feature vector per open leg and sample; the result is then ``(batch,)``.
+        One feature vector per open leg and sample; the result is then ``(batch,)``. NaN and inf are
+        refused, as in ``ConvNet.forward``.
     optimize : str, PathOptimizer, ContractionTree or path, optional
         ``"structure"`` (default for compiled networks), any opt_einsum optimizer name (default
         ``"auto"`` otherwise), a ``PathOptimizer`` such as ``cotengra.HyperOptimizer(...)``, a
-        ``cotengra.ContractionTree``, or an explicit linear-format path.
+        ``cotengra.ContractionTree``, or an explicit linear-format path. Exhaustive searches
+        (``"optimal"``, ``"dp"``, ``"branch-*"``) are refused past :data:`EXHAUSTIVE_LIMITS` operands.
     backend : {"numpy", "cupy"}, optional
         Defaults to the backend of ``features`` (numpy without features).
     executor : {"auto", "pairwise", "opt_einsum"}
-        Who runs an explicit path: the pairwise executor (``auto``) or ``opt_einsum.contract``.
-    **kw
-        Passed to ``opt_einsum.contract`` (e.g. ``memory_limit``).
+        Who runs the path: the pairwise executor (``"auto"``, ``"pairwise"``) or ``opt_einsum.contract``.
+    memory_limit : None, "max_input" or int, optional
+        opt_einsum's ``memory_limit`` (elements) for the path search.
+    max_bytes : float, optional
+        Byte budget of the largest intermediate (default ``tnconv.options["max_dense_bytes"]``).
 
     Returns
     -------
@@ -150,9 +245,13 @@ def contract_network(tn: Any, features: Any = None, optimize: Any = None, backen
     Raises
     ------
     ValueError
-        Unknown backend or optimizer, an explicit path that does not fit, features of the wrong shape.
+        Unknown backend, executor or optimizer, an exhaustive search on too many operands, an explicit
+        path that does not fit, features of the wrong shape or with NaN/inf entries, a bad
+        ``memory_limit``.
     TypeError
         Features on another device than ``backend``, features whose float dtype differs from the tensors'.
+    tnconv.TensorTooLargeError
+        Before contracting, when the path's largest intermediate exceeds the budget.
     ImportError
         ``backend="cupy"`` without CuPy or a GPU (names the ``gpu`` extra).
 
@@ -176,8 +275,9 @@ def contract_network(tn: Any, features: Any = None, optimize: Any = None, backen
     ...
     ValueError: path step 0 (0, 99) does not fit the network: positions must be distinct and in 0..10 (11 operands remain at that step)
     """
-    if executor not in EXECUTORS:
+    if not isinstance(executor, str) or executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; choose from {EXECUTORS}")
+    memory_limit = _check_memory_limit(memory_limit)
     be = resolve_backend(backend, features)
     arrays = _device_arrays(tn, be)
     batch = 1
@@ -186,13 +286,25 @@ def contract_network(tn: Any, features: Any = None, optimize: Any = None, backen
         batch = int(features.shape[0])
         arrays = arrays + [features[:, p, :] for p in range(len(tn.open_inds))]
     opt, path = resolve_optimizer(tn, optimize, features is not None, batch)
-    if path is not None and executor != "opt_einsum" and not kw:
-        inputs, output, _ = network_inputs(tn, features is not None, batch)
+    inputs, output, sizes = network_inputs(tn, features is not None, batch)
+    if path is None:
+        path, largest = _searched_path(tn, opt, features is not None, batch, memory_limit)
+    else:
+        largest = path_cost(inputs, output, sizes, path).largest_intermediate
+    out_size = 1
+    for i in output:
+        out_size *= sizes[i]
+    item = max(np.dtype(a.dtype).itemsize for a in arrays)
+    n_bytes = float(max(largest, out_size)) * item if max(largest, out_size) < 2**1000 else math.inf
+    check_budget("the largest intermediate of the contraction", n_bytes, max_bytes,
+                 hint="contract with optimize='structure' (compiled networks) or a path with smaller intermediates")
+    if executor != "opt_einsum":
         return execute_path(inputs, output, path, arrays, be.xp)
     import opt_einsum as oe
 
-    eq = tn.equation(features=features is not None)
-    return oe.contract(eq, *arrays, optimize=opt, backend=be.name, **kw)
+    if not path:  # a single operand: opt_einsum returns it untouched for an empty path
+        path = [(0,)]
+    return oe.contract(tn.equation(features=features is not None), *arrays, optimize=path, backend=be.name)
 
 
 def execute_path(inputs: Sequence[Sequence[Hashable]], output: Sequence[Hashable], path: Sequence[Sequence[int]],

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..trees import format_node
 from .backends import Backend, blas_threads, device_weights, n_workers
-from .logscale import finish, normalize_, pool_scales
+from .logscale import finish, leaf_too_small, normalize_, pool_scales, scale_features
 
 __all__ = ["CHUNK_BYTES", "LevelPlan", "level_plan", "run_levels", "run_nodes"]
 
@@ -182,7 +182,10 @@ def run_levels(model: Any, feats: Any, be: Backend, log: bool = False, workers: 
     plan = level_plan(model)
     W = _level_weights(model, plan, be)
     if be.is_numpy:
-        workers = n_workers() if workers is None else max(1, int(workers))
+        if workers is None:
+            workers = n_workers()
+        elif isinstance(workers, (bool, np.bool_)) or not isinstance(workers, (int, np.integer)) or workers < 1:
+            raise ValueError(f"workers must be a positive int, got {workers!r}")
         # Multi-threaded BLAS on these small GEMMs is 5-10x slower than one thread (measured); the
         # parallelism comes from the worker threads instead.
         with blas_threads(1):
@@ -191,9 +194,23 @@ def run_levels(model: Any, feats: Any, be: Backend, log: bool = False, workers: 
 
 
 def _run(model: Any, plan: LevelPlan, W: list, feats: Any, xp: Any, log: bool, workers: int) -> Any:
+    E0: Any = None
+    if log:
+        feats, E0 = scale_features(feats, xp)
+        out = _run_scaled(model, plan, W, feats, E0, xp, log, workers)
+        if out is None:  # a tiny feature vector: rescale every vector and start again
+            feats, E0 = scale_features(feats, xp, force=True)
+            out = _run_scaled(model, plan, W, feats, E0, xp, log, workers)
+        return out
+    return _run_scaled(model, plan, W, feats, None, xp, log, workers)
+
+
+def _run_scaled(model: Any, plan: LevelPlan, W: list, feats: Any, E0: Any, xp: Any, log: bool,
+                workers: int) -> Any:
     g = model.g
     B = feats.shape[0]
     dtype = feats.dtype
+    tiny: list[bool] = []
     X: Any = None
     S: Any = None
     H = len(plan.levels) - 1
@@ -204,7 +221,8 @@ def _run(model: Any, plan: LevelPlan, W: list, feats: Any, xp: Any, log: bool, w
         w_out = model.widths[level[0]]
         n_par = n // a
         P = xp.empty((n_par, B, w_out), dtype=dtype)
-        Sp = xp.empty((n_par, B), dtype=dtype) if log else None
+        # Exponents are integers held in float64: exact, whatever the activations' dtype.
+        Sp = xp.empty((n_par, B), dtype=np.float64) if log else None
 
         def task(p0: int, p1: int, b0: int, b1: int) -> None:
             n0, n1 = p0 * a, p1 * a
@@ -233,6 +251,10 @@ def _run(model: Any, plan: LevelPlan, W: list, feats: Any, xp: Any, log: bool, w
                 s = normalize_(Y, xp)
                 if h > 0:
                     s += S[n0:n1, b0:b1]
+                elif E0 is not None:
+                    s += E0[b0:b1, leaf_idx[n0:n1]].T
+                elif leaf_too_small(s, dtype):
+                    tiny.append(True)
             if a == 1:
                 P[p0:p1, b0:b1] = Y
                 if log:
@@ -240,7 +262,7 @@ def _run(model: Any, plan: LevelPlan, W: list, feats: Any, xp: Any, log: bool, w
                 return
             Yr = Y.reshape(p1 - p0, a, b1 - b0, w_out)
             if log:
-                P[p0:p1, b0:b1], Sp[p0:p1, b0:b1] = pool_scales(Yr, s.reshape(p1 - p0, a, b1 - b0), g, xp)
+                _, Sp[p0:p1, b0:b1] = pool_scales(Yr, s.reshape(p1 - p0, a, b1 - b0), g, xp, out=P[p0:p1, b0:b1])
             elif g.is_product:
                 out = P[p0:p1, b0:b1]
                 xp.multiply(Yr[:, 0], Yr[:, 1], out=out)
@@ -256,6 +278,8 @@ def _run(model: Any, plan: LevelPlan, W: list, feats: Any, xp: Any, log: bool, w
         else:
             for t in tasks:
                 task(*t)
+        if tiny:
+            return None
         X, S = P, Sp
     out = X[0]
     if log:
@@ -312,7 +336,7 @@ def run_nodes(model: Any, feats: Any, be: Backend, log: bool = False) -> Any:
 
 
 def _run_nodes(model: Any, feats: Any, be: Backend, log: bool) -> Any:
-    tree, g, xp = model.tree, model.g, be.xp
+    tree, xp = model.tree, be.xp
     groups = _groups(model)
     ws = model.weights
     if be.is_numpy:
@@ -324,13 +348,26 @@ def _run_nodes(model: Any, feats: Any, be: Backend, log: bool) -> Any:
             return [backend.asarray(np.stack([ws[v] for v in nodes])) for _, nodes in groups]
 
         stacks = device_weights(model, be, ("nodes", key), build)
+    E0: Any = None
+    if log:
+        feats, E0 = scale_features(feats, xp)
+        out = _run_groups(model, feats, E0, xp, log, groups, stacks)
+        if out is None:  # a tiny feature vector: rescale every vector and start again
+            feats, E0 = scale_features(feats, xp, force=True)
+            out = _run_groups(model, feats, E0, xp, log, groups, stacks)
+        return out
+    return _run_groups(model, feats, None, xp, log, groups, stacks)
+
+
+def _run_groups(model: Any, feats: Any, E0: Any, xp: Any, log: bool, groups: list, stacks: list) -> Any:
+    tree, g, ws = model.tree, model.g, model.weights
     acts: dict = {}
     scales: dict = {}
     for gi, ((arity, _), nodes) in enumerate(groups):
         if arity == 0:
             idx = xp.asarray(np.array([next(iter(v)) for v in nodes], dtype=np.intp))
             X = feats[:, idx, :].transpose(1, 0, 2)
-            S = None
+            S = None if E0 is None else E0[:, idx].T
         else:
             kids = [tree.children(v) for v in nodes]
             slots = [xp.stack([acts.pop(k[j]) for k in kids]) for j in range(arity)]
@@ -343,6 +380,8 @@ def _run_nodes(model: Any, feats: Any, be: Backend, log: bool) -> Any:
         Y = xp.matmul(X, Wst)
         if log:
             s = normalize_(Y, xp)
+            if arity == 0 and E0 is None and leaf_too_small(s, Y.dtype):
+                return None
             S = s if S is None else s + S
         for k, v in enumerate(nodes):
             acts[v] = Y[k]

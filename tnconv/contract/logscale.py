@@ -1,28 +1,93 @@
-"""Log-scale evaluation: activations carried as (mantissa, per-sample log scale) pairs.
+"""Log-scale evaluation: activations carried as (mantissa, per-sample binary exponent) pairs.
 
 A ConvAC over N inputs multiplies N leaf values, so its output scales like ``c**N``: for a few thousand
-inputs plain float64 overflows or underflows. The engines instead divide every node's activations by
-their largest magnitude (per sample) right after the 1x1 convolution and add ``log`` of that factor to a
-running scale. Product pooling adds the children's scales; positively homogeneous pooling (``relu_max``,
-``relu_sum``) brings the children to their common largest scale first, since
-``g(t a, t b) = t g(a, b)`` for ``t > 0``. The result is ``(sign, log|h|)``.
+inputs plain float64 overflows or underflows, and float32 does so after about a hundred. In log mode every
+activation vector (one per node and sample) is kept as ``y * 2**e`` with ``max|y|`` in ``[1/2, 1)`` and an
+integer exponent ``e`` held in float64 (exact up to ``2**53``):
+
+* after every 1x1 convolution the vector is divided by the power of two of its largest magnitude
+  (:func:`normalize_`); dividing by a power of two is exact, so the rescaling itself adds no rounding;
+* product pooling multiplies the children pairwise and renormalizes every partial product before the
+  next round (:func:`pool_scales`), so a window of any width never leaves the floating-point range:
+  each multiplication is of two vectors whose largest entries are in ``[1/2, 1)``;
+* positively homogeneous pooling (``relu_max``, ``relu_sum``: ``g(t a, t b) = t g(a, b)`` for ``t > 0``)
+  applies the ReLU first and brings the children to the exponent of the largest rectified child, so
+  a child that is all negative cannot push a small positive one below the range;
+* features whose vectors lie far outside ``[2**-60, 2**60]`` are rescaled the same way before the first
+  convolution (:func:`scale_features`, :func:`leaf_too_small`).
+
+The result is ``(sign, log|h|)`` with ``log|h| = log|y| + e log 2`` evaluated in float64 and rounded once
+to the model's dtype.
+
+Accuracy
+--------
+Because every rescaling is by an exact power of two, the mantissas are exactly what the same float
+arithmetic would give with an unbounded exponent range. The error of ``log|h|`` is therefore the relative
+error of ``h`` in that arithmetic (a few units of roundoff ``u`` per node on the path, times the
+condition number of the sums: ``u = 2**-24`` for float32, ``2**-53`` for float64) plus half an ulp of
+``|log|h||`` from the final rounding to the dtype. For well-conditioned nets this is a few float32 ulps
+of ``log|h|`` in relative terms. Entries of one activation vector smaller than ``2**-126`` (float32) or
+``2**-1022`` (float64) times its largest entry are subnormal or zero; they affect the result only through
+cancellations of that size; subnormal feature values are used as they are. Weights are used as given: matrices with entries beyond about
+``2**(±emax/2)`` of the dtype can still overflow inside a convolution. Zero outputs are exact zeros:
+sign 0 and ``log|h| = -inf``.
 
 References
 ----------
 .. [1] N. Cohen, O. Sharir, A. Shashua, COLT 2016, arXiv:1509.05009 (ConvACs).
 .. [2] N. Cohen, A. Shashua, ICML 2016, arXiv:1603.00162 (homogeneous pooling operators).
+.. [3] N. J. Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., SIAM 2002, Ch. 3
+   (forward error of sums and products).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-__all__ = ["HOMOGENEOUS", "check_log_operator", "finish", "normalize_", "pool_scales"]
+__all__ = [
+    "HOMOGENEOUS",
+    "check_flag",
+    "check_log_operator",
+    "finish",
+    "leaf_too_small",
+    "normalize_",
+    "pool_scales",
+    "scale_features",
+]
 
 #: Pooling operators for which ``log=True`` is exact: ``g(t a, t b) = t**k g(a, b)`` for ``t > 0``.
 HOMOGENEOUS = ("product", "relu_max", "relu_sum")
+
+#: Feature vectors with largest magnitude inside ``[2**-FEATURE_BAND, 2**FEATURE_BAND]`` are used as
+#: they are; others are rescaled by a power of two before the first convolution.
+FEATURE_BAND = 60
+
+
+def check_flag(value: Any, name: str) -> bool:
+    """``value`` as a bool, refusing anything but ``bool`` and ``numpy.bool_``.
+
+    ``log='no'`` or ``log=0.5`` would otherwise be truthy and silently switch a mode on.
+
+    Raises
+    ------
+    TypeError
+        Naming the argument and the value.
+
+    Examples
+    --------
+    >>> check_flag(np.True_, "log")
+    True
+    >>> check_flag("no", "log")
+    Traceback (most recent call last):
+    ...
+    TypeError: log must be a bool (True or False), got 'no' of type str
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be a bool (True or False), got {value!r} of type {type(value).__name__}")
 
 
 def check_log_operator(g: Any) -> None:
@@ -42,79 +107,202 @@ def check_log_operator(g: Any) -> None:
         raise ValueError(f"log=True needs a positively homogeneous pooling operator, not {g.name!r}")
 
 
-def normalize_(y: Any, xp: Any) -> Any:
-    """Divide ``y`` in place by its largest magnitude over the last axis; return ``log`` of it.
+def _exponents(m: Any, xp: Any) -> Any:
+    """Binary exponents ``k`` with ``m * 2**-k`` in ``[1/2, 1)`` (0 where ``m`` is 0), as float64."""
+    _, k = xp.frexp(m)
+    return k.astype(np.float64)
 
-    Rows that are all zero keep a factor of 1 (log 0), so that zeros stay exact zeros.
+
+def _scale_by(y: Any, k: Any, xp: Any) -> None:
+    """``y *= 2**-k[..., None]`` in place, exactly."""
+    if k.size == 0:
+        return
+    finfo = np.finfo(y.dtype)
+    lo, hi = float(k.min()), float(k.max())
+    if -hi >= finfo.minexp and -lo < finfo.maxexp:
+        y *= xp.ldexp(xp.ones((), dtype=y.dtype), (-k).astype(np.int32))[..., None]
+    else:  # 2**-k itself is out of range (subnormal or huge maxima): scale without forming it
+        xp.ldexp(y, (-k).astype(np.int32)[..., None], out=y)
+
+
+def normalize_(y: Any, xp: Any) -> Any:
+    """Scale ``y`` in place so that its largest magnitude over the last axis is in ``[1/2, 1)``.
 
     Parameters
     ----------
-    y : array (..., width), modified in place
+    y : array (..., width) of float32/float64, modified in place
     xp : array module
 
     Returns
     -------
-    array (...)
-        ``log`` of the factor divided out.
+    array (...) of float64
+        The binary exponents ``k`` divided out (``y_before = y_after * 2**k``); 0 for all-zero rows,
+        which stay exact zeros.
 
     Examples
     --------
     >>> y = np.array([[2.0, -4.0], [0.0, 0.0]])
     >>> normalize_(y, np).tolist(), y.tolist()
-    ([1.3862943611198906, 0.0], [[0.5, -1.0], [0.0, 0.0]])
+    ([3.0, 0.0], [[0.25, -0.5], [0.0, 0.0]])
     """
-    m = xp.abs(y).max(axis=-1)
-    m = xp.where(m > 0, m, 1)
-    y /= m[..., None]
-    return xp.log(m)
+    k = _exponents(xp.abs(y).max(axis=-1), xp)
+    _scale_by(y, k, xp)
+    return k
 
 
-def pool_scales(y: Any, s: Any, g: Any, xp: Any) -> tuple[Any, Any]:
-    """Pool children carried as (mantissa, log scale) pairs.
+def scale_features(feats: Any, xp: Any, force: bool = False) -> tuple[Any, Any]:
+    """Rescale feature vectors by powers of two so that none is far from magnitude 1 (for log mode).
+
+    Without ``force`` only the cheap test for large features runs (the largest and smallest entry);
+    the engines detect tiny feature vectors from the exponents of the first convolution instead
+    (:func:`leaf_too_small`) and call again with ``force=True``.
+
+    Parameters
+    ----------
+    feats : array (batch, n_inputs, M), validated
+    xp : array module
+    force : bool
+        Rescale every vector whatever its magnitude.
+
+    Returns
+    -------
+    (features, exponents)
+        ``exponents`` is ``None`` when nothing was rescaled (the features are then returned as they
+        are); otherwise a float64 array ``(batch, n_inputs)`` with
+        ``feats = features * 2**exponents[..., None]``.
+
+    Examples
+    --------
+    >>> F = np.array([[[1e300, 2e300], [1.0, 0.5]]])
+    >>> G, e = scale_features(F, np)
+    >>> e.tolist(), bool(np.allclose(G[0, 0] * 2.0 ** e[0, 0], F[0, 0], rtol=1e-15, atol=0))
+    ([[998.0, 1.0]], True)
+    >>> tiny = np.array([[[1e-300]]])
+    >>> scale_features(tiny, np)[1] is None, scale_features(tiny, np, force=True)[1]
+    (True, array([[-996.]]))
+    """
+    if feats.size == 0:
+        return feats, None
+    if not force and max(float(feats.max()), -float(feats.min())) <= 2.0**FEATURE_BAND:
+        return feats, None
+    k = _exponents(xp.abs(feats).max(axis=-1), xp)
+    out = feats.copy()
+    _scale_by(out, k, xp)
+    return out, k
+
+
+def leaf_too_small(k: Any, dtype: Any) -> bool:
+    """Whether first-convolution exponents ``k`` come within ``2**FEATURE_BAND`` of the dtype's underflow.
+
+    Then some feature vector is tiny, and the engines rescale the features (``force=True``) and redo the
+    first convolution, so that it keeps full precision.
+
+    Examples
+    --------
+    >>> leaf_too_small(np.array([0.0, -3.0]), np.float64), leaf_too_small(np.array([-1000.0]), np.float64)
+    (False, True)
+    """
+    return k.size > 0 and float(k.min()) < np.finfo(dtype).minexp + FEATURE_BAND
+
+
+def pool_scales(y: Any, s: Any, g: Any, xp: Any, out: Any = None) -> tuple[Any, Any]:
+    """Pool children carried as (mantissa, binary exponent) pairs.
 
     Parameters
     ----------
     y : array (parents, arity, batch, width)
-    s : array (parents, arity, batch)
-        Log scales: child ``j`` of parent ``p`` is ``y[p, j] * exp(s[p, j])``.
+        Mantissas; ``y`` may be modified.
+    s : array (parents, arity, batch) of float64
+        Exponents: child ``j`` of parent ``p`` is ``y[p, j] * 2**s[p, j]``.
     g : PoolingOperator
-        ``product`` adds the scales; homogeneous operators rescale to the largest one first.
+        ``product``: pairwise products, each partial product renormalized before the next round, the
+        exponents added. ``relu_max``/``relu_sum``: ReLU first, then the common exponent of the largest
+        rectified child.
     xp : array module
+    out : array (parents, batch, width), optional
+        Where to write the pooled mantissas.
 
     Returns
     -------
-    (pooled, scales) : arrays (parents, batch, width) and (parents, batch)
+    (pooled, exponents) : arrays (parents, batch, width) and float64 (parents, batch)
 
     Examples
     --------
     >>> from tnconv.models.operators import pooling_operator
-    >>> y = np.array([[[[0.5]], [[1.0]]]]); s = np.array([[[2.0], [0.0]]])
+    >>> y = np.array([[[[0.5]], [[0.75]]]]); s = np.array([[[2.0], [0.0]]])
     >>> p, t = pool_scales(y, s, pooling_operator("relu_sum"), np)
-    >>> bool(np.isclose(p[0, 0, 0] * np.exp(t[0, 0]), 0.5 * np.exp(2.0) + 1.0))
+    >>> float(p[0, 0, 0] * 2.0 ** t[0, 0]) == 0.5 * 4 + 0.75
     True
+    >>> y = np.full((1, 1000, 1, 1), 0.5); s = np.zeros((1, 1000, 1))
+    >>> p, t = pool_scales(y, s, pooling_operator("product"), np)
+    >>> float(p[0, 0, 0]), float(t[0, 0])
+    (0.25, -998.0)
     """
     if g.is_product:
-        return _product(y, xp), s.sum(axis=1)
-    top = s.max(axis=1)
-    y = y * xp.exp(s - top[:, None])[..., None]
-    return g.reduce(y, axis=1), top
+        return _product(y, s, xp, out)
+    r = xp.maximum(y, 0)
+    mr = r.max(axis=-1)
+    # An all-negative child rectifies to zero: it must not set the common exponent.
+    eff = xp.where(mr > 0, s + _exponents(mr, xp), -math.inf)
+    top = eff.max(axis=1)
+    top = xp.where(xp.isfinite(top), top, 0.0)
+    diff = xp.maximum(s - top[:, None], -4096.0)
+    _scale_by(r, -diff, xp)
+    pooled = g.reduce(r, axis=1)
+    if out is not None:
+        out[...] = pooled
+        pooled = out
+    return pooled, top
 
 
-def _product(y: Any, xp: Any) -> Any:
-    out = y[:, 0] * y[:, 1]
-    for j in range(2, y.shape[1]):
-        out *= y[:, j]
-    return out
+def _product(y: Any, s: Any, xp: Any, out: Any) -> tuple[Any, Any]:
+    a = y.shape[1]
+    if a == 1:
+        res = y[:, 0]
+        if out is not None:
+            out[...] = res
+            res = out
+        return res, s[:, 0]
+    while a > 2:
+        half = a // 2
+        z = y[:, 0 : 2 * half : 2] * y[:, 1 : 2 * half : 2]
+        t = s[:, 0 : 2 * half : 2] + s[:, 1 : 2 * half : 2]
+        # Each partial product of two unit-scale vectors is brought back to unit scale, so the next
+        # round cannot underflow however wide the window is.
+        t += normalize_(z, xp)
+        if a % 2:
+            z = xp.concatenate([z, y[:, a - 1 : a]], axis=1)
+            t = xp.concatenate([t, s[:, a - 1 : a]], axis=1)
+        y, s, a = z, t, z.shape[1]
+    if out is None:
+        res = y[:, 0] * y[:, 1]
+    else:
+        res = xp.multiply(y[:, 0], y[:, 1], out=out)
+    return res, s[:, 0] + s[:, 1]
 
 
 def finish(out: Any, scale: Any, xp: Any) -> tuple[Any, Any]:
-    """``(sign, log|out| + scale)`` for outputs ``(batch, n_out)`` and scales ``(batch,)``.
+    """``(sign, log|out| + scale * log 2)`` for outputs ``(batch, n_out)`` and exponents ``(batch,)``.
+
+    The logarithm is taken and the exponent added in float64, then rounded once to ``out.dtype``.
+
+    Raises
+    ------
+    ValueError
+        If ``out`` holds inf or NaN: a convolution overflowed (weights too large for the dtype).
 
     Examples
     --------
-    >>> sign, la = finish(np.array([[-2.0, 0.0]]), np.array([1.0]), np)
+    >>> sign, la = finish(np.array([[-0.5, 0.0]]), np.array([2.0]), np)
     >>> sign.tolist(), la.tolist()
-    ([[-1.0, 0.0]], [[1.6931471805599454, -inf]])
+    ([[-1.0, 0.0]], [[0.6931471805599453, -inf]])
     """
+    if not bool(xp.isfinite(out).all()):
+        raise ValueError(
+            f"the log-mode evaluation overflowed inside a 1x1 convolution ({out.dtype} weights too large for "
+            "their dtype: the activations are kept in range, the weights are used as given); scale the weights "
+            "down or use float64"
+        )
     with np.errstate(divide="ignore"):
-        return xp.sign(out), xp.log(xp.abs(out)) + scale[:, None]
+        la = xp.log(xp.abs(out).astype(np.float64)) + xp.asarray(scale, dtype=np.float64)[:, None] * math.log(2.0)
+    return xp.sign(out), la.astype(out.dtype)

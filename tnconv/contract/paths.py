@@ -34,6 +34,10 @@ __all__ = ["BATCH_INDEX", "PathCost", "StructurePath", "network_inputs", "path_c
 #: Label of the batch index used when features are attached to the open legs.
 BATCH_INDEX = "__batch__"
 
+#: Tree nodes with more operands than this are folded in one pass (linear) rather than by the
+#: smallest-pair scan (cubic in the operands of the node).
+WIDE_NODE = 12
+
 
 @dataclass(frozen=True)
 class PathCost:
@@ -262,6 +266,9 @@ def structure_path(tn: Any, features: bool = False, batch: int = 1) -> Structure
     >>> sp.cost.largest_intermediate
     15
     """
+    from .logscale import check_flag
+
+    features = check_flag(features, "features")
     if tn.tree is None or tn.tensor_nodes is None:
         raise ValueError("structure_path needs a network compiled from a model over a mode tree (tn.tree is None)")
     tree = tn.tree
@@ -317,6 +324,8 @@ def structure_path(tn: Any, features: bool = False, batch: int = 1) -> Structure
         items = list(items)
         if len(items) == 2:
             return contract(items[0], items[1])
+        if len(items) > WIDE_NODE:
+            return fold(items)
         while len(items) > 1:
             best = None
             for x in range(len(items)):
@@ -333,6 +342,23 @@ def structure_path(tn: Any, features: bool = False, batch: int = 1) -> Structure
             new = contract(items[x], items[y])
             items = [it for k, it in enumerate(items) if k not in (x, y)] + [new]
         return items[0]
+
+    def fold(items: list[int]) -> int:
+        # A wide window (a flat tree has thousands of children): the pairwise scan above is cubic in the
+        # number of items, so fold them into one accumulator instead, operands that carry an index to
+        # the rest of the network (the window's weight) last, smallest first, each time taking the next
+        # operand that shares an index with the accumulator.
+        local = Counter(i for it in items for i in inds[it])
+
+        def outward(it: int) -> bool:
+            return any(count[i] > local[i] or i in out for i in inds[it])
+
+        pending = sorted(items, key=lambda it: (outward(it), _size(inds[it], sizes)))
+        acc = pending.pop(0)
+        while pending:
+            j = next((k for k, it in enumerate(pending) if inds[it] & inds[acc]), 0)
+            acc = contract(acc, pending.pop(j))
+        return acc
 
     result: dict[Any, int] = {}
     for v in tree.nodes:

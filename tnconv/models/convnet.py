@@ -88,12 +88,9 @@ def check_features(features: Any, n_inputs: int, n_descriptors: int, dtype: np.d
             f"n_descriptors={n_descriptors}){hint}"
         )
     arr = arr.astype(dtype, copy=False)
-    finite = xp.isfinite(arr)
-    if not bool(finite.all()):
-        bad = tuple(int(i) for i in xp.argwhere(~finite)[0])
-        raise ValueError(
-            f"features contain NaN or infinite values, first at index (batch, input, descriptor) = {bad}"
-        )
+    from ..contract.backends import check_finite_features
+
+    check_finite_features(arr)
     return arr
 
 
@@ -384,8 +381,13 @@ class ConvNet(Persistable):
         backend : {"numpy", "cupy"}, optional
             Defaults to the backend of ``features``.
         log : bool
-            Return ``(sign, log|h|)`` computed with per-node rescaling, so that nothing over- or
-            underflows however many inputs there are.
+            Return ``(sign, log|h|)``. Every activation vector is kept as a mantissa times an exact power
+            of two, renormalized after every convolution and inside every pooling window, so that nothing
+            over- or underflows however many inputs there are (``product``, ``relu_max``, ``relu_sum``).
+            The error of ``log|h|`` is the relative error of ``h`` in plain float arithmetic (without its
+            range limits) plus half an ulp of ``|log|h||``: a few float32 ulps of ``log|h||`` in relative
+            terms for well-conditioned nets (see :mod:`tnconv.contract.logscale`). Exact zeros come back
+            as sign 0 and ``-inf``.
         engine : {"auto", "levels", "nodes", "reference"}
             ``"levels"``: one batched contraction per tree level (uniform trees); ``"nodes"``: one
             stacked contraction per group of same-shaped nodes (any tree); ``"reference"``: node by node
@@ -398,9 +400,10 @@ class ConvNet(Persistable):
         Raises
         ------
         ValueError
-            Features of the wrong shape, NaN/inf features, an unknown engine or backend.
+            Features of the wrong shape, NaN/inf features, an unknown engine or backend, ``log=True`` with
+            a pooling operator that is not positively homogeneous.
         TypeError
-            Features on another device than ``backend``, or of a non-real dtype.
+            Features on another device than ``backend``, or of a non-real dtype; ``log`` not a bool.
         ImportError
             ``backend="cupy"`` without CuPy (``pip install 'tnconv[gpu]'``).
         """
@@ -409,40 +412,63 @@ class ConvNet(Persistable):
         return run_forward(self, features, backend=backend, log=log, engine=engine)
 
     def _forward_reference(self, features: Any, log: bool = False) -> Any:
-        """Node-by-node evaluation (numpy); the oracle the fast engines are tested against."""
+        """Node-by-node evaluation (numpy); the oracle the fast engines are tested against.
+
+        In log mode every activation vector is kept as ``x * 2**e`` (``max|x|`` in ``[1/2, 1)``, ``e`` an
+        integer in float64), renormalized after every convolution and after every factor of a product
+        window, one child at a time (the engines multiply pairwise instead). Rescaling by powers of two
+        is exact, so the accuracy is that of plain float arithmetic without its range limits (see
+        :mod:`tnconv.contract.logscale`).
+        """
+        from ..contract.logscale import check_flag, check_log_operator
+
+        log = check_flag(log, "log")
         feats = check_features(features, self.n_inputs, self.n_descriptors, self.dtype)
         tree, g = self.tree, self.g
-        if log and not (g.is_product or g.name in ("relu_max", "relu_sum")):
-            raise ValueError(f"log=True needs a positively homogeneous pooling operator, not {g.name!r}")
+        if log:
+            check_log_operator(g)
+            return self._forward_reference_log(feats)
         acts: dict[frozenset, np.ndarray] = {}
-        scales: dict[frozenset, np.ndarray] = {}
         for v in tree.nodes:
             if tree.is_leaf(v):
                 x = feats[:, next(iter(v)), :]
-                s = np.zeros(x.shape[0], dtype=self.dtype)
             else:
-                kids = tree.children(v)
-                if not log:
-                    x = g.fold([acts[c] for c in kids])
-                elif g.is_product:
-                    x = g.fold([acts[c] for c in kids])
-                    s = sum(scales[c] for c in kids)
-                else:  # homogeneous g: bring children to a common scale first
-                    s = np.max([scales[c] for c in kids], axis=0)
-                    x = g.fold([acts[c] * np.exp(scales[c] - s)[:, None] for c in kids])
-            x = x @ self.weights[v]
-            if log:
-                m = np.abs(x).max(axis=1)
-                m = np.where(m > 0, m, 1.0)
-                x = x / m[:, None]
-                s = s + np.log(m)
-                scales[v] = s
-            acts[v] = x
-        out = acts[tree.root]
-        if log:
-            with np.errstate(divide="ignore"):
-                return np.sign(out), np.log(np.abs(out)) + scales[tree.root][:, None]
-        return out
+                x = g.fold([acts.pop(c) for c in tree.children(v)])
+            acts[v] = x @ self.weights[v]
+        return acts[tree.root]
+
+    def _forward_reference_log(self, feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        tree, g = self.tree, self.g
+
+        def unit(x: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            # x * 2**e  ->  (x', e') with max|x'| in [1/2, 1) per row; zero rows stay (0, e).
+            _, k = np.frexp(np.abs(x).max(axis=1))
+            return np.ldexp(x, -k[:, None]), e + k
+
+        acts: dict[frozenset, tuple[np.ndarray, np.ndarray]] = {}
+        for v in tree.nodes:
+            if tree.is_leaf(v):
+                x, e = unit(feats[:, next(iter(v)), :], np.zeros(feats.shape[0]))
+            else:
+                kids = [acts.pop(c) for c in tree.children(v)]
+                if g.is_product:
+                    x, e = kids[0]
+                    for y, f in kids[1:]:
+                        x, e = unit(x * y, e + f)
+                else:
+                    # ReLU first (g is positively homogeneous), then the exponent of the largest
+                    # rectified child: an all-negative child must not hide a tiny positive one.
+                    rect = [(np.maximum(y, 0), f) for y, f in kids]
+                    tops = [np.where(r.max(axis=1) > 0, f + np.frexp(r.max(axis=1))[1], -np.inf) for r, f in rect]
+                    e = np.max(tops, axis=0)
+                    e = np.where(np.isfinite(e), e, 0.0)
+                    x = g.fold([np.ldexp(r, np.maximum(f - e, -4096).astype(np.int64)[:, None]) for r, f in rect])
+            x, e = unit(x @ self.weights[v], e)
+            acts[v] = (x, e)
+        out, e = acts[tree.root]
+        from ..contract.logscale import finish
+
+        return finish(out, e, np)
 
     def grid_tensor(self, template_features: Any, output: int = 0, max_bytes: float | None = None) -> np.ndarray:
         """The network's outputs on every combination of templates.

@@ -33,6 +33,15 @@ from typing import Any
 import numpy as np
 
 from .._config import check_budget
+from ..contract.logscale import (
+    check_flag,
+    check_log_operator,
+    finish,
+    leaf_too_small,
+    normalize_,
+    pool_scales,
+    scale_features,
+)
 from ..trees import ModeTree, format_node
 from .convnet import (
     _array_module,
@@ -49,7 +58,7 @@ from .convnet import (
 from .io import Persistable
 from .operators import OPERATORS, PoolingOperator, pooling_operator
 
-__all__ = ["DilatedConvNet"]
+__all__ = ["DilatedConvNet", "common_exponent", "log_roots"]
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -180,6 +189,73 @@ class _ForwardOps:
         return self.g.fold([x @ self.xp.asarray(W) for x, W in zip(values, mats)])
 
 
+class _LogForwardOps:
+    """Activations as ``(mantissa (batch, w), float64 exponent (batch,))`` pairs, node by node: the value
+    is ``mantissa * 2**exponent`` with ``max|mantissa|`` in ``[1/2, 1)`` per sample (log mode; see
+    :mod:`tnconv.contract.logscale`)."""
+
+    def __init__(self, g: PoolingOperator, feats: Any, xp: Any):
+        self.g, self.xp = g, xp
+        self.feats, self.e0 = scale_features(feats, xp, force=True)
+
+    def unit(self, x: Any, e: Any) -> tuple[Any, Any]:
+        return x, e + normalize_(x, self.xp)
+
+    def leaf(self, net: DilatedConvNet, leaf: frozenset) -> tuple[Any, Any]:
+        i = next(iter(leaf))
+        e = self.xp.zeros(self.feats.shape[0]) if self.e0 is None else self.e0[:, i]
+        return self.unit(self.feats[:, i, :] @ self.xp.asarray(net.weights[leaf]), e)
+
+    def combine(self, net: DilatedConvNet, node: frozenset, values: list[Any]) -> tuple[Any, Any]:
+        xp = self.xp
+        mats = net._node_mats(node, None)
+        ys = [self.unit(x @ xp.asarray(W), e) for (x, e), W in zip(values, mats)]
+        pooled, e = pool_scales(xp.stack([y for y, _ in ys])[None], xp.stack([f for _, f in ys])[None], self.g, xp)
+        return self.unit(pooled[0], e[0])
+
+    def swap(self, a: tuple[Any, Any], b: tuple[Any, Any], half: int) -> tuple[Any, Any]:
+        (xa, ea), (xb, eb) = common_exponent([a, b], self.xp)
+        xa, xb = _swap_halves(self.xp, xa, xb, half)
+        return self.unit(xa, ea), self.unit(xb, eb)
+
+
+def log_roots(nets: Sequence[DilatedConvNet], mixture: Sequence[frozenset], feats: Any, half: int,
+              xp: Any) -> list[tuple[Any, Any]]:
+    """The roots of one or two nets (mixed at ``mixture``) as ``(mantissa, exponent)`` pairs, node by node.
+
+    The value of a root is ``mantissa * 2**exponent[:, None]`` with ``max|mantissa|`` in ``[1/2, 1)``
+    per sample; see :mod:`tnconv.contract.logscale` for the rescaling and its accuracy.
+
+    Examples
+    --------
+    >>> import numpy as np, tnconv as tc
+    >>> net = tc.DilatedConvNet(tc.ModeTree.dilated(2), 2, 2, seed=0)
+    >>> F = np.random.default_rng(0).standard_normal((3, 4, 2))
+    >>> (x, e), = log_roots([net], [], F, 0, np)
+    >>> bool(np.allclose(x * 2.0 ** e[:, None], net.forward(F), rtol=1e-12, atol=0))
+    True
+    """
+    return _evaluate(nets, mixture, _LogForwardOps(nets[0].g, feats, xp), half, xp)
+
+
+def common_exponent(values: list[tuple[Any, Any]], xp: Any) -> list[tuple[Any, Any]]:
+    """Bring ``(mantissa, exponent)`` pairs to their largest exponent per sample (exact rescaling)."""
+    top = values[0][1]
+    for _, e in values[1:]:
+        top = xp.maximum(top, e)
+    out = []
+    for x, e in values:
+        y = x.copy()
+        _scale(y, top - e, xp)
+        out.append((y, top))
+    return out
+
+
+def _scale(y: Any, k: Any, xp: Any) -> None:
+    # y *= 2**-k, exactly; differences past the exponent range give exact zeros.
+    xp.ldexp(y, (-xp.minimum(k, 4096)).astype(np.int32)[..., None], out=y)
+
+
 def _evaluate(nets: Sequence[DilatedConvNet], mixture: Sequence[frozenset], ops: Any, half: int, xp: Any) -> list[Any]:
     """Evaluate one or two nets bottom-up, swapping ``half`` channels at each mixture node.
 
@@ -200,10 +276,14 @@ def _evaluate(nets: Sequence[DilatedConvNet], mixture: Sequence[frozenset], ops:
             else:
                 vals[v] = ops.combine(net, v, [vals[c] for c in net.tree.children(v)])
 
+    swap = getattr(ops, "swap", None)
     for m in sorted(mixture, key=len):
         for k in range(len(nets)):
             run(k, m)
-        values[0][m], values[1][m] = _swap_halves(xp, values[0][m], values[1][m], half)
+        if swap is not None:
+            values[0][m], values[1][m] = swap(values[0][m], values[1][m], half)
+        else:
+            values[0][m], values[1][m] = _swap_halves(xp, values[0][m], values[1][m], half)
     for k in range(len(nets)):
         run(k, None)
     return [vals[net.tree.root] for net, vals in zip(nets, values)]
@@ -561,7 +641,7 @@ class DilatedConvNet(Persistable):
             plan[k] = (h, level, slots, [hs for hs, last in last_use.items() if last == h and hs < h])
         return np.array([next(iter(leaf)) for leaf in levels[0]]), plan
 
-    def forward(self, features: Any, backend: str | None = None) -> Any:
+    def forward(self, features: Any, backend: str | None = None, log: bool = False) -> Any:
         """Evaluate the tree decomposition on features ``f_d(x_i)``, one batched matmul per level.
 
         Parameters
@@ -570,15 +650,23 @@ class DilatedConvNet(Persistable):
             NumPy or CuPy; the result stays on the same device.
         backend : {"numpy", "cupy"}, optional
             Defaults to the array module of ``features``.
+        log : bool
+            Return ``(sign, log|h|)``: every activation vector is kept as a mantissa times an exact power
+            of two, so nothing over- or underflows however many inputs there are (``product``,
+            ``relu_max``, ``relu_sum`` only). Accuracy as plain float arithmetic without range limits,
+            plus half an ulp of ``|log|h||`` (see :mod:`tnconv.contract.logscale`).
 
         Returns
         -------
-        array of shape (batch, n_outputs)
+        array of shape (batch, n_outputs), or a ``(sign, log_abs)`` pair of such arrays
 
         Raises
         ------
         ValueError
-            Features of the wrong shape or with NaN/inf entries; an unknown backend.
+            Features of the wrong shape or with NaN/inf entries; an unknown backend; ``log=True`` with a
+            pooling operator that is not positively homogeneous.
+        TypeError
+            ``log`` that is not a bool.
 
         Examples
         --------
@@ -587,10 +675,15 @@ class DilatedConvNet(Persistable):
         >>> net.forward(np.ones((5, 4, 3))).shape
         (5, 1)
         """
+        log = check_flag(log, "log")
+        if log:
+            check_log_operator(self.g)
         xp = self._backend(features, backend)
         feats = check_features(xp.asarray(features), self.n_inputs, self.n_descriptors, self.dtype)
         if self._plan is None:
             self._plan = self._build_plan()
+        if log:
+            return self._forward_log(feats, xp)
         leaf_order, plan = self._plan
         # (n_inputs, batch, width): one batched matmul for every leaf at once
         x = xp.moveaxis(feats, 1, 0)
@@ -612,10 +705,54 @@ class DilatedConvNet(Persistable):
                 del acts[hs]
         return acts[len(plan)][0]
 
-    def _forward_reference(self, features: Any) -> Any:
-        """Node-by-node evaluation, the oracle for :meth:`forward`."""
+    def _forward_log(self, feats: Any, xp: Any) -> tuple[Any, Any]:
+        # forward(log=True): the level loop of forward with (mantissa, exponent) pairs.
+        leaf_order, plan = self._plan
+        feats, e0 = scale_features(feats, xp)
+        leaf_stack = xp.asarray(np.stack([self.weights[frozenset({int(i)})] for i in leaf_order]))
+        for _attempt in range(2):
+            x = xp.moveaxis(feats, 1, 0)
+            if not _is_identity(leaf_order):
+                x = x[xp.asarray(leaf_order)]
+            y = xp.matmul(x, leaf_stack)
+            e = normalize_(y, xp)
+            if e0 is not None or not leaf_too_small(e, y.dtype):
+                break
+            feats, e0 = scale_features(feats, xp, force=True)  # a tiny feature vector: rescale them all
+        if e0 is not None:
+            e += e0[:, xp.asarray(leaf_order)].T
+        acts: dict[int, Any] = {0: y}
+        exps: dict[int, Any] = {0: e}
+        for h, level, slots, done in plan:
+            parts, pexps = [], []
+            for s, (hs, rows) in enumerate(slots):
+                if hs is None:
+                    x = xp.stack([acts[hc][i] for hc, i in rows])
+                    ex = xp.stack([exps[hc][i] for hc, i in rows])
+                else:
+                    idx = rows if isinstance(rows, slice) else xp.asarray(rows)
+                    x, ex = acts[hs][idx], exps[hs][idx]
+                mats = np.stack([self.weights[v][s] for v in level])
+                p = xp.matmul(x, xp.asarray(mats))
+                parts.append(p)
+                pexps.append(ex + normalize_(p, xp))
+            pooled, e = pool_scales(xp.stack(parts, axis=1), xp.stack(pexps, axis=1), self.g, xp)
+            e = e + normalize_(pooled, xp)
+            acts[h], exps[h] = pooled, e
+            for hs in done:
+                del acts[hs], exps[hs]
+        top = len(plan)
+        return finish(acts[top][0], exps[top][0], xp)
+
+    def _forward_reference(self, features: Any, log: bool = False) -> Any:
+        """Node-by-node evaluation, the oracle for :meth:`forward` (``log=True``: ``(sign, log|h|)``)."""
+        log = check_flag(log, "log")
         xp = _array_module(features)
         feats = check_features(features, self.n_inputs, self.n_descriptors, self.dtype)
+        if log:
+            check_log_operator(self.g)
+            x, e = log_roots([self], [], feats, 0, xp)[0]
+            return finish(x, e, xp)
         return _evaluate([self], [], _ForwardOps(self.g, feats, xp), 0, xp)[0]
 
     def _backend(self, features: Any, backend: str | None) -> Any:

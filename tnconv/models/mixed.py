@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .._config import check_budget
+from ..contract.logscale import check_flag, check_log_operator, finish
 from ..partitions import validate_partition
 from ..trees import ModeTree, format_node
 from .convnet import (
@@ -31,7 +32,15 @@ from .convnet import (
     make_rng,
     resolve_dtype,
 )
-from .dilated import DilatedConvNet, _evaluate, _ForwardOps, _require_binary, planned_weight_bytes
+from .dilated import (
+    DilatedConvNet,
+    _evaluate,
+    _ForwardOps,
+    _require_binary,
+    common_exponent,
+    log_roots,
+    planned_weight_bytes,
+)
 from .io import Persistable
 from .operators import PoolingOperator, pooling_operator
 
@@ -228,15 +237,32 @@ class MixedConvNet(Persistable):
             f"mixture_nodes={[format_node(m) for m in self.mixture_nodes]})"
         )
 
-    def forward(self, features: Any) -> Any:
+    def forward(self, features: Any, log: bool = False) -> Any:
         """Evaluate on features of shape ``(batch, n_inputs, M)``; returns ``(batch, n_outputs)``.
 
         Evaluation is node by node on both trees (NumPy or CuPy arrays), swapping at mixture nodes.
 
+        Parameters
+        ----------
+        features : array of shape (batch, n_inputs, M)
+        log : bool
+            Return ``(sign, log|h|)`` computed with exact power-of-two rescaling of every activation
+            vector, so that nothing over- or underflows (``product``, ``relu_max``, ``relu_sum`` only). At a
+            mixture node both nets' vectors are brought to their common exponent before the channels are
+            swapped, and the two roots before they are added. Accuracy as plain float arithmetic without
+            range limits, plus half an ulp of ``|log|h||`` (see :mod:`tnconv.contract.logscale`).
+
+        Returns
+        -------
+        array of shape (batch, n_outputs), or a ``(sign, log_abs)`` pair
+
         Raises
         ------
         ValueError
-            Features of the wrong shape or with NaN/inf entries.
+            Features of the wrong shape or with NaN/inf entries; ``log=True`` with a pooling operator that
+            is not positively homogeneous.
+        TypeError
+            ``log`` that is not a bool.
 
         Examples
         --------
@@ -247,9 +273,15 @@ class MixedConvNet(Persistable):
         >>> bool(np.allclose(mix.forward(x), mix.nets[0].forward(x) + mix.nets[1].forward(x)))
         True
         """
+        log = check_flag(log, "log")
         net = self.nets[0]
+        if log:
+            check_log_operator(net.g)
         xp = _array_module(features)
         feats = check_features(features, net.n_inputs, net.n_descriptors, net.dtype)
+        if log:
+            (xa, e), (xb, _) = common_exponent(log_roots(self.nets, self.mixture_nodes, feats, self.width // 2, xp), xp)
+            return finish(xa + xb, e, xp)
         roots = _evaluate(self.nets, self.mixture_nodes, _ForwardOps(net.g, feats, xp), self.width // 2, xp)
         return roots[0] + roots[1]
 
