@@ -106,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..partitions import NAMES_1D, NAMES_2D
-    from ..spectrum import CutTooLargeError, network_schmidt_values
+    from ..entanglement import default_rtol
+    from ..spectrum import CutTooLargeError, network_spectrum
     from . import min_cuts
 
     try:
@@ -141,12 +142,15 @@ def run(args: argparse.Namespace) -> int:
                 pass
         if args.spectrum and cut.bound <= args.max_cut_dim:
             try:
-                s = network_schmidt_values(model, part, max_cut_dim=args.max_cut_dim, normalize=True)
+                spec = network_spectrum(model, part, max_cut_dim=args.max_cut_dim, normalize=True)
             except (CutTooLargeError, MemoryError):
-                s = None
-            if s is not None:
+                spec = None
+            if spec is not None:
+                s = spec.values
+                # the rank rule of tc.schmidt_rank; the values are returned raw, noise included
+                tol = default_rtol((spec.n_rows, spec.n_cols)) * (float(s[0]) if s.size else 0.0)
+                row["numerical_rank"] = int(np.count_nonzero(s > tol))
                 p = s[s > 0] ** 2
-                row["numerical_rank"] = int(p.size)
                 row["entropy_bits"] = float(-(p * np.log2(p)).sum())
         rows.append(row)
     if args.json:
