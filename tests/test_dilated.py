@@ -11,6 +11,8 @@ import itertools
 import networkx as nx
 import numpy as np
 import pytest
+from helpers import rank_mod_p as _rank_mod_p
+from helpers import unfold
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,9 +21,6 @@ from tnconv.models.dilated import DilatedConvNet
 from tnconv.models.mixed import tiling_rank_bounds
 
 P = 2**24 - 3  # prime; products of two residues stay below 2**48 in int64
-
-from helpers import rank_mod_p as _rank_mod_p
-from helpers import unfold
 
 
 def rank_mod_p(mat):
@@ -159,14 +158,14 @@ def test_non_dilated_tree_has_no_dilations():
     tree = tc.ModeTree.from_nested((((0, 5), (2, 3)), ((4, 1), (6, 7))))
     net = DilatedConvNet(tree, 2, 2, seed=0, shared=True)
     assert net.dilations is None
-    with pytest.raises(ValueError, match="not ModeTree.dilated"):
+    with pytest.raises(ValueError, match=r"not ModeTree\.dilated"):
         net.forward_sequence(np.ones((1, 9, 2)))
     with pytest.raises(ValueError, match=r"dilations \[1, 2, 4\] do not produce"):
         DilatedConvNet(tree, 2, 2, dilations=[1, 2, 4])
 
 
 # ---------------------------------------------------------------------------------------------- forward
-@settings(max_examples=30, deadline=None)
+@settings(deadline=None)
 @given(tree=binary_trees, m=st.integers(1, 3), w=st.integers(1, 4), y=st.integers(1, 2),
        g=st.sampled_from(sorted(G_REF)), seed=st.integers(0, 10**6))
 def test_forward_matches_independent_numpy(tree, m, w, y, g, seed):
@@ -295,8 +294,9 @@ def test_shared_weights_are_one_kernel_per_layer():
 
 
 # ---------------------------------------------------------------------------------------------- tensors
-@settings(max_examples=20, deadline=None)
-@given(tree=st.builds(lambda n, s: tc.ModeTree.random(n, arity=(2, 2), seed=s), st.integers(2, 6), st.integers(0, 10**6)),
+@settings(deadline=None)
+@given(tree=st.builds(lambda n, s: tc.ModeTree.random(n, arity=(2, 2), seed=s), st.integers(2, 6),
+                      st.integers(0, 10**6)),
        m=st.integers(1, 3), w=st.integers(1, 3), seed=st.integers(0, 10**6))
 def test_coefficient_tensor_is_brute_force(tree, m, w, seed):
     net = DilatedConvNet(tree, m, w, n_outputs=2, seed=seed)
@@ -385,8 +385,9 @@ def log2_min_cut(tn, part):
     return nx.minimum_cut(D, "s", "t")[0]
 
 
-@settings(max_examples=25, deadline=None)
-@given(tree=st.builds(lambda n, s: tc.ModeTree.random(n, arity=(2, 2), seed=s), st.integers(3, 7), st.integers(0, 10**6)),
+@settings(deadline=None)
+@given(tree=st.builds(lambda n, s: tc.ModeTree.random(n, arity=(2, 2), seed=s), st.integers(3, 7),
+                      st.integers(0, 10**6)),
        dims=st.sampled_from([(2, 2), (2, 4), (4, 2)]), data=st.data())
 def test_min_cut_of_the_network_is_the_exact_rank(tree, dims, data):
     """Unshared weights, dimensions all powers of 2: the hyperedge min cut equals the generic rank."""
@@ -417,8 +418,9 @@ def test_min_cut_bounds_the_exact_rank():
 
 
 # ---------------------------------------------------------------------------------------------- bounds
-@settings(max_examples=40, deadline=None)
-@given(tree=st.builds(lambda n, s: tc.ModeTree.random(n, arity=(2, 2), seed=s), st.integers(3, 8), st.integers(0, 10**6)),
+@settings(deadline=None)
+@given(tree=st.builds(lambda n, s: tc.ModeTree.random(n, arity=(2, 2), seed=s), st.integers(3, 8),
+                      st.integers(0, 10**6)),
        r=st.integers(1, 3), extra_m=st.integers(-2, 1), data=st.data())
 def test_tiling_bounds_hold(tree, r, extra_m, data):
     n = tree.n_inputs

@@ -105,7 +105,7 @@ def model_of(tree, M, width):
 
 
 # ---------------------------------------------------------------------------- rank properties
-@settings(max_examples=40, deadline=None)
+@settings(deadline=None)
 @given(convac_cases(dims=[1, 2, 3, 4, 5, 6]), st.integers(0, 2**31 - 1))
 def test_bound_at_least_exact_rank(case, seed):
     tree, M, width, in_width, part = case
@@ -114,7 +114,7 @@ def test_bound_at_least_exact_rank(case, seed):
     assert cut.bound >= rank_mod_p(matricize(A, part))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(deadline=None)
 @given(st.sampled_from([[1, 2, 4], [1, 2, 4, 8], [1, 3, 9]]).flatmap(convac_cases), st.integers(0, 2**31 - 1))
 def test_bound_equals_generic_rank_for_powers_of_one_base(case, seed):
     tree, M, width, in_width, part = case
@@ -123,7 +123,7 @@ def test_bound_equals_generic_rank_for_powers_of_one_base(case, seed):
     assert cut.bound == rank_mod_p(matricize(A, part))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(deadline=None)
 @given(convac_cases(dims=[1, 2, 3, 4, 6]))
 def test_tree_solver_matches_flow_solvers(case):
     tree, M, width, _, part = case
@@ -140,7 +140,7 @@ def test_tree_solver_matches_flow_solvers(case):
         assert c.log2_bound == pytest.approx(math.log2(c.bound))
 
 
-@settings(max_examples=20, deadline=None)
+@settings(deadline=None)
 @given(convac_cases(dims=[1, 2, 3, 4]), st.integers(0, 2**31 - 1), st.integers(2, 40))
 def test_batched_tree_dp_matches_single_queries(case, seed, n_parts):
     """The vectorized batch path (2-D work arrays) agrees with single queries (1-D) and with scipy."""
@@ -157,7 +157,7 @@ def test_batched_tree_dp_matches_single_queries(case, seed, n_parts):
         assert batch == [brute_min_cut(tn, p) for p in parts]
 
 
-@settings(max_examples=25, deadline=None)
+@settings(deadline=None)
 @given(convac_cases(dims=[1, 2, 4]))
 def test_cut_separates_and_matches_brute_force(case):
     """The returned cut really separates I from I^c, and no cheaper cut exists (exhaustive search
@@ -349,7 +349,7 @@ def test_peps_region_bound(h, w, d, chi, region, crossing):
         assert cut.method in ("scipy", "networkx")
 
 
-@settings(max_examples=25, deadline=None)
+@settings(deadline=None)
 @given(st.integers(0, 2**31 - 1))
 def test_random_loopy_network_bound_at_least_dense_rank(seed):
     """Random small networks (cycles and hyperedges) from einsum: bound >= numerical rank, and all

@@ -48,7 +48,7 @@ def all_template_inputs(n, templates):
 trees = st.builds(lambda n, s: tc.ModeTree.random(n, arity=(2, 3), seed=s), st.integers(2, 7), st.integers(0, 10**6))
 
 
-@settings(max_examples=30, deadline=None)
+@settings(deadline=None)
 @given(tree=trees, m=st.integers(1, 3), w=st.integers(1, 4), y=st.integers(1, 2), g=st.sampled_from(sorted(G_REF)),
        seed=st.integers(0, 10**6))
 def test_forward_matches_independent_numpy(tree, m, w, y, g, seed):
@@ -63,7 +63,8 @@ def test_log_forward_of_rectifier_nets(g, rng):
     net = tc.ConvNet(tree, 3, 3, g=g, seed=2)
     x = rng.standard_normal((7, 8, 3))
     sign, logabs = net.forward(x, log=True)
-    np.testing.assert_allclose(sign * np.exp(logabs), ref_forward(tree, net.weights, G_REF[g], x), rtol=1e-10, atol=1e-300)
+    np.testing.assert_allclose(sign * np.exp(logabs), ref_forward(tree, net.weights, G_REF[g], x),
+                               rtol=1e-10, atol=1e-300)
 
 
 def test_same_weights_different_operators_differ(rng):
@@ -80,8 +81,9 @@ def test_same_weights_different_operators_differ(rng):
         assert np.abs(outs[a] - outs[b]).max() > 1e-3, (a, b)
 
 
-@settings(max_examples=20, deadline=None)
-@given(tree=st.builds(lambda n, s: tc.ModeTree.random(n, arity=(2, 3), seed=s), st.integers(2, 5), st.integers(0, 10**6)),
+@settings(deadline=None)
+@given(tree=st.builds(lambda n, s: tc.ModeTree.random(n, arity=(2, 3), seed=s), st.integers(2, 5),
+                      st.integers(0, 10**6)),
        t=st.integers(1, 3), m=st.integers(1, 3), g=st.sampled_from(sorted(G_REF)), seed=st.integers(0, 10**6))
 def test_grid_tensor_is_every_template_combination(tree, t, m, g, seed):
     net = tc.ConvNet(tree, m, 2, n_outputs=2, g=g, seed=seed)

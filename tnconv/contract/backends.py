@@ -202,8 +202,8 @@ def blas_threads(n: int | None) -> Iterator[bool]:
     >>> with blas_threads(1) as limited:
     ...     _ = np.ones((4, 4)) @ np.ones((4, 4))
     """
-    ctl = _controller() if n is not None else False
-    if not ctl:
+    ctl: Any = _controller() if n is not None else False
+    if n is None or not ctl:
         yield False
         return
     with ctl.limit(limits=int(n), user_api="blas"):
@@ -246,8 +246,8 @@ def device_weights(model: Any, backend: Backend, key: Any, build: Any) -> Any:
     """Device copies of a model's weights, built once per backend and cached on the model.
 
     ``key`` identifies the host arrays (e.g. ``("levels", ids...)``; its first entry names the slot);
-    when it changes, the copies are rebuilt. In-place edits of a weight array keep its id, so call :func:`clear_device_cache` after
-    them. ``build(backend)`` makes the copies.
+    when it changes, the copies are rebuilt. In-place edits of a weight array keep its id, so call
+    :func:`clear_device_cache` after them. ``build(backend)`` makes the copies.
     """
     cache = model.__dict__.setdefault(_CACHE_ATTR, {})
     slot = (backend.name, key[0] if isinstance(key, tuple) and key else None)

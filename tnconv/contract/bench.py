@@ -34,6 +34,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -120,6 +121,18 @@ def _label(opt: Any) -> str:
     return type(opt).__name__
 
 
+def _never_run() -> None:  # pragma: no cover - record() refuses to run over-budget paths
+    return None
+
+
+def _first_output(model: Any, features: Any, engine: str) -> Any:
+    return model.forward(features, engine=engine)[:, 0]
+
+
+def _quimb_contract(qt: Any, qtree: Any, batch_index: str) -> Any:
+    return qt.contract(..., optimize=qtree, output_inds=(batch_index,)).data
+
+
 def benchmark_paths(model_or_tn: Any, optimizers: Sequence[Any] | None = None, batch: int = 256,
                     repeats: int = 5, max_bytes: float | None = None, seed: int = 0, max_time: float = 10.0,
                     max_repeats: int = 32, features: Any = None, show_progress: bool = True,
@@ -188,7 +201,9 @@ def benchmark_paths(model_or_tn: Any, optimizers: Sequence[Any] | None = None, b
     elif hasattr(model_or_tn, "tree") and hasattr(model_or_tn, "weights"):
         model = model_or_tn
         if not model.g.is_product:
-            raise ValueError(f"benchmark_paths compiles a tensor network, which needs product pooling, not {model.g.name!r}")
+            raise ValueError(
+                f"benchmark_paths compiles a tensor network, which needs product pooling, not {model.g.name!r}"
+            )
         tn = TensorNetwork.from_convac(model)
     else:
         raise TypeError(f"benchmark_paths needs a ConvAC or a TensorNetwork, got {type(model_or_tn).__name__}")
@@ -268,20 +283,23 @@ def benchmark_paths(model_or_tn: Any, optimizers: Sequence[Any] | None = None, b
 
                 record(label, 0.0, cost, ref)
             else:
-                record(label, 0.0, cost, lambda e=label: model.forward(features, engine=e)[:, 0])
+                record(label, 0.0, cost, partial(_first_output, model, features, label))
         elif label == "structure":
             if need_structure(label):
                 from .generic import execute_path
 
+                assert structure is not None  # need_structure built it
                 record(label, structure_s, structure.cost,
-                       lambda: execute_path(inputs, output, structure.path, ops))
+                       partial(execute_path, inputs, output, structure.path, ops))
         elif label == "structure+oe":
             if need_structure(label):
+                assert structure is not None
                 t0 = time.perf_counter()
                 expr = oe.contract_expression(eq, *[o.shape for o in ops], optimize=structure.path)
-                record(label, structure_s + time.perf_counter() - t0, structure.cost, lambda: expr(*ops))
+                record(label, structure_s + time.perf_counter() - t0, structure.cost, partial(expr, *ops))
         elif label == "gemm":
             if need_structure(label):
+                assert structure is not None
                 n = max(1, round((structure.cost.flops / 2) ** (1 / 3)))
                 rng = np.random.default_rng(seed)
                 A = rng.standard_normal((n, n)).astype(features.dtype)
@@ -291,8 +309,8 @@ def benchmark_paths(model_or_tn: Any, optimizers: Sequence[Any] | None = None, b
                 # The machine's limit: the faster of single- and multi-threaded BLAS (on a loaded
                 # machine the threaded one can be many times slower).
                 with blas_threads(1):
-                    one = _median_time(lambda: A @ Bm, repeats)
-                many = _median_time(lambda: A @ Bm, repeats)
+                    one = _median_time(partial(np.matmul, A, Bm), repeats)
+                many = _median_time(partial(np.matmul, A, Bm), repeats)
                 rows.append({"method": label, "search_s": None, "flops": int(2 * n**3), "largest_intermediate": n * n,
                              "contract_s": min(one, many), "ratio": None,
                              "status": f"ok: one {n}x{n} matmul, {'1 thread' if one < many else 'all threads'}"})
@@ -311,7 +329,7 @@ def benchmark_paths(model_or_tn: Any, optimizers: Sequence[Any] | None = None, b
             search = time.perf_counter() - t0
             path = [tuple(p) for p in tree.get_path()]
             cost = path_cost(inputs, output, sizes, path)
-            record(label, search, cost, lambda: tree.contract(ops))
+            record(label, search, cost, partial(tree.contract, ops))
         elif label == "quimb":
             try:
                 import quimb.tensor as qtn
@@ -337,8 +355,7 @@ def benchmark_paths(model_or_tn: Any, optimizers: Sequence[Any] | None = None, b
             cost = path_cost([tuple(t.inds) for t in qt.tensors], (bname,),
                              {i: d for t in qt.tensors for i, d in zip(t.inds, t.shape)},
                              [tuple(p) for p in qtree.get_path()])
-            record(label, search, cost,
-                   lambda: qt.contract(..., optimize=qtree, output_inds=(bname,)).data)
+            record(label, search, cost, partial(_quimb_contract, qt, qtree, bname))
         else:
             if isinstance(opt, str):
                 try:
@@ -355,13 +372,13 @@ def benchmark_paths(model_or_tn: Any, optimizers: Sequence[Any] | None = None, b
             search = time.perf_counter() - t0
             cost = path_cost(inputs, output, sizes, path)
             if cost.largest_intermediate * item > budget:
-                record(label, search, cost, lambda: None)
+                record(label, search, cost, _never_run)  # over budget: record() reports it infeasible
                 continue
             # opt_einsum's own executor; building the expression (quadratic in the number of tensors)
             # belongs to the path cost, not to the contraction.
             t0 = time.perf_counter()
             expr = oe.contract_expression(eq, *[o.shape for o in ops], optimize=path)
-            record(label, search + time.perf_counter() - t0, cost, lambda e=expr: e(*ops))
+            record(label, search + time.perf_counter() - t0, cost, partial(expr, *ops))
     times = [r["contract_s"] for r in rows if r["contract_s"] is not None and r["method"] != "gemm"
              and str(r["status"]).startswith("ok")]
     best = min(times) if times else None

@@ -202,7 +202,8 @@ def _device_arrays(tn: Any, be: Backend) -> list:
 def _check_memory_limit(memory_limit: Any) -> Any:
     if memory_limit is None or memory_limit == "max_input":
         return memory_limit
-    if isinstance(memory_limit, (bool, np.bool_)) or not isinstance(memory_limit, (int, float, np.integer, np.floating)):
+    numeric = (int, float, np.integer, np.floating)
+    if isinstance(memory_limit, (bool, np.bool_)) or not isinstance(memory_limit, numeric):
         raise TypeError(f"memory_limit must be None, 'max_input' or a number of elements, got {memory_limit!r}")
     if not math.isfinite(float(memory_limit)) or memory_limit <= 0:
         raise ValueError(f"memory_limit must be a positive finite number of elements, got {memory_limit!r}")
@@ -273,7 +274,7 @@ def contract_network(tn: Any, features: Any = None, optimize: Any = None, backen
     >>> contract_network(tn, F, optimize=[(0, 99)])
     Traceback (most recent call last):
     ...
-    ValueError: path step 0 (0, 99) does not fit the network: positions must be distinct and in 0..10 (11 operands remain at that step)
+    ValueError: path step 0 (0, 99) does not fit the network: positions must be distinct and in 0..10 (11 operands ...
     """
     if not isinstance(executor, str) or executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; choose from {EXECUTORS}")

@@ -222,9 +222,11 @@ def _run_scaled(model: Any, plan: LevelPlan, W: list, feats: Any, E0: Any, xp: A
         n_par = n // a
         P = xp.empty((n_par, B, w_out), dtype=dtype)
         # Exponents are integers held in float64: exact, whatever the activations' dtype.
-        Sp = xp.empty((n_par, B), dtype=np.float64) if log else None
+        Sp: Any = xp.empty((n_par, B), dtype=np.float64) if log else None
 
-        def task(p0: int, p1: int, b0: int, b1: int) -> None:
+        # The level's state is bound as defaults: each task sees this level's arrays, never a later one's.
+        def task(p0: int, p1: int, b0: int, b1: int, *, h: int = h, a: int = a, w_out: int = w_out,
+                 X: Any = X, S: Any = S, P: Any = P, Sp: Any = Sp) -> None:
             n0, n1 = p0 * a, p1 * a
             if h == 0:
                 if plan.contiguous:
@@ -367,7 +369,7 @@ def _run_groups(model: Any, feats: Any, E0: Any, xp: Any, log: bool, groups: lis
         if arity == 0:
             idx = xp.asarray(np.array([next(iter(v)) for v in nodes], dtype=np.intp))
             X = feats[:, idx, :].transpose(1, 0, 2)
-            S = None if E0 is None else E0[:, idx].T
+            S: Any = None if E0 is None else E0[:, idx].T
         else:
             kids = [tree.children(v) for v in nodes]
             slots = [xp.stack([acts.pop(k[j]) for k in kids]) for j in range(arity)]
@@ -405,7 +407,7 @@ def _groups(model: Any) -> list:
     cached = model.__dict__.get("_tnconv_node_groups")
     if cached is not None and cached[0] is tree and cached[1] == _shape_key(model):
         return cached[2]
-    out = []
+    out: list = []
     for level in tree.levels():
         by: dict = {}
         for v in level:

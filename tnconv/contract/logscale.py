@@ -28,9 +28,9 @@ condition number of the sums: ``u = 2**-24`` for float32, ``2**-53`` for float64
 ``|log|h||`` from the final rounding to the dtype. For well-conditioned nets this is a few float32 ulps
 of ``log|h|`` in relative terms. Entries of one activation vector smaller than ``2**-126`` (float32) or
 ``2**-1022`` (float64) times its largest entry are subnormal or zero; they affect the result only through
-cancellations of that size; subnormal feature values are used as they are. Weights are used as given: matrices with entries beyond about
-``2**(±emax/2)`` of the dtype can still overflow inside a convolution. Zero outputs are exact zeros:
-sign 0 and ``log|h| = -inf``.
+cancellations of that size; subnormal feature values are used as they are. Weights are used as given:
+matrices with entries beyond about ``2**(±emax/2)`` of the dtype can still overflow inside a convolution.
+Zero outputs are exact zeros: sign 0 and ``log|h| = -inf``.
 
 References
 ----------

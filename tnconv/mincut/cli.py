@@ -105,8 +105,8 @@ def run(args: argparse.Namespace) -> int:
     """Execute ``tnconv mincut``; returns the exit status."""
     import numpy as np
 
-    from ..partitions import NAMES_1D, NAMES_2D
     from ..entanglement import default_rtol
+    from ..partitions import NAMES_1D, NAMES_2D
     from ..spectrum import CutTooLargeError, network_spectrum
     from . import min_cuts
 

@@ -604,7 +604,9 @@ class ConvNet(Persistable):
             )
 
 
-    def _combine(self, parts: list[tuple[np.ndarray, list[int]]], rows: list[int], width: int, first: slice) -> np.ndarray:
+    def _combine(
+        self, parts: list[tuple[np.ndarray, list[int]]], rows: list[int], width: int, first: slice
+    ) -> np.ndarray:
         k = len(parts)
         arrays = []
         for i, (p, _) in enumerate(parts):

@@ -555,7 +555,9 @@ class DilatedConvNet(Persistable):
             raise ValueError(f"weights of {what} contain NaN or infinite values")
         return np.ascontiguousarray(w, dtype=self.dtype)
 
-    def _layer_kernels(self, weights: Mapping[frozenset, Any]) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]] | str:
+    def _layer_kernels(
+        self, weights: Mapping[frozenset, Any]
+    ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]] | str:
         """``(leaf kernel, [(earlier, later) per height])`` if weights are shared per layer, else the
         first node that breaks the sharing (as text)."""
         tree = self.tree
@@ -621,7 +623,7 @@ class DilatedConvNet(Persistable):
         last_use = {h: h for h in range(len(levels))}
         plan: list[Any] = []
         for h, level in enumerate(levels[1:], start=1):
-            slots = []
+            slots: list[tuple[int | None, Any]] = []
             for s in range(2):
                 src = [where[tree.children(v)[s]] for v in level]
                 heights = {hs for hs, _ in src}
@@ -631,10 +633,11 @@ class DilatedConvNet(Persistable):
                     slots.append((None, src))
                     continue
                 hs = heights.pop()
-                rows = np.array([i for _, i in src])
-                step = rows[1] - rows[0] if len(rows) > 1 else 1
-                if step > 0 and np.array_equal(rows, rows[0] + step * np.arange(len(rows))):
-                    rows = slice(int(rows[0]), int(rows[-1]) + 1, int(step))
+                idx = np.array([i for _, i in src])
+                step = idx[1] - idx[0] if len(idx) > 1 else 1
+                rows: Any = idx
+                if step > 0 and np.array_equal(idx, idx[0] + step * np.arange(len(idx))):
+                    rows = slice(int(idx[0]), int(idx[-1]) + 1, int(step))
                 slots.append((hs, rows))
             plan.append((h, level, slots))
         for k, (h, level, slots) in enumerate(plan):
@@ -896,7 +899,8 @@ class DilatedConvNet(Persistable):
             raise ValueError(
                 f"g={self.g.name!r} has no coefficient tensor (only product pooling does); use grid_tensor"
             )
-        return self._dense([self], [], np.eye(self.n_descriptors, dtype=self.dtype), output, "coefficient tensor", max_bytes)
+        identity = np.eye(self.n_descriptors, dtype=self.dtype)
+        return self._dense([self], [], identity, output, "coefficient tensor", max_bytes)
 
     def _dense(self, nets: Sequence[DilatedConvNet], mixture: Sequence[frozenset], table: np.ndarray,
                output: int, what: str, max_bytes: float | None) -> np.ndarray:
