@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import tnconv as tc
 from tnconv.exact import generic_schmidt_rank
-from tnconv.experiments import _common, registry
+from tnconv.experiments import common, registry
 from tnconv.experiments import contraction_paths as cp
 from tnconv.experiments import depth_efficiency as de
 from tnconv.experiments import entanglement_vs_bound as evb
@@ -495,11 +495,11 @@ def test_contraction_paths_verdict_ignores_timing():
 # ----------------------------------------------------------------------------- plumbing
 def test_to_json_roundtrip_exact_ints():
     big = 2**100 + 1
-    data = json.loads(_common.to_json({"b": big, "arr": np.arange(3), "f": np.float32(0.5), "s": frozenset({2, 1}),
+    data = json.loads(common.to_json({"b": big, "arr": np.arange(3), "f": np.float32(0.5), "s": frozenset({2, 1}),
                                        "inf": float("inf")}))
     assert data == {"b": big, "arr": [0, 1, 2], "f": 0.5, "s": [1, 2], "inf": "inf"}
     with pytest.raises(TypeError, match="object"):
-        _common.to_json({"x": object()})
+        common.to_json({"x": object()})
 
 
 def test_check_size_and_registry_errors():
@@ -586,7 +586,7 @@ def test_width_search_dp_and_min_cut_module_equal_brute_force():
     # closed forms: every 2x2 window straddles the checkerboard (min(w_0, M^2) = 2 each); the halves
     # meet only at the root's copy tensor (w_1 = 4); {0, 5} splits one window (w_0 = 2)
     assert expected == [2**4, 4, 2]
-    assert _common.min_cut_bounds(net, parts) == expected
+    assert common.min_cut_bounds(net, parts) == expected
     assert [int(tc.min_cut(net, p, method=m).bound) for p in parts for m in ("networkx", "auto")] == [
         e for e in expected for _ in range(2)]
     assert [tree_min_cut(net.tree, 2, widths, p) for p in parts] == expected

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import tnconv as tc
 from tnconv import partitions as P
-from tnconv._config import check_budget
+from tnconv._core.options import check_budget
 
 shapes_2d = st.tuples(st.integers(1, 9), st.integers(1, 9)).filter(lambda s: s[0] * s[1] >= 2)
 

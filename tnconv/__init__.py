@@ -5,7 +5,7 @@ contract them fast, and bound or compute their entanglement across any input par
 """
 
 from . import partitions
-from ._config import TensorTooLargeError, option_context, options, set_options
+from ._core.options import TensorTooLargeError, option_context, options, set_options
 from ._version import __version__
 from .entanglement import (
     entanglement_entropy,

@@ -123,7 +123,7 @@ def model_from_args(args: argparse.Namespace) -> Any:
     ValueError
         Options the model constructors refuse (their message names the value).
     """
-    from ._config import check_budget
+    from ._core.options import check_budget
     from .models.convnet import deep, shallow
 
     widths = args.widths if isinstance(args.widths, list) else parse_widths(str(args.widths))

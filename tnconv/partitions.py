@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ._config import check_budget
+from ._core.options import check_budget
 
 __all__ = [
     "NAMES_1D",

@@ -73,7 +73,7 @@ from typing import Any
 
 import numpy as np
 
-from ._config import TensorTooLargeError, check_budget, options
+from ._core.options import TensorTooLargeError, check_budget, options
 
 __all__ = [
     "DEFAULT_MAX_CUT_DIM",

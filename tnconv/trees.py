@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ._config import check_budget
+from ._core.options import check_budget
 
 __all__ = ["BYTES_PER_NODE", "BYTES_PER_POSITION", "ModeTree", "format_node", "hybrid_trees"]
 

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from .._config import format_bytes
+from .._core.options import format_bytes
 from .paths import network_inputs, path_cost, structure_path
 
 __all__ = ["DEFAULT_OPTIMIZERS", "PathBenchmark", "benchmark_paths", "format_table", "register_cli"]
@@ -193,7 +193,7 @@ def benchmark_paths(model_or_tn: Any, optimizers: Sequence[Any] | None = None, b
     import opt_einsum as oe
 
     from .._cli_common import progress
-    from .._config import options
+    from .._core.options import options
     from ..network import TensorNetwork
 
     if isinstance(model_or_tn, TensorNetwork):

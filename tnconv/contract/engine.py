@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .._config import check_budget
+from .._core.options import check_budget
 from .backends import resolve_backend
 from .levels import level_plan, run_levels, run_nodes
 from .logscale import check_flag, check_log_operator

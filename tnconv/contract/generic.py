@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .._config import check_budget
+from .._core.options import check_budget
 from .backends import Backend, check_finite_features, device_weights, resolve_backend
 from .paths import network_inputs, path_cost, structure_path
 

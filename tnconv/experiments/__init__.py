@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ._common import to_json, to_plain
+from .common import to_json, to_plain
 from .registry import EXPERIMENTS, get, names, run_experiment
 
 __all__ = ["EXPERIMENTS", "get", "names", "run_experiment", "to_json", "to_plain", "allocate_widths",

@@ -26,7 +26,7 @@ import math
 from typing import Any, TypedDict
 
 from ..models.convnet import deep
-from ._common import check_size, figure_target, finish_figure
+from .common import check_size, figure_target, finish_figure
 
 __all__ = ["FLOPS_TOLERANCE", "STRUCTURED", "ContractionPathsResult", "plot", "run", "verdict"]
 

@@ -35,7 +35,7 @@ from .. import partitions
 from ..exact import generic_schmidt_rank
 from ..models.convnet import ConvAC, deep, shallow
 from ..trees import ModeTree
-from ._common import check_size, figure_target, finish_figure, min_cut_log2
+from .common import check_size, figure_target, finish_figure, min_cut_log2
 
 __all__ = ["DepthEfficiencyResult", "block_odd_partition", "plot", "run", "truncated_tree", "verdict"]
 

@@ -36,7 +36,7 @@ from .. import partitions as P
 from ..entanglement import schmidt_values
 from ..models.convnet import ConvAC
 from ..trees import ModeTree
-from ._common import blas_threads, check_size, figure_target, finish_figure, min_cut_bounds
+from .common import blas_threads, check_size, figure_target, finish_figure, min_cut_bounds
 
 __all__ = ["EntanglementBoundResult", "make_networks", "make_partitions", "plot", "run", "verdict"]
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import check_size
+from .common import check_size
 
 __all__ = ["ImplicitAccelerationResult", "plot", "run", "verdict"]
 

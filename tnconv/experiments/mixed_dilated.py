@@ -47,7 +47,7 @@ import numpy as np
 from ..exact import generic_schmidt_rank
 from ..models.convnet import ConvAC
 from ..trees import ModeTree, hybrid_trees
-from ._common import blas_threads, check_size, figure_target, finish_figure
+from .common import blas_threads, check_size, figure_target, finish_figure
 
 __all__ = ["WORKED_PART", "MixedDilatedResult", "dilated_as_convac", "plot", "run", "verdict", "worked_trees"]
 

@@ -35,7 +35,7 @@ from typing import Any, TypedDict
 from .. import partitions as P
 from ..exact import generic_schmidt_rank
 from ..models.convnet import deep
-from ._common import check_size, figure_target, finish_figure, min_cut_log2
+from .common import check_size, figure_target, finish_figure, min_cut_log2
 
 __all__ = ["GEOMETRIES", "PoolingGeometryResult", "partition_family", "plot", "run", "verdict"]
 

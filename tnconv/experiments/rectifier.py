@@ -36,7 +36,7 @@ import numpy as np
 from .. import partitions as P
 from ..models.convnet import ConvNet
 from ..trees import ModeTree
-from ._common import blas_threads, check_size, figure_target, finish_figure
+from .common import blas_threads, check_size, figure_target, finish_figure
 
 __all__ = ["OPERATORS", "RectifierResult", "draw", "grid_rank", "plot", "run", "verdict"]
 

@@ -22,7 +22,7 @@ import warnings
 from types import ModuleType
 from typing import Any
 
-from ._common import check_size, save_json
+from .common import check_size, save_json
 
 __all__ = ["EXPERIMENTS", "Experiment", "UnknownExperimentError", "get", "names", "run_experiment"]
 

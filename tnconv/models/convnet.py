@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .._config import check_budget
+from .._core.options import check_budget
 from ..trees import ModeTree, format_node
 from .io import Persistable
 from .operators import PoolingOperator, _namespace, pooling_operator

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .._config import check_budget
+from .._core.options import check_budget
 from ..contract.logscale import (
     check_flag,
     check_log_operator,

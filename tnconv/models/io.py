@@ -40,7 +40,7 @@ from typing import IO, Any
 import numpy as np
 from numpy.lib import format as npy_format
 
-from .._config import check_budget
+from .._core.options import check_budget
 from ..trees import ModeTree
 
 __all__ = [

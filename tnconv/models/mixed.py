@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .._config import check_budget
+from .._core.options import check_budget
 from ..contract.logscale import check_flag, check_log_operator, finish
 from ..partitions import validate_partition
 from ..trees import ModeTree, format_node

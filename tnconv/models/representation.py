@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._config import check_budget
+from .._core.options import check_budget
 from .convnet import check_positive_int, make_rng
 
 __all__ = ["GaussianDescriptors", "NeuronDescriptors"]
