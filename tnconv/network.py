@@ -286,6 +286,40 @@ class TensorNetwork:
                 members[i].append(k)
         return dict(members)
 
+    def links(self) -> tuple[list[tuple[int, int, tuple[Hashable, ...]]], list[tuple[Hashable, np.ndarray]]]:
+        """The network as a graph for cuts: bonds and copy tensors over numbered vertices.
+
+        Vertices are the tensors ``0..T-1`` and the open legs ``T..T+P-1``. Indices of dimension 1 are
+        left out (cutting them is free). An index with two ends is a bond (parallel bonds between the same
+        two vertices are merged into one entry listing their indices); one with three or more ends is a
+        copy tensor (hyperedge).
+
+        Returns
+        -------
+        bonds : list of ``(u, v, indices)`` with ``u < v``
+        copies : list of ``(index, member vertices)``
+
+        Examples
+        --------
+        >>> tn = TensorNetwork.from_einsum("ab,bc,bd->acd", [(2, 3), (3, 2), (3, 2)])
+        >>> tn.links()[0], [(i, m.tolist()) for i, m in tn.links()[1]]
+        ([(0, 3, ('a',)), (1, 4, ('c',)), (2, 5, ('d',))], [('b', [0, 1, 2])])
+        """
+        T = self.n_tensors
+        opens = {i: T + p for p, i in enumerate(self.open_inds)}
+        pairs: dict[tuple[int, int], list[Hashable]] = defaultdict(list)
+        copies: list[tuple[Hashable, np.ndarray]] = []
+        for i, ms in self.index_members().items():
+            if self.size_dict[i] == 1:
+                continue
+            ends = list(ms) + ([opens[i]] if i in opens else [])
+            if len(ends) == 2:
+                u, v = sorted(ends)
+                pairs[(u, v)].append(i)
+            elif len(ends) >= 3:
+                copies.append((i, np.array(ends, dtype=np.int64)))
+        return [(u, v, tuple(ix)) for (u, v), ix in pairs.items()], copies
+
     @property
     def hyperedges(self) -> list[Hashable]:
         """Indices that act as copy tensors: on 3+ tensors, or on 2+ tensors and open."""
