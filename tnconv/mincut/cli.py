@@ -107,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
 
     from ..entanglement import default_rtol
     from ..partitions import NAMES_1D, NAMES_2D
-    from ..spectrum import CutTooLargeError, network_spectrum
+    from ..measures import network_spectrum
+    from ..spectrum import CutTooLargeError
     from . import min_cuts
 
     try:
