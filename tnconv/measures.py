@@ -42,7 +42,7 @@ def _as_network(obj: Any, output: Any) -> Any:
         return obj
     if hasattr(obj, "n_inputs") and hasattr(obj, "g"):
         # The one compiler: its errors name what a model lacks (non-product pooling, a MixedConvNet).
-        return TensorNetwork.from_model(obj, output)
+        return TensorNetwork.from_model(obj, int(output))
     raise TypeError(
         f"exact spectra without the dense tensor need a TensorNetwork or a tree model "
         f"(tnconv.models.protocol.TreeModel, product pooling); got {type(obj).__name__}. Pass its "

@@ -106,8 +106,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..entanglement import default_rtol
-    from ..partitions import NAMES_1D, NAMES_2D
     from ..measures import network_spectrum
+    from ..partitions import NAMES_1D, NAMES_2D
     from ..spectrum import CutTooLargeError
     from . import min_cuts
 

@@ -94,7 +94,7 @@ _REGISTRY_LOCK = threading.Lock()
 
 
 def _layout_of(cls: type) -> str:
-    params = inspect.signature(cls.__init__).parameters
+    params = inspect.signature(cls).parameters
     if "tree_a" in params and "tree_b" in params:
         return "mixed"
     if "widths" in params:
@@ -408,7 +408,7 @@ class _Plan:
             weights = dict(zip(tree.nodes, (keys[n] for n in names)))
         kw: dict[str, Any] = {"n_outputs": self.n_outputs, "dtype": self.dtype.name, "shared": self.shared,
                               "weights": weights}
-        if "g" in inspect.signature(self.model.__init__).parameters:
+        if "g" in inspect.signature(self.model).parameters:
             kw["g"] = self.g
         elif self.g != "product":
             raise self.spec.fail(f"a {self.cls} pools with product only, but the spec says g={self.g!r}")
