@@ -25,12 +25,9 @@ file is a ``ValueError`` naming the file (the readers are in :mod:`tnconv.models
 
 Registry
 --------
-This module imports no model class. Every subclass of :class:`Persistable` registers itself here
-under its class name when its module is imported (``tnconv.models`` imports every model module), and
-a file is decoded by looking up the class its spec names; an unknown name is a ``ValueError``. The
-*layout* of a class (which fields its spec holds) is read off its constructor: ``widths`` (ConvNet,
-ConvAC), ``width`` (DilatedConvNet) or two trees ``tree_a``/``tree_b`` (MixedConvNet), or given as
-``class Model(Persistable, layout=...)``.
+This module imports no model class: every :class:`Persistable` subclass registers itself by class name
+(``tnconv.models`` imports every model module), a file is decoded by the class its spec names (an
+unknown name is a ``ValueError``), and a class's layout is read off its constructor.
 """
 
 from __future__ import annotations
