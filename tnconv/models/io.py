@@ -118,14 +118,12 @@ def register_model(cls: type, layout: str | None = None, name: str | None = None
     Returns
     -------
     type
-        ``cls`` (so that this works as a decorator).
+        ``cls`` (a decorator).
 
     Raises
     ------
-    ValueError
-        An unknown layout, or a name already taken by another class.
-    TypeError
-        ``cls`` is not a class, or its layout cannot be told.
+    ValueError, TypeError
+        An unknown layout or a name taken by another class; not a class, or a layout that cannot be told.
 
     Examples
     --------
@@ -152,7 +150,6 @@ def registered_models() -> dict[str, type]:
     """``{name: class}`` of every registered model class (a copy)."""
     with _REGISTRY_LOCK:
         return {k: c for k, (c, _) in _REGISTRY.items()}
-
 
 def model_class(name: str, where: str = "the file") -> type:
     """The registered class called ``name``; a ValueError naming it (and ``where``) otherwise."""
@@ -212,7 +209,6 @@ class Persistable:
         return model
 
 
-# ---------------------------------------------------------------------------------------------- writing
 def _tree_codes(tree: ModeTree) -> list[int]:
     return [next(iter(v)) if tree.is_leaf(v) else -len(tree.children(v)) for v in tree.nodes]
 
@@ -499,6 +495,5 @@ def load_model(path: str | os.PathLike) -> Any:
         raise ValueError(f"{name}: the model in the file is invalid: {exc}") from None
 
 
-#: ``tc.save(model, path)`` and ``tc.load(path)``.
-save = save_model
+save = save_model  # tc.save(model, path) and tc.load(path)
 load = load_model
