@@ -202,7 +202,7 @@ def bench_throughput(N: int, n_parts: int, repeats: int) -> str:
 
 
 def bench_spectrum(cases: list[tuple[int, int, Any]]) -> str:
-    from tnconv.spectrum import network_schmidt_values
+    from tnconv.measures import network_schmidt_values
 
     rows = []
     for N, w, part in cases:

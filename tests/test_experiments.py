@@ -21,7 +21,7 @@ from tnconv.experiments import mixed_dilated as md
 from tnconv.experiments import pooling_geometry as pg
 from tnconv.experiments import rectifier as rect
 from tnconv.experiments import width_range as wr
-from tnconv.experiments._treecut import tree_min_cut
+from tnconv.mincut import tree_min_cut
 
 
 # ----------------------------------------------------------------------------- independent references

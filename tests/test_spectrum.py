@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tnconv as tc
-from tnconv.spectrum import CutTooLargeError, network_schmidt_values
+from tnconv.measures import network_schmidt_values
+from tnconv.spectrum import CutTooLargeError
 
 
 def dense_convac(model, output: int = 0) -> np.ndarray:

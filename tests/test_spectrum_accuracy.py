@@ -16,7 +16,8 @@ from test_spectrum import dense_convac, matricize
 
 import tnconv as tc
 from tnconv.exact import generic_schmidt_rank
-from tnconv.spectrum import CutTooLargeError, SpectrumAccuracyWarning, network_spectrum
+from tnconv.measures import network_spectrum
+from tnconv.spectrum import CutTooLargeError, SpectrumAccuracyWarning
 
 EPS = np.finfo(np.float64).eps
 

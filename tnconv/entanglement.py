@@ -128,7 +128,8 @@ def _spectrum(
     max_cut_dim: int | None, method: str | None, max_bytes: float | None,
 ) -> tuple[np.ndarray, tuple[int, int], Any]:
     """Singular values, the matricization's shape and the dtype whose eps sets the default rtol."""
-    from .spectrum import DEFAULT_MAX_CUT_DIM, check_max_bytes, check_tolerance, network_spectrum
+    from .measures import network_spectrum
+    from .spectrum import DEFAULT_MAX_CUT_DIM, check_max_bytes, check_tolerance
 
     if not _is_dense(A):
         sp = network_spectrum(

@@ -20,101 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from .trees import ModeTree, format_node
+from ._core.symbols import einsum_symbols, symbol
+from ._core.validate import MAX_DIMENSION, check_arrays, check_dimension, check_inds, check_labels
+from .models.protocol import install_compiler
+from .network_compile import compile_parts
+from .network_io import einsum_parts, quimb_network, quimb_parts, string_labels
+from .trees import ModeTree
 
 __all__ = ["MAX_DIMENSION", "TensorNetwork", "check_dimension"]
-
-#: The largest index dimension accepted: the largest axis length of a numpy array.
-MAX_DIMENSION = 2**63 - 1
-
-
-def check_dimension(d: Any, what: str) -> int:
-    """Return ``d`` as an int if it is a valid index dimension, else raise naming ``what`` and ``d``.
-
-    A dimension is an int (numpy integers too; bools and floats are refused) in ``1..2**63 - 1``. A
-    dimension of 0 is refused: it makes every tensor carrying the index empty, and every min cut through
-    it meaningless.
-
-    Raises
-    ------
-    TypeError
-        Not an int.
-    ValueError
-        Below 1 or above ``MAX_DIMENSION``.
-
-    Examples
-    --------
-    >>> check_dimension(3, "index 'a'")
-    3
-    >>> check_dimension(3.5, "index 'a'")
-    Traceback (most recent call last):
-    ...
-    TypeError: index 'a' must be a positive int, got 3.5 (float)
-    """
-    if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):
-        raise TypeError(f"{what} must be a positive int, got {d!r} ({type(d).__name__})")
-    d = int(d)
-    if d < 1:
-        empty = " (a dimension of 0 makes the tensor empty)" if d == 0 else ""
-        raise ValueError(f"{what} must be a positive int, got {d}{empty}")
-    if d > MAX_DIMENSION:
-        raise ValueError(f"{what} is {d}, above 2**63 - 1, the largest axis an array can have")
-    return d
-
-
-def _check_labels(labels: Any, what: str) -> tuple[Hashable, ...]:
-    if isinstance(labels, (str, bytes)):
-        raise TypeError(
-            f"{what} must be a sequence of index labels, got the string {labels!r}; pass tuple({labels!r}) to "
-            "use its characters as labels"
-        )
-    if not isinstance(labels, Iterable):
-        raise TypeError(f"{what} must be a sequence of index labels, got {labels!r}")
-    out = tuple(labels)
-    for i in out:
-        if not isinstance(i, Hashable):
-            raise TypeError(f"{what}: index label {i!r} is not hashable (use str or int labels)")
-    return out
-
-
-def _check_inds(inds: Any) -> list[tuple[Hashable, ...]]:
-    if isinstance(inds, (str, bytes)) or not isinstance(inds, Iterable):
-        raise TypeError(f"inds must be a sequence of index tuples (one per tensor), got {inds!r}")
-    out = [_check_labels(ix, f"indices of tensor {k}") for k, ix in enumerate(inds)]
-    for k, ix in enumerate(out):
-        dup = [i for i, c in Counter(ix).items() if c > 1]
-        if dup:
-            raise ValueError(f"tensor {k} repeats index {dup[0]!r}; traces inside one tensor are not supported")
-    return out
-
-
-def _check_arrays(arrays: Any, n: int, what: str = "") -> list[Any]:
-    """The arrays as a list; entries without ``shape`` (lists) become numpy arrays, ``None`` stays."""
-    if arrays is None:
-        return [None] * n
-    if isinstance(arrays, (str, bytes, Mapping)) or not isinstance(arrays, Iterable):
-        raise TypeError(f"arrays must be a sequence of arrays (one per tensor), got {type(arrays).__name__}")
-    out = list(arrays)
-    if len(out) != n:
-        prefix = what or f"{n} index tuples but"
-        raise ValueError(f"{prefix} {len(out)} arrays were given")
-    for k, a in enumerate(out):
-        if a is None:
-            continue
-        if not (hasattr(a, "shape") and hasattr(a, "dtype")):
-            try:
-                a = np.asarray(a)
-            except (ValueError, TypeError) as exc:
-                raise ValueError(f"array {k} is not a rectangular array of numbers: {exc}") from None
-            out[k] = a
-        try:
-            kind = np.dtype(a.dtype).kind
-        except TypeError:
-            continue  # a foreign array type (e.g. torch): its backend checks it
-        if kind not in "biufc":
-            raise TypeError(f"array {k} has dtype {a.dtype}; expected numbers")
-    return out
-
 
 class TensorNetwork:
     """A tensor network with explicit open legs and hyperedges.
@@ -165,9 +78,9 @@ class TensorNetwork:
         tree: ModeTree | None = None,
         tensor_nodes: Sequence[frozenset] | None = None,
     ):
-        self.inds = _check_inds(inds)
+        self.inds = check_inds(inds)
         n = len(self.inds)
-        self.arrays = _check_arrays(arrays, n)
+        self.arrays = check_arrays(arrays, n)
         if size_dict is not None and not isinstance(size_dict, Mapping):
             raise TypeError(f"size_dict must be a dict {{index: dimension}}, got {type(size_dict).__name__}")
         sizes: dict[Hashable, int] = {
@@ -187,7 +100,7 @@ class TensorNetwork:
         if missing:
             raise ValueError(f"no dimension known for indices {[*missing[:5]]}; pass size_dict")
         self.size_dict = sizes
-        self.open_inds = _check_labels(open_inds, "open_inds")
+        self.open_inds = check_labels(open_inds, "open_inds")
         dup = [i for i, c in Counter(self.open_inds).items() if c > 1]
         if dup:
             raise ValueError(f"open index {dup[0]!r} is listed twice")
@@ -215,54 +128,46 @@ class TensorNetwork:
 
     # ------------------------------------------------------------------ constructors
     @classmethod
-    def from_convac(cls, model: Any, output: int = 0) -> TensorNetwork:
-        """Compile a ConvAC: one weight tensor per tree node, a copy tensor (hyperedge) per window.
+    def from_model(cls, model: Any, output: int = 0) -> TensorNetwork:
+        """Compile a tree model: the one compiler (:mod:`tnconv.network_compile`).
 
-        Leaf ``i`` holds ``W_i[d_i, c]`` (open leg ``d{i}``); internal node ``v`` holds
-        ``W_v[c_v, c_parent]``; the root holds the output column ``W_root[c_root, output]``. The channel
-        index ``c_v`` of window ``v`` is shared by its children and ``W_v``: the copy tensor.
+        A ConvNet/ConvAC gets one weight tensor per tree node and a copy tensor (hyperedge) per window; a
+        DilatedConvNet one matrix per child of every node. Both networks carry the mode tree and each
+        tensor's node, so they get the structure path. ``model.to_tensor_network(output)`` is the same
+        call (a hook this module installs in :mod:`tnconv.models.protocol`).
+
+        Parameters
+        ----------
+        model : TreeModel
+            Any model providing :class:`tnconv.models.protocol.TreeModel` with product pooling.
+        output : int
+            The output channel.
+
+        Returns
+        -------
+        TensorNetwork
+
+        Raises
+        ------
+        TypeError
+            Not a tree model (a MixedConvNet: the message names its bounds); a non-int output.
+        ValueError
+            Non-product pooling; an output out of range.
+
+        Examples
+        --------
+        >>> import numpy as np, tnconv as tc
+        >>> net = tc.DilatedConvNet(tc.ModeTree.dilated(2), 2, 3, seed=0)
+        >>> tn = TensorNetwork.from_model(net)
+        >>> tn.tree is net.tree, bool(np.allclose(tn.contract(optimize="structure"), net.coefficient_tensor()))
+        (True, True)
         """
-        from .models.io import node_key
+        return cls(**compile_parts(model, output))
 
-        tree = getattr(model, "tree", None)
-        if not isinstance(tree, ModeTree) or not isinstance(getattr(model, "weights", None), Mapping):
-            raise TypeError(f"from_convac needs a ConvAC (a model over a ModeTree), got {type(model).__name__}")
-        if not getattr(getattr(model, "g", None), "is_product", False):
-            raise ValueError("from_convac needs product pooling (a ConvAC); this model has no tensor network")
-        n_outputs = int(getattr(model, "n_outputs", 1))
-        if isinstance(output, (bool, np.bool_)) or not isinstance(output, (int, np.integer)):
-            raise TypeError(f"output must be an int in 0..{n_outputs - 1}, got {output!r}")
-        if not 0 <= output < n_outputs:
-            raise ValueError(f"output {output} out of range for n_outputs={n_outputs}")
-        arrays: list[Any] = []
-        inds: list[tuple[str, ...]] = []
-        names: list[str] = []
-        nodes: list[frozenset] = []
-        info: dict[Hashable, str] = {}
-
-        def chan(v: frozenset) -> str:
-            return "c" + node_key(v)
-
-        for v in tree.nodes:
-            W = model.weights[v]
-            parent = tree.parent(v)
-            if tree.is_leaf(v):
-                i = next(iter(v))
-                info[f"d{i}"] = f"open leg of input {i} (dim {W.shape[0]})"
-                ix_in = f"d{i}"
-            else:
-                ix_in = chan(v)
-                info[ix_in] = f"copy tensor of window {format_node(v)} (dim {W.shape[0]})"
-            if parent is None:
-                arrays.append(W[:, output])
-                inds.append((ix_in,))
-            else:
-                arrays.append(W)
-                inds.append((ix_in, chan(parent)))
-            names.append(f"W{format_node(v)}")
-            nodes.append(v)
-        open_inds = [f"d{i}" for i in range(tree.n_inputs)]
-        return cls(arrays, inds, open_inds=open_inds, names=names, index_info=info, tree=tree, tensor_nodes=nodes)
+    @classmethod
+    def from_convac(cls, model: Any, output: int = 0) -> TensorNetwork:
+        """The same as :meth:`from_model` (kept for compatibility)."""
+        return cls.from_model(model, output)
 
     @classmethod
     def from_einsum(
@@ -303,56 +208,7 @@ class TensorNetwork:
         ...
         ValueError: dimension 1 of operand 0 ('ab', index 'b') must be a positive int, got 0 (a dimension of 0 ...)
         """
-        if not isinstance(equation, str):
-            raise TypeError(f"equation must be an einsum string such as 'ab,bc->ac', got {equation!r}")
-        eq = equation.replace(" ", "")
-        if eq.count("->") != 1:
-            raise ValueError(
-                f"equation {equation!r} needs exactly one explicit output ('->'); open legs are never inferred"
-            )
-        if "." in eq:
-            raise ValueError(f"equation {equation!r}: ellipses are not supported")
-        lhs, out = eq.split("->")
-        for part, what in ((lhs, "inputs"), (out, "output")):
-            bad = sorted({c for c in part if c in "-><" or (c == "," and what == "output")})
-            if bad:
-                raise ValueError(f"equation {equation!r}: stray {bad[0]!r} in the {what}")
-        terms = lhs.split(",")
-        if arrays is not None:
-            arrays = _check_arrays(arrays, len(terms), what=f"equation {equation!r} has {len(terms)} operands but")
-        if shapes is None:
-            if arrays is None:
-                raise TypeError("from_einsum needs shapes (one tuple of ints per operand) or arrays")
-            shapes = [tuple(a.shape) for a in arrays]
-        if isinstance(shapes, (str, bytes)) or not isinstance(shapes, Iterable):
-            raise TypeError(f"shapes must be a sequence of shapes (one tuple of ints per operand), got {shapes!r}")
-        shapes = list(shapes)
-        if len(terms) != len(shapes):
-            hint = ""
-            if len(terms) == 1 and shapes and all(isinstance(d, (int, np.integer)) for d in shapes):
-                hint = f"; for one operand pass [{tuple(shapes)}]"
-            raise ValueError(
-                f"equation {equation!r} has {len(terms)} operands but {len(shapes)} shapes were given{hint}"
-            )
-        sizes: dict[str, int] = {}
-        for k, (term, shape) in enumerate(zip(terms, shapes)):
-            if isinstance(shape, (str, bytes)) or not isinstance(shape, Iterable):
-                raise TypeError(f"shape of operand {k} ({term!r}) must be a tuple of ints, got {shape!r}")
-            shape = tuple(shape)
-            if len(term) != len(shape):
-                raise ValueError(f"operand {k} ({term!r}) has {len(term)} indices but shape {shape}")
-            dims = tuple(
-                check_dimension(d, f"dimension {a} of operand {k} ({term!r}, index {c!r})")
-                for a, (c, d) in enumerate(zip(term, shape))
-            )
-            if arrays is not None and arrays[k] is not None and tuple(arrays[k].shape) != dims:
-                raise ValueError(
-                    f"operand {k} ({term!r}) has shape {dims} but its array has shape {tuple(arrays[k].shape)}"
-                )
-            for c, d in zip(term, dims):
-                if sizes.setdefault(c, d) != d:
-                    raise ValueError(f"index {c!r} has dimension {sizes[c]} on one operand but {d} on operand {k}")
-        return cls(arrays, [tuple(t) for t in terms], size_dict=sizes, open_inds=tuple(out))
+        return cls(**einsum_parts(equation, shapes, arrays))
 
     @classmethod
     def from_quimb(cls, tn: Any, open_inds: Sequence[Hashable]) -> TensorNetwork:
@@ -367,22 +223,7 @@ class TensorNetwork:
         ValueError
             As the constructor: open indices on no tensor, inconsistent dimensions.
         """
-        tensors_attr = getattr(tn, "tensors", None)
-        if tensors_attr is None or isinstance(tn, (list, tuple)):
-            raise TypeError(
-                f"from_quimb needs a quimb.tensor.TensorNetwork, got {type(tn).__name__}; for plain arrays use "
-                "TensorNetwork.from_einsum or TensorNetwork(arrays, inds, open_inds=...)"
-            )
-        tensors = list(tensors_attr)
-        names = []
-        for k, t in enumerate(tensors):
-            if not all(hasattr(t, a) for a in ("data", "inds", "tags")):
-                raise TypeError(f"tensor {k} of the quimb network is a {type(t).__name__}, not a quimb Tensor")
-            tags = sorted(map(str, t.tags))
-            names.append(",".join(tags) if tags else f"T{k}")
-        arrays = [np.asarray(t.data) if type(t.data).__module__.split(".")[0] == "numpy" else t.data for t in tensors]
-        return cls(arrays, [tuple(t.inds) for t in tensors], open_inds=_check_labels(open_inds, "open_inds"),
-                   names=names)
+        return cls(**quimb_parts(tn, open_inds))
 
     def string_labels(self) -> dict[Hashable, str]:
         """An injective map from index labels to strings (the labels of :meth:`to_quimb`).
@@ -403,23 +244,7 @@ class TensorNetwork:
         >>> tn.string_labels()
         {1: '1:int', '1': '1', 'b': 'b'}
         """
-        labels = list(dict.fromkeys([*(i for ix in self.inds for i in ix), *self.open_inds]))
-        taken = {i for i in labels if isinstance(i, str)}
-        out: dict[Hashable, str] = {}
-        for i in labels:
-            if isinstance(i, str):
-                out[i] = i
-                continue
-            name = str(i)
-            if name in taken:
-                name = f"{i!r}:{type(i).__name__}"
-                k = 1
-                while name in taken:
-                    name = f"{i!r}:{type(i).__name__}~{k}"
-                    k += 1
-            taken.add(name)
-            out[i] = name
-        return out
+        return string_labels(self.inds, self.open_inds)
 
     def to_quimb(self) -> Any:
         """Export to ``quimb.tensor.TensorNetwork`` (tags = tensor names).
@@ -436,18 +261,8 @@ class TensorNetwork:
         ValueError
             For a shape-only network.
         """
-        try:
-            import quimb.tensor as qtn
-        except ImportError as exc:
-            raise ImportError("to_quimb needs quimb: pip install 'tnconv[quimb]'") from exc
         self._require_arrays("to_quimb")
-        lab = self.string_labels()
-        return qtn.TensorNetwork(
-            [
-                qtn.Tensor(a, inds=tuple(lab[i] for i in ix), tags={name})
-                for a, ix, name in zip(self.arrays, self.inds, self.names)
-            ]
-        )
+        return quimb_network(self.arrays, self.inds, self.names, self.string_labels())
 
     # ------------------------------------------------------------------ structure
     @property
@@ -470,6 +285,40 @@ class TensorNetwork:
             for i in ix:
                 members[i].append(k)
         return dict(members)
+
+    def links(self) -> tuple[list[tuple[int, int, tuple[Hashable, ...]]], list[tuple[Hashable, np.ndarray]]]:
+        """The network as a graph for cuts: bonds and copy tensors over numbered vertices.
+
+        Vertices are the tensors ``0..T-1`` and the open legs ``T..T+P-1``. Indices of dimension 1 are
+        left out (cutting them is free). An index with two ends is a bond (parallel bonds between the same
+        two vertices are merged into one entry listing their indices); one with three or more ends is a
+        copy tensor (hyperedge).
+
+        Returns
+        -------
+        bonds : list of ``(u, v, indices)`` with ``u < v``
+        copies : list of ``(index, member vertices)``
+
+        Examples
+        --------
+        >>> tn = TensorNetwork.from_einsum("ab,bc,bd->acd", [(2, 3), (3, 2), (3, 2)])
+        >>> tn.links()[0], [(i, m.tolist()) for i, m in tn.links()[1]]
+        ([(0, 3, ('a',)), (1, 4, ('c',)), (2, 5, ('d',))], [('b', [0, 1, 2])])
+        """
+        T = self.n_tensors
+        opens = {i: T + p for p, i in enumerate(self.open_inds)}
+        pairs: dict[tuple[int, int], list[Hashable]] = defaultdict(list)
+        copies: list[tuple[Hashable, np.ndarray]] = []
+        for i, ms in self.index_members().items():
+            if self.size_dict[i] == 1:
+                continue
+            ends = list(ms) + ([opens[i]] if i in opens else [])
+            if len(ends) == 2:
+                u, v = sorted(ends)
+                pairs[(u, v)].append(i)
+            elif len(ends) >= 3:
+                copies.append((i, np.array(ends, dtype=np.int64)))
+        return [(u, v, tuple(ix)) for (u, v), ix in pairs.items()], copies
 
     @property
     def hyperedges(self) -> list[Hashable]:
@@ -519,14 +368,7 @@ class TensorNetwork:
     # ------------------------------------------------------------------ einsum export
     def symbols(self) -> dict[Hashable, str]:
         """A map from index labels to single einsum symbols (``opt_einsum.get_symbol``)."""
-        from opt_einsum import get_symbol
-
-        order: dict[Hashable, str] = {}
-        for ix in self.inds:
-            for i in ix:
-                if i not in order:
-                    order[i] = get_symbol(len(order))
-        return order
+        return einsum_symbols(self.inds)
 
     def equation(self, features: bool = False) -> str:
         """The einsum equation; with ``features=True`` one ``(batch, M)`` operand per open leg is
@@ -535,9 +377,7 @@ class TensorNetwork:
         terms = ["".join(sym[i] for i in ix) for ix in self.inds]
         if not features:
             return ",".join(terms) + "->" + "".join(sym[i] for i in self.open_inds)
-        from opt_einsum import get_symbol
-
-        b = get_symbol(len(sym))
+        b = symbol(len(sym))
         terms += [b + sym[i] for i in self.open_inds]
         return ",".join(terms) + "->" + b
 
@@ -643,3 +483,12 @@ class TensorNetwork:
             f"TensorNetwork(n_tensors={self.n_tensors}, open_legs={len(self.open_inds)}, "
             f"hyperedges={len(self.hyperedges)}, indices={len(self.size_dict)})"
         )
+
+
+def _compile(model: Any, output: int) -> TensorNetwork:
+    return TensorNetwork.from_model(model, output)
+
+
+# Models reach the compiler through this hook (they never import the network layer); tnconv/__init__
+# imports this module, so the hook is installed whenever tnconv is.
+install_compiler(_compile)

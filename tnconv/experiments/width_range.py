@@ -35,7 +35,7 @@ from typing import Any
 from ..models.convnet import ConvAC
 from ..partitions import validate_partition
 from ..trees import ModeTree
-from ._treecut import tree_min_cut
+from ..mincut.tree import tree_min_cut
 from .common import check_size, figure_target, finish_figure, min_cut_log2
 
 __all__ = [

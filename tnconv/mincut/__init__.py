@@ -39,8 +39,9 @@ import numpy as np
 from ..partitions import validate_partition
 from .flow import CutProblem, fallback_warning, prepare
 from .result import CutEdge, MinCut
+from .tree import tree_min_cut
 
-__all__ = ["CutEdge", "CutProblem", "MinCut", "min_cut", "min_cuts", "prepare"]
+__all__ = ["CutEdge", "CutProblem", "MinCut", "min_cut", "min_cuts", "prepare", "tree_min_cut"]
 
 _METHODS = ("auto", "tree", "networkx", "scipy")
 # Vertices x partitions per vectorized tree-DP batch (each work array is at most 16 MiB in float32).
@@ -255,8 +256,10 @@ def min_cut(
 
     Parameters
     ----------
-    model_or_tn : model, TensorNetwork or CutProblem
-        A model is compiled with ``model.to_tensor_network(output)`` (cached per model).
+    model_or_tn : TreeModel, TensorNetwork or CutProblem
+        A model is compiled with ``TensorNetwork.from_model(model, output)`` (cached per model). A
+        ``MixedConvNet`` (two trees mixed, no tree network) is refused with a TypeError that names
+        ``tnconv.tiling_rank_bounds``.
     part : iterable of int
         The side ``I``: a non-empty proper subset of the open-leg positions (or a boolean mask).
     output : int

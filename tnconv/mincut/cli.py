@@ -106,8 +106,9 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..entanglement import default_rtol
+    from ..measures import network_spectrum
     from ..partitions import NAMES_1D, NAMES_2D
-    from ..spectrum import CutTooLargeError, network_spectrum
+    from ..spectrum import CutTooLargeError
     from . import min_cuts
 
     try:

@@ -35,113 +35,22 @@ References
 
 from __future__ import annotations
 
-import decimal
 import math
 import threading
 import warnings
 import weakref
-from collections import defaultdict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+
+from .flow_capacities import check_cut_dim, common_base, exponent, integer_root, scaled_log2
 
 __all__ = ["CutProblem", "common_base", "integer_root", "prepare"]
 
 _INT32_MAX = 2**31 - 1
 # Integer sums are exact in float64 below 2**53; beyond that the tree DP works on Python ints.
 _FLOAT64_EXACT = 2**53
-
-
-def integer_root(d: int, k: int) -> int:
-    """``floor(d ** (1/k))`` for integers ``d >= 0``, ``k >= 1``, in exact integer arithmetic.
-
-    Examples
-    --------
-    >>> integer_root(10**30, 3), integer_root(2**1100, 11) == 2**100, integer_root(26, 3)
-    (10000000000, True, 2)
-    """
-    if d < 2 or k == 1:
-        return d
-    # Newton's iteration from above, x_{n+1} = ((k-1) x_n + d // x_n^(k-1)) // k, decreases to the root;
-    # a float seed just above the root makes it converge quadratically from the first step.
-    e = math.log2(d) / k
-    shift = max(0, math.floor(e) - 60)
-    x = (int(2.0 ** (e - shift) * (1 + 1e-9)) + 2) << shift
-    if x**k < d:  # pragma: no cover - the float seed is below the root (cannot happen at 1e-9 margin)
-        x = 1 << -(-d.bit_length() // k)
-    while True:
-        y = ((k - 1) * x + d // x ** (k - 1)) // k
-        if y >= x:
-            return x
-        x = y
-
-
-def _primes_upto(n: int) -> list[int]:
-    sieve = bytearray([1]) * (n + 1)
-    sieve[:2] = b"\x00\x00"[: min(2, n + 1)]
-    for p in range(2, math.isqrt(n) + 1):
-        if sieve[p]:
-            sieve[p * p :: p] = bytearray(len(range(p * p, n + 1, p)))
-    return [p for p in range(n + 1) if sieve[p]]
-
-
-def _min_root(d: int) -> int:
-    """The smallest ``r`` with ``r**k == d`` for some ``k >= 1`` (exact for integers of any size)."""
-    changed = True
-    while changed and d > 3:
-        changed = False
-        for p in _primes_upto(d.bit_length()):
-            r = integer_root(d, p)
-            if r**p == d:
-                d, changed = r, True
-                break
-    return d
-
-
-def common_base(dims: Sequence[int]) -> int | None:
-    """The integer ``b`` of which every dimension (> 1) is a power, or ``None``.
-
-    Two integers are powers of a common base exactly when their smallest perfect-power roots agree.
-    Exact for integers of any size (no float conversion).
-
-    Examples
-    --------
-    >>> common_base([4, 8, 2, 1]), common_base([9, 3]), common_base([2, 3]), common_base([2**1100, 8])
-    (2, 3, None, 2)
-    """
-    roots = {_min_root(int(d)) for d in dims if int(d) > 1}
-    if not roots:
-        return 2
-    return roots.pop() if len(roots) == 1 else None
-
-
-def _exponent(d: int, b: int) -> int:
-    k = 0
-    while d > 1:
-        d //= b
-        k += 1
-    return k
-
-
-def _scaled_log2(d: int, bits: int) -> int:
-    """``round(2**bits * log2(d))`` to within 0.51, with :mod:`decimal` at enough digits."""
-    if d == 1:
-        return 0
-    digits = int((bits + d.bit_length().bit_length() + 16) * 0.30103) + 8
-    ctx = decimal.Context(prec=digits, rounding=decimal.ROUND_HALF_EVEN, Emax=decimal.MAX_EMAX,
-                          Emin=decimal.MIN_EMIN)
-    val = ctx.multiply(ctx.divide(ctx.ln(decimal.Decimal(d)), ctx.ln(decimal.Decimal(2))),
-                       ctx.power(decimal.Decimal(2), bits))
-    return int(val.to_integral_value(rounding=decimal.ROUND_HALF_EVEN, context=ctx))
-
-
-def _check_dim(index: Hashable, d: Any) -> int:
-    if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):
-        raise ValueError(f"index {index!r} has dimension {d!r}; dimensions must be positive ints")
-    if d < 1:
-        raise ValueError(f"index {index!r} has dimension {int(d)}; dimensions must be positive ints")
-    return int(d)
 
 
 class CutProblem:
@@ -189,23 +98,10 @@ class CutProblem:
 
     def __init__(self, tn: Any):
         self.tn = tn
-        sizes = {i: _check_dim(i, d) for i, d in tn.size_dict.items()}
+        sizes = {i: check_cut_dim(i, d) for i, d in tn.size_dict.items()}
         T, P = tn.n_tensors, len(tn.open_inds)
         self.n_tensors, self.n_open = T, P
-        opens = {i: T + p for p, i in enumerate(tn.open_inds)}
-        members = tn.index_members()
-        pair_inds: dict[tuple[int, int], list[Hashable]] = defaultdict(list)
-        hyper: list[tuple[Hashable, np.ndarray]] = []
-        for i, ms in members.items():
-            if sizes[i] == 1:
-                continue
-            ends = list(ms) + ([opens[i]] if i in opens else [])
-            if len(ends) == 2:
-                u, v = sorted(ends)
-                pair_inds[(u, v)].append(i)
-            elif len(ends) >= 3:
-                hyper.append((i, np.array(ends, dtype=np.int64)))
-        self.edges = [(u, v, tuple(ix)) for (u, v), ix in pair_inds.items()]
+        self.edges, hyper = tn.links()
         self.hyper = hyper
         self.n_vertices = T + P + len(hyper)
         self.edge_dims = [math.prod(sizes[i] for i in ix) for _, _, ix in self.edges]
@@ -216,13 +112,13 @@ class CutProblem:
         self.base = common_base(used)
         self.scale_bits: int | None = None
         if self.base is not None:
-            unit = {d: _exponent(d, self.base) for d in used}
+            unit = {d: exponent(d, self.base) for d in used}
         else:
             # 2**K > 2 m U with m the number of rounded logs and U >= every min cut (module docstring).
             U = math.isqrt(math.prod(sizes[i] for i in tn.open_inds)) + 1
             m = sum(len(ix) for _, _, ix in self.edges) + len(hyper)
             self.scale_bits = K = U.bit_length() + (2 * m).bit_length()
-            unit = {d: _scaled_log2(d, K) for d in used}
+            unit = {d: scaled_log2(d, K) for d in used}
         ecap = [sum(unit[sizes[i]] for i in ix) for _, _, ix in self.edges]
         hcap = [unit[d] for d in self.hyper_dims]
         self.edge_units: list[int] = ecap
@@ -494,8 +390,8 @@ def prepare(obj: Any, output: int = 0) -> CutProblem:
 
     Parameters
     ----------
-    obj : model, TensorNetwork or CutProblem
-        A model is compiled with ``obj.to_tensor_network(output)``.
+    obj : TreeModel, TensorNetwork or CutProblem
+        A model is compiled with ``TensorNetwork.from_model(obj, output)``.
     output : int
         The output channel of a model (must be 0 for a network or a problem).
 
@@ -541,10 +437,10 @@ def prepare(obj: Any, output: int = 0) -> CutProblem:
             with _CACHE_LOCK:
                 prob = _TN_CACHE.setdefault(obj, built)
         return prob
-    if not hasattr(obj, "to_tensor_network"):
+    if not (hasattr(obj, "n_inputs") and hasattr(obj, "g")):
         raise TypeError(
-            f"min cuts need a TensorNetwork or a model with to_tensor_network() (product pooling); got "
-            f"{type(obj).__name__}. Rectifier ConvNets have no tensor network: use their grid tensor instead"
+            f"min cuts need a TensorNetwork, a CutProblem or a tree model (tnconv.models.protocol.TreeModel); "
+            f"got {type(obj).__name__}"
         )
     with _CACHE_LOCK:
         try:
@@ -553,7 +449,9 @@ def prepare(obj: Any, output: int = 0) -> CutProblem:
             per_model = {}
         prob = per_model.get(output)
     if prob is None:
-        built = CutProblem(obj.to_tensor_network(output))
+        # The one compiler; its errors name what the model lacks (non-product pooling; a MixedConvNet,
+        # whose network is not a tree, and the bounds that apply to it).
+        built = CutProblem(TensorNetwork.from_model(obj, output))
         with _CACHE_LOCK:
             prob = per_model.setdefault(output, built)
     return prob

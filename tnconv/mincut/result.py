@@ -116,9 +116,36 @@ class MinCut:
         names = self._prob.tn.names
         return frozenset(names[k] for k in np.flatnonzero(self._side[: self._prob.n_tensors]))
 
+    @property
+    def problem(self) -> Any:
+        """The :class:`~tnconv.mincut.flow.CutProblem` the cut was found on (structure and capacities)."""
+        return self._prob
+
+    @property
+    def network(self) -> Any:
+        """The :class:`~tnconv.network.TensorNetwork` that was cut (its structure; see :attr:`problem`)."""
+        return self._prob.tn
+
     def tensor_sides(self) -> np.ndarray:
-        """Boolean array over the network's tensors: True on the ``I`` side."""
+        """Boolean array over the network's tensors: True on the ``I`` side (a copy).
+
+        With :attr:`part` (the open legs of ``I``) it fixes the cut completely: an index is severed when
+        the tensors and open legs that carry it lie on both sides (:attr:`cut_indices`).
+
+        Examples
+        --------
+        >>> import tnconv as tc
+        >>> cut = tc.min_cut(tc.deep(4, 2, 2, seed=0), [0, 1])
+        >>> cut.tensor_sides().tolist()
+        [True, True, True, False, False, True, True]
+        """
         return self._side[: self._prob.n_tensors].copy()
+
+    @property
+    def cut_indices(self) -> tuple:
+        """The labels of the severed indices, in the order of :attr:`edges`; their dimensions multiply
+        to :attr:`bound`."""
+        return tuple(e.index for e in self.edges)
 
     def summary(self, max_edges: int = 8) -> str:
         """A few lines: the bound and where the cut runs."""
@@ -156,6 +183,6 @@ class MinCut:
         ImportError
             Without matplotlib: ``pip install 'tnconv[plot]'``.
         """
-        from ..plot import draw_cut
+        from .draw import draw_cut
 
         return draw_cut(self, ax=ax, layout=layout, **kw)

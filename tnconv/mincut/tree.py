@@ -8,6 +8,10 @@ is ``X`` and is forbidden (infinite) otherwise when its ends differ. Open legs a
 ``T`` by the partition. A two-pass dynamic programme over the rooted forest (leaves up, then labels
 down) finds an optimal labelling in linear time.
 
+:func:`tree_min_cut` is the *structural* form of the same programme: it works on the mode tree and the
+widths of a ConvAC directly (two states per node, products of dimensions), without compiling a network,
+for searches that evaluate thousands of width profiles (the width-allocation experiment).
+
 Vertices are processed one *height level* at a time, so each level is a handful of numpy operations
 over ``(vertices in the level) x (partitions in the batch)``: the Python overhead is per level, not
 per vertex, and a batch of partitions shares it.
@@ -20,11 +24,15 @@ References
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
-__all__ = ["TreeSolver"]
+from ..partitions import validate_partition
+from ..trees import ModeTree
+
+__all__ = ["TreeSolver", "tree_min_cut"]
 
 _S, _T, _X = 0, 1, 2
 # Kinds of a (child -> parent) link in the rooted forest.
@@ -259,3 +267,67 @@ class TreeSolver:
         return (sides[:, None] if B == 1 else sides), cost
 
 
+def tree_min_cut(tree: ModeTree, n_descriptors: int, widths: Mapping[frozenset, int], part: Iterable[int]) -> int:
+    """The min-cut bound of a ConvAC over ``tree`` for the partition ``(part, rest)``, from the tree alone.
+
+    The network of a ConvAC is a tree once every copy tensor is a hyperedge, so the minimum cut is a
+    two-state programme over the mode tree: for every node and side of its weight tensor, the cheapest
+    cut below it; a copy tensor of dimension ``r`` is either severed (cost ``r``, its members free) or
+    not (all members on one side). Costs multiply: the result is the exact integer product, equal to
+    ``tnconv.min_cut(ConvAC(tree, M, widths), part).bound``.
+
+    Parameters
+    ----------
+    tree : ModeTree
+    n_descriptors : int
+        M, the dimension of every open leg.
+    widths : mapping node -> int
+        Output channels of every non-root node (all children of a node must agree).
+    part : iterable of int
+        The side ``I``.
+
+    Returns
+    -------
+    int
+        The product of the dimensions severed by a minimum cut.
+
+    Raises
+    ------
+    ValueError
+        An invalid partition, or children of one node with different widths.
+
+    Examples
+    --------
+    >>> from tnconv.trees import ModeTree
+    >>> t = ModeTree.balanced(8)
+    >>> w = {v: 2 for v in t.nodes if v != t.root}
+    >>> tree_min_cut(t, 2, w, [1, 3, 5, 7]), tree_min_cut(t, 2, w, [0, 1, 2, 3])
+    (16, 2)
+
+    References
+    ----------
+    .. [1] Levine, Yakira, Cohen, Shashua, ICLR 2018, arXiv:1704.01552 (the min-cut bound).
+    """
+    part = validate_partition(part, tree.n_inputs)
+    M = int(n_descriptors)
+    cost: dict[frozenset, tuple[int, int]] = {}
+    for v in tree.nodes:
+        if tree.is_leaf(v):
+            inside = next(iter(v)) in part
+            # side 1 = the side of I
+            cost[v] = (M if inside else 1, 1 if inside else M)
+            continue
+        kids = tree.children(v)
+        dims = {int(widths[c]) for c in kids}
+        if len(dims) != 1:
+            raise ValueError(f"children of node {sorted(v)} have different widths {sorted(dims)}")
+        r = dims.pop()
+        free = r
+        same0 = same1 = 1
+        for c in kids:
+            c0, c1 = cost.pop(c)
+            free *= min(c0, c1)
+            same0 *= c0
+            same1 *= c1
+        cost[v] = (min(free, same0), min(free, same1))
+    return min(cost[tree.root])

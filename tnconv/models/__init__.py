@@ -1,13 +1,21 @@
-"""Network models over mode trees."""
+"""Network models over mode trees.
+
+Every model module is imported here, so that each model class is registered for loading
+(:mod:`tnconv.models.io`) whenever any part of ``tnconv.models`` is used.
+"""
 
 from .convnet import ConvAC, ConvNet, deep, shallow
+from .dilated import DilatedConvNet
+from .mixed import MixedConvNet
 from .operators import PoolingOperator, pooling_operator
 from .representation import GaussianDescriptors, NeuronDescriptors
 
 __all__ = [
            "ConvAC",
            "ConvNet",
+           "DilatedConvNet",
            "GaussianDescriptors",
+           "MixedConvNet",
            "NeuronDescriptors",
            "PoolingOperator",
            "deep",

@@ -591,10 +591,10 @@ class ConvNet(Persistable):
         ValueError
             For a non-product pooling operator, which has no tensor network.
         """
-        from ..network import TensorNetwork
+        from .protocol import compile_network
 
         self._require_product("to_tensor_network")
-        return TensorNetwork.from_convac(self, output=self._check_output(output))
+        return compile_network(self, self._check_output(output))
 
     def _require_product(self, what: str) -> None:
         if not self.g.is_product:

@@ -1,0 +1,134 @@
+"""Imports and exports of tensor networks: einsum equations, quimb networks, string labels.
+
+The functions return the constructor arguments of :class:`tnconv.network.TensorNetwork`, which wraps
+them (``TensorNetwork.from_einsum``, ``from_quimb``, ``to_quimb``); they hold the parsing and the
+checks, each error naming the offending operand, index or dimension.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ._core.validate import check_arrays, check_dimension, check_labels
+
+__all__ = ["einsum_parts", "quimb_network", "quimb_parts", "string_labels"]
+
+
+def einsum_parts(equation: Any, shapes: Any = None, arrays: Any = None) -> dict[str, Any]:
+    """Constructor arguments for ``equation`` (see :meth:`TensorNetwork.from_einsum`, which documents the
+    errors)."""
+    if not isinstance(equation, str):
+        raise TypeError(f"equation must be an einsum string such as 'ab,bc->ac', got {equation!r}")
+    eq = equation.replace(" ", "")
+    if eq.count("->") != 1:
+        raise ValueError(
+            f"equation {equation!r} needs exactly one explicit output ('->'); open legs are never inferred"
+        )
+    if "." in eq:
+        raise ValueError(f"equation {equation!r}: ellipses are not supported")
+    lhs, out = eq.split("->")
+    for part, what in ((lhs, "inputs"), (out, "output")):
+        bad = sorted({c for c in part if c in "-><" or (c == "," and what == "output")})
+        if bad:
+            raise ValueError(f"equation {equation!r}: stray {bad[0]!r} in the {what}")
+    terms = lhs.split(",")
+    if arrays is not None:
+        arrays = check_arrays(arrays, len(terms), what=f"equation {equation!r} has {len(terms)} operands but")
+    if shapes is None:
+        if arrays is None:
+            raise TypeError("from_einsum needs shapes (one tuple of ints per operand) or arrays")
+        shapes = [tuple(a.shape) for a in arrays]
+    if isinstance(shapes, (str, bytes)) or not isinstance(shapes, Iterable):
+        raise TypeError(f"shapes must be a sequence of shapes (one tuple of ints per operand), got {shapes!r}")
+    shapes = list(shapes)
+    if len(terms) != len(shapes):
+        hint = ""
+        if len(terms) == 1 and shapes and all(isinstance(d, (int, np.integer)) for d in shapes):
+            hint = f"; for one operand pass [{tuple(shapes)}]"
+        raise ValueError(
+            f"equation {equation!r} has {len(terms)} operands but {len(shapes)} shapes were given{hint}"
+        )
+    sizes: dict[str, int] = {}
+    for k, (term, shape) in enumerate(zip(terms, shapes)):
+        if isinstance(shape, (str, bytes)) or not isinstance(shape, Iterable):
+            raise TypeError(f"shape of operand {k} ({term!r}) must be a tuple of ints, got {shape!r}")
+        shape = tuple(shape)
+        if len(term) != len(shape):
+            raise ValueError(f"operand {k} ({term!r}) has {len(term)} indices but shape {shape}")
+        dims = tuple(
+            check_dimension(d, f"dimension {a} of operand {k} ({term!r}, index {c!r})")
+            for a, (c, d) in enumerate(zip(term, shape))
+        )
+        if arrays is not None and arrays[k] is not None and tuple(arrays[k].shape) != dims:
+            raise ValueError(
+                f"operand {k} ({term!r}) has shape {dims} but its array has shape {tuple(arrays[k].shape)}"
+            )
+        for c, d in zip(term, dims):
+            if sizes.setdefault(c, d) != d:
+                raise ValueError(f"index {c!r} has dimension {sizes[c]} on one operand but {d} on operand {k}")
+    return {"arrays": arrays, "inds": [tuple(t) for t in terms], "size_dict": sizes, "open_inds": tuple(out)}
+
+
+def quimb_parts(tn: Any, open_inds: Sequence[Hashable]) -> dict[str, Any]:
+    """Constructor arguments for a quimb network (see :meth:`TensorNetwork.from_quimb`)."""
+    tensors_attr = getattr(tn, "tensors", None)
+    if tensors_attr is None or isinstance(tn, (list, tuple)):
+        raise TypeError(
+            f"from_quimb needs a quimb.tensor.TensorNetwork, got {type(tn).__name__}; for plain arrays use "
+            "TensorNetwork.from_einsum or TensorNetwork(arrays, inds, open_inds=...)"
+        )
+    tensors = list(tensors_attr)
+    names = []
+    for k, t in enumerate(tensors):
+        if not all(hasattr(t, a) for a in ("data", "inds", "tags")):
+            raise TypeError(f"tensor {k} of the quimb network is a {type(t).__name__}, not a quimb Tensor")
+        tags = sorted(map(str, t.tags))
+        names.append(",".join(tags) if tags else f"T{k}")
+    arrays = [np.asarray(t.data) if type(t.data).__module__.split(".")[0] == "numpy" else t.data for t in tensors]
+    return {"arrays": arrays, "inds": [tuple(t.inds) for t in tensors],
+            "open_inds": check_labels(open_inds, "open_inds"), "names": names}
+
+
+def string_labels(inds: Sequence[Sequence[Hashable]], open_inds: Sequence[Hashable]) -> dict[Hashable, str]:
+    """The injective label-to-string map of :meth:`TensorNetwork.string_labels`."""
+    labels = list(dict.fromkeys([*(i for ix in inds for i in ix), *open_inds]))
+    taken = {i for i in labels if isinstance(i, str)}
+    out: dict[Hashable, str] = {}
+    for i in labels:
+        if isinstance(i, str):
+            out[i] = i
+            continue
+        name = str(i)
+        if name in taken:
+            name = f"{i!r}:{type(i).__name__}"
+            k = 1
+            while name in taken:
+                name = f"{i!r}:{type(i).__name__}~{k}"
+                k += 1
+        taken.add(name)
+        out[i] = name
+    return out
+
+
+def quimb_network(arrays: Sequence[Any], inds: Sequence[Sequence[Hashable]], names: Sequence[str],
+                  labels: dict[Hashable, str]) -> Any:
+    """A ``quimb.tensor.TensorNetwork`` of the tensors, with index labels mapped by ``labels``.
+
+    Raises
+    ------
+    ImportError
+        Without quimb.
+    """
+    try:
+        import quimb.tensor as qtn
+    except ImportError as exc:
+        raise ImportError("to_quimb needs quimb: pip install 'tnconv[quimb]'") from exc
+    return qtn.TensorNetwork(
+        [
+            qtn.Tensor(a, inds=tuple(labels[i] for i in ix), tags={name})
+            for a, ix, name in zip(arrays, inds, names)
+        ]
+    )
