@@ -133,7 +133,7 @@ CASES = [
     (exact.rank_mod_p, ([[1]], 2**25 + 1), ValueError, r"33554433"),
     (exact.rank_mod_p, (np.array([[True]]),), TypeError, r"bool"),
     (exact.coefficient_tensor_mod_p, (tc.deep(4, 2, 2),), {"output": 3}, ValueError, r"output 3"),
-    (exact.coefficient_tensor_mod_p, (_dil(2, 2),), TypeError, r"DilatedConvNet"),
+    (exact.coefficient_tensor_mod_p, (_dil(2, 2, g="relu_max"),), TypeError, r"relu_max"),
     (exact.coefficient_tensor_mod_p, (tc.ConvNet(ModeTree.balanced(4), 2, 2, g="relu_max"),), TypeError,
      r"'relu_max'"),
     (exact.coefficient_tensor_mod_p, (tc.deep(16, 3, 16),), {"max_bytes": 2**20}, TensorTooLargeError,

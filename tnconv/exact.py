@@ -27,6 +27,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -177,10 +178,14 @@ def _eliminate(A: np.ndarray, p: int) -> int:
 
 def _check_model(model: Any, output: Any) -> int:
     from .models.convnet import ConvNet
+    from .models.dilated import DilatedConvNet
 
-    if not isinstance(model, ConvNet):
+    if not isinstance(model, (ConvNet, DilatedConvNet)):
+        hint = (" (a mixed decomposition is not a single tree: use tnconv.tiling_rank_bounds, or the dense "
+                "coefficient_tensor() and tnconv.schmidt_rank)" if type(model).__name__ == "MixedConvNet" else "")
         raise TypeError(
-            f"this exact computation needs a ConvAC (or a ConvNet with product pooling), got {type(model).__name__}"
+            "this exact computation needs a ConvAC (a ConvNet with product pooling) or a DilatedConvNet with "
+            f"product pooling, got {type(model).__name__}{hint}"
         )
     if not model.g.is_product:
         raise TypeError(f"it needs product pooling (a ConvAC); this net pools with {model.g.name!r}")
@@ -221,7 +226,15 @@ def planned_bytes_mod_p(model: Any) -> int:
     return _plan(model)[0]
 
 
+def _is_dilated(model: Any) -> bool:
+    from .models.dilated import DilatedConvNet
+
+    return isinstance(model, DilatedConvNet)
+
+
 def _plan(model: Any) -> tuple[int, dict[frozenset, int]]:
+    if _is_dilated(model):
+        return _plan_dilated(model)
     tree = model.tree
     seen: set[int] = set()
     weight_bytes = 0
@@ -257,6 +270,44 @@ def _plan(model: Any) -> tuple[int, dict[frozenset, int]]:
     return peak, rows
 
 
+def _plan_dilated(model: Any) -> tuple[int, dict[frozenset, int]]:
+    """The peak of the dilated (per-child matrix) form: each child's table is mapped by its own matrix,
+    then the mapped tables are pooled row-chunk by row-chunk into the node's table."""
+    tree, w, M = model.tree, model.width, model.n_descriptors
+    seen: set[Any] = set()
+    live = 0
+    for v in tree.nodes:
+        key = tree.height(v) if model.shared else v
+        if key in seen:
+            continue
+        seen.add(key)
+        out_w = model.n_outputs if v == tree.root else w
+        live += 8 * (M * w if tree.is_leaf(v) else len(tree.children(v)) * w * out_w)
+    peak = live
+    rows: dict[frozenset, int] = {}
+    modes: dict[frozenset, list[int]] = {}
+    for v in tree.nodes:
+        if tree.is_leaf(v):
+            rows[v] = M
+            modes[v] = [next(iter(v))]
+            continue
+        kids = tree.children(v)
+        modes[v] = [m for c in kids for m in modes.pop(c)]
+        out_w = 1 if v == tree.root else w
+        n_rows = math.prod(rows[c] for c in kids)
+        rows[v] = n_rows
+        mapped = sum(8 * rows[c] * out_w for c in kids)
+        chunk = min(n_rows, _chunk_rows(out_w, out_w))
+        out_bytes = 8 * n_rows * out_w
+        # chunk temporaries: the gathered rows, one factor, the index arrays; plus a small fixed allowance
+        # for the generator and index bookkeeping
+        peak = max(peak, live + mapped + out_bytes + 8 * chunk * (3 * out_w + len(kids) + 1) + 2**16)
+        live += out_bytes - sum(8 * rows[c] * w for c in kids if not tree.is_leaf(c))
+    if modes[tree.root] != sorted(modes[tree.root]):
+        peak = max(peak, live + 8 * rows[tree.root])
+    return peak, rows
+
+
 def coefficient_tensor_mod_p(model: Any, p: int = DEFAULT_PRIME, seed: Any = None, output: int = 0,
                              max_bytes: float | None = None) -> np.ndarray:
     """The coefficient tensor of ``model``'s architecture with weights drawn uniformly from GF(p).
@@ -268,7 +319,7 @@ def coefficient_tensor_mod_p(model: Any, p: int = DEFAULT_PRIME, seed: Any = Non
 
     Parameters
     ----------
-    model : ConvAC or ConvNet with product pooling
+    model : ConvAC, ConvNet with product pooling, or DilatedConvNet with product pooling
     p : int
         A prime below ``2**25``.
     seed : int or numpy Generator, optional
@@ -318,6 +369,9 @@ def _rng(seed: Any) -> np.random.Generator:
 
 def _coefficient_tensor_mod_p(model: Any, p: int, rng: np.random.Generator, output: int,
                               rows: dict[frozenset, int]) -> np.ndarray:
+    if _is_dilated(model):
+        flat, order = _dilated_table_mod_p(model, p, rng, output, rows)
+        return _as_dense(flat, order, model)
     tree = model.tree
     weights: dict[frozenset, np.ndarray] = {}
     by_height: dict[int, np.ndarray] = {}
@@ -339,6 +393,65 @@ def _coefficient_tensor_mod_p(model: Any, p: int, rng: np.random.Generator, outp
         tables[v] = (_node_table([t for t, _ in parts], W, p, block, rows[v]), [m for _, ms in parts for m in ms])
         del parts  # the children's tables are freed here, as planned
     flat, order = tables.pop(tree.root)
+    return _as_dense(flat, order, model)
+
+
+def _dilated_table_mod_p(model: Any, p: int, rng: np.random.Generator, output: int,
+                         rows: dict[frozenset, int]) -> tuple[np.ndarray, list[int]]:
+    """The root table of a dilated net: each node maps child ``j``'s table by its own matrix ``W_j``,
+    then pools the mapped tables (a Khatri-Rao product of rows), as in ``DilatedConvNet``."""
+    tree, w, M = model.tree, model.width, model.n_descriptors
+    drawn: dict[Any, Any] = {}
+    block = _block(p)
+    tables: dict[frozenset, tuple[np.ndarray, list[int]]] = {}
+    for v in tree.nodes:
+        key = tree.height(v) if model.shared else v
+        if key not in drawn:
+            if tree.is_leaf(v):
+                drawn[key] = rng.integers(0, p, size=(M, w), dtype=np.int64)
+            else:
+                out_w = model.n_outputs if v == tree.root else w
+                drawn[key] = [rng.integers(0, p, size=(w, out_w), dtype=np.int64) for _ in tree.children(v)]
+        if tree.is_leaf(v):
+            tables[v] = (drawn[key], [next(iter(v))])
+            continue
+        mats = drawn[key] if v != tree.root else [W[:, output : output + 1] for W in drawn[key]]
+        parts = [tables.pop(c) for c in tree.children(v)]
+        mapped = [_matmul_mod_p(t, W, p, block) for (t, _), W in zip(parts, mats)]
+        tables[v] = (_pooled_table(mapped, p, rows[v]), [m for _, ms in parts for m in ms])
+        del parts, mapped
+    return tables.pop(tree.root)
+
+
+def _matmul_mod_p(T: np.ndarray, W: np.ndarray, p: int, block: int) -> np.ndarray:
+    out = np.zeros((T.shape[0], W.shape[1]), dtype=np.int64)
+    for k in range(0, W.shape[0], block):
+        out += T[:, k : k + block] @ W[k : k + block]
+        out %= p
+    return out
+
+
+def _pooled_table(tables: list[np.ndarray], p: int, n_rows: int) -> np.ndarray:
+    """The Khatri-Rao product of ``tables`` (rows: every combination, first table slowest) mod ``p``."""
+    out = np.empty((n_rows, tables[0].shape[1]), dtype=np.int64)
+    for start, stop, pooled in _pooled_chunks(tables, p, n_rows, _chunk_rows(out.shape[1], out.shape[1])):
+        out[start:stop] = pooled
+    return out
+
+
+def _pooled_chunks(tables: list[np.ndarray], p: int, n_rows: int, step: int) -> Any:
+    shape = tuple(t.shape[0] for t in tables)
+    for start in range(0, n_rows, step):
+        stop = min(start + step, n_rows)
+        idx = np.unravel_index(np.arange(start, stop), shape)
+        pooled = tables[0][idx[0]]
+        for t, ix in zip(tables[1:], idx[1:]):
+            pooled *= t[ix]
+            pooled %= p
+        yield start, stop, pooled
+
+
+def _as_dense(flat: np.ndarray, order: list[int], model: Any) -> np.ndarray:
     dense = flat.reshape((model.n_descriptors,) * model.n_inputs)
     perm = np.argsort(order)
     if np.array_equal(perm, np.arange(len(perm))):
@@ -348,16 +461,8 @@ def _coefficient_tensor_mod_p(model: Any, p: int, rng: np.random.Generator, outp
 
 def _node_table(tables: list[np.ndarray], W: np.ndarray, p: int, block: int, n_rows: int) -> np.ndarray:
     """``(pooled children) @ W mod p``, pooled row-chunk by row-chunk (the full pooled table never exists)."""
-    shape = tuple(t.shape[0] for t in tables)
     out = np.empty((n_rows, W.shape[1]), dtype=np.int64)
-    step = _chunk_rows(W.shape[0], W.shape[1])
-    for start in range(0, n_rows, step):
-        stop = min(start + step, n_rows)
-        idx = np.unravel_index(np.arange(start, stop), shape)
-        pooled = tables[0][idx[0]]
-        for t, ix in zip(tables[1:], idx[1:]):
-            pooled *= t[ix]
-            pooled %= p
+    for start, stop, pooled in _pooled_chunks(tables, p, n_rows, _chunk_rows(W.shape[0], W.shape[1])):
         acc = out[start:stop]
         acc[...] = 0
         for k in range(0, W.shape[0], block):
@@ -376,7 +481,7 @@ def generic_schmidt_rank(model: Any, part: Iterable[int], p: int = DEFAULT_PRIME
 
     Parameters
     ----------
-    model : ConvAC (or ConvNet with product pooling)
+    model : ConvAC, ConvNet with product pooling, or DilatedConvNet with product pooling
     part : iterable of int
         The side ``I`` of the partition.
     p : int
@@ -410,6 +515,8 @@ def generic_schmidt_rank(model: Any, part: Iterable[int], p: int = DEFAULT_PRIME
     >>> import tnconv as tc
     >>> generic_schmidt_rank(tc.shallow(6, 2, 3), tc.partitions.odd_even(6))
     3
+    >>> generic_schmidt_rank(tc.DilatedConvNet(tc.ModeTree.balanced(8), 2, 3), tc.partitions.odd_even(8))
+    16
     """
     p = _check_prime(p)
     output = _check_model(model, output)
