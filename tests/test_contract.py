@@ -20,8 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tnconv as tc
+from tnconv.cli.bench import register_cli
 from tnconv.contract import backends, engine, generic, levels, paths
-from tnconv.contract.bench import benchmark_paths, format_table, register_cli
+from tnconv.contract.bench import benchmark_paths, format_table
 from tnconv.network import TensorNetwork
 
 # ---------------------------------------------------------------------- independent oracles

@@ -1,4 +1,4 @@
-"""Benchmark contraction paths on a user's own network: ``tc.benchmark_paths`` and ``tnconv bench paths``.
+"""Benchmark contraction paths on a user's own network: ``tc.benchmark_paths`` (CLI: ``tnconv bench paths``).
 
 Every method gets the same random features (``(batch, n_inputs, M)``) and is timed the same way: the path
 search once, then the contraction alone, ``repeats`` times (the median is reported). A method whose
@@ -28,10 +28,8 @@ References
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
-import sys
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -42,7 +40,7 @@ import numpy as np
 from .._core.options import format_bytes
 from .paths import network_inputs, path_cost, structure_path
 
-__all__ = ["DEFAULT_OPTIMIZERS", "PathBenchmark", "benchmark_paths", "format_table", "register_cli"]
+__all__ = ["DEFAULT_OPTIMIZERS", "PathBenchmark", "benchmark_paths", "format_table"]
 
 DEFAULT_OPTIMIZERS = ("levels", "structure", "structure+oe", "greedy", "random-greedy", "cotengra", "quimb",
                       "reference", "gemm")
@@ -192,8 +190,8 @@ def benchmark_paths(model_or_tn: Any, optimizers: Sequence[Any] | None = None, b
     """
     import opt_einsum as oe
 
-    from .._cli_common import progress
     from .._core.options import options
+    from .._core.progress import progress
     from ..network import TensorNetwork
 
     if isinstance(model_or_tn, TensorNetwork):
@@ -386,60 +384,3 @@ def benchmark_paths(model_or_tn: Any, optimizers: Sequence[Any] | None = None, b
         if best and r["contract_s"] is not None:
             r["ratio"] = r["contract_s"] / best
     return PathBenchmark(rows)
-
-
-# ---------------------------------------------------------------------- CLI
-def register_cli(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``tnconv bench paths`` to an argparse ``subparsers`` object.
-
-    Examples
-    --------
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser(prog="tnconv"); sub = parser.add_subparsers()
-    >>> _ = register_cli(sub)
-    >>> args = parser.parse_args(["bench", "paths", "--inputs", "16", "--optimizers", "levels,greedy"])
-    >>> args.optimizers, args.batch
-    ('levels,greedy', 256)
-    """
-    from .._cli_common import add_model_args
-
-    p = subparsers.add_parser("bench", help="benchmarks (contraction paths)")
-    sub = p.add_subparsers(dest="bench_command", metavar="{paths}")
-    sub.required = True
-    pp = sub.add_parser("paths", help="compare contraction paths and engines on one architecture",
-                        description="Time path search and contraction for several methods on a ConvAC.")
-    add_model_args(pp)
-    pp.add_argument("--batch", type=int, default=256, help="samples per contraction (default 256)")
-    pp.add_argument("--repeats", type=int, default=5, help="timed contractions per method (median reported)")
-    pp.add_argument("--optimizers", default=",".join(DEFAULT_OPTIMIZERS),
-                    help="comma-separated methods / opt_einsum optimizer names")
-    pp.add_argument("--max-time", type=float, default=10.0, help="cap of the cotengra/random-greedy searches (s)")
-    pp.add_argument("--max-bytes", type=float, default=None, help="intermediate budget; larger paths are 'infeasible'")
-    pp.add_argument("--json", metavar="PATH", default=None, help="write the rows as JSON ('-' for stdout)")
-    pp.set_defaults(func=_cmd_paths)
-    return p
-
-
-def _cmd_paths(args: argparse.Namespace) -> int:
-    from .._cli_common import model_from_args
-
-    if args.batch < 1 or args.repeats < 1:
-        print(f"error: --batch and --repeats must be positive (got {args.batch}, {args.repeats})", file=sys.stderr)
-        return 2
-    model = model_from_args(args)
-    opts = [o.strip() for o in args.optimizers.split(",") if o.strip()]
-    try:
-        rows = benchmark_paths(model, opts, batch=args.batch, repeats=args.repeats, max_time=args.max_time,
-                               max_bytes=args.max_bytes)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.json == "-":
-        print(rows.to_json())
-    else:
-        print(f"{model!r}, batch {args.batch}, median of {args.repeats}")
-        print(rows.table())
-        if args.json:
-            with open(args.json, "w") as fh:
-                fh.write(rows.to_json())
-    return 0
