@@ -43,9 +43,46 @@ def test_info_and_version(capsys):
     assert __version__ in capsys.readouterr().out
 
 
-def test_console_script_entry_point():
-    res = subprocess.run([sys.executable, "-m", "tnconv.cli", "--version"], capture_output=True, text=True)
-    assert res.returncode == 0 and __version__ in res.stdout
+@pytest.mark.parametrize("module", ["tnconv", "tnconv.cli"])
+def test_python_dash_m_version(module):
+    res = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and res.stdout.strip() == f"tnconv {__version__}"
+
+
+def test_console_script_entry_point_is_cli_main():
+    import configparser
+    from pathlib import Path
+
+    cfg = configparser.ConfigParser()
+    cfg.read(Path(__file__).resolve().parents[1] / "setup.cfg")
+    entry = cfg["options.entry_points"]["console_scripts"].strip()
+    assert entry == "tnconv = tnconv.cli:main"
+    import tnconv.cli
+
+    assert callable(tnconv.cli.main)
+
+
+def test_every_command_has_its_module(capsys):
+    from tnconv.cli import build_parser
+
+    parser = build_parser()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--help"])
+    out = capsys.readouterr().out
+    for command in ("demo", "info", "bench", "mincut", "linear-accel", "experiments"):
+        assert command in out
+    # the old homes of the commands are gone: the command line is the top layer
+    from pathlib import Path
+
+    import tnconv
+
+    root = Path(tnconv.__file__).parent
+    for old in ("_cli_common.py", "mincut/cli.py", "experiments/cli.py"):
+        assert not (root / old).exists()
+    from tnconv.contract import bench
+    from tnconv.experiments import linear_acceleration
+
+    assert not hasattr(bench, "register_cli") and not hasattr(linear_acceleration, "register_cli")
 
 
 @pytest.mark.parametrize("value", ["-1", "1.5", "abc", "", "nan"])
@@ -59,6 +96,7 @@ def test_demo_seed_is_validated(value, capsys):
 
 def test_errors_exit_2_with_a_message_and_bugs_exit_1_without_traceback(monkeypatch, capsys):
     import tnconv.cli as cli
+    import tnconv.cli.info as info
 
     def bad_value(args):
         raise ValueError("width 0 must be positive")
@@ -72,7 +110,7 @@ def test_errors_exit_2_with_a_message_and_bugs_exit_1_without_traceback(monkeypa
     for func, code, text in ((bad_value, 2, "error: width 0 must be positive"),
                              (empty_memory, 2, "out of memory (no further detail) while running: tnconv info"),
                              (bug, 1, "internal error: RuntimeError: boom")):
-        monkeypatch.setattr(cli, "cmd_info", func)
+        monkeypatch.setattr(info, "cmd_info", func)
         assert cli.main(["info"]) == code
         err = capsys.readouterr().err
         assert text in err and "Traceback" not in err and err.count("\n") == 1
@@ -80,7 +118,7 @@ def test_errors_exit_2_with_a_message_and_bugs_exit_1_without_traceback(monkeypa
 
 def test_huge_inputs_give_a_budget_error_naming_the_value():
     # issue 10: `tnconv mincut --inputs 1073741824` printed an empty "error:"
-    res = subprocess.run([sys.executable, "-m", "tnconv.cli", "mincut", "--inputs", "1073741824"],
+    res = subprocess.run([sys.executable, "-m", "tnconv", "mincut", "--inputs", "1073741824"],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2
     assert "1073741824" in res.stderr and "Traceback" not in res.stderr and "budget" in res.stderr

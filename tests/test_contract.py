@@ -20,8 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tnconv as tc
+from tnconv.cli.bench import register_cli
 from tnconv.contract import backends, engine, generic, levels, paths
-from tnconv.contract.bench import benchmark_paths, format_table, register_cli
+from tnconv.contract.bench import benchmark_paths, format_table
 from tnconv.network import TensorNetwork
 
 # ---------------------------------------------------------------------- independent oracles
@@ -712,6 +713,52 @@ def test_benchmark_paths_on_plain_network_and_errors():
         benchmark_paths(tn, ["nope"], batch=2, repeats=1, show_progress=False)
     with pytest.raises(TypeError, match="ConvAC or a TensorNetwork"):
         benchmark_paths(42)
+
+
+def test_benchmark_paths_searched_methods_match_a_dense_forward(monkeypatch):
+    # Every method family on one small network: its output is checked against the first method's
+    # inside benchmark_paths, and the first (``structure``) against a plain einsum of the whole network.
+    ctg = pytest.importorskip("cotengra")
+    pytest.importorskip("quimb")
+    # cotengra's default pool and methods take seconds to start: a cheap in-process greedy search
+    cheap = functools.partial(ctg.HyperOptimizer, parallel=False, methods=["greedy"])
+    monkeypatch.setattr(ctg, "HyperOptimizer", cheap)
+    net = tc.deep(8, 2, 2, seed=0)
+    F = np.random.default_rng(1).standard_normal((4, 8, 2))
+    opt = oe.RandomGreedy(max_repeats=2)
+    rows = benchmark_paths(net, ["structure", "random-greedy", opt, "cotengra", "quimb", "nodes", "gemm"],
+                           features=F, repeats=1, show_progress=False, max_time=0.1, max_repeats=2)
+    assert [r["method"] for r in rows] == ["structure", "random-greedy", "RandomGreedy", "cotengra", "quimb",
+                                           "nodes", "gemm"]
+    assert all(r["status"].startswith("ok") for r in rows), [r["status"] for r in rows]
+    tn = net.to_tensor_network()
+    dense = np.einsum(tn.equation(features=True), *tn.operands(F), optimize="greedy")
+    assert np.allclose(np.asarray(dense).reshape(-1), net.forward(F)[:, 0])
+    # the flop counts are opt_einsum's for the same path; gemm's is 2 n^3 of its square matmul
+    for r in rows[:5]:
+        assert r["flops"] > 0 and r["largest_intermediate"] >= 1
+    n = round((rows[0]["flops"] / 2) ** (1 / 3))
+    assert rows[-1]["flops"] == 2 * max(1, n) ** 3
+    # ratios are over the best method's time; the gemm limit gets one but never sets the best
+    best = min(r["contract_s"] for r in rows[:-1])
+    assert all(r["ratio"] == pytest.approx(r["contract_s"] / best) for r in rows)
+
+
+def test_benchmark_paths_flags_a_mismatch_and_refuses_non_bool_flags(monkeypatch):
+    net = tc.deep(8, 2, 2, seed=0)
+    real = type(net).forward
+
+    def wrong(self, x, engine="auto"):
+        out = real(self, x, engine=engine)
+        return out * 2.0 if engine == "nodes" else out
+
+    monkeypatch.setattr(type(net), "forward", wrong)
+    rows = benchmark_paths(net, ["levels", "nodes"], batch=4, repeats=1, show_progress=False)
+    assert rows[0]["status"] == "ok" and rows[1]["status"].startswith("MISMATCH")
+    rows = benchmark_paths(net, ["levels", "nodes"], batch=4, repeats=1, show_progress=False, check=False)
+    assert rows[1]["status"] == "ok"
+    with pytest.raises(TypeError, match="check"):
+        benchmark_paths(net, ["levels"], batch=4, repeats=1, show_progress=False, check="no")
 
 
 def test_bench_cli_json(tmp_path, capsys):

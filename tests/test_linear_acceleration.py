@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pytest
 
+from tnconv.cli.linear import register_cli
 from tnconv.experiments import linear_acceleration as la
 
 GRID = np.logspace(-2, 1, 7)
@@ -237,7 +238,7 @@ def test_table_plot_and_json(small, tmp_path):
 def test_cli(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     parser = argparse.ArgumentParser(prog="tnconv")
-    la.register_cli(parser.add_subparsers(dest="command"))
+    register_cli(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["linear-accel", "--p", "4", "--depths", "1,2", "--iters", "40", "--lrs", "4",
                               "--datasets", "synthetic", "--target", "0.1", "--out", str(tmp_path)])
     assert args.func(args) == 0

@@ -485,7 +485,7 @@ def test_cut_problem_is_cached_per_network():
 def _cli(argv, capsys):
     import argparse
 
-    from tnconv.mincut.cli import register_cli
+    from tnconv.cli.mincut import register_cli
 
     ap = argparse.ArgumentParser(prog="tnconv")
     register_cli(ap.add_subparsers())

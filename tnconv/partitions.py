@@ -97,6 +97,27 @@ def validate_partition(part: Any, n_inputs: int, allow_full: bool = False) -> fr
     ValueError: partition has duplicated positions [0]
     """
     n_inputs = _check_int(n_inputs, "n_inputs")
+    _refuse_non_positions(part)
+    positions = _read_positions(part, n_inputs)
+    seen: set[int] = set()
+    dups = sorted({x for x in positions if x in seen or seen.add(x)})  # type: ignore[func-returns-value]
+    if dups:
+        raise ValueError(f"partition has duplicated positions {dups[:10]}")
+    bad = sorted(x for x in positions if not 0 <= x < n_inputs)
+    if bad:
+        raise ValueError(
+            f"partition positions {bad[:10]} are out of range for {n_inputs} inputs (0..{n_inputs - 1})"
+        )
+    out = frozenset(positions)
+    if not out:
+        raise ValueError("partition side I is empty; it must hold at least one input position")
+    if len(out) == n_inputs and not allow_full:
+        raise ValueError(f"partition side I holds all {n_inputs} inputs; its complement must be non-empty")
+    return out
+
+
+def _refuse_non_positions(part: Any) -> None:
+    """Refuse the things that are not a set of positions: names, mappings, a single int."""
     if isinstance(part, (str, bytes)):
         text = part if isinstance(part, str) else part.decode("utf-8", "replace")
         base = text.split(":")[0]
@@ -113,6 +134,11 @@ def validate_partition(part: Any, n_inputs: int, allow_full: bool = False) -> fr
         )
     if isinstance(part, (int, np.integer)):
         raise TypeError(f"a partition is a set of input positions, got the single int {part!r}")
+
+
+def _read_positions(part: Any, n_inputs: int) -> list[int]:
+    """The positions of ``part`` (an iterable of ints or a boolean mask) as Python ints, never more
+    than ``n_inputs + 1`` of them: a longer input cannot be a partition and is not materialized."""
     if isinstance(part, np.ndarray):
         if part.dtype == bool:
             if part.shape != (n_inputs,):
@@ -138,21 +164,7 @@ def validate_partition(part: Any, n_inputs: int, allow_full: bool = False) -> fr
         positions.append(int(x))
         if len(positions) > n_inputs:
             raise ValueError(f"partition has more than {n_inputs} positions but there are only {n_inputs} inputs")
-    seen: set[int] = set()
-    dups = sorted({x for x in positions if x in seen or seen.add(x)})  # type: ignore[func-returns-value]
-    if dups:
-        raise ValueError(f"partition has duplicated positions {dups[:10]}")
-    bad = sorted(x for x in positions if not 0 <= x < n_inputs)
-    if bad:
-        raise ValueError(
-            f"partition positions {bad[:10]} are out of range for {n_inputs} inputs (0..{n_inputs - 1})"
-        )
-    out = frozenset(positions)
-    if not out:
-        raise ValueError("partition side I is empty; it must hold at least one input position")
-    if len(out) == n_inputs and not allow_full:
-        raise ValueError(f"partition side I holds all {n_inputs} inputs; its complement must be non-empty")
-    return out
+    return positions
 
 
 def _shape(shape: Any, what: str) -> tuple[int, ...]:

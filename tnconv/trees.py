@@ -21,106 +21,24 @@ from typing import Any
 
 import numpy as np
 
-from ._core.options import check_budget
+from .hybrid import hybrid_trees
+from .tree_builders import (
+    BYTES_PER_NODE,
+    BYTES_PER_POSITION,
+    balanced_children,
+    codes_to_tables,
+    dilated_children,
+    flat_children,
+    format_node,
+    grid_children,
+    interleaved_children,
+    nested_codes,
+    random_children,
+    short_repr,
+    validate_children,
+)
 
 __all__ = ["BYTES_PER_NODE", "BYTES_PER_POSITION", "ModeTree", "format_node", "hybrid_trees"]
-
-Node = frozenset
-
-#: Estimated memory of a :class:`ModeTree`: bytes per node (the frozenset object and its entries in the
-#: children, parent, height and depth tables) plus bytes per stored position (every node stores the
-#: inputs below it, so a tree stores ``sum(len(v) for v in nodes)`` positions). Measured with
-#: ``tracemalloc`` on CPython 3.11 (about 450 and 24), rounded up. Trees whose estimate exceeds both the
-#: byte budget (``tnconv.options["max_dense_bytes"]``) and 16 MiB are refused before they are built.
-BYTES_PER_NODE = 500
-BYTES_PER_POSITION = 32
-
-
-def format_node(node: Iterable[int]) -> str:
-    """Short text for a node: ``{0,1,2,3}``; long contiguous runs are written ``{0..63}``.
-
-    Nodes of more than 16 non-contiguous inputs are shortened to their first and last inputs and a count,
-    so that error messages about huge trees stay readable.
-
-    Examples
-    --------
-    >>> format_node({3, 1, 2}), format_node(range(64)), format_node(range(0, 80, 2))
-    ('{1,2,3}', '{0..63}', '{0,2,4,6,8,10,...,76,78} (40 inputs)')
-    """
-    items = sorted(node)
-    if len(items) > 6 and items == list(range(items[0], items[-1] + 1)):
-        return f"{{{items[0]}..{items[-1]}}}"
-    if len(items) > 16:
-        head, tail = ",".join(map(str, items[:6])), ",".join(map(str, items[-2:]))
-        return f"{{{head},...,{tail}}} ({len(items)} inputs)"
-    return "{" + ",".join(map(str, items)) + "}"
-
-
-def _short_repr(obj: Any, limit: int = 60) -> str:
-    """``repr`` of a possibly huge or deeply nested object, cut to ``limit`` characters.
-
-    Built iteratively: ``repr`` of a 50,000-deep nesting would raise RecursionError.
-    """
-    out: list[str] = []
-    size = 0
-    stack: list[Any] = [obj]
-    while stack and size <= limit:
-        item = stack.pop()
-        if isinstance(item, _Tok):
-            text = str(item)
-        elif isinstance(item, (tuple, list)):
-            opening, closing = ("(", ")") if isinstance(item, tuple) else ("[", "]")
-            stack.append(_Tok(closing))
-            for k in range(len(item) - 1, -1, -1):
-                stack.append(item[k])
-                if k:
-                    stack.append(_Tok(", "))
-            text = opening
-        else:
-            text = repr(item) if not isinstance(item, (dict, set, frozenset)) else f"<{type(item).__name__}>"
-        out.append(text)
-        size += len(text)
-    text = "".join(out)
-    return text if len(text) <= limit and not stack else text[: limit - 3] + "..."
-
-
-class _Tok(str):
-    """A piece of punctuation pushed by :func:`_short_repr` (distinct from user strings)."""
-
-
-class _End:
-    """Marks, on :meth:`ModeTree.from_nested`'s stack, the end of a node's ``k`` children."""
-
-    __slots__ = ("k", "list_id")
-
-    def __init__(self, k: int, list_id: int | None):
-        self.k = k
-        self.list_id = list_id
-
-
-#: Trees estimated below this many bytes are always built, whatever the budget: the budget is meant for
-#: dense tensors, and tests often set it tiny.
-STRUCTURE_FLOOR_BYTES = 2**24
-
-
-def _check_tree_size(what: str, n_nodes: float, n_positions: float) -> None:
-    """Refuse a tree whose estimated memory exceeds the byte budget, before building it."""
-    n_bytes = float(n_nodes) * BYTES_PER_NODE + float(n_positions) * BYTES_PER_POSITION
-    if n_bytes <= STRUCTURE_FLOOR_BYTES:
-        return
-    check_budget(
-        what, n_bytes,
-        hint=f"a ModeTree stores every node as a frozenset of its inputs: {n_nodes:.4g} nodes holding "
-        f"{n_positions:.4g} positions in all",
-    )
-
-
-def _is_power(n: int, base: int) -> bool:
-    if n < 1 or base < 2:
-        return False
-    while n % base == 0:
-        n //= base
-    return n == 1
 
 
 class ModeTree:
@@ -160,76 +78,7 @@ class ModeTree:
     """
 
     def __init__(self, children: Mapping[frozenset, Sequence[frozenset]]):
-        if not isinstance(children, Mapping):
-            raise TypeError(f"ModeTree needs a mapping {{node: children}}, got {_short_repr(children)}")
-        kids_raw: dict[frozenset, tuple[frozenset, ...]] = {}
-        parent_raw: dict[frozenset, frozenset] = {}
-        for node, ch in children.items():
-            node = frozenset(node)
-            ch = tuple(frozenset(c) for c in ch)
-            if len(ch) < 2:
-                raise ValueError(
-                    f"node {format_node(node)} has {len(ch)} child; every internal node of a mode tree "
-                    "needs at least two children (a unary node is not a pooling window)"
-                )
-            if node in kids_raw:
-                raise ValueError(f"node {format_node(node)} is listed twice")
-            if sum(len(c) for c in ch) != len(node) or not all(ch):
-                _explain_children(node, ch)
-            kids_raw[node] = ch
-            for c in ch:
-                if c in parent_raw:
-                    raise ValueError(f"node {format_node(c)} has two parents")
-                parent_raw[c] = node
-        if not kids_raw:
-            raise ValueError("a mode tree needs at least two inputs (one internal node)")
-        roots = [v for v in kids_raw if v not in parent_raw]
-        if len(roots) != 1:
-            raise ValueError(f"a mode tree has exactly one root, found {len(roots)}")
-        # One iterative post-order pass (children before parents, in stored order) validates every node
-        # and rebuilds it from canonical leaves, so that stored inputs are Python ints whatever the caller
-        # passed (numpy integers would not survive JSON). Each node has one parent, so the walk from the
-        # root visits each node at most once: linear in the total size of the nodes.
-        canon: dict[frozenset, frozenset] = {}
-        kids: dict[frozenset, tuple[frozenset, ...]] = {}
-        order: list[frozenset] = []
-        stack: list[tuple[frozenset, bool]] = [(roots[0], False)]
-        while stack:
-            node, done = stack.pop()
-            if node not in kids_raw:
-                if len(node) != 1:
-                    what = "an empty child" if not node else f"node {format_node(node)} has no children listed"
-                    raise ValueError(f"mode tree has {what}")
-                (x,) = node
-                if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)):
-                    raise TypeError(f"mode tree inputs must be ints, got {x!r}")
-                leaf = frozenset((int(x),))
-                canon[node] = leaf
-                order.append(leaf)
-                continue
-            if not done:
-                stack.append((node, True))
-                for c in reversed(kids_raw[node]):
-                    stack.append((c, False))
-                continue
-            ch = tuple(canon[c] for c in kids_raw[node])
-            union = frozenset().union(*ch)
-            if union != node:
-                _explain_children(node, ch)
-            canon[node] = union
-            kids[union] = ch
-            order.append(union)
-        if len(order) != len(parent_raw) + 1:
-            raise ValueError("the children mapping is not connected to the root")
-        root = order[-1]
-        n = len(root)
-        if root != frozenset(range(n)):
-            bad = sorted(x for x in root if not 0 <= x < n)
-            missing = sorted(set(range(n)) - root)
-            raise ValueError(
-                f"inputs must be exactly 0..{n - 1}; unexpected {bad[:10]}, missing {missing[:10]}"
-            )
-        self._finish(kids, order)
+        self._finish(*validate_children(children))
 
     def _finish(self, kids: dict[frozenset, tuple[frozenset, ...]], order: list[frozenset],
                 heights: dict[frozenset, int] | None = None) -> None:
@@ -289,87 +138,13 @@ class ModeTree:
         >>> ModeTree.from_nested((0, (1, 2), 3)).n_inputs
         4
         """
-        # Pass 1 validates and flattens the nesting into post-order codes (leaf ``i >= 0``, a node with
-        # ``k`` children ``-k``), counting the positions the frozensets will hold, so that an oversized
-        # tree is refused before anything big is built. Iterative: any depth works. Children are pushed
-        # in reverse behind an end marker, so nodes complete in post-order.
-        codes: list[int] = []
-        sizes: list[int] = []
-        seen: set[int] = set()
-        open_lists: set[int] = set()
-        n_positions = 0
-        stack: list[Any] = [nested]
-        while stack:
-            item = stack.pop()
-            if type(item) is _End:
-                k = item.k
-                size = sum(sizes[-k:])
-                del sizes[-k:]
-                sizes.append(size)
-                n_positions += size
-                codes.append(-k)
-                if item.list_id is not None:
-                    open_lists.discard(item.list_id)
-            elif type(item) is int or (isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_))):
-                leaf = int(item)
-                if leaf in seen:
-                    raise ValueError(f"duplicate leaves [{leaf}] in mode tree {_short_repr(nested)}")
-                seen.add(leaf)
-                codes.append(leaf)
-                sizes.append(1)
-                n_positions += 1
-            elif isinstance(item, (tuple, list)):
-                if len(item) < 2:
-                    raise ValueError(
-                        f"nested node {_short_repr(item)} has {len(item)} child; internal nodes need at "
-                        "least two"
-                    )
-                list_id = None
-                if isinstance(item, list):  # only lists can hold themselves
-                    list_id = id(item)
-                    if list_id in open_lists:
-                        raise ValueError("the nested mode tree contains itself (a list that holds itself)")
-                    open_lists.add(list_id)
-                stack.append(_End(len(item), list_id))
-                stack.extend(reversed(item))
-            elif isinstance(item, (bool, np.bool_)):
-                raise TypeError(f"mode tree leaves must be ints, got {item!r}")
-            else:
-                raise TypeError(f"mode tree entries must be ints or tuples, got {_short_repr(item)}")
-        if len(codes) == 1:
-            raise ValueError(f"a mode tree needs at least two inputs, got {_short_repr(nested)}")
-        n = len(seen)
-        if min(seen) < 0 or max(seen) >= n:
-            missing = sorted(set(range(n)) - seen)
-            extra = sorted(x for x in seen if not 0 <= x < n)
-            raise ValueError(
-                f"leaves must be exactly 0..{n - 1} (non-contiguous ids): missing {missing[:10]}, "
-                f"out of range {extra[:10]}"
-            )
-        _check_tree_size(f"a mode tree over {n} inputs", len(codes), n_positions)
-        return cls._from_codes(codes)
+        return cls._from_codes(nested_codes(nested))
 
     @classmethod
     def _from_codes(cls, codes: Sequence[int]) -> ModeTree:
         """Build from validated post-order codes (leaf ``i >= 0``, node with ``k`` children ``-k``)."""
-        kids: dict[frozenset, tuple[frozenset, ...]] = {}
-        heights: dict[frozenset, int] = {}
-        order: list[frozenset] = []
-        built: list[frozenset] = []
-        for c in codes:
-            if c >= 0:
-                node = frozenset((c,))
-                heights[node] = 0
-            else:
-                ch = tuple(built[c:])
-                del built[c:]
-                node = frozenset().union(*ch)
-                kids[node] = ch
-                heights[node] = 1 + max([heights[x] for x in ch])
-            built.append(node)
-            order.append(node)
         self = cls.__new__(cls)
-        self._finish(kids, order, heights)
+        self._finish(*codes_to_tables(codes))
         return self
 
     @classmethod
@@ -388,22 +163,7 @@ class ModeTree:
         >>> ModeTree.balanced(9, arity=3).to_nested()
         ((0, 1, 2), (3, 4, 5), (6, 7, 8))
         """
-        n, arity = _check_int(n, "n"), _check_int(arity, "arity")
-        if arity < 2 or n < arity or not _is_power(n, arity):
-            raise ValueError(f"balanced(n={n}, arity={arity}): n must be a power of arity >= 2")
-        _check_tree_size(f"ModeTree.balanced(n={n}, arity={arity})", n * arity / (arity - 1),
-                         n * (1 + _log(n, arity)))
-        level = [frozenset({i}) for i in range(n)]
-        children: dict[frozenset, list[frozenset]] = {}
-        while len(level) > 1:
-            nxt = []
-            for k in range(0, len(level), arity):
-                group = level[k : k + arity]
-                node = frozenset().union(*group)
-                children[node] = group
-                nxt.append(node)
-            level = nxt
-        return cls(children)
+        return cls(balanced_children(n, arity))
 
     @classmethod
     def interleaved(cls, n: int, arity: int = 2) -> ModeTree:
@@ -417,23 +177,7 @@ class ModeTree:
         >>> ModeTree.interleaved(8).to_nested()
         (((0, 4), (2, 6)), ((1, 5), (3, 7)))
         """
-        n, arity = _check_int(n, "n"), _check_int(arity, "arity")
-        if arity < 2 or n < arity or not _is_power(n, arity):
-            raise ValueError(f"interleaved(n={n}, arity={arity}): n must be a power of arity >= 2")
-        _check_tree_size(f"ModeTree.interleaved(n={n}, arity={arity})", n * arity / (arity - 1),
-                         n * (1 + _log(n, arity)))
-        level = [frozenset({i}) for i in range(n)]
-        children: dict[frozenset, list[frozenset]] = {}
-        while len(level) > 1:
-            stride = len(level) // arity
-            nxt = []
-            for i in range(stride):
-                group = [level[i + k * stride] for k in range(arity)]
-                node = frozenset().union(*group)
-                children[node] = group
-                nxt.append(node)
-            level = nxt
-        return cls(children)
+        return cls(interleaved_children(n, arity))
 
     @classmethod
     def grid(cls, height: int, width: int, window: int = 2, interleaved: bool = False) -> ModeTree:
@@ -455,37 +199,7 @@ class ModeTree:
         >>> sorted(sorted(c) for c in t.children(t.root))
         [[0, 1, 4, 5], [2, 3, 6, 7], [8, 9, 12, 13], [10, 11, 14, 15]]
         """
-        height, width, window = (_check_int(v, k)
-                                 for v, k in ((height, "height"), (width, "width"), (window, "window")))
-        interleaved = _check_bool(interleaved, "interleaved")
-        if window < 2 or not (_is_power(height, window) and _is_power(width, window)) or height * width < 2:
-            raise ValueError(
-                f"grid({height}, {width}, window={window}): height and width must be powers of window >= 2"
-            )
-        n = height * width
-        _check_tree_size(f"ModeTree.grid({height}, {width}, window={window})", 2 * n,
-                         n * (1 + _log(height, window) + _log(width, window)))
-        # blocks[r][c] is the node covering one block of the current level
-        blocks = [[frozenset({r * width + c}) for c in range(width)] for r in range(height)]
-        children: dict[frozenset, list[frozenset]] = {}
-        while len(blocks) > 1 or len(blocks[0]) > 1:
-            sr = window if len(blocks) > 1 else 1
-            sc = window if len(blocks[0]) > 1 else 1
-            nr, nc = len(blocks) // sr, len(blocks[0]) // sc
-            nxt = []
-            for r in range(nr):
-                row = []
-                for c in range(nc):
-                    if interleaved:
-                        group = [blocks[r + i * nr][c + j * nc] for i in range(sr) for j in range(sc)]
-                    else:
-                        group = [blocks[r * sr + i][c * sc + j] for i in range(sr) for j in range(sc)]
-                    node = frozenset().union(*group)
-                    children[node] = group
-                    row.append(node)
-                nxt.append(row)
-            blocks = nxt
-        return cls(children)
+        return cls(grid_children(height, width, window, interleaved))
 
     @classmethod
     def flat(cls, n: int) -> ModeTree:
@@ -496,11 +210,7 @@ class ModeTree:
         >>> ModeTree.flat(3).to_nested()
         (0, 1, 2)
         """
-        n = _check_int(n, "n")
-        if n < 2:
-            raise ValueError(f"flat(n={n}): a mode tree needs at least two inputs")
-        _check_tree_size(f"ModeTree.flat(n={n})", n + 1, 2 * n)
-        return cls({frozenset(range(n)): [frozenset({i}) for i in range(n)]})
+        return cls(flat_children(n))
 
     @classmethod
     def dilated(cls, n_layers: int, dilations: Sequence[int] | None = None) -> ModeTree:
@@ -529,38 +239,7 @@ class ModeTree:
         >>> ModeTree.dilated(2, [2, 1]).to_nested()
         ((0, 2), (1, 3))
         """
-        n_layers = _check_int(n_layers, "n_layers")
-        if n_layers < 1:
-            raise ValueError(f"dilated(n_layers={n_layers}): need at least one layer")
-        if n_layers > 62:
-            raise ValueError(f"dilated(n_layers={n_layers}): 2**{n_layers} inputs is far too many")
-        _check_tree_size(f"ModeTree.dilated(n_layers={n_layers})", 2.0 ** (n_layers + 1),
-                         2.0**n_layers * (n_layers + 1))
-        if dilations is None:
-            dilations = [2**l for l in range(n_layers)]
-        if isinstance(dilations, (str, bytes)) or not isinstance(dilations, Iterable):
-            raise TypeError(f"dilations must be a sequence of ints, got {dilations!r}")
-        dilations = [_check_int(d, "each dilation") for d in dilations]
-        if len(dilations) != n_layers:
-            raise ValueError(f"dilations {dilations} must have one entry per layer ({n_layers})")
-        n = 2**n_layers
-        if sorted(dilations) != [2**l for l in range(n_layers)]:
-            raise ValueError(
-                f"dilations {dilations} must be a permutation of {[2**l for l in range(n_layers)]} "
-                f"to tile {n} inputs"
-            )
-        children: dict[frozenset, list[frozenset]] = {}
-
-        def cover(layer: int, t: int) -> frozenset:
-            if layer < 0:
-                return frozenset({t})
-            a, b = cover(layer - 1, t - dilations[layer]), cover(layer - 1, t)
-            node = a | b
-            children[node] = [a, b]
-            return node
-
-        cover(n_layers - 1, n - 1)
-        return cls(children)
+        return cls(dilated_children(n_layers, dilations))
 
     @classmethod
     def random(
@@ -578,33 +257,7 @@ class ModeTree:
         >>> t.n_inputs, all(2 <= len(t.children(v)) <= 4 for v in t.internal_nodes)
         (7, True)
         """
-        n = _check_int(n, "n")
-        if not isinstance(arity, (tuple, list)) or len(arity) != 2:
-            raise TypeError(f"arity must be a pair (min, max) of ints, got {arity!r}")
-        lo, hi = (_check_int(a, "arity") for a in arity)
-        shuffle = _check_bool(shuffle, "shuffle")
-        if n < 2 or lo < 2 or hi < lo:
-            raise ValueError(f"random(n={n}, arity={arity}): need n >= 2 and 2 <= arity[0] <= arity[1]")
-        # A random tree's depth is not known in advance: check the nodes now, the positions as they grow.
-        _check_tree_size(f"ModeTree.random(n={n})", 2 * n, 2 * n)
-        rng = np.random.default_rng(seed)
-        items = [frozenset({int(i)}) for i in (rng.permutation(n) if shuffle else range(n))]
-        children: dict[frozenset, list[frozenset]] = {}
-        n_positions = n
-        while len(items) > 1:
-            k = int(rng.integers(lo, hi + 1))
-            k = min(k, len(items))
-            if len(items) - k == 1 and k > 2:  # avoid leaving a single item that cannot be joined later
-                k -= 1
-            start = int(rng.integers(0, len(items) - k + 1))
-            group = items[start : start + k]
-            n_positions += sum(len(g) for g in group)
-            if n_positions > 64 * n:  # cheap to skip for the usual shallow trees
-                _check_tree_size(f"ModeTree.random(n={n})", 2 * n, n_positions)
-            node = frozenset().union(*group)
-            children[node] = group
-            items[start : start + k] = [node]
-        return cls(children)
+        return cls(random_children(n, arity, seed, shuffle))
 
     # ------------------------------------------------------------------ navigation
     @property
@@ -637,7 +290,7 @@ class ModeTree:
             try:
                 node = frozenset(node)
             except TypeError:
-                raise TypeError(f"a tree node is a set of input positions, got {_short_repr(node)}") from None
+                raise TypeError(f"a tree node is a set of input positions, got {short_repr(node)}") from None
         if node not in self._height:
             raise ValueError(f"{format_node(node) if node else repr(node)} is not a node of this tree")
         return node
@@ -738,110 +391,8 @@ class ModeTree:
         return hash(frozenset((k, frozenset(v)) for k, v in self._children.items()))
 
     def __repr__(self) -> str:
-        return f"ModeTree({_short_repr(self.to_nested(), 80)})"
+        return f"ModeTree({short_repr(self.to_nested(), 80)})"
 
     def __len__(self) -> int:
         return len(self._nodes)
 
-
-def _explain_children(node: frozenset, ch: Sequence[frozenset]) -> None:
-    """Raise the ValueError that says how the children ``ch`` fail to partition ``node``."""
-    if not all(ch):
-        raise ValueError(f"node {format_node(node)} has an empty child")
-    seen: set[Any] = set()
-    overlap = sorted({x for c in ch for x in c if x in seen or seen.add(x)})  # type: ignore[func-returns-value]
-    if overlap:
-        raise ValueError(f"children of node {format_node(node)} overlap on inputs {overlap[:10]}")
-    union = frozenset().union(*ch)
-    raise ValueError(f"children of node {format_node(node)} cover {format_node(union)}, not the node itself")
-
-
-def _check_int(value: Any, name: str) -> int:
-    """An int (Python or numpy integer); bools and floats (even ``2.0``) are refused."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {_short_repr(value)} ({type(value).__name__})")
-    return int(value)
-
-
-def _check_bool(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {_short_repr(value)}")
-    return bool(value)
-
-
-def _log(n: int, base: int) -> int:
-    """The number of levels of a tree of arity ``base`` over ``n`` inputs (``n`` a power of ``base``)."""
-    k = 0
-    while n > 1:
-        n //= base
-        k += 1
-    return k
-
-
-def hybrid_trees(tree_a: ModeTree, tree_b: ModeTree, mixture_nodes: Iterable[Iterable[int]],
-                 max_segments: int = 16) -> list[ModeTree]:
-    """The hybrid trees of a mixed decomposition.
-
-    Each mixture node is internal to both trees. Cutting both trees at the mixture nodes splits them
-    into segments; a hybrid takes each segment (the part of a tree between a mixture node and the
-    mixture nodes below it, or the top segment under the root) from either ``tree_a`` or ``tree_b``.
-    The root segment and each mixture node's segment are chosen independently, so there are
-    ``2 ** (len(mixture_nodes) + 1)`` choices (duplicates removed).
-
-    Parameters
-    ----------
-    tree_a, tree_b : ModeTree
-        Trees over the same inputs.
-    mixture_nodes : iterable of node
-        Nodes internal to both trees (the root may be included; it is always a segment boundary).
-    max_segments : int
-        Refuse more than this many segments (``2**max_segments`` hybrids would be enumerated).
-
-    Returns
-    -------
-    list of ModeTree
-        Distinct hybrid trees; ``tree_a`` and ``tree_b`` are among them.
-
-    Raises
-    ------
-    ValueError
-        If the trees have different inputs or a mixture node is not internal to both.
-
-    References
-    ----------
-    .. [1] N. Cohen, R. Tamari, A. Shashua, ICLR 2018, arXiv:1703.06846, Sec. 4.
-
-    Examples
-    --------
-    >>> a = ModeTree.dilated(3, [1, 2, 4]); b = ModeTree.dilated(3, [2, 1, 4])
-    >>> len(hybrid_trees(a, b, [frozenset(range(4)), frozenset(range(4, 8))]))
-    4
-    """
-    if tree_a.n_inputs != tree_b.n_inputs:
-        raise ValueError(f"trees have {tree_a.n_inputs} and {tree_b.n_inputs} inputs")
-    mix = [frozenset(m) for m in mixture_nodes]
-    ia, ib = set(tree_a.internal_nodes), set(tree_b.internal_nodes)
-    for m in mix:
-        if m not in ia or m not in ib:
-            raise ValueError(f"mixture node {format_node(m)} is not an internal node of both trees")
-    boundaries = sorted(set(mix) | {tree_a.root}, key=len)
-    if len(boundaries) > max_segments:
-        raise ValueError(
-            f"{len(mix)} mixture nodes give 2^{len(boundaries)} hybrid choices; pass at most "
-            f"{max_segments - 1} mixture nodes or raise max_segments"
-        )
-    results: dict[ModeTree, None] = {}
-    for mask in range(2 ** len(boundaries)):
-        choice = {b: (tree_a if (mask >> k) & 1 == 0 else tree_b) for k, b in enumerate(boundaries)}
-        children: dict[frozenset, list[frozenset]] = {}
-        # Each node's children come from the tree chosen for the segment it lies in; a boundary node
-        # starts a new segment. Iterative: trees may be deeper than the recursion limit.
-        todo = [(tree_a.root, choice[tree_a.root])]
-        while todo:
-            node, src = todo.pop()
-            if src.is_leaf(node):
-                continue
-            children[node] = list(src.children(node))
-            todo.extend((c, choice.get(c, src)) for c in src.children(node))
-        results[ModeTree(children)] = None
-    return list(results)

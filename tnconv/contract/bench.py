@@ -1,4 +1,4 @@
-"""Benchmark contraction paths on a user's own network: ``tc.benchmark_paths`` and ``tnconv bench paths``.
+"""Benchmark contraction paths on a user's own network: ``tc.benchmark_paths`` (CLI: ``tnconv bench paths``).
 
 Every method gets the same random features (``(batch, n_inputs, M)``) and is timed the same way: the path
 search once, then the contraction alone, ``repeats`` times (the median is reported). A method whose
@@ -28,12 +28,11 @@ References
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
-import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -42,7 +41,7 @@ import numpy as np
 from .._core.options import format_bytes
 from .paths import network_inputs, path_cost, structure_path
 
-__all__ = ["DEFAULT_OPTIMIZERS", "PathBenchmark", "benchmark_paths", "format_table", "register_cli"]
+__all__ = ["DEFAULT_OPTIMIZERS", "PathBenchmark", "benchmark_paths", "format_table"]
 
 DEFAULT_OPTIMIZERS = ("levels", "structure", "structure+oe", "greedy", "random-greedy", "cotengra", "quimb",
                       "reference", "gemm")
@@ -133,6 +132,266 @@ def _quimb_contract(qt: Any, qtree: Any, batch_index: str) -> Any:
     return qt.contract(..., optimize=qtree, output_inds=(batch_index,)).data
 
 
+@dataclass
+class _Problem:
+    """The network under test, resolved once: what every method contracts."""
+
+    model: Any  # the model, or None for a plain network
+    tn: Any
+    features: Any
+    inputs: list
+    output: tuple
+    sizes: dict
+    eq: str
+    ops: list
+    structure: Any = None  # the structure path (None without a mode tree)
+    structure_s: float = 0.0  # its search time
+
+    @property
+    def shapes(self) -> list:
+        return [o.shape for o in self.ops]
+
+
+def _resolve(model_or_tn: Any, features: Any, batch: int, seed: int) -> _Problem:
+    """The network of ``model_or_tn``, its features (random ones by default) and its structure path."""
+    from ..network import TensorNetwork
+
+    batch = int(batch)
+    if isinstance(model_or_tn, TensorNetwork):
+        model, tn = None, model_or_tn
+    elif hasattr(model_or_tn, "tree") and hasattr(model_or_tn, "weights"):
+        model = model_or_tn
+        if not model.g.is_product:
+            raise ValueError(
+                f"benchmark_paths compiles a tensor network, which needs product pooling, not {model.g.name!r}"
+            )
+        tn = TensorNetwork.from_convac(model)
+    else:
+        raise TypeError(f"benchmark_paths needs a ConvAC or a TensorNetwork, got {type(model_or_tn).__name__}")
+    M = [tn.size_dict[i] for i in tn.open_inds]
+    if features is None:
+        if len(set(M)) != 1:
+            raise ValueError("open legs of different dimensions: pass features explicitly")
+        features = np.random.default_rng(seed).standard_normal((batch, len(tn.open_inds), M[0]))
+        if model is not None:
+            features = features.astype(model.dtype)
+    batch = int(features.shape[0])
+    inputs, output, sizes = network_inputs(tn, True, batch)
+    problem = _Problem(model, tn, features, inputs, output, sizes, tn.equation(features=True), tn.operands(features))
+    if tn.tree is not None and tn.tensor_nodes is not None:
+        t0 = time.perf_counter()
+        problem.structure = structure_path(tn, features=True, batch=batch)
+        problem.structure_s = time.perf_counter() - t0
+    return problem
+
+
+class _Recorder:
+    """Times each method's contraction under the byte budget and checks its output against the first."""
+
+    def __init__(self, itemsize: int, budget: float, repeats: int, check: bool) -> None:
+        self.rows: list[dict] = []
+        self.itemsize, self.budget, self.repeats, self.check = itemsize, budget, repeats, check
+        self.reference_out: Any = None
+
+    def over_budget(self, cost: Any) -> bool:
+        return cost is not None and cost.largest_intermediate * self.itemsize > self.budget
+
+    def skip(self, method: str, status: str) -> None:
+        """A row for a method that does not apply (``status`` says why)."""
+        self.rows.append({"method": method, "search_s": None, "flops": None, "largest_intermediate": None,
+                          "contract_s": None, "ratio": None, "status": status})
+
+    def record(self, method: str, search: float | None, cost: Any, run: Callable[[], Any] | None) -> None:
+        """Run ``run`` once (its output is checked), then time it; over-budget paths are never run."""
+        row = {"method": method, "search_s": search, "flops": None if cost is None else int(cost.flops),
+               "largest_intermediate": None if cost is None else int(cost.largest_intermediate),
+               "contract_s": None, "ratio": None, "status": "ok"}
+        self.rows.append(row)
+        if run is None:
+            return
+        if self.over_budget(cost):
+            row["status"] = (f"infeasible: largest intermediate {cost.largest_intermediate:.3g} elements "
+                             f"({format_bytes(cost.largest_intermediate * self.itemsize)}) > budget")
+            return
+        try:
+            out = np.asarray(run()).reshape(-1)
+            row["contract_s"] = _median_time(run, self.repeats)
+        except (MemoryError, ValueError) as exc:
+            row["status"] = f"failed: {type(exc).__name__}: {str(exc)[:80]}"
+            return
+        if not self.check:
+            return
+        if self.reference_out is None:
+            self.reference_out = out
+        elif not np.allclose(out, self.reference_out, rtol=1e-6, atol=1e-12 * np.abs(self.reference_out).max()):
+            row["status"] = "MISMATCH with the first method's output"
+
+    def result(self) -> PathBenchmark:
+        """The rows with ``ratio``: contraction time over the best method's (``gemm`` is not a method)."""
+        times = [r["contract_s"] for r in self.rows if r["contract_s"] is not None and r["method"] != "gemm"
+                 and str(r["status"]).startswith("ok")]
+        best = min(times) if times else None
+        for r in self.rows:
+            if best and r["contract_s"] is not None:
+                r["ratio"] = r["contract_s"] / best
+        return PathBenchmark(self.rows)
+
+
+def _reference_output(model: Any, features: Any) -> Any:
+    from .backends import blas_threads
+
+    # single-threaded BLAS: the default thread pool is 5-50x slower on these small GEMMs
+    with blas_threads(1):
+        return model._forward_reference(features)[:, 0]
+
+
+def _bench_model_engine(label: str, p: _Problem, rec: _Recorder) -> None:
+    """``levels``, ``nodes`` and ``reference``: the model's own forward passes (flops of the structure path)."""
+    if p.model is None:
+        rec.skip(label, "n/a: needs a model")
+        return
+    cost = p.structure.cost if p.structure is not None else None
+    if label == "reference":
+        rec.record(label, 0.0, cost, partial(_reference_output, p.model, p.features))
+    else:
+        rec.record(label, 0.0, cost, partial(_first_output, p.model, p.features, label))
+
+
+def _bench_structure(label: str, p: _Problem, rec: _Recorder) -> None:
+    """``structure`` (tnconv's pairwise executor) and ``structure+oe`` (opt_einsum's) on the structure path."""
+    import opt_einsum as oe
+
+    from .generic import execute_path
+
+    if p.structure is None:
+        rec.skip(label, "n/a: the network has no mode tree")
+    elif label == "structure":
+        rec.record(label, p.structure_s, p.structure.cost,
+                   partial(execute_path, p.inputs, p.output, p.structure.path, p.ops))
+    else:
+        t0 = time.perf_counter()
+        expr = oe.contract_expression(p.eq, *p.shapes, optimize=p.structure.path)
+        rec.record(label, p.structure_s + time.perf_counter() - t0, p.structure.cost, partial(expr, *p.ops))
+
+
+def _bench_gemm(p: _Problem, rec: _Recorder, seed: int) -> None:
+    """The GEMM-equivalent limit: one square matmul with the structure path's flop count."""
+    from .backends import blas_threads
+
+    if p.structure is None:
+        rec.skip("gemm", "n/a: the network has no mode tree")
+        return
+    n = max(1, round((p.structure.cost.flops / 2) ** (1 / 3)))
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((n, n)).astype(p.features.dtype)
+    B = rng.standard_normal((n, n)).astype(p.features.dtype)
+    # The machine's limit: the faster of single- and multi-threaded BLAS (on a loaded machine the
+    # threaded one can be many times slower).
+    with blas_threads(1):
+        one = _median_time(partial(np.matmul, A, B), rec.repeats)
+    many = _median_time(partial(np.matmul, A, B), rec.repeats)
+    rec.rows.append({"method": "gemm", "search_s": None, "flops": int(2 * n**3), "largest_intermediate": n * n,
+                     "contract_s": min(one, many), "ratio": None,
+                     "status": f"ok: one {n}x{n} matmul, {'1 thread' if one < many else 'all threads'}"})
+
+
+def _bench_cotengra(p: _Problem, rec: _Recorder, max_repeats: int, max_time: float) -> None:
+    """A capped ``cotengra.HyperOptimizer`` search, contracted by cotengra's ``ContractionTree``."""
+    try:
+        import cotengra as ctg
+    except ImportError:
+        rec.skip("cotengra", "n/a: pip install 'tnconv[quimb]'")
+        return
+    t0 = time.perf_counter()
+    opt = ctg.HyperOptimizer(max_repeats=max_repeats, max_time=max_time, progbar=False)
+    sym = _symbol_map(p.inputs)
+    tree = opt.search([tuple(sym[i] for i in ix) for ix in p.inputs], tuple(sym[i] for i in p.output),
+                      {sym[i]: d for i, d in p.sizes.items() if i in sym})
+    search = time.perf_counter() - t0
+    cost = path_cost(p.inputs, p.output, p.sizes, [tuple(s) for s in tree.get_path()])
+    rec.record("cotengra", search, cost, partial(tree.contract, p.ops))
+
+
+def _bench_quimb(p: _Problem, rec: _Recorder, optimize: Any, max_repeats: int, max_time: float) -> None:
+    """quimb's ``contraction_tree`` (capped search) and ``contract`` with explicit ``output_inds``."""
+    try:
+        import quimb.tensor as qtn
+    except ImportError:
+        rec.skip("quimb", "n/a: pip install 'tnconv[quimb]'")
+        return
+    qt = p.tn.to_quimb()
+    bname = "__batch__"
+    for k, i in enumerate(p.tn.open_inds):
+        qt.add_tensor(qtn.Tensor(p.features[:, k, :], inds=(bname, str(i)), tags={f"F{k}"}))
+    if optimize is None:
+        try:  # quimb's own "auto-hq" has no time cap (96 s at N = 256 here): cap the search
+            import cotengra as ctg
+
+            optimize = ctg.HyperOptimizer(max_repeats=max_repeats, max_time=max_time, progbar=False)
+        except ImportError:
+            optimize = "auto-hq"
+    t0 = time.perf_counter()
+    qtree = qt.contraction_tree(optimize=optimize, output_inds=(bname,))
+    search = time.perf_counter() - t0
+    cost = path_cost([tuple(t.inds) for t in qt.tensors], (bname,),
+                     {i: d for t in qt.tensors for i, d in zip(t.inds, t.shape)},
+                     [tuple(s) for s in qtree.get_path()])
+    rec.record("quimb", search, cost, partial(_quimb_contract, qt, qtree, bname))
+
+
+def _opt_einsum_optimizer(opt: Any, max_repeats: int, max_time: float) -> Any:
+    """``opt`` checked against opt_einsum's optimizer names; ``random-greedy`` gets the search caps."""
+    import opt_einsum as oe
+
+    if not isinstance(opt, str):
+        return opt
+    try:
+        oe.paths.get_path_fn(opt)
+    except KeyError:
+        raise ValueError(
+            f"unknown method {opt!r}: use one of {DEFAULT_OPTIMIZERS + ('nodes',)} or an opt_einsum optimizer name"
+        ) from None
+    return oe.RandomGreedy(max_repeats=max_repeats, max_time=max_time) if opt == "random-greedy" else opt
+
+
+def _bench_opt_einsum(opt: Any, p: _Problem, rec: _Recorder, max_repeats: int, max_time: float) -> None:
+    """An opt_einsum optimizer (name or ``PathOptimizer``), run by opt_einsum's own executor."""
+    import opt_einsum as oe
+
+    label = _label(opt)
+    opt = _opt_einsum_optimizer(opt, max_repeats, max_time)
+    t0 = time.perf_counter()
+    path, _ = oe.contract_path(p.eq, *p.shapes, shapes=True, optimize=opt)
+    search = time.perf_counter() - t0
+    cost = path_cost(p.inputs, p.output, p.sizes, path)
+    if rec.over_budget(cost):
+        rec.record(label, search, cost, _never_run)  # record() reports it infeasible without running it
+        return
+    # building the expression (quadratic in the number of tensors) belongs to the path cost, not to
+    # the contraction
+    t0 = time.perf_counter()
+    expr = oe.contract_expression(p.eq, *p.shapes, optimize=path)
+    rec.record(label, search + time.perf_counter() - t0, cost, partial(expr, *p.ops))
+
+
+def _bench_method(opt: Any, p: _Problem, rec: _Recorder, seed: int, max_repeats: int, max_time: float,
+                  quimb_optimize: Any) -> None:
+    """One method's row(s), by the method family of ``opt``."""
+    label = _label(opt)
+    if label in _MODEL_ONLY:
+        _bench_model_engine(label, p, rec)
+    elif label in ("structure", "structure+oe"):
+        _bench_structure(label, p, rec)
+    elif label == "gemm":
+        _bench_gemm(p, rec, seed)
+    elif label == "cotengra":
+        _bench_cotengra(p, rec, max_repeats, max_time)
+    elif label == "quimb":
+        _bench_quimb(p, rec, quimb_optimize, max_repeats, max_time)
+    else:
+        _bench_opt_einsum(opt, p, rec, max_repeats, max_time)
+
+
 def benchmark_paths(model_or_tn: Any, optimizers: Sequence[Any] | None = None, batch: int = 256,
                     repeats: int = 5, max_bytes: float | None = None, seed: int = 0, max_time: float = 10.0,
                     max_repeats: int = 32, features: Any = None, show_progress: bool = True,
@@ -190,256 +449,16 @@ def benchmark_paths(model_or_tn: Any, optimizers: Sequence[Any] | None = None, b
     >>> [r["method"] for r in rows], all(r["status"] == "ok" for r in rows)
     (['levels', 'structure', 'greedy'], True)
     """
-    import opt_einsum as oe
-
-    from .._cli_common import progress
     from .._core.options import options
-    from ..network import TensorNetwork
-
-    if isinstance(model_or_tn, TensorNetwork):
-        model, tn = None, model_or_tn
-    elif hasattr(model_or_tn, "tree") and hasattr(model_or_tn, "weights"):
-        model = model_or_tn
-        if not model.g.is_product:
-            raise ValueError(
-                f"benchmark_paths compiles a tensor network, which needs product pooling, not {model.g.name!r}"
-            )
-        tn = TensorNetwork.from_convac(model)
-    else:
-        raise TypeError(f"benchmark_paths needs a ConvAC or a TensorNetwork, got {type(model_or_tn).__name__}")
+    from .._core.progress import progress
     from .logscale import check_flag
 
+    problem = _resolve(model_or_tn, features, batch, seed)
     show_progress = check_flag(show_progress, "show_progress")
     check = check_flag(check, "check")
-    optimizers = list(DEFAULT_OPTIMIZERS if optimizers is None else optimizers)
     budget = float(options["max_dense_bytes"] if max_bytes is None else max_bytes)
-    batch = int(batch)
-    M = [tn.size_dict[i] for i in tn.open_inds]
-    if features is None:
-        if len(set(M)) != 1:
-            raise ValueError("open legs of different dimensions: pass features explicitly")
-        features = np.random.default_rng(seed).standard_normal((batch, len(tn.open_inds), M[0]))
-        if model is not None:
-            features = features.astype(model.dtype)
-    batch = int(features.shape[0])
-    item = np.dtype(features.dtype).itemsize
-    inputs, output, sizes = network_inputs(tn, True, batch)
-    eq = tn.equation(features=True)
-    ops = tn.operands(features)
-    structure = None
-    if tn.tree is not None and tn.tensor_nodes is not None:
-        t0 = time.perf_counter()
-        structure = structure_path(tn, features=True, batch=batch)
-        structure_s = time.perf_counter() - t0
-
-    rows: list[dict] = []
-    reference_out: Any = None
-
-    def record(method: str, search: float | None, cost: Any, run: Callable[[], Any] | None, status: str = "ok") -> None:
-        nonlocal reference_out
-        row = {"method": method, "search_s": search, "flops": None if cost is None else int(cost.flops),
-               "largest_intermediate": None if cost is None else int(cost.largest_intermediate),
-               "contract_s": None, "ratio": None, "status": status}
-        if run is not None and status == "ok":
-            if cost is not None and cost.largest_intermediate * item > budget:
-                row["status"] = (f"infeasible: largest intermediate {cost.largest_intermediate:.3g} elements "
-                                 f"({format_bytes(cost.largest_intermediate * item)}) > budget")
-            else:
-                try:
-                    out = np.asarray(run()).reshape(-1)
-                    row["contract_s"] = _median_time(run, repeats)
-                except (MemoryError, ValueError) as exc:
-                    row["status"] = f"failed: {type(exc).__name__}: {str(exc)[:80]}"
-                else:
-                    if check and method != "gemm":
-                        if reference_out is None:
-                            reference_out = out
-                        elif not np.allclose(out, reference_out, rtol=1e-6, atol=1e-12 * np.abs(reference_out).max()):
-                            row["status"] = "MISMATCH with the first method's output"
-        rows.append(row)
-
-    def need_structure(method: str) -> bool:
-        if structure is None:
-            rows.append({"method": method, "search_s": None, "flops": None, "largest_intermediate": None,
-                         "contract_s": None, "ratio": None, "status": "n/a: the network has no mode tree"})
-            return False
-        return True
-
-    for opt in progress(optimizers, desc="benchmark_paths"):
-        label = _label(opt)
-        if label in _MODEL_ONLY:
-            if model is None:
-                rows.append({"method": label, "search_s": None, "flops": None, "largest_intermediate": None,
-                             "contract_s": None, "ratio": None, "status": "n/a: needs a model"})
-                continue
-            cost = structure.cost if structure is not None else None
-            if label == "reference":
-                from .backends import blas_threads
-
-                def ref() -> Any:
-                    # single-threaded BLAS: the default thread pool is 5-50x slower on these small GEMMs
-                    with blas_threads(1):
-                        return model._forward_reference(features)[:, 0]
-
-                record(label, 0.0, cost, ref)
-            else:
-                record(label, 0.0, cost, partial(_first_output, model, features, label))
-        elif label == "structure":
-            if need_structure(label):
-                from .generic import execute_path
-
-                assert structure is not None  # need_structure built it
-                record(label, structure_s, structure.cost,
-                       partial(execute_path, inputs, output, structure.path, ops))
-        elif label == "structure+oe":
-            if need_structure(label):
-                assert structure is not None
-                t0 = time.perf_counter()
-                expr = oe.contract_expression(eq, *[o.shape for o in ops], optimize=structure.path)
-                record(label, structure_s + time.perf_counter() - t0, structure.cost, partial(expr, *ops))
-        elif label == "gemm":
-            if need_structure(label):
-                assert structure is not None
-                n = max(1, round((structure.cost.flops / 2) ** (1 / 3)))
-                rng = np.random.default_rng(seed)
-                A = rng.standard_normal((n, n)).astype(features.dtype)
-                Bm = rng.standard_normal((n, n)).astype(features.dtype)
-                from .backends import blas_threads
-
-                # The machine's limit: the faster of single- and multi-threaded BLAS (on a loaded
-                # machine the threaded one can be many times slower).
-                with blas_threads(1):
-                    one = _median_time(partial(np.matmul, A, Bm), repeats)
-                many = _median_time(partial(np.matmul, A, Bm), repeats)
-                rows.append({"method": label, "search_s": None, "flops": int(2 * n**3), "largest_intermediate": n * n,
-                             "contract_s": min(one, many), "ratio": None,
-                             "status": f"ok: one {n}x{n} matmul, {'1 thread' if one < many else 'all threads'}"})
-        elif label == "cotengra":
-            try:
-                import cotengra as ctg
-            except ImportError:
-                rows.append({"method": label, "search_s": None, "flops": None, "largest_intermediate": None,
-                             "contract_s": None, "ratio": None, "status": "n/a: pip install 'tnconv[quimb]'"})
-                continue
-            t0 = time.perf_counter()
-            opt_obj = ctg.HyperOptimizer(max_repeats=max_repeats, max_time=max_time, progbar=False)
-            sym = _symbol_map(inputs)
-            tree = opt_obj.search([tuple(sym[i] for i in ix) for ix in inputs], tuple(sym[i] for i in output),
-                                  {sym[i]: d for i, d in sizes.items() if i in sym})
-            search = time.perf_counter() - t0
-            path = [tuple(p) for p in tree.get_path()]
-            cost = path_cost(inputs, output, sizes, path)
-            record(label, search, cost, partial(tree.contract, ops))
-        elif label == "quimb":
-            try:
-                import quimb.tensor as qtn
-            except ImportError:
-                rows.append({"method": label, "search_s": None, "flops": None, "largest_intermediate": None,
-                             "contract_s": None, "ratio": None, "status": "n/a: pip install 'tnconv[quimb]'"})
-                continue
-            qt = tn.to_quimb()
-            bname = "__batch__"
-            for p, i in enumerate(tn.open_inds):
-                qt.add_tensor(qtn.Tensor(features[:, p, :], inds=(bname, str(i)), tags={f"F{p}"}))
-            qopt = quimb_optimize
-            if qopt is None:
-                try:  # quimb's own "auto-hq" has no time cap (96 s at N = 256 here): cap the search
-                    import cotengra as ctg
-
-                    qopt = ctg.HyperOptimizer(max_repeats=max_repeats, max_time=max_time, progbar=False)
-                except ImportError:
-                    qopt = "auto-hq"
-            t0 = time.perf_counter()
-            qtree = qt.contraction_tree(optimize=qopt, output_inds=(bname,))
-            search = time.perf_counter() - t0
-            cost = path_cost([tuple(t.inds) for t in qt.tensors], (bname,),
-                             {i: d for t in qt.tensors for i, d in zip(t.inds, t.shape)},
-                             [tuple(p) for p in qtree.get_path()])
-            record(label, search, cost, partial(_quimb_contract, qt, qtree, bname))
-        else:
-            if isinstance(opt, str):
-                try:
-                    oe.paths.get_path_fn(opt)
-                except KeyError:
-                    raise ValueError(
-                        f"unknown method {opt!r}: use one of {DEFAULT_OPTIMIZERS + ('nodes',)} or an opt_einsum "
-                        "optimizer name"
-                    ) from None
-                if opt == "random-greedy":
-                    opt = oe.RandomGreedy(max_repeats=max_repeats, max_time=max_time)
-            t0 = time.perf_counter()
-            path, _ = oe.contract_path(eq, *[o.shape for o in ops], shapes=True, optimize=opt)
-            search = time.perf_counter() - t0
-            cost = path_cost(inputs, output, sizes, path)
-            if cost.largest_intermediate * item > budget:
-                record(label, search, cost, _never_run)  # over budget: record() reports it infeasible
-                continue
-            # opt_einsum's own executor; building the expression (quadratic in the number of tensors)
-            # belongs to the path cost, not to the contraction.
-            t0 = time.perf_counter()
-            expr = oe.contract_expression(eq, *[o.shape for o in ops], optimize=path)
-            record(label, search + time.perf_counter() - t0, cost, partial(expr, *ops))
-    times = [r["contract_s"] for r in rows if r["contract_s"] is not None and r["method"] != "gemm"
-             and str(r["status"]).startswith("ok")]
-    best = min(times) if times else None
-    for r in rows:
-        if best and r["contract_s"] is not None:
-            r["ratio"] = r["contract_s"] / best
-    return PathBenchmark(rows)
-
-
-# ---------------------------------------------------------------------- CLI
-def register_cli(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``tnconv bench paths`` to an argparse ``subparsers`` object.
-
-    Examples
-    --------
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser(prog="tnconv"); sub = parser.add_subparsers()
-    >>> _ = register_cli(sub)
-    >>> args = parser.parse_args(["bench", "paths", "--inputs", "16", "--optimizers", "levels,greedy"])
-    >>> args.optimizers, args.batch
-    ('levels,greedy', 256)
-    """
-    from .._cli_common import add_model_args
-
-    p = subparsers.add_parser("bench", help="benchmarks (contraction paths)")
-    sub = p.add_subparsers(dest="bench_command", metavar="{paths}")
-    sub.required = True
-    pp = sub.add_parser("paths", help="compare contraction paths and engines on one architecture",
-                        description="Time path search and contraction for several methods on a ConvAC.")
-    add_model_args(pp)
-    pp.add_argument("--batch", type=int, default=256, help="samples per contraction (default 256)")
-    pp.add_argument("--repeats", type=int, default=5, help="timed contractions per method (median reported)")
-    pp.add_argument("--optimizers", default=",".join(DEFAULT_OPTIMIZERS),
-                    help="comma-separated methods / opt_einsum optimizer names")
-    pp.add_argument("--max-time", type=float, default=10.0, help="cap of the cotengra/random-greedy searches (s)")
-    pp.add_argument("--max-bytes", type=float, default=None, help="intermediate budget; larger paths are 'infeasible'")
-    pp.add_argument("--json", metavar="PATH", default=None, help="write the rows as JSON ('-' for stdout)")
-    pp.set_defaults(func=_cmd_paths)
-    return p
-
-
-def _cmd_paths(args: argparse.Namespace) -> int:
-    from .._cli_common import model_from_args
-
-    if args.batch < 1 or args.repeats < 1:
-        print(f"error: --batch and --repeats must be positive (got {args.batch}, {args.repeats})", file=sys.stderr)
-        return 2
-    model = model_from_args(args)
-    opts = [o.strip() for o in args.optimizers.split(",") if o.strip()]
-    try:
-        rows = benchmark_paths(model, opts, batch=args.batch, repeats=args.repeats, max_time=args.max_time,
-                               max_bytes=args.max_bytes)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.json == "-":
-        print(rows.to_json())
-    else:
-        print(f"{model!r}, batch {args.batch}, median of {args.repeats}")
-        print(rows.table())
-        if args.json:
-            with open(args.json, "w") as fh:
-                fh.write(rows.to_json())
-    return 0
+    rec = _Recorder(np.dtype(problem.features.dtype).itemsize, budget, repeats, check)
+    methods = list(DEFAULT_OPTIMIZERS if optimizers is None else optimizers)
+    for opt in progress(methods, desc="benchmark_paths") if show_progress else methods:
+        _bench_method(opt, problem, rec, seed, max_repeats, max_time, quimb_optimize)
+    return rec.result()

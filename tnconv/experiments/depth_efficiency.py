@@ -153,10 +153,14 @@ def run(size: str = "small", seed: int = 0, n_descriptors: int = 2, width: int =
     """
     cfg = CONFIG[check_size(size)]
     M, w = int(n_descriptors), int(width)
-    r = min(M, w)
     res: dict[str, Any] = {"n_descriptors": M, "width": w}
+    for step in (_exact_ranks, _cut_growth, _images, _truncation):
+        res.update(step(cfg, M, w, seed))
+    return DepthEfficiencyResult(**res)
 
-    res["exact_n"] = list(cfg["exact_n"])
+
+def _exact_ranks(cfg: _Config, M: int, w: int, seed: int) -> dict[str, Any]:
+    """Exact generic ranks of the deep net (odd/even, left/right) and of the equal-budget shallow net."""
     oe, lr, zb, zr = [], [], [], []
     for n in cfg["exact_n"]:
         net = deep(n, M, w, seed=seed)
@@ -166,10 +170,13 @@ def run(size: str = "small", seed: int = 0, n_descriptors: int = 2, width: int =
         z = max(1, net.n_parameters // (n * M + 1))
         zb.append(z)
         zr.append(generic_schmidt_rank(shallow(n, M, z), partitions.odd_even(n), seed=seed))
-    res.update(deep_odd_even_rank=oe, deep_left_right_rank=lr, shallow_budget_width=zb,
-               shallow_budget_odd_even_rank=zr)
+    return {"exact_n": list(cfg["exact_n"]), "deep_odd_even_rank": oe, "deep_left_right_rank": lr,
+                "shallow_budget_width": zb, "shallow_budget_odd_even_rank": zr}
 
-    res["cut_n"] = list(cfg["cut_n"])
+
+def _cut_growth(cfg: _Config, M: int, w: int, seed: int) -> dict[str, Any]:
+    """Min cuts to large N against the theory's ``N/2 log2 min(M, w)``, and left/right entropies."""
+    r = min(M, w)
     c_oe, c_lr, th, ent = [], [], [], []
     for n in cfg["cut_n"]:
         net = deep(n, M, w, seed=seed, init="orthogonal")
@@ -178,10 +185,12 @@ def run(size: str = "small", seed: int = 0, n_descriptors: int = 2, width: int =
         c_lr.append(b)
         th.append(n / 2 * math.log2(r))
         ent.append(_entropy_or_none(net, partitions.left_right(n)))
-    res.update(deep_odd_even_log2_cut=c_oe, deep_left_right_log2_cut=c_lr, theory_odd_even_log2=th,
-               left_right_entropy=ent)
+    return {"cut_n": list(cfg["cut_n"]), "deep_odd_even_log2_cut": c_oe, "deep_left_right_log2_cut": c_lr,
+                "theory_odd_even_log2": th, "left_right_entropy": ent}
 
-    res["images"] = [list(s) for s in cfg["images"]]
+
+def _images(cfg: _Config, M: int, w: int, seed: int) -> dict[str, Any]:
+    """Checkerboard against left/right on images: min cuts, and exact ranks where the image is small."""
     ic, il, rc, rl = [], [], [], []
     for shape in cfg["images"]:
         net = deep(shape, M, w, seed=seed)
@@ -192,9 +201,12 @@ def run(size: str = "small", seed: int = 0, n_descriptors: int = 2, width: int =
         small = shape[0] * shape[1] <= 16
         rc.append(generic_schmidt_rank(net, cb, seed=seed) if small else None)
         rl.append(generic_schmidt_rank(net, lrp, seed=seed) if small else None)
-    res.update(image_checkerboard_log2_cut=ic, image_left_right_log2_cut=il, image_checkerboard_rank=rc,
-               image_left_right_rank=rl)
+    return {"images": [list(s) for s in cfg["images"]], "image_checkerboard_log2_cut": ic,
+                "image_left_right_log2_cut": il, "image_checkerboard_rank": rc, "image_left_right_rank": rl}
 
+
+def _truncation(cfg: _Config, M: int, w: int, seed: int) -> dict[str, Any]:
+    """The top width a net with ``k`` layers removed needs, by min cut and (small nets) exactly."""
     L, Le = cfg["trunc_layers"], cfg["trunc_exact_layers"]
     n = 2**L
     net = deep(n, M, w, seed=seed, init="orthogonal")
@@ -217,9 +229,8 @@ def run(size: str = "small", seed: int = 0, n_descriptors: int = 2, width: int =
         tree = truncated_tree(Le, k)
         widths = {v: (need if tree.parent(v) == tree.root else w) for v in tree.nodes if v != tree.root}
         trunc_rank.append(generic_schmidt_rank(ConvAC(tree, M, widths), part, seed=seed))
-    res.update(trunc_layers=L, layers_removed=ks, required_top_log2_cut=req_cut, required_top_rank=req_rank,
-               truncated_rank_at_top_width=trunc_rank)
-    return DepthEfficiencyResult(**res)
+    return {"trunc_layers": L, "layers_removed": ks, "required_top_log2_cut": req_cut, "required_top_rank": req_rank,
+                "truncated_rank_at_top_width": trunc_rank}
 
 
 def verdict(result: DepthEfficiencyResult) -> str:

@@ -133,16 +133,9 @@ def _score(bounds: list[float], params: int) -> tuple[float, float, int]:
     return (round(min(bounds), 9), round(sum(bounds), 9), -params)
 
 
-def allocate_widths(
-    tree_or_spec: ModeTree | int | tuple[int, int],
-    partitions: Sequence[Iterable[int]],
-    parameter_budget: int,
-    n_descriptors: int = 2,
-    candidates: Sequence[int] | None = None,
-    max_width: int = 64,
-    exact_max_levels: int = 6,
-    n_outputs: int = 1,
-) -> Allocation:
+def allocate_widths(tree_or_spec: ModeTree | int | tuple[int, int], partitions: Sequence[Iterable[int]],
+                    parameter_budget: int, n_descriptors: int = 2, candidates: Sequence[int] | None = None,
+                    max_width: int = 64, exact_max_levels: int = 6, n_outputs: int = 1) -> Allocation:
     """Choose one width per tree level, within a parameter budget, to model the given partitions best.
 
     The objective is ``min over partitions of log2 (min-cut bound)``. The min cut bounds the Schmidt
@@ -214,78 +207,107 @@ def allocate_widths(
     if n_parameters(tree, M, minimal, n_outputs) > budget:
         raise ValueError(f"parameter_budget {budget} is below the smallest profile {minimal} "
                          f"({n_parameters(tree, M, minimal, n_outputs)} parameters)")
+    search = _WidthSearch(tree, M, parts, budget, _level_candidates(tree, M, cand), n_outputs)
+    return search.exact() if exact_max_levels >= L else search.greedy(minimal)
+
+
+def _level_candidates(tree: ModeTree, M: int, cand: list[int]) -> list[list[int]]:
+    """The candidate widths of each level below the root, capped where a wider one cannot raise a cut."""
     # Nodes of one height all have the same size in a uniform tree. The width below a node enters the
     # cut only through the node's hyperedge, which never needs to exceed M^(inputs of the parent).
     size_at = {tree.height(v): len(v) for v in tree.nodes}
-    count = {h: sum(1 for v in tree.nodes if tree.height(v) == h) for h in range(L + 1)}
     per_level = []
-    for h in range(L):
+    for h in range(tree.height(tree.root)):
         cap = M ** min(size_at[h + 1], 62) if M ** min(size_at[h + 1], 62) < 2**62 else 2**62
         allowed = sorted({c for c in cand if c <= cap} | ({cap} if cap < cand[-1] else set()))
         per_level.append(allowed or [cand[0]])
+    return per_level
 
-    def params(ws: Sequence[int]) -> int:
-        total = count[L] * ws[L - 1] * n_outputs
-        for h in range(L):
-            total += count[h] * (M if h == 0 else ws[h - 1]) * ws[h]
+
+class _WidthSearch:
+    """The search space of :func:`allocate_widths`: per-level candidates under a parameter budget."""
+
+    def __init__(self, tree: ModeTree, M: int, parts: list[frozenset], budget: int,
+                 per_level: list[list[int]], n_outputs: int) -> None:
+        self.tree, self.M, self.parts, self.budget = tree, M, parts, budget
+        self.per_level, self.n_outputs = per_level, n_outputs
+        self.L = tree.height(tree.root)
+        self.count = {h: sum(1 for v in tree.nodes if tree.height(v) == h) for h in range(self.L + 1)}
+        self.evaluated = 0  # profiles whose bounds were computed
+
+    def params(self, ws: Sequence[int]) -> int:
+        total = self.count[self.L] * ws[self.L - 1] * self.n_outputs
+        for h in range(self.L):
+            total += self.count[h] * (self.M if h == 0 else ws[h - 1]) * ws[h]
         return total
 
-    evaluated = 0
-    if exact_max_levels >= L:
+    def bounds(self, ws: list[int]) -> list[float]:
+        self.evaluated += 1
+        return profile_bounds(self.tree, self.M, ws, self.parts)
+
+    def _is_maximal(self, ws: list[int]) -> bool:
+        """No level can take its next candidate within the budget."""
+        for h in range(self.L):
+            nxt = [c for c in self.per_level[h] if c > ws[h]]
+            if nxt and self.params(ws[:h] + [nxt[0]] + ws[h + 1:]) <= self.budget:
+                return False
+        return True
+
+    def _allocation(self, ws: list[int], b: list[float], method: str) -> Allocation:
+        return Allocation(widths=ws, n_parameters=self.params(ws), objective=min(b), log2_bounds=b,
+                          method=method, n_evaluated=self.evaluated)
+
+    def exact(self) -> Allocation:
+        """Every maximal profile within the budget, enumerated from the leaves up; the best one."""
+        L, count, budget = self.L, self.count, self.budget
         best: tuple[Any, list[int], list[float]] | None = None
 
         def rec(ws: list[int], spent: int) -> None:
             # `spent`: parameters of the levels whose input and output widths are both fixed.
-            nonlocal best, evaluated
+            nonlocal best
             if spent > budget:
                 return
             if len(ws) == L:
-                p = spent + count[L] * ws[L - 1] * n_outputs
-                if p > budget:
+                p = spent + count[L] * ws[L - 1] * self.n_outputs
+                # a non-maximal profile is dominated: a wider one fits and is at least as good
+                if p > budget or not self._is_maximal(ws):
                     return
-                for h in range(L):
-                    nxt = [c for c in per_level[h] if c > ws[h]]
-                    if nxt and params(ws[:h] + [nxt[0]] + ws[h + 1:]) <= budget:
-                        return  # not maximal: a wider profile fits and is at least as good
-                evaluated += 1
-                b = profile_bounds(tree, M, ws, parts)
+                b = self.bounds(ws)
                 s = _score(b, p)
                 if best is None or s > best[0]:
                     best = (s, list(ws), b)
                 return
             h = len(ws)
-            w_in = M if h == 0 else ws[-1]
-            for c in per_level[h]:
+            w_in = self.M if h == 0 else ws[-1]
+            for c in self.per_level[h]:
                 rec(ws + [c], spent + count[h] * w_in * c)
 
         rec([], 0)
         assert best is not None
         _, ws, b = best
-        return Allocation(widths=ws, n_parameters=params(ws), objective=min(b), log2_bounds=b, method="exact",
-                          n_evaluated=evaluated)
+        return self._allocation(ws, b, "exact")
 
-    ws = list(minimal)
-    b = profile_bounds(tree, M, ws, parts)
-    evaluated = 1
-    while True:
-        options = []
-        for h in range(L):
-            nxt = [c for c in per_level[h] if c > ws[h]]
-            if not nxt:
-                continue
-            trial = ws[:h] + [nxt[0]] + ws[h + 1:]
-            p = params(trial)
-            if p > budget:
-                continue
-            tb = profile_bounds(tree, M, trial, parts)
-            evaluated += 1
-            gain = (min(tb) - min(b), sum(tb) - sum(b))
-            options.append(((gain[0] / (p - params(ws) + 1e-9), gain[1] / (p - params(ws) + 1e-9), -h), trial, tb))
-        if not options:
-            break
-        _, ws, b = max(options, key=lambda o: o[0])
-    return Allocation(widths=ws, n_parameters=params(ws), objective=min(b), log2_bounds=b, method="greedy",
-                      n_evaluated=evaluated)
+    def greedy(self, start: list[int]) -> Allocation:
+        """From ``start``, raise the level with the best gain per added parameter until nothing fits."""
+        ws = list(start)
+        b = self.bounds(ws)
+        while True:
+            options = []
+            for h in range(self.L):
+                nxt = [c for c in self.per_level[h] if c > ws[h]]
+                if not nxt:
+                    continue
+                trial = ws[:h] + [nxt[0]] + ws[h + 1:]
+                p = self.params(trial)
+                if p > self.budget:
+                    continue
+                tb = self.bounds(trial)
+                added = p - self.params(ws) + 1e-9
+                options.append((((min(tb) - min(b)) / added, (sum(tb) - sum(b)) / added, -h), trial, tb))
+            if not options:
+                break
+            _, ws, b = max(options, key=lambda o: o[0])
+        return self._allocation(ws, b, "greedy")
 
 
 def geometric_profile(tree: ModeTree | Any, n_descriptors: int, budget: int, wide_base: bool,

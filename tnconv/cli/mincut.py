@@ -17,7 +17,7 @@ import math
 import sys
 from typing import Any
 
-from .._cli_common import add_model_args, int_at_least, model_from_args
+from .common import add_model_args, int_at_least, model_from_args
 
 __all__ = ["parse_partition", "register_cli", "run"]
 
@@ -107,9 +107,9 @@ def run(args: argparse.Namespace) -> int:
 
     from ..entanglement import default_rtol
     from ..measures import network_spectrum
+    from ..mincut import min_cuts
     from ..partitions import NAMES_1D, NAMES_2D
     from ..spectrum import CutTooLargeError
-    from . import min_cuts
 
     try:
         model = model_from_args(args)

@@ -7,18 +7,17 @@ message naming the option and the value (``argument --show: must be an int >= 0,
 from __future__ import annotations
 
 import argparse
-import sys
-import time
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any
 
-T = TypeVar("T")
+from .._core.progress import progress
 
 __all__ = [
     "add_model_args",
     "estimate_model_bytes",
     "int_at_least",
     "model_from_args",
+    "non_negative_int",
     "parse_inputs",
     "parse_widths",
     "progress",
@@ -56,6 +55,24 @@ def int_at_least(low: int) -> Callable[[str], int]:
 
     parse.__name__ = f"int_at_least_{low}"
     return parse
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse ``type``: a non-negative int, refusing floats, signs and blanks with a clear message.
+
+    Examples
+    --------
+    >>> non_negative_int("7")
+    7
+    >>> non_negative_int("-1")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be a non-negative integer, got '-1'
+    """
+    t = str(text).strip()
+    if not t.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+    return int(t)
 
 
 def parse_inputs(text: str) -> int | tuple[int, int]:
@@ -123,8 +140,8 @@ def model_from_args(args: argparse.Namespace) -> Any:
     ValueError
         Options the model constructors refuse (their message names the value).
     """
-    from ._core.options import check_budget
-    from .models.convnet import deep, shallow
+    from .._core.options import check_budget
+    from ..models.convnet import deep, shallow
 
     widths = args.widths if isinstance(args.widths, list) else parse_widths(str(args.widths))
     shape = args.inputs
@@ -136,21 +153,3 @@ def model_from_args(args: argparse.Namespace) -> Any:
         return shallow(shape, args.descriptors, widths[0], seed=args.seed)
     spec: Any = widths[0] if len(widths) == 1 else widths
     return deep(shape, args.descriptors, spec, pooling=args.pooling, seed=args.seed)
-
-
-def progress(items: Iterable[T], total: int | None = None, desc: str = "", stream: Any = None) -> Iterator[T]:
-    """A dependency-free progress bar on stderr (silent when stderr is not a terminal)."""
-    stream = sys.stderr if stream is None else stream
-    items = list(items) if total is None else items
-    total = len(items) if total is None else total  # type: ignore[arg-type]
-    live = hasattr(stream, "isatty") and stream.isatty()
-    start = time.perf_counter()
-    for k, item in enumerate(items):
-        if live:
-            done = int(30 * k / max(total, 1))
-            stream.write(f"\r{desc} [{'#' * done}{'.' * (30 - done)}] {k}/{total} {time.perf_counter() - start:.1f}s")
-            stream.flush()
-        yield item
-    if live:
-        stream.write(f"\r{desc} [{'#' * 30}] {total}/{total} {time.perf_counter() - start:.1f}s\n")
-        stream.flush()

@@ -13,11 +13,10 @@ Examples
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from .._cli_common import progress
-from .registry import EXPERIMENTS, get, run_experiment
+from ..experiments.registry import EXPERIMENTS, get, run_experiment
+from .common import progress
 
 __all__ = ["cmd_list", "cmd_run", "register_cli"]
 
@@ -63,9 +62,3 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
     p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
     return p
 
-
-if __name__ == "__main__":  # pragma: no cover
-    parser = argparse.ArgumentParser(prog="tnconv")
-    register_cli(parser.add_subparsers(dest="command"))
-    ns = parser.parse_args()
-    sys.exit(ns.func(ns))
