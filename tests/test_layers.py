@@ -16,14 +16,13 @@ ROOT = Path(__file__).resolve().parents[1] / "tnconv"
 # package of the same layer (contract, mincut and spectrum are peers).
 LAYERS: list[tuple[str, ...]] = [
     ("tnconv._core", "tnconv._version"),
-    ("tnconv.trees", "tnconv.partitions"),
+    ("tnconv.tree_builders", "tnconv.hybrid", "tnconv.trees", "tnconv.partitions"),
     ("tnconv.models",),
     ("tnconv.network", "tnconv.network_io", "tnconv.network_compile"),
     ("tnconv.contract", "tnconv.mincut", "tnconv.spectrum", "tnconv.exact", "tnconv.linear"),
     ("tnconv.measures", "tnconv.entanglement"),
-    ("tnconv.plot", "tnconv.parallel", "tnconv.experiments", "tnconv.contract.bench"),
-    ("tnconv.cli", "tnconv._cli_common", "tnconv.mincut.cli", "tnconv.experiments.cli",
-     "tnconv"),
+    ("tnconv.plot", "tnconv.parallel_exec", "tnconv.parallel", "tnconv.experiments", "tnconv.contract.bench"),
+    ("tnconv.cli", "tnconv.__main__", "tnconv"),
 ]
 PEERS = {"tnconv.contract", "tnconv.mincut", "tnconv.spectrum"}
 
@@ -39,8 +38,6 @@ ALLOWED: set[tuple[str, str]] = {
     # to be removed in issue 11 merge: TensorNetwork.contract() calls the executor lazily (network.py is
     # the structure helper's, the executor the engine helper's: the executor should register itself)
     ("tnconv.network", "tnconv.contract.generic"),
-    # to be removed in issue 11 merge: contract/bench reads the CLI helpers (cli helper)
-    ("tnconv.contract.bench", "tnconv._cli_common"),
 }
 # Private names imported across modules in files of other helpers, to be removed in issue 11 merge.
 ALLOWED_PRIVATE: set[tuple[str, str]] = {
