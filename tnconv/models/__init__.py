@@ -1,6 +1,7 @@
 """Network models over mode trees."""
 
-from .convnet import ConvAC, ConvNet, deep, shallow
+from .base import ConvAC, ConvNet
+from .builders import deep, shallow
 from .operators import PoolingOperator, pooling_operator
 from .representation import GaussianDescriptors, NeuronDescriptors
 
