@@ -173,7 +173,8 @@ def resolve_backend(backend: Any, *arrays: Any) -> Backend:
     else:
         be = get_backend(backend if backend is not None else "numpy", device)
     if found is not None and found != be.name:
-        move = f"{be.name}'s asarray, e.g. cupy.asarray(features)" if found == "numpy" else "features.get()"
+        mod = {"jax": "jax.numpy", "numpy": "numpy"}.get(be.name, be.name)
+            move = f"{mod}.asarray(features)" if found == "numpy" else "features.get()"
         raise TypeError(
             f"features are {found} arrays but backend={be.name!r}; move them first ({move}) or pass "
             f"backend={found!r}"
