@@ -174,7 +174,7 @@ def resolve_backend(backend: Any, *arrays: Any) -> Backend:
         be = get_backend(backend if backend is not None else "numpy", device)
     if found is not None and found != be.name:
         mod = {"jax": "jax.numpy", "numpy": "numpy"}.get(be.name, be.name)
-            move = f"{mod}.asarray(features)" if found == "numpy" else "features.get()"
+        move = f"{mod}.asarray(features)" if found == "numpy" else "features.get()"
         raise TypeError(
             f"features are {found} arrays but backend={be.name!r}; move them first ({move}) or pass "
             f"backend={found!r}"

@@ -97,8 +97,14 @@ def weights_for(model: Any, xp: Any, like: Any) -> dict:
 
     def build() -> dict:
         moved: dict[int, Any] = {}
-        return {v: moved.setdefault(id(w), to_namespace(w, xp, device)) for v, w in ws.items()}
+        for w in ws.values():
+            if id(w) not in moved:
+                moved[id(w)] = to_namespace(w, xp, device)
+        return {v: moved[id(w)] for v, w in ws.items()}
 
+    probe = to_namespace(np.zeros(1), xp, device)
+    if not is_concrete(probe):  # inside jax.jit, arrays made there are tracers: never cache them
+        return build()
     return cached_copy(model, ("weights", backend_name(xp), str(device)), key, build)
 
 
@@ -196,9 +202,8 @@ class Parameters:
         """
         xp = namespace_of_backend(backend)
         moved: dict[int, Any] = {}
-
-        def move(w: Any) -> Any:
-            host = to_numpy(w)
-            return host if is_numpy(xp) and device is None else to_namespace(host, xp, device)
-
-        return self.with_parameters({k: moved.setdefault(id(w), move(w)) for k, w in self.parameters().items()})
+        for w in self.weights.values():
+            if id(w) not in moved:
+                host = to_numpy(w)
+                moved[id(w)] = host if is_numpy(xp) and device is None else to_namespace(host, xp, device)
+        return self.with_parameters({k: moved[id(w)] for k, w in self.parameters().items()})
