@@ -12,9 +12,9 @@ import importlib.util
 
 import numpy as np
 import pytest
+from helpers import POOL_PAIRS, node_by_node_forward
 
 import tnconv as tc
-from helpers import POOL_PAIRS, node_by_node_forward
 from tnconv.contract import backends, engine
 
 HAS_CUPY = importlib.util.find_spec("cupy") is not None
@@ -67,7 +67,8 @@ def test_cupy_forward_matches_numpy(tree, g):
     for eng in ("auto", "nodes"):
         out = net.forward(Fd, engine=eng)
         assert isinstance(out, cp.ndarray)  # stays on the device
-        np.testing.assert_allclose(cp.asnumpy(out), node_by_node_forward(net.tree, net.weights, POOL_PAIRS[g], F), rtol=1e-10, atol=1e-12)
+        ref = node_by_node_forward(net.tree, net.weights, POOL_PAIRS[g], F)
+        np.testing.assert_allclose(cp.asnumpy(out), ref, rtol=1e-10, atol=1e-12)
         s, la = net.forward(Fd, log=True, engine=eng)
         s0, l0 = net.forward(F, log=True)
         np.testing.assert_array_equal(cp.asnumpy(s), s0)
