@@ -27,12 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from .._core.options import check_budget
 from .._core.arrays import namespace
+from .._core.options import check_budget
 from ..models.checks import as_array
 from .backends import Backend, check_finite_features, device_weights, resolve_backend
-from .shims import pair_contract, sum_out
 from .paths import network_inputs, path_cost, structure_path
+from .shims import pair_contract, sum_out
 
 __all__ = ["EXECUTORS", "EXHAUSTIVE_LIMITS", "contract_network", "execute_path", "resolve_optimizer"]
 

@@ -27,8 +27,6 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import Any
 
-import numpy as np
-
 from .._core.arrays import backend_name, namespace
 
 __all__ = ["einsum", "exponents", "pair_contract", "scale_pow2", "sum_out", "tensordot", "transpose"]
