@@ -83,3 +83,28 @@ def mps_einsum(n, d, chi):
         terms.append(t)
         shapes.append(s)
     return ",".join(terms) + "->" + "".join(phys), shapes
+
+
+def node_by_node_forward(tree, weights, g_pair, F):
+    """Plain node-by-node numpy evaluation of a tree ConvNet (an oracle independent of tnconv's engines).
+
+    ``weights[node]`` are numpy matrices, ``g_pair(a, b)`` the pooling operator on two arrays.
+    """
+    acts = {}
+    for v in tree.nodes:
+        if tree.is_leaf(v):
+            x = F[:, next(iter(v)), :]
+        else:
+            kids = [acts.pop(c) for c in tree.children(v)]
+            x = kids[0]
+            for y in kids[1:]:
+                x = g_pair(x, y)
+        acts[v] = x @ np.asarray(weights[v])
+    return acts[tree.root]
+
+
+POOL_PAIRS = {
+    "product": lambda a, b: a * b,
+    "relu_max": lambda a, b: np.maximum(np.maximum(a, b), 0),
+    "relu_sum": lambda a, b: np.maximum(a, 0) + np.maximum(b, 0),
+}

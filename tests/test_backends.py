@@ -1,4 +1,10 @@
-"""Cross-backend tests (numpy vs cupy). Everything that needs CuPy and a GPU skips cleanly without them."""
+"""THE cross-backend test file: the same cases over every installed array namespace.
+
+numpy; array-api-strict on its fake device ``Device("device1")`` (any implicit conversion to numpy
+raises, so it stands in for CuPy without a GPU); JAX (CPU, float64 enabled); torch (CPU) and CuPy when
+importable. Every result is compared with an independent numpy oracle (tests/helpers.py) and checked
+to stay in the input's namespace and on its device.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import importlib.util
 
 import numpy as np
 import pytest
+from helpers import POOL_PAIRS, node_by_node_forward
 
 import tnconv as tc
 from tnconv.contract import backends, engine
@@ -41,7 +48,7 @@ def test_cupy_backend_without_cupy_names_the_extra():
 def test_backend_inferred_from_features_and_unknown_names():
     assert backends.resolve_backend(None, np.ones(2)).name == "numpy"
     assert backends.resolve_backend("numpy", None).name == "numpy"
-    with pytest.raises(ValueError, match=r"unknown backend 'gpu'; choose from \('numpy', 'cupy'\)"):
+    with pytest.raises(ValueError, match=r"unknown backend 'gpu'; choose from \('numpy', 'cupy', 'jax', 'torch'\)"):
         backends.resolve_backend("gpu", np.ones(2))
 
 
@@ -60,9 +67,10 @@ def test_cupy_forward_matches_numpy(tree, g):
     for eng in ("auto", "nodes"):
         out = net.forward(Fd, engine=eng)
         assert isinstance(out, cp.ndarray)  # stays on the device
-        np.testing.assert_allclose(cp.asnumpy(out), net.forward(F, engine="reference"), rtol=1e-10, atol=1e-12)
+        ref = node_by_node_forward(net.tree, net.weights, POOL_PAIRS[g], F)
+        np.testing.assert_allclose(cp.asnumpy(out), ref, rtol=1e-10, atol=1e-12)
         s, la = net.forward(Fd, log=True, engine=eng)
-        s0, l0 = net.forward(F, log=True, engine="reference")
+        s0, l0 = net.forward(F, log=True)
         np.testing.assert_array_equal(cp.asnumpy(s), s0)
         np.testing.assert_allclose(cp.asnumpy(la), l0, rtol=1e-10, atol=1e-10)
 
@@ -105,121 +113,146 @@ def test_cupy_coefficient_tensor_and_generic_contraction():
         np.testing.assert_allclose(cp.asnumpy(out), net.forward(F)[:, 0], rtol=1e-10, atol=0)
 
 
-# ---------------------------------------------------------------------- a numpy-backed stand-in for cupy
-# It runs every device code path (device weight caches, index arrays moved to the device, results that
-# stay on the device) without a GPU. Its arrays refuse to mix with host arrays in ufuncs, so a host array
-# leaking into a device computation fails loudly.
+# ---------------------------------------------------------------------- every installed namespace
 
 
-class _DeviceArray(np.ndarray):
-    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kw):
-        for x in inputs + (out or ()):
-            if isinstance(x, np.ndarray) and not isinstance(x, _DeviceArray) and x.ndim > 0:
-                raise TypeError(f"host array of shape {x.shape} mixed into device op {ufunc.__name__}")
-        args = [x.view(np.ndarray) if isinstance(x, _DeviceArray) else x for x in inputs]
-        if out is not None:
-            kw["out"] = tuple(o.view(np.ndarray) for o in out)
-        res = getattr(ufunc, method)(*args, **kw)
-        if out is not None:
-            return out[0] if len(out) == 1 else out
-        return _to_device(res)
+def _strict():
+    xs = pytest.importorskip("array_api_strict")
+    return xs, xs.Device("device1")
 
 
-_DeviceArray.__module__ = "cupy"
+def _jax():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    return jnp, jax.devices("cpu")[0]
 
 
-def _to_device(x):
-    if isinstance(x, tuple):
-        return tuple(_to_device(y) for y in x)
-    if isinstance(x, np.ndarray) and x.ndim > 0:
-        return x.view(_DeviceArray)
-    return x
+def _torch():
+    torch = pytest.importorskip("torch")
+    return torch, torch.device("cpu")
 
 
-def _fake_cupy():
-    import types
-
-    mod = types.ModuleType("cupy")
-    mod.__version__ = "fake"
-    mod.ndarray = _DeviceArray
-    def host(x):
-        return x.view(np.ndarray) if isinstance(x, _DeviceArray) else x
-
-    def wrap(fn):
-        def call(*args, **kw):
-            flat = [y for x in args for y in (x if isinstance(x, (list, tuple)) else [x])]
-            leaked = [y for y in flat if isinstance(y, np.ndarray) and not isinstance(y, _DeviceArray) and y.ndim > 0]
-            if leaked and fn is not np.asarray:
-                raise TypeError(f"host array of shape {leaked[0].shape} passed to device function {fn.__name__}")
-            if "out" in kw:  # write through a host view of the same memory
-                kw["out"] = host(kw["out"])
-            return _to_device(fn(*[host(x) for x in args], **kw))
-
-        return call
-
-    for name in ("empty", "zeros", "ones", "stack", "matmul", "multiply", "where", "log", "abs", "exp", "sign",
-                 "maximum", "tensordot", "transpose", "isfinite", "argwhere", "ascontiguousarray", "take", "einsum",
-                 "concatenate", "reshape", "sum", "prod", "dot", "moveaxis", "eye", "frexp", "ldexp"):
-        setattr(mod, name, wrap(getattr(np, name)))
-    mod.asarray = lambda x, dtype=None: np.array(x, dtype=dtype).view(_DeviceArray)
-    mod.asnumpy = lambda x: np.array(x).view(np.ndarray)
-    runtime = types.SimpleNamespace(getDeviceCount=lambda: 1,
-                                    getDeviceProperties=lambda i: {"name": b"numpy stand-in"})
-    stream = types.SimpleNamespace(null=types.SimpleNamespace(synchronize=lambda: None))
-    mod.cuda = types.SimpleNamespace(runtime=runtime, Stream=stream)
-    return mod
+def _cupy_ns():
+    cp = _cupy()
+    return cp, cp.cuda.Device(0)
 
 
-@pytest.fixture
-def fake_cupy(monkeypatch):
-    if HAS_CUPY:  # the real tests above cover it; do not let opt_einsum cache the stand-in's functions
-        pytest.skip("real CuPy installed")
-    mod = _fake_cupy()
-    monkeypatch.setitem(__import__("sys").modules, "cupy", mod)
-    return mod
+NAMESPACES = {"numpy": lambda: (np, None), "strict": _strict, "jax": _jax, "torch": _torch, "cupy": _cupy_ns}
 
 
-@pytest.mark.parametrize("tree", [tc.ModeTree.balanced(16), tc.ModeTree.interleaved(8), tc.ModeTree.random(9, seed=1)],
-                         ids=["balanced", "interleaved", "random"])
-@pytest.mark.parametrize("g", ["product", "relu_max"])
-def test_device_code_paths_with_numpy_stand_in(fake_cupy, tree, g):
-    cp = fake_cupy
-    net = tc.ConvNet(tree, 3, 4, n_outputs=2, g=g, seed=1)
-    F = np.random.default_rng(0).standard_normal((5, tree.n_inputs, 3))
-    ref = net.forward(F, engine="reference")
-    s0, l0 = net.forward(F, engine="reference", log=True)
-    Fd = cp.asarray(F)
-    for eng in ("auto", "nodes"):
-        out = net.forward(Fd, engine=eng)
-        assert type(out) is cp.ndarray
-        np.testing.assert_allclose(cp.asnumpy(out), ref, rtol=1e-12, atol=0)
-        s, la = net.forward(Fd, engine=eng, log=True)
-        assert type(la) is cp.ndarray
-        np.testing.assert_array_equal(cp.asnumpy(s), s0)
-        np.testing.assert_allclose(cp.asnumpy(la), l0, rtol=1e-12, atol=1e-12)
-    cache = dict(net.__dict__["_tnconv_device_cache"])
+@pytest.fixture(params=list(NAMESPACES))
+def ns(request):
+    xp, device = NAMESPACES[request.param]()
+    return request.param, xp, device
+
+
+def _put(name, xp, device, a):
+    if name == "numpy":
+        return a
+    if name == "cupy":
+        return xp.asarray(a)
+    return xp.asarray(a, device=device)
+
+
+def _check_home(name, xp, device, out):
+    """The result is an array of the input's namespace, on its device; returns it as numpy."""
+    from tnconv._core.arrays import backend_name, device_of, namespace, to_numpy
+
+    assert backend_name(namespace(out)) == backend_name(namespace(_put(name, xp, device, np.zeros(1))))
+    if name not in ("numpy", "cupy"):
+        assert str(device_of(out)) == str(device)
+    return to_numpy(out)
+
+
+def _tol(dtype):
+    return dict(rtol=1e-12, atol=1e-13) if dtype == "float64" else dict(rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(("tree", "g", "dtype"), [
+    (tc.ModeTree.balanced(8), "product", "float64"), (tc.ModeTree.balanced(8), "relu_max", "float32"),
+    (tc.ModeTree.random(7, seed=1), "relu_sum", "float64"), (tc.ModeTree.random(7, seed=1), "product", "float32"),
+], ids=["balanced-product-64", "balanced-relu_max-32", "random-relu_sum-64", "random-product-32"])
+def test_forward_agrees_with_numpy_oracle(ns, tree, g, dtype):
+    name, xp, device = ns
+    net = tc.ConvNet(tree, 3, 4, n_outputs=2, g=g, seed=1, dtype=dtype)
+    F = np.random.default_rng(0).standard_normal((5, tree.n_inputs, 3)).astype(dtype)
+    ref = node_by_node_forward(tree, {v: w.astype(np.float64) for v, w in net.weights.items()}, POOL_PAIRS[g],
+                               F.astype(np.float64))
+    Fd = _put(name, xp, device, F)
+    fwd = net.forward
+    if name == "jax":  # one compiled graph instead of hundreds of eagerly dispatched ops (and jit is tested)
+        import jax
+
+        fwd = jax.jit(net.forward, static_argnames=("engine", "log"))
+    for eng in ("auto",):
+        np.testing.assert_allclose(_check_home(name, xp, device, fwd(Fd, engine=eng)), ref, **_tol(dtype))
+        s, la = fwd(Fd, engine=eng, log=True)
+        np.testing.assert_array_equal(_check_home(name, xp, device, s), np.sign(ref))
+        np.testing.assert_allclose(_check_home(name, xp, device, la), np.log(np.abs(ref)), **_tol(dtype))
+
+
+def test_numpy_weights_move_once_and_are_cached(ns):
+    name, xp, device = ns
+    net = tc.deep(16, 3, 4, seed=0)
+    F = np.random.default_rng(0).standard_normal((4, 16, 3))
+    Fd = _put(name, xp, device, F)
     net.forward(Fd)
-    assert all(net.__dict__["_tnconv_device_cache"][k][1] is v[1] for k, v in cache.items())
-    net.weights[tree.root] = net.weights[tree.root] * 2.0  # replaced arrays are copied again
-    np.testing.assert_allclose(cp.asnumpy(net.forward(Fd)), 2.0 * ref, rtol=1e-12, atol=0)
-    with pytest.raises(TypeError, match=r"cupy\.asarray"):
-        net.forward(F, backend="cupy")
-    with pytest.raises(TypeError, match=r"features.get\(\)"):
-        net.forward(Fd, backend="numpy")
-    with pytest.raises(ValueError, match="numpy only"):
-        net.forward(Fd, engine="reference")
+    if name != "numpy":
+        first = dict(net.__dict__["_tnconv_device_cache"])
+        assert first
+        net.forward(Fd)
+        assert all(net.__dict__["_tnconv_device_cache"][k][1] is v[1] for k, v in first.items())
+    ref = net.forward(F)
+    net.weights[net.tree.root] = net.weights[net.tree.root] * 2.0  # a replaced array is copied again
+    np.testing.assert_allclose(_check_home(name, xp, device, net.forward(Fd)), 2.0 * ref, rtol=1e-12, atol=0)
 
 
-def test_device_coefficient_tensor_and_contraction_with_numpy_stand_in(fake_cupy):
-    cp = fake_cupy
+def test_converted_model_refuses_other_namespaces(ns):
+    name, xp, device = ns
+    if name == "numpy":
+        pytest.skip("numpy weights move to any namespace by design")
+    module = {"strict": xp, "cupy": "cupy", "jax": "jax", "torch": "torch"}[name]
+    net = tc.deep(8, 2, 2, seed=0)
+    moved = net.to(module, device=device if name == "strict" else None)
+    F = np.ones((1, 8, 2))
+    with pytest.raises(TypeError, match="weights are"):
+        moved.forward(F)
+    np.testing.assert_allclose(_check_home(name, xp, device, moved.forward(_put(name, xp, device, F))),
+                               net.forward(F), rtol=1e-12)
+    back = moved.to("numpy")
+    assert isinstance(back.weights[back.tree.root], np.ndarray)
+
+
+def test_coefficient_grid_tensor_and_contraction(ns):
+    name, xp, device = ns
     net = tc.deep(8, 2, 3, seed=0, n_outputs=2)
-    A = engine.coefficient_tensor(net, output=1, backend="cupy")
-    assert type(A) is cp.ndarray
-    np.testing.assert_allclose(cp.asnumpy(A), net.coefficient_tensor(output=1), rtol=1e-12, atol=1e-15)
-    tn = net.to_tensor_network()
     F = np.random.default_rng(1).standard_normal((5, 8, 2))
-    expected = net.forward(F, engine="reference")[:, 0]
+    ref = node_by_node_forward(net.tree, net.weights, POOL_PAIRS["product"], F)
+    module = xp if name in ("strict", "numpy") else name
+    moved = net.to(module, device=device if name == "strict" else None)
+    A = _check_home(name, xp, device, moved.coefficient_tensor(output=1))
+    direct = np.einsum("abcdefgh,na,nb,nc,nd,ne,nf,ng,nh->n", A, *[F[:, i] for i in range(8)])
+    np.testing.assert_allclose(direct, ref[:, 1], rtol=1e-10)
+    T = np.random.default_rng(2).standard_normal((2, 2))
+    G = _check_home(name, xp, device, net.grid_tensor(_put(name, xp, device, T), output=1))
+    np.testing.assert_allclose(G, np.einsum("abcdefgh,ia,jb,kc,ld,me,nf,og,ph->ijklmnop", A, *[T] * 8),
+                               rtol=1e-10, atol=1e-12)
+    tn = net.to_tensor_network()
     for opt in (None, "greedy"):
-        out = tn.contract(cp.asarray(F), optimize=opt)
-        assert type(out) is cp.ndarray
-        np.testing.assert_allclose(cp.asnumpy(out), expected, rtol=1e-10, atol=0)
+        for ex in ("auto", "opt_einsum"):
+            out = tn.contract(_put(name, xp, device, F), optimize=opt, executor=ex)
+            np.testing.assert_allclose(_check_home(name, xp, device, out), ref[:, 0], rtol=1e-10)
+
+
+def test_strict_device_features_never_reach_numpy():
+    xs, dev = _strict()
+    net = tc.deep(8, 2, 2, seed=0)
+    with pytest.raises(RuntimeError, match="NumPy"):
+        np.asarray(xs.asarray(np.ones((1, 8, 2)), device=dev))  # the stand-in is strict
+    with pytest.raises(ValueError, match="NaN"):
+        net.forward(xs.asarray(np.full((1, 8, 2), np.nan), device=dev))
+    other = net.to(xs, device=xs.Device("device2"))
+    with pytest.raises(TypeError, match="device"):
+        other.forward(xs.asarray(np.ones((1, 8, 2)), device=dev))

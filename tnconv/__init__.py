@@ -7,6 +7,9 @@ contract them fast, and bound or compute their entanglement across any input par
 from . import partitions
 from ._core.options import TensorTooLargeError, option_context, options, set_options
 from ._version import __version__
+
+# The forward engines install themselves into the models' hooks (tnconv.models.protocol).
+from .contract import engine as _contract_engine  # noqa: F401
 from .entanglement import (
     entanglement_entropy,
     geometric_measure,

@@ -1,4 +1,4 @@
-"""Array backends (numpy, cupy), device placement and BLAS thread control.
+"""Array backends (numpy, CuPy, JAX, torch, any array API namespace), device placement, BLAS threads.
 
 The engines take their array module from the inputs, as opt_einsum and autoray do, and never move data
 between devices inside a loop: weights are copied to a device once and cached on the model.
@@ -23,6 +23,19 @@ from typing import Any
 
 import numpy as np
 
+from .._core.arrays import (
+    BACKEND_NAMES,
+    backend_name,
+    cached_copy,
+    clear_cached_copies,
+    device_of,
+    is_numpy,
+    namespace,
+    namespace_of_backend,
+    to_namespace,
+)
+from ..models.checks import check_finite
+
 __all__ = [
     "BACKENDS",
     "Backend",
@@ -36,30 +49,33 @@ __all__ = [
     "resolve_backend",
 ]
 
-#: Names accepted by ``backend=``.
-BACKENDS = ("numpy", "cupy")
+#: Names accepted by ``backend=`` (a namespace module is accepted too).
+BACKENDS = BACKEND_NAMES
 
 GPU_HINT = "pip install 'tnconv[gpu]'"
 
 
 @dataclass(frozen=True)
 class Backend:
-    """An array module and how to move host arrays onto it.
+    """An array namespace, the device the inputs live on, and how to move host arrays there.
 
     Attributes
     ----------
     name : str
-        ``"numpy"`` or ``"cupy"`` (or a test double).
+        ``"numpy"``, ``"cupy"``, ``"jax"``, ``"torch"`` or the namespace's module name.
     xp : module
-        The array namespace (``numpy`` or ``cupy``).
+        The array namespace (plain ``numpy`` for numpy, so that the fast paths can use its extras).
+    device : object, optional
+        The device of the inputs (``None``: the namespace's default).
     """
 
     name: str
     xp: Any
+    device: Any = None
 
     def asarray(self, x: Any) -> Any:
-        """Copy a host array to this backend (no copy for numpy)."""
-        return self.xp.asarray(x)
+        """Copy a host array to this backend and device (no copy for numpy)."""
+        return x if self.is_numpy else to_namespace(x, self.xp, self.device)
 
     def owns(self, x: Any) -> bool:
         """Whether ``x`` is an array of this backend."""
@@ -71,15 +87,17 @@ class Backend:
 
 
 def array_backend_name(x: Any) -> str:
-    """``"cupy"`` for CuPy arrays, ``"numpy"`` for everything numpy understands.
+    """The backend name of array ``x`` (``"numpy"`` for anything numpy understands).
 
     Examples
     --------
     >>> array_backend_name(np.zeros(2)), array_backend_name([1.0])
     ('numpy', 'numpy')
     """
-    mod = type(x).__module__.split(".")[0]
-    return "cupy" if mod == "cupy" else "numpy"
+    try:
+        return backend_name(namespace(x))
+    except TypeError:
+        return "numpy"
 
 
 def _import_cupy() -> Any:
@@ -96,75 +114,67 @@ def _import_cupy() -> Any:
     return cupy
 
 
-def get_backend(name: str) -> Backend:
-    """The :class:`Backend` called ``name``.
-
-    Parameters
-    ----------
-    name : {"numpy", "cupy"}
-
-    Returns
-    -------
-    Backend
+def get_backend(name: Any, device: Any = None) -> Backend:
+    """The :class:`Backend` called ``name`` (or of namespace module ``name``).
 
     Raises
     ------
     ValueError
         For an unknown name (the message lists the choices).
     ImportError
-        For ``"cupy"`` when CuPy or a CUDA device is missing (names the ``gpu`` extra).
+        When the library is missing; for ``"cupy"`` also without a CUDA device (names the ``gpu`` extra).
 
     Examples
     --------
     >>> get_backend("numpy").xp is np
     True
-    >>> get_backend("torch")
+    >>> get_backend("gpu")
     Traceback (most recent call last):
     ...
-    ValueError: unknown backend 'torch'; choose from ('numpy', 'cupy')
+    ValueError: unknown backend 'gpu'; choose from ('numpy', 'cupy', 'jax', 'torch') or pass a namespace module
     """
     if name == "numpy":
-        return Backend("numpy", np)
+        return Backend("numpy", np, device)
     if name == "cupy":
-        return Backend("cupy", _import_cupy())
-    raise ValueError(f"unknown backend {name!r}; choose from {BACKENDS}")
+        _import_cupy()
+    xp = namespace_of_backend(name)
+    return Backend(backend_name(xp), np if is_numpy(xp) else xp, device)
 
 
-def resolve_backend(backend: str | None, *arrays: Any) -> Backend:
+def resolve_backend(backend: Any, *arrays: Any) -> Backend:
     """Pick the backend: ``backend`` if given, else the one the arrays live on; check they agree.
-
-    Parameters
-    ----------
-    backend : str or None
-    *arrays : arrays (``None`` entries are skipped)
-
-    Returns
-    -------
-    Backend
 
     Raises
     ------
     ValueError
         Unknown backend name.
     TypeError
-        Arrays on a different device than ``backend`` (or on two devices at once).
+        Arrays in another namespace than ``backend`` (or in two namespaces at once).
     ImportError
-        ``"cupy"`` without CuPy or without a GPU.
+        A backend whose library (or GPU) is missing.
 
     Examples
     --------
     >>> resolve_backend(None, np.ones(3)).name
     'numpy'
     """
-    if backend is not None and not isinstance(backend, str):
-        raise TypeError(f"backend must be a name such as 'numpy' or 'cupy', got {backend!r}")
-    names = {array_backend_name(a) for a in arrays if a is not None}
+    if backend is not None and not isinstance(backend, str) and not hasattr(backend, "asarray"):
+        raise TypeError(f"backend must be a name such as 'numpy' or 'cupy', or a namespace module, got {backend!r}")
+    given = [a for a in arrays if a is not None]
+    names = {array_backend_name(a) for a in given}
     if len(names) > 1:
         raise TypeError(f"inputs live on different backends {sorted(names)}; move them to one device first")
     found = names.pop() if names else None
-    be = get_backend(backend if backend is not None else (found or "numpy"))
+    device = None
+    if found is not None and found != "numpy":
+        device = device_of(given[0])
+    if backend is None and found not in (None, "numpy"):
+        be = Backend(str(found), namespace(given[0]), device)
+    else:
+        be = get_backend(backend if backend is not None else "numpy", device)
     if found is not None and found != be.name:
-        move = "cupy.asarray(features)" if be.name == "cupy" else "features.get()"
+        mod = {"jax": "jax.numpy", "numpy": "numpy"}.get(be.name, be.name)
+        move = f"{mod}.asarray(features)" if found == "numpy" else "features.get()"
         raise TypeError(
             f"features are {found} arrays but backend={be.name!r}; move them first ({move}) or pass "
             f"backend={found!r}"
@@ -239,24 +249,15 @@ def n_workers() -> int:
 
 
 # ---------------------------------------------------------------------- device weights
-_CACHE_ATTR = "_tnconv_device_cache"
-
-
 def device_weights(model: Any, backend: Backend, key: Any, build: Any) -> Any:
-    """Device copies of a model's weights, built once per backend and cached on the model.
+    """Device copies of a model's weights, built once per backend and device and cached (thread-safe).
 
     ``key`` identifies the host arrays (e.g. ``("levels", ids...)``; its first entry names the slot);
     when it changes, the copies are rebuilt. In-place edits of a weight array keep its id, so call
     :func:`clear_device_cache` after them. ``build(backend)`` makes the copies.
     """
-    cache = model.__dict__.setdefault(_CACHE_ATTR, {})
-    slot = (backend.name, key[0] if isinstance(key, tuple) and key else None)
-    hit = cache.get(slot)
-    if hit is not None and hit[0] == key:
-        return hit[1]
-    value = build(backend)
-    cache[slot] = (key, value)
-    return value
+    slot = (backend.name, str(backend.device), key[0] if isinstance(key, tuple) and key else None)
+    return cached_copy(model, slot, key, lambda: build(backend))
 
 
 def clear_device_cache(model: Any) -> None:
@@ -267,39 +268,8 @@ def clear_device_cache(model: Any) -> None:
     >>> import tnconv as tc
     >>> clear_device_cache(tc.deep(4, 2, 2, seed=0))
     """
-    model.__dict__.pop(_CACHE_ATTR, None)
+    clear_cached_copies(model)
 
 
-def check_finite_features(features: Any) -> None:
-    """Refuse features with NaN or infinite entries (numpy or cupy), naming the first one.
-
-    The one check behind ``ConvNet.forward`` and ``TensorNetwork.contract``.
-
-    Raises
-    ------
-    ValueError
-        Naming the index ``(batch, input, descriptor)`` of the first non-finite entry.
-
-    Examples
-    --------
-    >>> check_finite_features(np.zeros((1, 2, 2)))
-    >>> check_finite_features(np.array([[[0.0, np.nan]]]))
-    Traceback (most recent call last):
-    ...
-    ValueError: features contain NaN or infinite values, first at index (batch, input, descriptor) = (0, 0, 1)
-    """
-    xp = np if type(features).__module__.split(".")[0] == "numpy" else _module_of(features)
-    finite = xp.isfinite(features)
-    if not bool(finite.all()):
-        bad = tuple(int(i) for i in xp.argwhere(~finite)[0])
-        raise ValueError(
-            f"features contain NaN or infinite values, first at index (batch, input, descriptor) = {bad}"
-        )
-
-
-def _module_of(x: Any) -> Any:
-    if type(x).__module__.split(".")[0] == "cupy":  # pragma: no cover - GPU only
-        import cupy
-
-        return cupy
-    return np
+#: The one NaN/inf check of ``ConvNet.forward`` and ``TensorNetwork.contract`` (any namespace).
+check_finite_features = check_finite

@@ -1,19 +1,23 @@
-"""Dispatch of ``ConvNet.forward`` to an evaluation engine, and the coefficient tensor by contraction.
+"""``ConvNet.forward``: one generic array-API executor, plus a threaded numpy fast path.
 
 Engines
 -------
 ``"levels"``
     One stacked GEMM plus one pooling per tree level (uniform trees: balanced 1D, 2D grids,
-    interleaved). Any pooling operator. See :mod:`tnconv.contract.levels`.
+    interleaved). On numpy this is the threaded fast path of :mod:`tnconv.contract.levels`; on any
+    other namespace it is the generic executor (whose groups are then exactly the levels).
 ``"nodes"``
-    Any tree: nodes grouped by height and shape, one stacked GEMM per group.
+    The generic executor (:func:`run_generic`): any tree, any array API namespace, nodes grouped by
+    height and shape, one stacked GEMM per group. Functional (no in-place writes), so it traces under
+    ``jax.jit`` and differentiates under ``jax.grad`` and torch autograd.
 ``"reference"``
-    The model's node-by-node numpy oracle (``model._forward_reference``).
+    The generic executor too (kept as a name for ``benchmark_paths``' ``"reference"`` row and for
+    callers that ask for the path without the numpy fast path).
 ``"auto"``
     ``"levels"`` when the tree allows it, ``"nodes"`` otherwise.
 
-All engines agree to about 1e-12 relative in float64 (tested against each other and against brute-force
-sums in ``tests/test_contract.py``).
+Both executors agree to about 1e-12 relative in float64 (``tests/test_contract.py``, which also tests
+them against brute-force sums and an independent node-by-node oracle in ``tests/helpers.py``).
 
 References
 ----------
@@ -27,12 +31,16 @@ from typing import Any
 
 import numpy as np
 
+from .._core.arrays import cached_copy, device_of, is_concrete, is_numpy, namespace, to_namespace
 from .._core.options import check_budget
-from .backends import resolve_backend
-from .levels import level_plan, run_levels, run_nodes
-from .logscale import check_flag, check_log_operator
+from ..models.checks import check_features
+from ..models.parameters import weights_for
+from ..models.protocol import install_hook
+from .backends import blas_threads, resolve_backend
+from .levels import level_plan, run_levels
+from .logscale import check_flag, check_log_operator, finish, normalize, pool_log
 
-__all__ = ["ENGINES", "coefficient_tensor", "run_forward", "select_engine"]
+__all__ = ["ENGINES", "coefficient_tensor", "node_groups", "run_forward", "run_generic", "select_engine"]
 
 ENGINES = ("auto", "levels", "nodes", "reference")
 
@@ -62,26 +70,27 @@ def select_engine(model: Any, engine: str = "auto") -> str:
     return "levels"
 
 
-def run_forward(model: Any, features: Any, backend: str | None = None, log: bool = False,
+def run_forward(model: Any, features: Any, backend: Any = None, log: bool = False,
                 engine: str = "auto") -> Any:
-    """Evaluate ``model`` on ``features`` with the chosen engine and backend.
+    """Evaluate ``model`` on ``features`` with the chosen engine, in the namespace of the features.
 
     Parameters
     ----------
     model : ConvNet
     features : array (batch, n_inputs, M)
-        numpy or cupy; integer features are cast to the model's dtype.
-    backend : {"numpy", "cupy"}, optional
-        Defaults to the backend of ``features``.
+        Any array API namespace (numpy, CuPy, JAX, torch, array-api-strict); integer features are cast
+        to the model's dtype. Numpy weights are moved to the features' device once and cached.
+    backend : str or namespace module, optional
+        Defaults to the backend of ``features``; when given, it must be theirs.
     log : bool
         Return ``(sign, log|h|)`` with exact power-of-two rescaling after every convolution and inside
-        every pooling window (product, relu_max, relu_sum only); see :mod:`tnconv.contract.logscale`
-        for the accuracy.
+        every pooling window (product, relu_max, relu_sum only); see :mod:`tnconv.contract.logscale`.
     engine : {"auto", "levels", "nodes", "reference"}
 
     Returns
     -------
-    array (batch, n_outputs) on the backend, or a ``(sign, log_abs)`` pair.
+    array (batch, n_outputs) in the namespace and on the device of ``features``, or a
+    ``(sign, log_abs)`` pair.
 
     Raises
     ------
@@ -89,7 +98,8 @@ def run_forward(model: Any, features: Any, backend: str | None = None, log: bool
         Unknown engine or backend, features of the wrong shape or with NaN/inf, ``engine="levels"`` on a
         tree that is not uniform, ``log=True`` with a non-homogeneous pooling operator.
     TypeError
-        Features on another device than ``backend``, features of a non-real dtype, ``log`` not a bool.
+        Features in another namespace than ``backend`` or than weights that are not numpy, features of
+        a non-real dtype, ``log`` not a bool.
     ImportError
         ``backend="cupy"`` without CuPy or without a GPU (names ``pip install 'tnconv[gpu]'``).
 
@@ -98,28 +108,121 @@ def run_forward(model: Any, features: Any, backend: str | None = None, log: bool
     >>> import numpy as np, tnconv as tc
     >>> net = tc.deep(16, 3, 4, seed=0)
     >>> F = np.random.default_rng(0).standard_normal((5, 16, 3))
-    >>> fast, ref = net.forward(F, engine="levels"), net.forward(F, engine="reference")
-    >>> bool(np.allclose(fast, ref, rtol=1e-12, atol=0))
+    >>> fast, generic = net.forward(F, engine="levels"), net.forward(F, engine="nodes")
+    >>> bool(np.allclose(fast, generic, rtol=1e-12, atol=0))
     True
     >>> sign, logabs = net.forward(F, log=True)
-    >>> bool(np.allclose(sign * np.exp(logabs), ref))
+    >>> bool(np.allclose(sign * np.exp(logabs), fast))
     True
     """
     log = check_flag(log, "log")
     engine = select_engine(model, engine)
-    be = resolve_backend(backend, features)
-    if engine == "reference":
-        if not be.is_numpy:
-            raise ValueError("engine='reference' runs on numpy only; use engine='levels' or 'nodes' on the GPU")
-        return model._forward_reference(features, log=log)
+    be = resolve_backend(backend, features if hasattr(features, "shape") else None)
     if log:
         check_log_operator(model.g)
-    from ..models.convnet import check_features
-
     feats = check_features(features, model.n_inputs, model.n_descriptors, model.dtype)
     if engine == "levels":
-        return run_levels(model, feats, be, log=log)
-    return run_nodes(model, feats, be, log=log)
+        level_plan(model)  # refuses trees that are not uniform, whatever the namespace
+    ws = weights_for(model, namespace(feats), feats)
+    if be.is_numpy and is_numpy(namespace(*ws.values())):
+        if engine == "levels":
+            return run_levels(model, feats, be, log=log)
+        with blas_threads(1):  # small stacked GEMMs run best single-threaded (see levels.run_levels)
+            return run_generic(model, feats, ws, log=log)
+    return run_generic(model, feats, ws, log=log)
+
+
+# ---------------------------------------------------------------------- the generic executor
+def node_groups(model: Any) -> list:
+    """``[((arity, weight shape), nodes), ...]`` bottom-up: the groups of one stacked GEMM each (cached)."""
+    tree = model.tree
+    key = (model.n_descriptors, model.n_outputs, tuple(sorted(set(model.widths.values()))))
+    cached = model.__dict__.get("_tnconv_node_groups")
+    if cached is not None and cached[0] is tree and cached[1] == key:
+        return cached[2]
+    out: list = []
+    for level in tree.levels():
+        by: dict = {}
+        for v in level:
+            by.setdefault((len(tree.children(v)), model.weight_shape(v)), []).append(v)
+        out.extend((k, tuple(v)) for k, v in by.items())
+    model.__dict__["_tnconv_node_groups"] = (tree, key, out)
+    return out
+
+
+def _stacks(model: Any, groups: list, ws: dict, xp: Any) -> list:
+    def build() -> list:
+        return [xp.stack([ws[v] for v in nodes]) for _, nodes in groups]
+
+    first = next(iter(ws.values()))
+    if is_numpy(xp) or not is_concrete(first):  # numpy stacks are cheap; traced weights are never cached
+        return build()
+    key = tuple(id(w) for w in ws.values())
+    return cached_copy(model, ("stacks", str(type(first)), str(device_of(first))), key, build)
+
+
+def _leaf_block(feats: Any, E0: Any, nodes: tuple, xp: Any) -> tuple[Any, Any]:
+    idx = to_namespace(np.array([next(iter(v)) for v in nodes], dtype=np.int64), xp, device_of(feats))
+    X = xp.permute_dims(xp.take(feats, idx, axis=1), (1, 0, 2))
+    S = None if E0 is None else xp.permute_dims(xp.take(E0, idx, axis=1), (1, 0))
+    return X, S
+
+
+def run_generic(model: Any, feats: Any, ws: dict, log: bool = False) -> Any:
+    """Evaluate any tree in any array API namespace: one stacked GEMM per (height, arity, shape) group.
+
+    Parameters
+    ----------
+    model : ConvNet
+    feats : array (batch, n_inputs, M), validated and cast
+    ws : dict node -> array
+        The weights, in the namespace and on the device of ``feats``.
+    log : bool
+        Return ``(sign, log|h|)``: the features and every activation are carried as mantissas times
+        exact powers of two (:func:`~tnconv.contract.logscale.normalize`, ``pool_log``).
+
+    Returns
+    -------
+    array (batch, n_outputs) or a ``(sign, log_abs)`` pair
+
+    Examples
+    --------
+    >>> import numpy as np, tnconv as tc
+    >>> net = tc.ConvNet(((0, 1), 2, (3, 4, 5)), 2, 3, g="relu_sum", seed=0)
+    >>> F = np.random.default_rng(0).standard_normal((4, 6, 2))
+    >>> run_generic(net, F, net.weights).shape
+    (4, 1)
+    """
+    xp = namespace(feats)
+    tree, g = model.tree, model.g
+    groups = node_groups(model)
+    stacks = _stacks(model, groups, ws, xp)
+    E0 = None
+    if log:
+        feats, E0 = normalize(feats, xp)
+    acts: dict = {}
+    scales: dict = {}
+    for ((arity, _), nodes), Wst in zip(groups, stacks):
+        if arity == 0:
+            X, S = _leaf_block(feats, E0, nodes, xp)
+        else:
+            kids = [tree.children(v) for v in nodes]
+            slots = [xp.stack([acts.pop(k[j]) for k in kids]) for j in range(arity)]
+            if log:
+                sl = [xp.stack([scales.pop(k[j]) for k in kids]) for j in range(arity)]
+                X, S = pool_log(slots, sl, g, xp)
+            else:
+                X = g.fold(slots)
+        Y = xp.matmul(X, Wst)
+        if log:
+            Y, k = normalize(Y, xp)
+            S = k + S
+        for i, v in enumerate(nodes):
+            acts[v] = Y[i, ...]
+            if log:
+                scales[v] = S[i, ...]
+    out = acts[tree.root]
+    return finish(out, scales[tree.root]) if log else out
 
 
 def coefficient_tensor(model: Any, output: int = 0, backend: str | None = None,
@@ -181,3 +284,8 @@ def coefficient_tensor(model: Any, output: int = 0, backend: str | None = None,
                  float(sp.cost.largest_intermediate) * item, max_bytes)
     arrays = [be.asarray(a) for a in tn.arrays]
     return execute_path(sp.inputs, sp.output, sp.path, arrays, be.xp)
+
+
+# Models sit left of this layer and call the engines through hooks (tnconv.models.protocol).
+install_hook("forward", run_forward)
+install_hook("coefficient_tensor", coefficient_tensor)

@@ -27,9 +27,12 @@ from typing import Any
 
 import numpy as np
 
+from .._core.arrays import namespace
 from .._core.options import check_budget
+from ..models.checks import as_array
 from .backends import Backend, check_finite_features, device_weights, resolve_backend
 from .paths import network_inputs, path_cost, structure_path
+from .shims import pair_contract, sum_out
 
 __all__ = ["EXECUTORS", "EXHAUSTIVE_LIMITS", "contract_network", "execute_path", "resolve_optimizer"]
 
@@ -174,19 +177,20 @@ def _searched_path(tn: Any, opt: Any, features: bool, batch: int, memory_limit: 
 
 
 def _check_features(tn: Any, features: Any, xp: Any) -> Any:
-    if not hasattr(features, "shape") or not hasattr(features, "dtype"):
-        features = np.asarray(features)
-    if features.dtype.kind not in "fiu":
+    features, fxp = as_array(features)
+    if not fxp.isdtype(features.dtype, ("real floating", "integral")):
         raise TypeError(f"features have dtype {features.dtype}; expected real numbers")
     tn.check_feature_shape(features)
     dtypes = {np.dtype(a.dtype) for a in tn.arrays if a is not None}
-    if features.dtype.kind == "f" and dtypes and features.dtype not in dtypes:
+    fdt = np.dtype(str(features.dtype).rsplit(".", 1)[-1]) if fxp.isdtype(features.dtype, "real floating") else None
+    if fdt is not None and dtypes and fdt not in dtypes:
         raise TypeError(
             f"features are {features.dtype} but the network's tensors are {sorted(map(str, dtypes))}; cast one "
             "of them (e.g. features.astype(...)) so that no silent up- or down-cast happens"
         )
-    if features.dtype.kind in "iu":
-        features = features.astype(next(iter(dtypes)) if len(dtypes) == 1 else np.float64)
+    if fdt is None:
+        target = next(iter(dtypes)) if len(dtypes) == 1 else np.dtype(np.float64)
+        features = fxp.astype(features, getattr(fxp, target.name))
     check_finite_features(features)
     return features
 
@@ -295,7 +299,7 @@ def contract_network(tn: Any, features: Any = None, optimize: Any = None, backen
     out_size = 1
     for i in output:
         out_size *= sizes[i]
-    item = max(np.dtype(a.dtype).itemsize for a in arrays)
+    item = max(np.dtype(str(a.dtype).rsplit(".", 1)[-1]).itemsize for a in arrays)
     n_bytes = float(max(largest, out_size)) * item if max(largest, out_size) < 2**1000 else math.inf
     check_budget("the largest intermediate of the contraction", n_bytes, max_bytes,
                  hint="contract with optimize='structure' (compiled networks) or a path with smaller intermediates")
@@ -305,7 +309,9 @@ def contract_network(tn: Any, features: Any = None, optimize: Any = None, backen
 
     if not path:  # a single operand: opt_einsum returns it untouched for an empty path
         path = [(0,)]
-    return oe.contract(tn.equation(features=features is not None), *arrays, optimize=path, backend=be.name)
+    # Any namespace without einsum/transpose (array-api-strict) goes through this package's shims module.
+    oe_backend = be.name if be.name in ("numpy", "cupy", "jax", "torch") else "tnconv.contract.shims"
+    return oe.contract(tn.equation(features=features is not None), *arrays, optimize=path, backend=oe_backend)
 
 
 def execute_path(inputs: Sequence[Sequence[Hashable]], output: Sequence[Hashable], path: Sequence[Sequence[int]],
@@ -331,6 +337,8 @@ def execute_path(inputs: Sequence[Sequence[Hashable]], output: Sequence[Hashable
     True
     """
     ops = list(arrays)
+    if ops and (xp is np or not hasattr(xp, "permute_dims")):
+        xp = namespace(*ops)  # the array API names (permute_dims) of the operands' namespace
     inds = [tuple(ix) for ix in inputs]
     count: Counter = Counter(i for ix in inds for i in ix)
     out = set(output)
@@ -345,55 +353,15 @@ def execute_path(inputs: Sequence[Sequence[Hashable]], output: Sequence[Hashable
         keep = {i for i in union if count[i] > 0 or i in out}
         x, ix = taken[0]
         if len(taken) == 1:
-            x, ix = _sum_out(x, ix, keep, xp)
+            x, ix = sum_out(x, ix, keep, xp)
         for j in range(1, len(taken)):
             y, iy = taken[j]
             later = {i for _, iz in taken[j + 1 :] for i in iz}
-            x, ix = _pair(x, ix, y, iy, keep | later, xp)
+            x, ix = pair_contract(x, ix, y, iy, keep | later, xp)
         count.update(ix)
         ops.append(x)
         inds.append(ix)
     if len(ops) != 1:
         raise ValueError(f"the path leaves {len(ops)} operands; it must reduce them to one")
-    x, ix = _sum_out(ops[0], inds[0], out, xp)
-    return xp.transpose(x, [ix.index(i) for i in output]) if tuple(ix) != tuple(output) else x
-
-
-def _sum_out(x: Any, ix: tuple, keep: set, xp: Any) -> tuple[Any, tuple]:
-    drop = [k for k, i in enumerate(ix) if i not in keep]
-    if not drop:
-        return x, ix
-    return x.sum(axis=tuple(drop)), tuple(i for i in ix if i in keep)
-
-
-def _pair(a: Any, ia: tuple, b: Any, ib: tuple, keep: set, xp: Any) -> tuple[Any, tuple]:
-    sb = set(ib)
-    a, ia = _sum_out(a, ia, keep | sb, xp)
-    sa = set(ia)
-    b, ib = _sum_out(b, ib, keep | sa, xp)
-    sb = set(ib)
-    batch = [i for i in ia if i in sb and i in keep]
-    summed = [i for i in ia if i in sb and i not in keep]
-    afree = [i for i in ia if i not in sb]
-    bfree = [i for i in ib if i not in sa]
-    if not batch:
-        r = xp.tensordot(a, b, axes=([ia.index(i) for i in summed], [ib.index(i) for i in summed]))
-        return r, tuple(afree + bfree)
-    shape = dict(zip(ia, a.shape))
-    shape.update(zip(ib, b.shape))
-
-    def prod(ix: list) -> int:
-        p = 1
-        for i in ix:
-            p *= shape[i]
-        return p
-
-    at = xp.transpose(a, [ia.index(i) for i in batch + afree + summed])
-    bt = xp.transpose(b, [ib.index(i) for i in batch + summed + bfree])
-    Pb, Pa, Pc, Pf = prod(batch), prod(afree), prod(summed), prod(bfree)
-    if not summed:
-        r = at.reshape(Pb, Pa, 1) * bt.reshape(Pb, 1, Pf)
-    else:
-        r = xp.matmul(at.reshape(Pb, Pa, Pc), bt.reshape(Pb, Pc, Pf))
-    rinds = batch + afree + bfree
-    return r.reshape([shape[i] for i in rinds]), tuple(rinds)
+    x, ix = sum_out(ops[0], inds[0], out, xp)
+    return xp.permute_dims(x, tuple(ix.index(i) for i in output)) if tuple(ix) != tuple(output) else x

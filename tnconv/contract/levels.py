@@ -7,9 +7,9 @@ level is then one stacked GEMM ``(n, batch, w_in) @ (n, w_in, w_out)`` followed 
 level is cut into chunks of a few MiB that worker threads run with single-threaded BLAS; the GEMM output
 of a chunk is pooled while it is still in cache, so the full pre-pooling activations never exist.
 
-``nodes``: any tree. Nodes are grouped by height and by (arity, weight shape); each group gathers its
-children's activations and runs one stacked GEMM. It replaces the per-node Python loop of the reference
-with a handful of calls per height.
+This is the numpy fast path (threads, in-place pooling, ``out=`` GEMMs). Every other namespace, and
+every tree that is not uniform, runs the generic array-API executor
+(:func:`tnconv.contract.engine.run_generic`); ``tests/test_contract.py`` shows that both agree.
 
 References
 ----------
@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 
 from ..trees import format_node
-from .backends import Backend, blas_threads, device_weights, n_workers
+from .backends import Backend, blas_threads, n_workers
 from .logscale import finish, leaf_too_small, normalize_, pool_scales, scale_features
 
-__all__ = ["CHUNK_BYTES", "LevelPlan", "level_plan", "run_levels", "run_nodes"]
+__all__ = ["CHUNK_BYTES", "LevelPlan", "level_plan", "run_levels"]
 
 #: Target size of one CPU task's GEMM output. Small enough to stay in L2/L3 while it is pooled.
 CHUNK_BYTES = 1 << 20
@@ -112,26 +112,17 @@ def _shape_key(model: Any) -> tuple:
 
 
 # ---------------------------------------------------------------------- weights
-def _level_weights(model: Any, plan: LevelPlan, be: Backend) -> list:
-    """Per level: a 2D matrix when the level shares one array, else the list (numpy) or a device stack."""
+def _level_weights(model: Any, plan: LevelPlan) -> list:
+    """Per level: one 2D matrix when the level shares one array, else the list of its matrices.
+
+    Stacked per chunk at run time, so in-place edits of weights are always seen.
+    """
     ws = model.weights
-
-    def host() -> list:
-        out = []
-        for level in plan.levels:
-            first = ws[level[0]]
-            out.append(first if all(ws[v] is first for v in level) else [ws[v] for v in level])
-        return out
-
-    if be.is_numpy:
-        # Stacked per chunk at run time, so in-place edits of weights are always seen.
-        return host()
-    key = tuple(id(ws[v]) for level in plan.levels for v in level)
-
-    def build(backend: Backend) -> list:
-        return [backend.asarray(w if not isinstance(w, list) else np.stack(w)) for w in host()]
-
-    return device_weights(model, be, ("levels", key), build)
+    out = []
+    for level in plan.levels:
+        first = ws[level[0]]
+        out.append(first if all(ws[v] is first for v in level) else [ws[v] for v in level])
+    return out
 
 
 # ---------------------------------------------------------------------- executor
@@ -148,14 +139,19 @@ def _pool(workers: int) -> ThreadPoolExecutor:
         return pool
 
 
-def run_levels(model: Any, feats: Any, be: Backend, log: bool = False, workers: int | None = None) -> Any:
-    """Evaluate ``model`` level by level (uniform trees). See the module docstring.
+def run_levels(model: Any, feats: np.ndarray, be: Backend | None = None, log: bool = False,
+               workers: int | None = None) -> Any:
+    """Evaluate ``model`` level by level on numpy: the threaded fast path (uniform trees).
+
+    Other namespaces run the generic executor (:func:`tnconv.contract.engine.run_generic`), which a
+    test shows to agree with this path.
 
     Parameters
     ----------
-    model : ConvNet
-    feats : array (batch, n_inputs, M), already validated and cast
-    be : Backend
+    model : ConvNet with numpy weights
+    feats : numpy array (batch, n_inputs, M), already validated and cast
+    be : Backend, optional
+        Must be numpy when given (kept for the old signature).
     log : bool
         Return ``(sign, log|h|)``.
     workers : int, optional
@@ -168,131 +164,135 @@ def run_levels(model: Any, feats: Any, be: Backend, log: bool = False, workers: 
     Raises
     ------
     ValueError
-        If the tree does not allow level batching (see :func:`level_plan`).
+        If the tree does not allow level batching (see :func:`level_plan`), a bad ``workers``, or a
+        backend other than numpy.
 
     Examples
     --------
     >>> import numpy as np, tnconv as tc
-    >>> from tnconv.contract.backends import get_backend
     >>> net = tc.deep(8, 2, 3, seed=0)
     >>> F = np.random.default_rng(0).standard_normal((4, 8, 2))
-    >>> bool(np.allclose(run_levels(net, F, get_backend("numpy"), workers=2), net.forward(F, engine="reference")))
+    >>> bool(np.allclose(run_levels(net, F, workers=2), net.forward(F, engine="nodes")))
     True
     """
+    if be is not None and not be.is_numpy:
+        raise ValueError(f"run_levels is the numpy fast path; backend {be.name!r} runs engine.run_generic")
     plan = level_plan(model)
-    W = _level_weights(model, plan, be)
-    if be.is_numpy:
-        if workers is None:
-            workers = n_workers()
-        elif isinstance(workers, (bool, np.bool_)) or not isinstance(workers, (int, np.integer)) or workers < 1:
-            raise ValueError(f"workers must be a positive int, got {workers!r}")
-        # Multi-threaded BLAS on these small GEMMs is 5-10x slower than one thread (measured); the
-        # parallelism comes from the worker threads instead.
-        with blas_threads(1):
-            return _run(model, plan, W, feats, be.xp, log, workers)
-    return _run(model, plan, W, feats, be.xp, log, 0)
-
-
-def _run(model: Any, plan: LevelPlan, W: list, feats: Any, xp: Any, log: bool, workers: int) -> Any:
-    E0: Any = None
-    if log:
-        feats, E0 = scale_features(feats, xp)
-        out = _run_scaled(model, plan, W, feats, E0, xp, log, workers)
+    W = _level_weights(model, plan)
+    if workers is None:
+        workers = n_workers()
+    elif isinstance(workers, (bool, np.bool_)) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise ValueError(f"workers must be a positive int, got {workers!r}")
+    # Multi-threaded BLAS on these small GEMMs is 5-10x slower than one thread (measured); the
+    # parallelism comes from the worker threads instead.
+    with blas_threads(1):
+        if not log:
+            return _run_scaled(model, plan, W, feats, None, False, workers)
+        feats, E0 = scale_features(feats, np)
+        out = _run_scaled(model, plan, W, feats, E0, True, workers)
         if out is None:  # a tiny feature vector: rescale every vector and start again
-            feats, E0 = scale_features(feats, xp, force=True)
-            out = _run_scaled(model, plan, W, feats, E0, xp, log, workers)
+            feats, E0 = scale_features(feats, np, force=True)
+            out = _run_scaled(model, plan, W, feats, E0, True, workers)
         return out
-    return _run_scaled(model, plan, W, feats, None, xp, log, workers)
 
 
-def _run_scaled(model: Any, plan: LevelPlan, W: list, feats: Any, E0: Any, xp: Any, log: bool,
+@dataclass
+class _Level:
+    """The state one level's tasks share: inputs ``X``/``S`` (previous level), outputs ``P``/``Sp``."""
+
+    h: int
+    a: int
+    w_out: int
+    W: Any
+    X: Any
+    S: Any
+    P: np.ndarray
+    Sp: Any
+
+
+def _gemm(lv: _Level, Xc: np.ndarray, n0: int, n1: int) -> np.ndarray:
+    Wl = lv.W
+    if isinstance(Wl, list) and Wl[0].size * 4 <= Xc.shape[1] * lv.w_out:
+        # Small matrices: stacking them costs less than a Python-level call per node.
+        return np.matmul(Xc, np.stack(Wl[n0:n1]))
+    if isinstance(Wl, list):
+        # Large matrices: one GEMM per node into a task-local buffer, no stacked weight copy.
+        Y = np.empty((n1 - n0, Xc.shape[1], lv.w_out), dtype=Xc.dtype)
+        for k in range(n1 - n0):
+            np.matmul(Xc[k], Wl[n0 + k], out=Y[k])
+        return Y
+    if Wl.ndim == 3:
+        return np.matmul(Xc, Wl[n0:n1])
+    k, bb, wi = Xc.shape  # one shared matrix: a single GEMM over nodes and batch
+    return (np.ascontiguousarray(Xc).reshape(k * bb, wi) @ Wl).reshape(k, bb, lv.w_out)
+
+
+def _task(model: Any, plan: LevelPlan, lv: _Level, feats: np.ndarray, E0: Any, log: bool, tiny: list,
+          p0: int, p1: int, b0: int, b1: int) -> None:
+    """One chunk: GEMM of ``a * (p1 - p0)`` nodes over the batch rows ``b0:b1``, then their pooling."""
+    a, n0, n1 = lv.a, p0 * lv.a, p1 * lv.a
+    if lv.h == 0:
+        sel = feats[b0:b1, n0:n1, :] if plan.contiguous else feats[b0:b1][:, plan.leaf_order[n0:n1], :]
+        Xc = sel.transpose(1, 0, 2)
+    else:
+        Xc = lv.X[n0:n1, b0:b1]
+    Y = _gemm(lv, Xc, n0, n1)
+    s: Any = None
+    if log:
+        s = normalize_(Y, np)
+        if lv.h > 0:
+            s += lv.S[n0:n1, b0:b1]
+        elif E0 is not None:
+            s += E0[b0:b1, plan.leaf_order[n0:n1]].T
+        elif leaf_too_small(s, Y.dtype):
+            tiny.append(True)
+    if a == 1:
+        lv.P[p0:p1, b0:b1] = Y
+        if log:
+            lv.Sp[p0:p1, b0:b1] = s
+        return
+    Yr = Y.reshape(p1 - p0, a, b1 - b0, lv.w_out)
+    out = lv.P[p0:p1, b0:b1]
+    if log:
+        _, lv.Sp[p0:p1, b0:b1] = pool_scales(Yr, s.reshape(p1 - p0, a, b1 - b0), model.g, np, out=out)
+    elif model.g.is_product:
+        np.multiply(Yr[:, 0], Yr[:, 1], out=out)
+        for j in range(2, a):
+            out *= Yr[:, j]
+    else:
+        out[...] = model.g.reduce(Yr, axis=1)
+
+
+def _run_scaled(model: Any, plan: LevelPlan, W: list, feats: np.ndarray, E0: Any, log: bool,
                 workers: int) -> Any:
-    g = model.g
-    B = feats.shape[0]
-    dtype = feats.dtype
+    B, dtype = feats.shape[0], feats.dtype
     tiny: list[bool] = []
     X: Any = None
     S: Any = None
     H = len(plan.levels) - 1
-    leaf_idx = plan.leaf_order if xp is np else xp.asarray(plan.leaf_order)
     for h, level in enumerate(plan.levels):
-        n = len(level)
         a = plan.arity[h + 1] if h < H else 1
         w_out = model.widths[level[0]]
-        n_par = n // a
-        P = xp.empty((n_par, B, w_out), dtype=dtype)
+        n_par = len(level) // a
         # Exponents are integers held in float64: exact, whatever the activations' dtype.
-        Sp: Any = xp.empty((n_par, B), dtype=np.float64) if log else None
-
-        # The level's state is bound as defaults: each task sees this level's arrays, never a later one's.
-        def task(p0: int, p1: int, b0: int, b1: int, *, h: int = h, a: int = a, w_out: int = w_out,
-                 X: Any = X, S: Any = S, P: Any = P, Sp: Any = Sp) -> None:
-            n0, n1 = p0 * a, p1 * a
-            if h == 0:
-                if plan.contiguous:
-                    Xc = feats[b0:b1, n0:n1, :].transpose(1, 0, 2)
-                else:
-                    Xc = feats[b0:b1][:, leaf_idx[n0:n1], :].transpose(1, 0, 2)
-            else:
-                Xc = X[n0:n1, b0:b1]
-            Wl = W[h]
-            if isinstance(Wl, list) and Wl[0].size * 4 <= Xc.shape[1] * w_out:
-                # Small matrices: stacking them costs less than a Python-level call per node.
-                Y = xp.matmul(Xc, np.stack(Wl[n0:n1]))
-            elif isinstance(Wl, list):
-                # Large matrices: one GEMM per node into a task-local buffer, no stacked weight copy.
-                Y = xp.empty((n1 - n0, Xc.shape[1], w_out), dtype=dtype)
-                for k in range(n1 - n0):
-                    xp.matmul(Xc[k], Wl[n0 + k], out=Y[k])
-            elif Wl.ndim == 3:
-                Y = xp.matmul(Xc, Wl[n0:n1])
-            else:  # one shared matrix: a single GEMM over nodes and batch
-                k, bb, wi = Xc.shape
-                Y = (xp.ascontiguousarray(Xc).reshape(k * bb, wi) @ Wl).reshape(k, bb, w_out)
-            if log:
-                s = normalize_(Y, xp)
-                if h > 0:
-                    s += S[n0:n1, b0:b1]
-                elif E0 is not None:
-                    s += E0[b0:b1, leaf_idx[n0:n1]].T
-                elif leaf_too_small(s, dtype):
-                    tiny.append(True)
-            if a == 1:
-                P[p0:p1, b0:b1] = Y
-                if log:
-                    Sp[p0:p1, b0:b1] = s
-                return
-            Yr = Y.reshape(p1 - p0, a, b1 - b0, w_out)
-            if log:
-                _, Sp[p0:p1, b0:b1] = pool_scales(Yr, s.reshape(p1 - p0, a, b1 - b0), g, xp, out=P[p0:p1, b0:b1])
-            elif g.is_product:
-                out = P[p0:p1, b0:b1]
-                xp.multiply(Yr[:, 0], Yr[:, 1], out=out)
-                for j in range(2, a):
-                    out *= Yr[:, j]
-            else:
-                P[p0:p1, b0:b1] = g.reduce(Yr, axis=1)
-
+        Sp = np.empty((n_par, B), dtype=np.float64) if log else None
+        lv = _Level(h, a, w_out, W[h], X, S, np.empty((n_par, B, w_out), dtype=dtype), Sp)
         tasks = _split(n_par, a, B, w_out, dtype.itemsize, workers)
         if workers > 1 and len(tasks) > 1:
-            for f in [_pool(workers).submit(task, *t) for t in tasks]:
+            pool = _pool(workers)
+            for f in [pool.submit(_task, model, plan, lv, feats, E0, log, tiny, *t) for t in tasks]:
                 f.result()
         else:
             for t in tasks:
-                task(*t)
+                _task(model, plan, lv, feats, E0, log, tiny, *t)
         if tiny:
             return None
-        X, S = P, Sp
-    out = X[0]
-    if log:
-        return finish(out, S[0], xp)
-    return out
+        X, S = lv.P, lv.Sp
+    return finish(X[0], S[0], np) if log else X[0]
 
 
 def _split(n_par: int, a: int, B: int, w: int, item: int, workers: int) -> list[tuple[int, int, int, int]]:
     """Cut a level into (parent range, batch range) tasks of about CHUNK_BYTES of GEMM output each."""
-    if workers == 0:  # device backends: one call per level
-        return [(0, n_par, 0, B)]
     per_parent = a * B * w * item
     total = n_par * per_parent
     n_tasks = max(1, min(int(total // CHUNK_BYTES), 4096))
@@ -305,113 +305,3 @@ def _split(n_par: int, a: int, B: int, w: int, item: int, workers: int) -> list[
     per_node = -(-n_tasks // n_par)
     bstep = max(1, -(-B // per_node))
     return [(p, p + 1, b, min(b + bstep, B)) for p in range(n_par) for b in range(0, B, bstep)]
-
-
-# ---------------------------------------------------------------------- any tree
-def run_nodes(model: Any, feats: Any, be: Backend, log: bool = False) -> Any:
-    """Evaluate any tree, one stacked GEMM per (height, arity, weight shape) group.
-
-    Parameters
-    ----------
-    model : ConvNet
-    feats : array (batch, n_inputs, M), validated and cast
-    be : Backend
-    log : bool
-
-    Returns
-    -------
-    array (batch, n_outputs) or a ``(sign, log_abs)`` pair
-
-    Examples
-    --------
-    >>> import numpy as np, tnconv as tc
-    >>> from tnconv.contract.backends import get_backend
-    >>> net = tc.ConvNet(((0, 1), 2, (3, 4, 5)), 2, 3, g="relu_sum", seed=0)
-    >>> F = np.random.default_rng(0).standard_normal((4, 6, 2))
-    >>> bool(np.allclose(run_nodes(net, F, get_backend("numpy")), net.forward(F, engine="reference")))
-    True
-    """
-    if be.is_numpy:
-        with blas_threads(1):  # see run_levels: small stacked GEMMs run best single-threaded
-            return _run_nodes(model, feats, be, log)
-    return _run_nodes(model, feats, be, log)
-
-
-def _run_nodes(model: Any, feats: Any, be: Backend, log: bool) -> Any:
-    tree, xp = model.tree, be.xp
-    groups = _groups(model)
-    ws = model.weights
-    if be.is_numpy:
-        stacks = [None] * len(groups)
-    else:
-        key = tuple(id(ws[v]) for v in tree.nodes)
-
-        def build(backend: Backend) -> list:
-            return [backend.asarray(np.stack([ws[v] for v in nodes])) for _, nodes in groups]
-
-        stacks = device_weights(model, be, ("nodes", key), build)
-    E0: Any = None
-    if log:
-        feats, E0 = scale_features(feats, xp)
-        out = _run_groups(model, feats, E0, xp, log, groups, stacks)
-        if out is None:  # a tiny feature vector: rescale every vector and start again
-            feats, E0 = scale_features(feats, xp, force=True)
-            out = _run_groups(model, feats, E0, xp, log, groups, stacks)
-        return out
-    return _run_groups(model, feats, None, xp, log, groups, stacks)
-
-
-def _run_groups(model: Any, feats: Any, E0: Any, xp: Any, log: bool, groups: list, stacks: list) -> Any:
-    tree, g, ws = model.tree, model.g, model.weights
-    acts: dict = {}
-    scales: dict = {}
-    for gi, ((arity, _), nodes) in enumerate(groups):
-        if arity == 0:
-            idx = xp.asarray(np.array([next(iter(v)) for v in nodes], dtype=np.intp))
-            X = feats[:, idx, :].transpose(1, 0, 2)
-            S: Any = None if E0 is None else E0[:, idx].T
-        else:
-            kids = [tree.children(v) for v in nodes]
-            slots = [xp.stack([acts.pop(k[j]) for k in kids]) for j in range(arity)]
-            if log:
-                sl = xp.stack([xp.stack([scales.pop(k[j]) for k in kids]) for j in range(arity)], axis=1)
-                X, S = pool_scales(xp.stack(slots, axis=1), sl, g, xp)
-            else:
-                X = g.fold(slots) if not g.is_product else _prod(slots)
-        Wst = stacks[gi] if stacks[gi] is not None else np.stack([ws[v] for v in nodes])
-        Y = xp.matmul(X, Wst)
-        if log:
-            s = normalize_(Y, xp)
-            if arity == 0 and E0 is None and leaf_too_small(s, Y.dtype):
-                return None
-            S = s if S is None else s + S
-        for k, v in enumerate(nodes):
-            acts[v] = Y[k]
-            if log:
-                scales[v] = S[k]
-    out = acts[tree.root]
-    if log:
-        return finish(out, scales[tree.root], xp)
-    return out
-
-
-def _prod(slots: list) -> Any:
-    out = slots[0] * slots[1]
-    for x in slots[2:]:
-        out *= x
-    return out
-
-
-def _groups(model: Any) -> list:
-    tree = model.tree
-    cached = model.__dict__.get("_tnconv_node_groups")
-    if cached is not None and cached[0] is tree and cached[1] == _shape_key(model):
-        return cached[2]
-    out: list = []
-    for level in tree.levels():
-        by: dict = {}
-        for v in level:
-            by.setdefault((len(tree.children(v)), model.weight_shape(v)), []).append(v)
-        out.extend((k, tuple(v)) for k, v in by.items())
-    model.__dict__["_tnconv_node_groups"] = (tree, _shape_key(model), out)
-    return out

@@ -47,13 +47,18 @@ from typing import Any
 
 import numpy as np
 
+from .._core.arrays import is_concrete, namespace
+from .shims import exponents, scale_pow2
+
 __all__ = [
     "HOMOGENEOUS",
     "check_flag",
     "check_log_operator",
     "finish",
     "leaf_too_small",
+    "normalize",
     "normalize_",
+    "pool_log",
     "pool_scales",
     "scale_features",
 ]
@@ -109,8 +114,7 @@ def check_log_operator(g: Any) -> None:
 
 def _exponents(m: Any, xp: Any) -> Any:
     """Binary exponents ``k`` with ``m * 2**-k`` in ``[1/2, 1)`` (0 where ``m`` is 0), as float64."""
-    _, k = xp.frexp(m)
-    return k.astype(np.float64)
+    return exponents(m, xp)
 
 
 def _scale_by(y: Any, k: Any, xp: Any) -> None:
@@ -281,10 +285,11 @@ def _product(y: Any, s: Any, xp: Any, out: Any) -> tuple[Any, Any]:
     return res, s[:, 0] + s[:, 1]
 
 
-def finish(out: Any, scale: Any, xp: Any) -> tuple[Any, Any]:
+def finish(out: Any, scale: Any, xp: Any = None) -> tuple[Any, Any]:
     """``(sign, log|out| + scale * log 2)`` for outputs ``(batch, n_out)`` and exponents ``(batch,)``.
 
-    The logarithm is taken and the exponent added in float64, then rounded once to ``out.dtype``.
+    The logarithm is taken and the exponent added in float64, then rounded once to ``out.dtype``. Any
+    array API namespace; the overflow check runs on concrete values only (never on a JAX tracer).
 
     Raises
     ------
@@ -297,12 +302,71 @@ def finish(out: Any, scale: Any, xp: Any) -> tuple[Any, Any]:
     >>> sign.tolist(), la.tolist()
     ([[-1.0, 0.0]], [[0.6931471805599453, -inf]])
     """
-    if not bool(xp.isfinite(out).all()):
+    xp = namespace(out, scale)
+    ok = xp.all(xp.isfinite(out))
+    if is_concrete(ok) and not bool(ok):
         raise ValueError(
             f"the log-mode evaluation overflowed inside a 1x1 convolution ({out.dtype} weights too large for "
             "their dtype: the activations are kept in range, the weights are used as given); scale the weights "
             "down or use float64"
         )
     with np.errstate(divide="ignore"):
-        la = xp.log(xp.abs(out).astype(np.float64)) + xp.asarray(scale, dtype=np.float64)[:, None] * math.log(2.0)
-    return xp.sign(out), la.astype(out.dtype)
+        la = xp.log(xp.abs(xp.astype(out, xp.float64))) + xp.astype(scale, xp.float64)[:, None] * math.log(2.0)
+    return xp.sign(out), xp.astype(la, out.dtype)
+
+
+# ---------------------------------------------------------------------- functional (any namespace)
+def normalize(y: Any, xp: Any) -> tuple[Any, Any]:
+    """``(y * 2**-k[..., None], k)`` with the largest magnitude of each last-axis vector in ``[1/2, 1)``.
+
+    The functional twin of :func:`normalize_` for namespaces without in-place writes (JAX) and for
+    autodiff; the exponents carry no gradient.
+
+    Examples
+    --------
+    >>> y, k = normalize(np.array([[2.0, -4.0], [0.0, 0.0]]), np)
+    >>> y.tolist(), k.tolist()
+    ([[0.25, -0.5], [0.0, 0.0]], [3.0, 0.0])
+    """
+    k = exponents(xp.max(xp.abs(y), axis=-1), xp)
+    return scale_pow2(y, -k[..., None], xp), k
+
+
+def pool_log(ys: list, ss: list, g: Any, xp: Any) -> tuple[Any, Any]:
+    """Pool children given as mantissas ``ys[j]`` (..., width) and exponents ``ss[j]`` (...), functionally.
+
+    The same rules as :func:`pool_scales` (pairwise renormalized products; ReLU first and the exponent
+    of the largest rectified child for ``relu_max``/``relu_sum``), in the same order, so both agree to
+    the last bit up to the order of sums.
+
+    Examples
+    --------
+    >>> from tnconv.models.operators import pooling_operator
+    >>> p, t = pool_log([np.full((1, 1), 0.5)] * 1000, [np.zeros(1)] * 1000, pooling_operator("product"), np)
+    >>> float(p[0, 0]), float(t[0])
+    (0.25, -998.0)
+    """
+    if g.is_product:
+        while len(ys) > 2:
+            ny, ns = [], []
+            for i in range(0, len(ys) - 1, 2):
+                z, k = normalize(ys[i] * ys[i + 1], xp)
+                ny.append(z)
+                ns.append(ss[i] + ss[i + 1] + k)
+            if len(ys) % 2:
+                ny.append(ys[-1])
+                ns.append(ss[-1])
+            ys, ss = ny, ns
+        if len(ys) == 1:
+            return ys[0], ss[0]
+        return ys[0] * ys[1], ss[0] + ss[1]
+    rect = [xp.maximum(y, xp.zeros_like(y)) for y in ys]
+    ninf = -math.inf
+    eff = []
+    for r, s in zip(rect, ss):
+        mr = xp.max(r, axis=-1)
+        eff.append(xp.where(mr > 0, s + exponents(mr, xp), xp.full_like(s, ninf)))
+    top = xp.max(xp.stack(eff), axis=0)
+    top = xp.where(xp.isfinite(top), top, xp.zeros_like(top))
+    scaled = [scale_pow2(r, xp.maximum(s - top, xp.full_like(s, -4096.0))[..., None], xp) for r, s in zip(rect, ss)]
+    return g.fold(scaled), top

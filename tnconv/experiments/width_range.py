@@ -32,10 +32,10 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ..mincut.tree import tree_min_cut
 from ..models.convnet import ConvAC
 from ..partitions import validate_partition
 from ..trees import ModeTree
-from ..mincut.tree import tree_min_cut
 from .common import check_size, figure_target, finish_figure, min_cut_log2
 
 __all__ = [

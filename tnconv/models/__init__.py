@@ -4,7 +4,8 @@ Every model module is imported here, so that each model class is registered for 
 (:mod:`tnconv.models.io`) whenever any part of ``tnconv.models`` is used.
 """
 
-from .convnet import ConvAC, ConvNet, deep, shallow
+from .base import ConvAC, ConvNet
+from .builders import deep, shallow
 from .dilated import DilatedConvNet
 from .mixed import MixedConvNet
 from .operators import PoolingOperator, pooling_operator

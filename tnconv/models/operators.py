@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from .._core.arrays import is_numpy, namespace
+
 __all__ = ["OPERATORS", "PoolingOperator", "pooling_operator"]
 
 
@@ -53,8 +55,11 @@ class PoolingOperator:
         """Fold ``g`` over ``axis`` of ``x``."""
         if self.reduce_fn is not None:
             return self.reduce_fn(x, axis)
-        xp = _namespace(x)
-        parts = [xp.take(x, i, axis=axis) for i in range(x.shape[axis])]
+        idx: list[Any] = [slice(None)] * x.ndim
+        parts = []
+        for i in range(x.shape[axis]):
+            idx[axis] = i
+            parts.append(x[tuple(idx)])
         return self.fold(parts)
 
     def fold(self, arrays: list[Any]) -> Any:
@@ -67,35 +72,38 @@ class PoolingOperator:
         return out
 
 
-def _namespace(x: Any) -> Any:
-    mod = type(x).__module__.split(".")[0]
-    if mod == "cupy":  # pragma: no cover - GPU only
-        import cupy
+def _relu(x: Any, xp: Any) -> Any:
+    return xp.maximum(x, xp.zeros_like(x)) if not is_numpy(xp) else np.maximum(x, 0)
 
-        return cupy
-    return np
+
+def _relu_max_pair(a: Any, b: Any) -> Any:
+    xp = namespace(a, b)
+    return _relu(xp.maximum(a, b), xp)
+
+
+def _relu_sum_pair(a: Any, b: Any) -> Any:
+    xp = namespace(a, b)
+    return _relu(a, xp) + _relu(b, xp)
 
 
 def _relu_max_reduce(x: Any, axis: int) -> Any:
-    xp = _namespace(x)
-    return xp.maximum(x.max(axis=axis), 0)
+    xp = namespace(x)
+    return _relu(xp.max(x, axis=axis), xp)
 
 
 def _relu_sum_reduce(x: Any, axis: int) -> Any:
-    xp = _namespace(x)
-    return xp.maximum(x, 0).sum(axis=axis)
+    xp = namespace(x)
+    return xp.sum(_relu(x, xp), axis=axis)
+
+
+def _product_reduce(x: Any, axis: int) -> Any:
+    return namespace(x).prod(x, axis=axis)
 
 
 OPERATORS: dict[str, PoolingOperator] = {
-    "product": PoolingOperator("product", lambda a, b: a * b, lambda x, axis: x.prod(axis=axis)),
-    "relu_max": PoolingOperator(
-        "relu_max", lambda a, b: _namespace(a).maximum(_namespace(a).maximum(a, b), 0), _relu_max_reduce
-    ),
-    "relu_sum": PoolingOperator(
-        "relu_sum",
-        lambda a, b: _namespace(a).maximum(a, 0) + _namespace(b).maximum(b, 0),
-        _relu_sum_reduce,
-    ),
+    "product": PoolingOperator("product", lambda a, b: a * b, _product_reduce),
+    "relu_max": PoolingOperator("relu_max", _relu_max_pair, _relu_max_reduce),
+    "relu_sum": PoolingOperator("relu_sum", _relu_sum_pair, _relu_sum_reduce),
 }
 
 

@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..trees import ModeTree
 
-__all__ = ["TreeModel", "compile_network", "install_compiler", "is_tree_model"]
+__all__ = ["HOOKS", "TreeModel", "compile_network", "hook", "install_compiler", "install_hook", "is_tree_model"]
 
 
 @runtime_checkable
@@ -82,22 +82,54 @@ def is_tree_model(obj: Any) -> bool:
     return isinstance(obj, TreeModel) and isinstance(getattr(obj, "tree", None), ModeTree)
 
 
-_COMPILER: list[Callable[[Any, int], Any]] = []
+_HOOKS: dict[str, Callable[..., Any]] = {}
 _LOCK = threading.Lock()
+#: What the layers right of the models install here at import time: the network compiler
+#: (:mod:`tnconv.network`), the forward engines and the contracted coefficient tensor
+#: (:mod:`tnconv.contract.engine`).
+HOOKS = ("compile", "forward", "coefficient_tensor")
 
 
-def install_compiler(fn: Callable[[Any, int], Any]) -> None:
-    """Install the model-to-network compiler (called once by :mod:`tnconv.network`).
+def install_hook(name: str, fn: Callable[..., Any]) -> None:
+    """Install the implementation of ``name`` (one of :data:`HOOKS`) that models call.
+
+    Models sit left of the network and contraction layers, so they cannot import them; those layers
+    install themselves here instead (``import tnconv`` imports them all).
 
     Raises
     ------
+    ValueError
+        An unknown hook name.
     TypeError
         ``fn`` is not callable.
     """
+    if name not in HOOKS:
+        raise ValueError(f"unknown hook {name!r}; the hooks are {HOOKS}")
     if not callable(fn):
-        raise TypeError(f"the compiler must be callable, got {fn!r}")
+        raise TypeError(f"the {name} hook must be callable, got {fn!r}")
     with _LOCK:
-        _COMPILER[:] = [fn]
+        _HOOKS[name] = fn
+
+
+def hook(name: str) -> Callable[..., Any]:
+    """The installed implementation of ``name``.
+
+    Raises
+    ------
+    RuntimeError
+        Nothing installed (only when ``tnconv.models`` is used without ``import tnconv``, which cannot
+        happen through the package: ``tnconv/__init__`` imports every layer that installs a hook).
+    """
+    with _LOCK:
+        fn = _HOOKS.get(name)
+    if fn is None:  # pragma: no cover - tnconv/__init__ installs every hook
+        raise RuntimeError(f"no {name!r} implementation installed; import tnconv")
+    return fn
+
+
+def install_compiler(fn: Callable[[Any, int], Any]) -> None:
+    """Install the model-to-network compiler (called once by :mod:`tnconv.network`)."""
+    install_hook("compile", fn)
 
 
 def compile_network(model: Any, output: int = 0) -> Any:
@@ -105,14 +137,7 @@ def compile_network(model: Any, output: int = 0) -> Any:
 
     Raises
     ------
-    RuntimeError
-        No compiler installed (only when ``tnconv.models`` is used without ``import tnconv``, which
-        cannot happen through the package: ``tnconv/__init__`` imports the network layer).
     TypeError, ValueError
         As :meth:`tnconv.network.TensorNetwork.from_model`.
     """
-    with _LOCK:
-        fn = _COMPILER[0] if _COMPILER else None
-    if fn is None:  # pragma: no cover - tnconv/__init__ installs it
-        raise RuntimeError("no tensor-network compiler installed; import tnconv (it installs tnconv.network's)")
-    return fn(model, output)
+    return hook("compile")(model, output)

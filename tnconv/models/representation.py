@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._core.options import check_budget
-from .convnet import check_positive_int, make_rng
+from .checks import check_positive_int, make_rng
 
 __all__ = ["GaussianDescriptors", "NeuronDescriptors"]
 

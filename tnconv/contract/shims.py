@@ -1,0 +1,210 @@
+"""The few operations tnconv needs that a namespace may lack: the one place for array-API shims.
+
+The array API standard has ``permute_dims`` but no ``transpose`` function, no ``.transpose`` or
+``.reshape`` methods, no ``einsum``, and neither ``frexp`` nor ``ldexp``. This module fills those gaps
+from standard functions, dispatching on the namespace of the inputs:
+
+* :func:`transpose`, :func:`tensordot`, :func:`einsum` — the three functions ``opt_einsum`` calls on a
+  backend. This module is itself an opt_einsum backend (``backend="tnconv.contract.shims"``), so
+  ``opt_einsum.contract`` runs on array-api-strict, whose namespace has no ``einsum`` or ``transpose``.
+  :func:`einsum` uses the namespace's own ``einsum`` when it has one, else pairwise contractions
+  (:func:`pair_contract`: one ``tensordot``, broadcast product or batched ``matmul`` per pair).
+* :func:`exponents` and :func:`scale_pow2` — binary exponents and exact power-of-two scaling for the log
+  scale: ``frexp``/``ldexp`` when the namespace has them, else ``floor(log2|m|)`` corrected by one step
+  and a multiplication by ``2**-k`` split in two factors, each exactly representable.
+
+All functions are functional (no in-place writes), so they trace under ``jax.jit`` and differentiate
+under ``jax.grad`` and torch autograd.
+
+References
+----------
+.. [1] The Python array API standard 2023.12, https://data-apis.org/array-api/latest/.
+.. [2] D. G. A. Smith, J. Gray, JOSS 3(26), 753 (2018) (opt_einsum backends).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+from .._core.arrays import backend_name, namespace
+
+__all__ = ["einsum", "exponents", "pair_contract", "scale_pow2", "sum_out", "tensordot", "transpose"]
+
+
+# ---------------------------------------------------------------------- opt_einsum backend functions
+def transpose(x: Any, axes: Sequence[int] | None = None) -> Any:
+    """``x`` with axes permuted (``permute_dims``; reversed when ``axes`` is None).
+
+    Examples
+    --------
+    >>> transpose(np.ones((2, 3))).shape
+    (3, 2)
+    """
+    xp = namespace(x)
+    if axes is None:
+        axes = tuple(range(x.ndim))[::-1]
+    return xp.permute_dims(x, tuple(int(a) for a in axes))
+
+
+def tensordot(a: Any, b: Any, axes: Any = 2) -> Any:
+    """``tensordot`` of the namespace of ``a`` and ``b``.
+
+    Examples
+    --------
+    >>> float(tensordot(np.ones(3), np.ones(3), axes=1))
+    3.0
+    """
+    xp = namespace(a, b)
+    if isinstance(axes, (list, tuple)):
+        axes = (tuple(int(i) for i in axes[0]), tuple(int(i) for i in axes[1]))
+    return xp.tensordot(a, b, axes=axes)
+
+
+def einsum(eq: str, *operands: Any, **kwargs: Any) -> Any:
+    """``einsum`` for any namespace: its own when it has one, else pairwise contractions.
+
+    Only explicit equations (``"ab,bc->ac"``) without repeated indices inside one operand are supported
+    by the fallback, which is what opt_einsum sends.
+
+    Raises
+    ------
+    ValueError
+        For an implicit equation or a repeated index inside one operand (the fallback only).
+
+    Examples
+    --------
+    >>> a = np.arange(6.0).reshape(2, 3)
+    >>> einsum("ij,jk->ik", a, a.T).tolist()
+    [[5.0, 14.0], [14.0, 50.0]]
+    """
+    xp = namespace(*operands)
+    if hasattr(xp, "einsum"):
+        return xp.einsum(eq, *operands, **kwargs)
+    if "->" not in eq or "." in eq:
+        raise ValueError(f"einsum fallback needs an explicit equation without ellipsis, got {eq!r}")
+    lhs, out = eq.replace(" ", "").split("->")
+    terms = lhs.split(",")
+    for t in terms:
+        if len(set(t)) != len(t):
+            raise ValueError(f"einsum fallback: repeated index in operand {t!r} of {eq!r} is not supported")
+    x = operands[0]
+    ix: tuple[Any, ...] = tuple(terms[0])
+    rest = [(o, tuple(t)) for o, t in zip(operands[1:], terms[1:])]
+    for j, (y, iy) in enumerate(rest):
+        later = {i for _, iz in rest[j + 1 :] for i in iz}
+        x, ix = pair_contract(x, ix, y, iy, set(out) | later, xp)
+    x, ix = sum_out(x, ix, set(out), xp)
+    return xp.permute_dims(x, tuple(ix.index(i) for i in out)) if ix != tuple(out) else x
+
+
+# ---------------------------------------------------------------------- pairwise contraction
+def sum_out(x: Any, ix: tuple, keep: set, xp: Any) -> tuple[Any, tuple]:
+    """Sum ``x`` over the indices not in ``keep``; returns the array and its remaining indices."""
+    drop = tuple(k for k, i in enumerate(ix) if i not in keep)
+    if not drop:
+        return x, ix
+    return xp.sum(x, axis=drop), tuple(i for i in ix if i in keep)
+
+
+def _size(shape: dict, ix: list) -> int:
+    p = 1
+    for i in ix:
+        p *= shape[i]
+    return p
+
+
+def pair_contract(a: Any, ia: tuple, b: Any, ib: tuple, keep: set, xp: Any) -> tuple[Any, tuple[Hashable, ...]]:
+    """Contract two operands with index tuples ``ia``, ``ib``, keeping the indices in ``keep``.
+
+    Shared indices not kept are summed (``tensordot``, or a batched ``matmul`` when other shared
+    indices are kept); shared kept indices are batch axes.
+
+    Examples
+    --------
+    >>> a, b = np.ones((2, 3)), np.ones((3, 4))
+    >>> r, ir = pair_contract(a, ("i", "j"), b, ("j", "k"), {"i", "k"}, namespace(a))
+    >>> r.shape, ir
+    ((2, 4), ('i', 'k'))
+    """
+    a, ia = sum_out(a, ia, keep | set(ib), xp)
+    b, ib = sum_out(b, ib, keep | set(ia), xp)
+    sa, sb = set(ia), set(ib)
+    batch = [i for i in ia if i in sb and i in keep]
+    summed = [i for i in ia if i in sb and i not in keep]
+    afree = [i for i in ia if i not in sb]
+    bfree = [i for i in ib if i not in sa]
+    if not batch:
+        r = xp.tensordot(a, b, axes=(tuple(ia.index(i) for i in summed), tuple(ib.index(i) for i in summed)))
+        return r, tuple(afree + bfree)
+    shape = dict(zip(ia, a.shape))
+    shape.update(zip(ib, b.shape))
+    at = xp.permute_dims(a, tuple(ia.index(i) for i in batch + afree + summed))
+    bt = xp.permute_dims(b, tuple(ib.index(i) for i in batch + summed + bfree))
+    Pb, Pa, Pc, Pf = _size(shape, batch), _size(shape, afree), _size(shape, summed), _size(shape, bfree)
+    if not summed:
+        r = xp.reshape(at, (Pb, Pa, 1)) * xp.reshape(bt, (Pb, 1, Pf))
+    else:
+        r = xp.matmul(xp.reshape(at, (Pb, Pa, Pc)), xp.reshape(bt, (Pb, Pc, Pf)))
+    rinds = batch + afree + bfree
+    return xp.reshape(r, tuple(shape[i] for i in rinds)), tuple(rinds)
+
+
+# ---------------------------------------------------------------------- binary exponents
+def exponents(m: Any, xp: Any) -> Any:
+    """Binary exponents ``k`` (float64) with ``|m| * 2**-k`` in ``[1/2, 1)``, and 0 where ``m`` is 0.
+
+    ``frexp`` on numpy and CuPy; else ``floor(log2|m|) + 1``, corrected by one step where
+    ``log2`` rounded across a power of two. Exponents carry no gradient (they are piecewise constant).
+
+    Examples
+    --------
+    >>> import array_api_strict as xs
+    >>> exponents(xs.asarray([0.75, 1.0, 0.0, 3e-320]), xs)
+    Array([    1.,     1.,     0., -1061.], dtype=array_api_strict.float64)
+    """
+    f64 = xp.float64
+    if _native_bits(xp):
+        return xp.astype(xp.frexp(m)[1], f64)
+    a = xp.abs(xp.astype(m, f64))
+    pos = a > 0
+    safe = xp.where(pos, a, xp.ones_like(a))
+    k = xp.floor(xp.log2(safe)) + 1.0
+    mant = scale_pow2(safe, -k, xp)  # exact, so the test below is exact too
+    k = xp.where(mant >= 1.0, k + 1.0, xp.where(mant < 0.5, k - 1.0, k))
+    return xp.where(pos, k, xp.zeros_like(k))
+
+
+def scale_pow2(y: Any, k: Any, xp: Any) -> Any:
+    """``y * 2**k`` exactly (``k`` integer-valued, broadcast against ``y``), without in-place writes.
+
+    ``ldexp`` on numpy and CuPy; else two factors ``2**floor(k/2)`` and ``2**(k - floor(k/2))``,
+    each in range for every ``k`` that can occur (``|k| < 2200``), so that scaling a subnormal up or a
+    huge value down stays exact.
+
+    Examples
+    --------
+    >>> import array_api_strict as xs
+    >>> scale_pow2(xs.asarray([3.0, 5e-324]), xs.asarray([-1.0, 1074.0]), xs)
+    Array([1.5, 1. ], dtype=array_api_strict.float64)
+    """
+    if _native_bits(xp):
+        return xp.ldexp(y, xp.astype(k, xp.int32))
+    k = xp.astype(k, xp.float64)
+    h = xp.floor(k / 2.0)
+    two = xp.asarray(2.0, dtype=xp.float64, device=_device(y))
+    f1 = xp.astype(xp.pow(two, h), y.dtype)
+    f2 = xp.astype(xp.pow(two, k - h), y.dtype)
+    return (y * f1) * f2
+
+
+def _device(x: Any) -> Any:
+    from array_api_compat import device
+
+    return device(x)
+
+
+def _native_bits(xp: Any) -> bool:
+    # numpy's and CuPy's frexp/ldexp work on the bits (exact, fast). JAX's have no gradient rule and
+    # torch.ldexp computes 2**k in floating point, so those namespaces take the standard-only route.
+    return backend_name(xp) in ("numpy", "cupy")
