@@ -38,6 +38,7 @@ def transpose(x: Any, axes: Sequence[int] | None = None) -> Any:
 
     Examples
     --------
+    >>> import numpy as np
     >>> transpose(np.ones((2, 3))).shape
     (3, 2)
     """
@@ -52,6 +53,7 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> Any:
 
     Examples
     --------
+    >>> import numpy as np
     >>> float(tensordot(np.ones(3), np.ones(3), axes=1))
     3.0
     """
@@ -74,6 +76,7 @@ def einsum(eq: str, *operands: Any, **kwargs: Any) -> Any:
 
     Examples
     --------
+    >>> import numpy as np
     >>> a = np.arange(6.0).reshape(2, 3)
     >>> einsum("ij,jk->ik", a, a.T).tolist()
     [[5.0, 14.0], [14.0, 50.0]]
@@ -122,6 +125,7 @@ def pair_contract(a: Any, ia: tuple, b: Any, ib: tuple, keep: set, xp: Any) -> t
 
     Examples
     --------
+    >>> import numpy as np
     >>> a, b = np.ones((2, 3)), np.ones((3, 4))
     >>> r, ir = pair_contract(a, ("i", "j"), b, ("j", "k"), {"i", "k"}, namespace(a))
     >>> r.shape, ir
