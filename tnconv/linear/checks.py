@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from array_api_compat import is_array_api_obj
+from array_api_compat import device, is_array_api_obj
 from array_api_compat import numpy as compat_numpy
 
 from .._core.arrays import namespace
@@ -119,8 +119,10 @@ def _is_tracer(a: Any) -> bool:
     return type(a).__module__.startswith("jax") and "Tracer" in type(a).__name__
 
 
-def check_lr(xp: Any, lr: Any, batch_shape: tuple[int, ...]) -> Array:
+def check_lr(xp: Any, lr: Any, batch_shape: tuple[int, ...], like: Any = None) -> Array:
     """A positive finite learning rate, scalar or broadcastable over the stack; shape ``(..., 1, 1)``.
+
+    A host ``lr`` is placed on the device of ``like`` (the weights it will scale).
 
     An array ``lr`` stays in its namespace (it must be ``xp``'s); its values are checked when concrete.
     """
@@ -139,7 +141,7 @@ def check_lr(xp: Any, lr: Any, batch_shape: tuple[int, ...]) -> Array:
         if not np.all(np.isfinite(host)) or np.any(host <= 0):
             raise ValueError(f"lr (the step size eta) must be positive and finite, got {lr!r}")
         shape = host.shape
-        arr = xp.asarray(host)
+        arr = xp.asarray(host) if like is None else xp.asarray(host, device=device(like))
     try:
         np.broadcast_shapes(shape, batch_shape)
     except ValueError:

@@ -261,7 +261,7 @@ class DeepLinearNetwork:
     def step(self, loss: LossFn, lr: Any) -> Array:
         """One gradient-descent step on all factors; returns the loss value before the step."""
         xp = self._xp
-        lr_ = check_lr(xp, lr, tuple(self.factors[0].shape[:-2]))
+        lr_ = check_lr(xp, lr, tuple(self.factors[0].shape[:-2]), like=self.factors[0])
         value, grad = loss(self.end_to_end())
         gs = self.factor_gradients(grad)
         self.factors = [f - lr_ * g for f, g in zip(self.factors, gs)]

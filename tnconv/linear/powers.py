@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+from array_api_compat import device
+
 from .checks import Array, as_float_array, check_rtol, default_rtol, namespace_of
 
 __all__ = ["psd_power"]
@@ -65,7 +67,7 @@ def psd_power(M: Array, power: float, rtol: float | None = None) -> Array:
     if not math.isfinite(power) or power < 0:
         raise ValueError(f"power must be finite and >= 0, got {power}")
     n = M.shape[-1]
-    eye = xp.broadcast_to(xp.eye(n, dtype=M.dtype), M.shape)
+    eye = xp.broadcast_to(xp.eye(n, dtype=M.dtype, device=device(M)), M.shape)
     if power == 0:
         return xp.asarray(eye, copy=True)
     rtol = check_rtol(rtol)

@@ -178,7 +178,7 @@ def end_to_end_update(
     """
     xp = namespace_of(W, grad)
     W = as_float_array(xp, W, "W")
-    lr_ = check_lr(xp, lr, tuple(W.shape[:-2]) if W.ndim >= 2 else ())
+    lr_ = check_lr(xp, lr, tuple(W.shape[:-2]) if W.ndim >= 2 else (), like=W)
     return W - lr_ * end_to_end_field(W, grad, depth, rtol=rtol, method=method)
 
 
@@ -221,7 +221,7 @@ def end_to_end_update_single_output(w: Array, g: Array, depth: int, lr: Any) -> 
     depth = check_depth(depth)
     if w.ndim < 1 or tuple(w.shape) != tuple(g.shape):
         raise ValueError(f"w and g must be vectors of one shape, got {tuple(w.shape)} and {tuple(g.shape)}")
-    lr_ = check_lr(xp, lr, tuple(w.shape[:-1]))[..., 0]
+    lr_ = check_lr(xp, lr, tuple(w.shape[:-1]), like=w)[..., 0]
     if depth == 1:
         return w - lr_ * g
     return w - lr_ * _field_single(xp, w, g, depth)
