@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-from array_api_compat import device
+from array_api_compat import device, is_array_api_obj
 
 from .._core.arrays import is_numpy, namespace
 from ..trees import ModeTree, format_node
@@ -133,7 +133,7 @@ def resolve_namespace(data: Any, backend: Any) -> Any:
         ``backend="cupy"`` without CuPy.
     """
     if backend is None:
-        return namespace(data) if hasattr(data, "__array_namespace__") or isinstance(data, np.ndarray) else np
+        return namespace(data) if is_array_api_obj(data) else np
     if backend == "numpy":
         return np
     if backend == "cupy":
@@ -142,8 +142,8 @@ def resolve_namespace(data: Any, backend: Any) -> Any:
         except ImportError as exc:  # pragma: no cover - depends on the machine
             raise ImportError("backend='cupy' needs CuPy: pip install 'tnconv[gpu]'") from exc
         return cupy
-    if hasattr(backend, "asarray") and hasattr(backend, "matmul"):
-        return backend
+    if hasattr(backend, "asarray") and hasattr(backend, "matmul"):  # a module: its array API namespace
+        return namespace(backend.asarray(0.0))
     raise ValueError(f"unknown backend {backend!r}; choose 'numpy', 'cupy' or an array namespace module")
 
 
@@ -176,7 +176,7 @@ def sequence_forward(net: Any, seq: Any, xp: Any, padding: str) -> Any:
         if padding == "causal":
             pad = xp.zeros((h.shape[0], d, h.shape[2]), dtype=h.dtype, device=device(h))
             h = xp.concat([pad, h], axis=1)
-        h = pool_pair(net.g, xp, h[:, :-d] @ on_device[id(A)], h[:, d:] @ on_device[id(B)])
+        h = pool_pair(net.g, xp, h[:, :-d, :] @ on_device[id(A)], h[:, d:, :] @ on_device[id(B)])
     return h
 
 
@@ -191,7 +191,7 @@ def check_templates_in(xp: Any, template_features: Any, n_descriptors: int, dtyp
     tf = xp.asarray(template_features)
     if tf.ndim != 2 or tf.shape[1] != n_descriptors:
         raise ValueError(f"template_features have shape {tuple(tf.shape)}; expected (T, {n_descriptors})")
-    return check_features_in(xp, tf[None], tf.shape[0], n_descriptors, dtype)[0]
+    return check_features_in(xp, xp.expand_dims(tf, axis=0), tf.shape[0], n_descriptors, dtype)[0, ...]
 
 
 # ---------------------------------------------------------------------------------------------- level plan
@@ -244,7 +244,7 @@ def build_plan(tree: ModeTree) -> LevelPlan:
 
 def _rows(xp: Any, a: Any, rows: Any) -> Any:
     if isinstance(rows, slice):
-        return a[rows]
+        return a[rows, ...]
     return xp.take(a, xp.asarray(rows, device=device(a)), axis=0)
 
 
@@ -252,7 +252,7 @@ def _gather(xp: Any, acts: dict[int, tuple[Any, ...]], slot: tuple[int | None, A
     hs, rows = slot
     if hs is None:
         n = len(acts[rows[0][0]])
-        return tuple(xp.stack([acts[hc][c][i] for hc, i in rows]) for c in range(n))
+        return tuple(xp.stack([acts[hc][c][i, ...] for hc, i in rows]) for c in range(n))
     return tuple(_rows(xp, a, rows) for a in acts[hs])
 
 
@@ -299,7 +299,7 @@ def level_forward(net: TreeNet, plan: LevelPlan, feats: Any, xp: Any, log: bool)
         for hs in done:  # free the levels nobody reads any more
             del acts[hs]
     top = acts[len(plan.slots)]
-    return top[0][0] if not log else finish(top[0][0], top[1][0], xp)
+    return top[0][0, ...] if not log else finish(top[0][0, ...], top[1][0, ...], xp)
 
 
 # ---------------------------------------------------------------------------------------------- node by node
