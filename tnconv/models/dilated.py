@@ -490,40 +490,6 @@ class DilatedConvNet(Persistable):
         >>> bool(np.allclose(tn.contract(), net.coefficient_tensor()))
         True
         """
-        from ..network import TensorNetwork
-        from .io import node_key
+        from .dilated_network import tensor_network
 
-        if not self.g.is_product:
-            raise ValueError(f"g={self.g.name!r} is not a product: only product pooling is a tensor network")
-        output = check_output(output, self.n_outputs)
-        tree = self.tree
-        arrays: list[np.ndarray] = []
-        inds: list[tuple[str, ...]] = []
-        names: list[str] = []
-        info: dict[str, str] = {}
-
-        def leg(v: frozenset) -> str:
-            return "c" + node_key(v)
-
-        for v in tree.nodes:
-            if tree.is_leaf(v):
-                i = next(iter(v))
-                arrays.append(self.weights[v])
-                inds.append((f"d{i}", leg(v)))
-                names.append(f"W{format_node(v)}")
-                info[f"d{i}"] = f"open leg of input {i} (dim {self.n_descriptors})"
-                info[leg(v)] = f"output channels of leaf {format_node(v)} (dim {self.width})"
-                continue
-            for u, W in zip(tree.children(v), self.weights[v]):
-                if v == tree.root:
-                    arrays.append(W[:, output : output + 1])
-                    inds.append((leg(u), "y"))
-                else:
-                    arrays.append(W)
-                    inds.append((leg(u), leg(v)))
-                names.append(f"W{format_node(v)}<-{format_node(u)}")
-            if v != tree.root:
-                info[leg(v)] = f"copy tensor of node {format_node(v)} (dim {self.width})"
-        info["y"] = f"output {output} of the root (dim 1): the root is a single product"
-        open_inds = [f"d{i}" for i in range(tree.n_inputs)]
-        return TensorNetwork(arrays, inds, open_inds=open_inds, names=names, index_info=info)
+        return tensor_network(self, output)
