@@ -62,6 +62,7 @@ from .dilated_weights import (
     checked_weights,
     planned_weight_bytes,
     random_weights,
+    weights_on,
 )
 from .io import Persistable
 from .operators import PoolingOperator, pooling_operator
@@ -264,10 +265,7 @@ class DilatedConvNet(Persistable):
             if hit is not None and hit[0] == id(weights):
                 return hit[1]
 
-            def move(a: Any) -> Any:
-                return xp.asarray(a, device=dev)
-
-            moved = {v: tuple(move(a) for a in w) if isinstance(w, tuple) else move(w) for v, w in weights.items()}
+            moved = weights_on(weights, xp, dev)
             self._moved[key] = (id(weights), moved)
             return moved
 
@@ -277,6 +275,13 @@ class DilatedConvNet(Persistable):
         if output is not None and node == self.tree.root:
             return tuple(W[:, output : output + 1] for W in mats)
         return mats
+
+    def __getstate__(self) -> dict[str, Any]:  # no lock to copy; device copies stay on their device
+        return {k: ({} if k == "_moved" else v) for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     @property
     def n_parameters(self) -> int:

@@ -28,6 +28,7 @@ __all__ = [
     "layer_kernels",
     "planned_weight_bytes",
     "random_weights",
+    "weights_on",
 ]
 
 Shapes = Callable[[frozenset], Any]
@@ -222,3 +223,12 @@ def layer_kernels(
         elif not (np.array_equal(pair[0], kernels[h][0]) and np.array_equal(pair[1], kernels[h][1])):
             return f"node {format_node(v)}"
     return leaf0, [kernels[h] for h in sorted(kernels)]
+
+
+def weights_on(weights: Mapping[frozenset, Any], xp: Any, dev: Any) -> dict[frozenset, Any]:
+    """A copy of ``weights`` (matrices or tuples of them) as arrays of ``xp`` on device ``dev``."""
+
+    def move(a: Any) -> Any:
+        return xp.asarray(a, device=dev)
+
+    return {v: tuple(move(a) for a in w) if isinstance(w, tuple) else move(w) for v, w in weights.items()}
