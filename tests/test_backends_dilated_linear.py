@@ -64,7 +64,13 @@ def _cupy():
     return Space("cupy", cp.asarray, cp.asnumpy, lambda r: isinstance(r, cp.ndarray), module=cp)
 
 
-@pytest.fixture(params=["numpy", "strict", "jax", "torch", "cupy"])
+ALL = ["numpy", "strict", "jax", "torch", "cupy"]
+#: JAX compiles every eager op once per shape (seconds per case on a loaded machine): the matrix of
+#: operators runs without it, and test_jax_eager_and_jit covers each JAX path once.
+NO_JAX = [s for s in ALL if s != "jax"]
+
+
+@pytest.fixture(params=ALL)
 def space(request):
     s = {"numpy": _numpy, "strict": _strict, "jax": _jax, "torch": _torch, "cupy": _cupy}[request.param]()
     with s.context():
@@ -84,6 +90,7 @@ SHAPE = (5, 8, 3)
 
 
 # ---------------------------------------------------------------------------------------------- dilated
+@pytest.mark.parametrize("space", NO_JAX, indirect=True)
 @pytest.mark.parametrize("g", ["product", "relu_max", "relu_sum"])
 @pytest.mark.parametrize("dil", [[2, 1, 4]])
 def test_dilated_forward_plain_and_log(space, g, dil, rng):
@@ -100,6 +107,7 @@ def test_dilated_forward_plain_and_log(space, g, dil, rng):
     assert space.owns(la)
 
 
+@pytest.mark.parametrize("space", NO_JAX, indirect=True)
 def test_dilated_log_survives_what_plain_overflows(space, rng):
     # features of magnitude 2**200: the product of 8 is about 2**1600, far beyond float64
     net = tc.DilatedConvNet(tc.ModeTree.dilated(3), 3, 4, n_outputs=2, seed=0)
@@ -181,18 +189,33 @@ def test_mixed_namespaces_are_refused():
         resolve_namespace(np.ones(1), "tpu")
 
 
-def test_jax_jit_and_tracers_skip_value_checks():
+def test_jax_eager_and_jit(rng):
     jax = pytest.importorskip("jax")
+    space = _jax()
     with jax.enable_x64(True):
-        net = tc.DilatedConvNet(tc.ModeTree.dilated(3), 3, 4, g="relu_max", n_outputs=2, seed=1)
-        F = np.random.default_rng(0).standard_normal(SHAPE)
-        f = jax.jit(lambda x: net.forward(x, log=True)[1])
-        np.testing.assert_allclose(np.asarray(f(jax.numpy.asarray(F))), net.forward(F, log=True)[1], rtol=1e-12)
+        tree = tc.ModeTree.dilated(3, [2, 1, 4])
+        net = tc.DilatedConvNet(tree, 3, 4, g="relu_max", n_outputs=2, seed=1)
+        F = rng.standard_normal(SHAPE)
+        want = ref_forward(tree, net.weights, G_REF["relu_max"], F)
+        agree(space, net.forward(space.put(F)), want)
+        sign, la = net.forward(space.put(F), log=True)
+        agree(space, sign, np.sign(want))
+        keep = want != 0
+        np.testing.assert_allclose(np.asarray(la)[keep], np.log(np.abs(want[keep])), rtol=1e-11, atol=1e-11)
+        f = jax.jit(lambda x: net.forward(x, log=True)[1])  # traced: value checks are skipped, not broken
+        np.testing.assert_allclose(np.asarray(f(space.put(F)))[keep], np.log(np.abs(want[keep])), rtol=1e-11)
         with pytest.raises(ValueError, match="NaN"):
-            net.forward(jax.numpy.asarray(np.full(SHAPE, np.nan)))
+            net.forward(space.put(np.full(SHAPE, np.nan)))
+        a = tc.ModeTree.dilated(3, [1, 2, 4])
+        mix = tc.MixedConvNet.from_nets(tc.DilatedConvNet(a, 3, 4, g="relu_max", n_outputs=2, seed=2), net,
+                                        [frozenset(range(4))])
+        mwant = ref_mixed([a, tree], [n.weights for n in mix.nets], mix.mixture_nodes, G_REF["relu_max"],
+                          lambda W, v: F[:, next(iter(v)), :] @ W)
+        agree(space, mix.forward(space.put(F)), mwant)
 
 
 # ---------------------------------------------------------------------------------------------- mixed
+@pytest.mark.parametrize("space", NO_JAX, indirect=True)
 @pytest.mark.parametrize("g", ["product", "relu_max"])
 def test_mixed_forward_plain_and_log(space, g, rng):
     a, b = tc.ModeTree.dilated(3, [1, 2, 4]), tc.ModeTree.dilated(3, [2, 1, 4])
