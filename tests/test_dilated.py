@@ -535,3 +535,14 @@ def test_cupy_forward_matches_numpy(rng):
     np.testing.assert_allclose(cp.asnumpy(out), net.forward(x[:, -8:]), rtol=1e-10)
     seq = net.forward_sequence(cp.asarray(x))
     np.testing.assert_allclose(cp.asnumpy(seq), net.forward_sequence(x), rtol=1e-10)
+
+
+def test_deep_copies_keep_the_function(rng):
+    import copy
+
+    net = DilatedConvNet(tc.ModeTree.dilated(3, [2, 1, 4]), 2, 3, g="relu_sum", seed=4)
+    x = rng.standard_normal((3, 8, 2))
+    want = ref_forward(net.tree, net.weights, G_REF["relu_sum"], x)
+    net.forward(x)  # a plan and a lock exist now
+    for other in (copy.deepcopy(net), copy.copy(net)):
+        np.testing.assert_allclose(other.forward(x), want, rtol=1e-12, atol=1e-13)

@@ -634,3 +634,12 @@ def test_cupy_matches_numpy():
     ref = DeepLinearNetwork.balanced(4, 1, depth=3, hidden=2, scale=0.3, seed=0)
     ref_losses = ref.fit(LpLoss(X, X @ np.ones(4), p=4), lr=0.01, n_iter=50)
     np.testing.assert_allclose(losses, ref_losses, rtol=1e-10)
+
+
+def test_fit_end_to_end_refuses_unknown_keywords_and_bad_rtol():
+    X, y = np.eye(2), np.array([1.0, 2.0])
+    with pytest.raises(TypeError, match="rtl"):
+        fit_end_to_end(SquaredLoss(X, y), np.array([[0.1, 0.1]]), depth=2, lr=0.5, n_iter=2, rtl=1e-3)
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="rtol"):
+            end_to_end_update(np.eye(2), np.ones((2, 2)), 2, 0.1, rtol=bad)

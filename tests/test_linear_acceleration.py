@@ -249,3 +249,10 @@ def test_cli(tmp_path, capsys):
     bad = parser.parse_args(["linear-accel", "--datasets", "mnist"])
     with pytest.raises(SystemExit, match="mnist"):
         bad.func(bad)
+
+
+def test_run_all_names_an_unknown_option():
+    with pytest.raises(TypeError, match="n_iters"):
+        la.run_all(ps=(2,), datasets=("synthetic",), n_iters=5)
+    with pytest.raises(TypeError, match="'p'"):
+        la.run_all(ps=(2,), datasets=("synthetic",), p=3)

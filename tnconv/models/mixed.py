@@ -19,28 +19,20 @@ from typing import Any
 import numpy as np
 
 from .._core.options import check_budget
-from ..contract.logscale import check_flag, check_log_operator, finish
+from ..contract.logscale import check_flag, check_log_operator
 from ..partitions import validate_partition
 from ..trees import ModeTree, format_node
 from .convnet import (
-    _array_module,
     as_mode_tree,
-    check_features,
     check_init,
     check_positive_int,
-    check_templates,
     make_rng,
     resolve_dtype,
 )
-from .dilated import (
-    DilatedConvNet,
-    _evaluate,
-    _ForwardOps,
-    _require_binary,
-    common_exponent,
-    log_roots,
-    planned_weight_bytes,
-)
+from .dilated import DilatedConvNet
+from .dilated_dense import check_output, dense_tensor
+from .dilated_eval import check_features_in, check_templates_in, forward_nodes, require_binary, resolve_namespace
+from .dilated_weights import planned_weight_bytes
 from .io import Persistable
 from .operators import PoolingOperator, pooling_operator
 
@@ -123,8 +115,8 @@ class MixedConvNet(Persistable):
         if width % 2:
             raise ValueError(f"width {width} is odd; a mixed decomposition swaps half of the channels")
         ta, tb = as_mode_tree(tree_a, "tree_a"), as_mode_tree(tree_b, "tree_b")
-        _require_binary(ta, "MixedConvNet (tree_a)")
-        _require_binary(tb, "MixedConvNet (tree_b)")
+        require_binary(ta, "MixedConvNet (tree_a)")
+        require_binary(tb, "MixedConvNet (tree_b)")
         M = check_positive_int(n_descriptors, "n_descriptors")
         n_out = check_positive_int(n_outputs, "n_outputs")
         init = check_init(init)
@@ -277,15 +269,11 @@ class MixedConvNet(Persistable):
         net = self.nets[0]
         if log:
             check_log_operator(net.g)
-        xp = _array_module(features)
-        feats = check_features(features, net.n_inputs, net.n_descriptors, net.dtype)
-        if log:
-            (xa, e), (xb, _) = common_exponent(log_roots(self.nets, self.mixture_nodes, feats, self.width // 2, xp), xp)
-            return finish(xa + xb, e, xp)
-        roots = _evaluate(self.nets, self.mixture_nodes, _ForwardOps(net.g, feats, xp), self.width // 2, xp)
-        return roots[0] + roots[1]
+        xp = resolve_namespace(features, None)
+        feats = check_features_in(xp, features, net.n_inputs, net.n_descriptors, net.dtype)
+        return forward_nodes(self.nets, self.mixture_nodes, feats, self.width // 2, xp, log)
 
-    def coefficient_tensor(self, output: int = 0, max_bytes: float | None = None) -> np.ndarray:
+    def coefficient_tensor(self, output: int = 0, max_bytes: float | None = None, backend: Any = None) -> Any:
         """The dense coefficient tensor (product ``g`` only), the sum of the two mixed decompositions.
 
         Raises
@@ -305,10 +293,12 @@ class MixedConvNet(Persistable):
         net = self.nets[0]
         if not net.g.is_product:
             raise ValueError(f"g={net.g.name!r} has no coefficient tensor (only product pooling does); use grid_tensor")
-        eye = np.eye(net.n_descriptors, dtype=net.dtype)
-        return net._dense(self.nets, self.mixture_nodes, eye, output, "coefficient tensor", max_bytes)
+        output = check_output(output, net.n_outputs)
+        xp = resolve_namespace(None, backend)
+        eye = xp.eye(net.n_descriptors, dtype=getattr(xp, net.dtype.name))
+        return dense_tensor(self.nets, self.mixture_nodes, eye, output, "coefficient tensor", max_bytes, xp)
 
-    def grid_tensor(self, template_features: Any, output: int = 0, max_bytes: float | None = None) -> np.ndarray:
+    def grid_tensor(self, template_features: Any, output: int = 0, max_bytes: float | None = None) -> Any:
         """The output on every combination of templates (any ``g``); shape ``(T,) * n_inputs``.
 
         Raises
@@ -324,8 +314,10 @@ class MixedConvNet(Persistable):
         (1, 1, 1, 1)
         """
         net = self.nets[0]
-        tf = check_templates(template_features, net.n_descriptors, net.dtype)
-        return net._dense(self.nets, self.mixture_nodes, tf, output, "grid tensor", max_bytes)
+        output = check_output(output, net.n_outputs)
+        xp = resolve_namespace(template_features, None)
+        tf = check_templates_in(xp, template_features, net.n_descriptors, net.dtype)
+        return dense_tensor(self.nets, self.mixture_nodes, tf, output, "grid tensor", max_bytes, xp)
 
 
 # ---------------------------------------------------------------------------------------------- bounds
@@ -392,7 +384,7 @@ def tiling_rank_bounds(
     (64, 64)
     """
     tree = as_mode_tree(tree)
-    _require_binary(tree, "tiling_rank_bounds")
+    require_binary(tree, "tiling_rank_bounds")
     r = check_positive_int(width, "width")
     M = None if n_descriptors is None else check_positive_int(n_descriptors, "n_descriptors")
     I = validate_partition(part, tree.n_inputs)
