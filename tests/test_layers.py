@@ -26,23 +26,10 @@ LAYERS: list[tuple[str, ...]] = [
 ]
 PEERS = {"tnconv.contract", "tnconv.mincut", "tnconv.spectrum"}
 
-# Known violations in files of other helpers, to be removed in issue 11 merge.
-ALLOWED: set[tuple[str, str]] = {
-    # to be removed in issue 11 merge: dilated and mixed nets' log mode reads the engine's log scale
-    ("tnconv.models.dilated", "tnconv.contract.logscale"),
-    ("tnconv.models.mixed", "tnconv.contract.logscale"),
-    # to be removed in issue 11 merge: TensorNetwork.contract() calls the executor lazily (network.py is
-    # the structure helper's, the executor the engine helper's: the executor should register itself)
-    ("tnconv.network", "tnconv.contract.generic"),
-}
-# Private names imported across modules in files of other helpers, to be removed in issue 11 merge.
-ALLOWED_PRIVATE: set[tuple[str, str]] = {
-    ("tnconv.models.mixed", "tnconv.models.convnet._array_module"),
-    ("tnconv.models.dilated", "tnconv.models.convnet._array_module"),
-    ("tnconv.models.mixed", "tnconv.models.dilated._evaluate"),
-    ("tnconv.models.mixed", "tnconv.models.dilated._ForwardOps"),
-    ("tnconv.models.mixed", "tnconv.models.dilated._require_binary"),
-}
+# Known violations (none left).
+ALLOWED: set[tuple[str, str]] = set()
+# Private names imported across modules (none left).
+ALLOWED_PRIVATE: set[tuple[str, str]] = set()
 
 
 def _module_name(path: Path) -> str:

@@ -8,8 +8,9 @@ from . import partitions
 from ._core.options import TensorTooLargeError, option_context, options, set_options
 from ._version import __version__
 
-# The forward engines install themselves into the models' hooks (tnconv.models.protocol).
+# The forward engines and the network executor install themselves as hooks (tnconv.models.protocol).
 from .contract import engine as _contract_engine  # noqa: F401
+from .contract import generic as _contract_generic  # noqa: F401
 from .entanglement import (
     entanglement_entropy,
     geometric_measure,

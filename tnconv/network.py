@@ -22,7 +22,7 @@ import numpy as np
 
 from ._core.symbols import einsum_symbols, symbol
 from ._core.validate import MAX_DIMENSION, check_arrays, check_dimension, check_inds, check_labels
-from .models.protocol import install_compiler
+from .models.protocol import hook, install_compiler
 from .network_compile import compile_parts
 from .network_io import einsum_parts, quimb_network, quimb_parts, string_labels
 from .trees import ModeTree
@@ -469,9 +469,8 @@ class TensorNetwork:
         >>> tn.contract(optimize=[], executor="opt_einsum").shape
         (3, 2)
         """
-        from .contract.generic import contract_network
-
-        return contract_network(self, features=features, optimize=optimize, backend=backend, executor=executor,
+        # The executor lives in the contraction layer, right of this one; it installs itself as a hook.
+        return hook("contract")(self, features=features, optimize=optimize, backend=backend, executor=executor,
                                 memory_limit=memory_limit, max_bytes=max_bytes)
 
     def _require_arrays(self, what: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_DIMENSION", "check_arrays", "check_dimension", "check_inds", "check_labels"]
+__all__ = ["MAX_DIMENSION", "check_arrays", "check_dimension", "check_flag", "check_inds", "check_labels"]
 
 #: The largest index dimension accepted: the largest axis length of a numpy array.
 MAX_DIMENSION = 2**63 - 1
@@ -100,3 +100,27 @@ def check_arrays(arrays: Any, n: int, what: str = "") -> list[Any]:
         if kind not in "biufc":
             raise TypeError(f"array {k} has dtype {a.dtype}; expected numbers")
     return out
+
+
+def check_flag(value: Any, name: str) -> bool:
+    """``value`` as a bool, refusing anything but ``bool`` and ``numpy.bool_``.
+
+    ``log='no'`` or ``log=0.5`` would otherwise be truthy and silently switch a mode on.
+
+    Raises
+    ------
+    TypeError
+        Naming the argument and the value.
+
+    Examples
+    --------
+    >>> check_flag(np.True_, "log")
+    True
+    >>> check_flag("no", "log")
+    Traceback (most recent call last):
+    ...
+    TypeError: log must be a bool (True or False), got 'no' of type str
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be a bool (True or False), got {value!r} of type {type(value).__name__}")

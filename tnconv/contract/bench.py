@@ -451,7 +451,7 @@ def benchmark_paths(model_or_tn: Any, optimizers: Sequence[Any] | None = None, b
     """
     from .._core.options import options
     from .._core.progress import progress
-    from .logscale import check_flag
+    from .._core.validate import check_flag
 
     problem = _resolve(model_or_tn, features, batch, seed)
     show_progress = check_flag(show_progress, "show_progress")

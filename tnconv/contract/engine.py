@@ -33,12 +33,14 @@ import numpy as np
 
 from .._core.arrays import cached_copy, device_of, is_concrete, is_numpy, namespace, to_namespace
 from .._core.options import check_budget
+from .._core.validate import check_flag
 from ..models.checks import check_features
+from ..models.operators import check_log_operator
 from ..models.parameters import weights_for
 from ..models.protocol import install_hook
 from .backends import blas_threads, resolve_backend
 from .levels import level_plan, run_levels
-from .logscale import check_flag, check_log_operator, finish, normalize, pool_log
+from .logscale import finish, normalize, pool_log
 
 __all__ = ["ENGINES", "coefficient_tensor", "node_groups", "run_forward", "run_generic", "select_engine"]
 

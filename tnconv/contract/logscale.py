@@ -51,9 +51,6 @@ from .._core.arrays import is_concrete, namespace
 from .shims import exponents, scale_pow2
 
 __all__ = [
-    "HOMOGENEOUS",
-    "check_flag",
-    "check_log_operator",
     "finish",
     "leaf_too_small",
     "normalize",
@@ -64,52 +61,10 @@ __all__ = [
 ]
 
 #: Pooling operators for which ``log=True`` is exact: ``g(t a, t b) = t**k g(a, b)`` for ``t > 0``.
-HOMOGENEOUS = ("product", "relu_max", "relu_sum")
 
 #: Feature vectors with largest magnitude inside ``[2**-FEATURE_BAND, 2**FEATURE_BAND]`` are used as
 #: they are; others are rescaled by a power of two before the first convolution.
 FEATURE_BAND = 60
-
-
-def check_flag(value: Any, name: str) -> bool:
-    """``value`` as a bool, refusing anything but ``bool`` and ``numpy.bool_``.
-
-    ``log='no'`` or ``log=0.5`` would otherwise be truthy and silently switch a mode on.
-
-    Raises
-    ------
-    TypeError
-        Naming the argument and the value.
-
-    Examples
-    --------
-    >>> check_flag(np.True_, "log")
-    True
-    >>> check_flag("no", "log")
-    Traceback (most recent call last):
-    ...
-    TypeError: log must be a bool (True or False), got 'no' of type str
-    """
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    raise TypeError(f"{name} must be a bool (True or False), got {value!r} of type {type(value).__name__}")
-
-
-def check_log_operator(g: Any) -> None:
-    """Refuse ``log=True`` for pooling operators that are not positively homogeneous.
-
-    Raises
-    ------
-    ValueError
-        Naming the operator.
-
-    Examples
-    --------
-    >>> from tnconv.models.operators import pooling_operator
-    >>> check_log_operator(pooling_operator("relu_max"))
-    """
-    if g.name not in HOMOGENEOUS:
-        raise ValueError(f"log=True needs a positively homogeneous pooling operator, not {g.name!r}")
 
 
 def _exponents(m: Any, xp: Any) -> Any:

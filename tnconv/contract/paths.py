@@ -266,7 +266,7 @@ def structure_path(tn: Any, features: bool = False, batch: int = 1) -> Structure
     >>> sp.cost.largest_intermediate
     15
     """
-    from .logscale import check_flag
+    from .._core.validate import check_flag
 
     features = check_flag(features, "features")
     if tn.tree is None or tn.tensor_nodes is None:

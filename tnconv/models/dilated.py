@@ -35,7 +35,7 @@ from array_api_compat import device
 
 from .._core.arrays import is_numpy
 from .._core.options import check_budget
-from ..contract.logscale import check_flag, check_log_operator
+from .._core.validate import check_flag
 from ..trees import ModeTree, format_node
 from .convnet import (
     as_mode_tree,
@@ -65,7 +65,7 @@ from .dilated_weights import (
     weights_on,
 )
 from .io import Persistable
-from .operators import PoolingOperator, pooling_operator
+from .operators import PoolingOperator, check_log_operator, pooling_operator
 
 __all__ = ["DilatedConvNet", "planned_weight_bytes"]
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .._core.options import check_budget
-from ..contract.logscale import check_flag, check_log_operator
+from .._core.validate import check_flag
 from ..partitions import validate_partition
 from ..trees import ModeTree, format_node
 from .convnet import (
@@ -34,7 +34,7 @@ from .dilated_dense import check_output, dense_tensor
 from .dilated_eval import check_features_in, check_templates_in, forward_nodes, require_binary, resolve_namespace
 from .dilated_weights import planned_weight_bytes
 from .io import Persistable
-from .operators import PoolingOperator, pooling_operator
+from .operators import PoolingOperator, check_log_operator, pooling_operator
 
 __all__ = ["MixedConvNet", "tiling_rank_bounds"]
 

@@ -27,7 +27,10 @@ import numpy as np
 
 from .._core.arrays import is_numpy, namespace
 
-__all__ = ["OPERATORS", "PoolingOperator", "pooling_operator"]
+__all__ = ["HOMOGENEOUS", "OPERATORS", "PoolingOperator", "check_log_operator", "pooling_operator"]
+
+#: Pooling operators with g(c a, c b) = c g(a, b) for c > 0: the ones log-scale evaluation supports.
+HOMOGENEOUS = ("product", "relu_max", "relu_sum")
 
 
 @dataclass(frozen=True)
@@ -168,3 +171,20 @@ def pooling_operator(g: str | Callable[[Any, Any], Any] | PoolingOperator, check
                 f"pooling operator {name!r} is not associative: g(g(a, b), c) != g(a, g(b, c)) on random samples"
             )
     return PoolingOperator(name, g)
+
+
+def check_log_operator(g: Any) -> None:
+    """Refuse ``log=True`` for pooling operators that are not positively homogeneous.
+
+    Raises
+    ------
+    ValueError
+        Naming the operator.
+
+    Examples
+    --------
+    >>> from tnconv.models.operators import pooling_operator
+    >>> check_log_operator(pooling_operator("relu_max"))
+    """
+    if g.name not in HOMOGENEOUS:
+        raise ValueError(f"log=True needs a positively homogeneous pooling operator, not {g.name!r}")

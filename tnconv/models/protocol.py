@@ -86,8 +86,9 @@ _HOOKS: dict[str, Callable[..., Any]] = {}
 _LOCK = threading.Lock()
 #: What the layers right of the models install here at import time: the network compiler
 #: (:mod:`tnconv.network`), the forward engines and the contracted coefficient tensor
-#: (:mod:`tnconv.contract.engine`).
-HOOKS = ("compile", "forward", "coefficient_tensor")
+#: (:mod:`tnconv.contract.engine`), and the network contraction (:mod:`tnconv.contract.generic`), which
+#: ``TensorNetwork.contract`` calls.
+HOOKS = ("compile", "forward", "coefficient_tensor", "contract")
 
 
 def install_hook(name: str, fn: Callable[..., Any]) -> None:
