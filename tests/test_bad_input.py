@@ -266,7 +266,9 @@ def _mod_p_reference(net, p, seed, output):
 ])
 @pytest.mark.parametrize("chunk", [2**20, 7])
 def test_mod_p_tensor_matches_the_float_engine(make, output, chunk, monkeypatch):
-    monkeypatch.setattr(exact, "_CHUNK", chunk)  # 7 forces many row chunks per node
+    # 7 forces many row chunks per node
+    monkeypatch.setattr(exact.tensors, "CHUNK_ENTRIES", chunk)
+    monkeypatch.setattr(exact.arithmetic, "CHUNK_ENTRIES", chunk)
     net, p = make(), 7
     got = exact.coefficient_tensor_mod_p(net, p=p, seed=3, output=output)
     np.testing.assert_array_equal(got, _mod_p_reference(net, p, 3, output))

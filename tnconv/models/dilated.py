@@ -37,14 +37,7 @@ from .._core.arrays import is_numpy
 from .._core.options import check_budget
 from .._core.validate import check_flag
 from ..trees import ModeTree, format_node
-from .convnet import (
-    as_mode_tree,
-    check_bool,
-    check_init,
-    check_positive_int,
-    make_rng,
-    resolve_dtype,
-)
+from .convnet import as_mode_tree, check_bool, check_init, check_positive_int, make_rng, resolve_dtype
 from .dilated_dense import check_output, dense_tensor
 from .dilated_eval import (
     LevelPlan,
@@ -57,13 +50,7 @@ from .dilated_eval import (
     resolve_namespace,
     sequence_forward,
 )
-from .dilated_weights import (
-    check_dilations,
-    checked_weights,
-    planned_weight_bytes,
-    random_weights,
-    weights_on,
-)
+from .dilated_weights import check_dilations, checked_weights, planned_weight_bytes, random_weights, weights_on
 from .io import Persistable
 from .operators import PoolingOperator, check_log_operator, pooling_operator
 

@@ -1,184 +1,29 @@
-"""Exact ranks over a prime field: the generic Schmidt rank of an architecture without float round-off.
-
-Coefficient tensors of deep ConvACs are products of many random factors; their singular values can
-spread over 15 orders of magnitude, and a float SVD then miscounts the rank. Here weights are drawn
-uniformly from GF(p), the coefficient tensor is built with int64 arithmetic modulo ``p < 2**25``
-(products stay below ``2**50``), and matricizations are row-reduced modulo ``p``.
-
-The rank modulo ``p`` of a matrix of integers never exceeds its rational rank, and for weights drawn
-uniformly from GF(p) it equals the generic rank of the architecture with probability at least
-``1 - deg/p`` (Schwartz-Zippel), where ``deg`` is the degree of the minor polynomial. A second draw with
-another seed or prime confirms a value.
+"""Coefficient tensors modulo a prime, for weights drawn uniformly from GF(p): ConvNets with product
+pooling (one matrix per node) and dilated nets (one matrix per child), built node by node in row chunks
+against a planned peak.
 
 References
 ----------
-.. [1] MATH.md §7; J. T. Schwartz, "Fast probabilistic algorithms for verification of polynomial
-   identities", J. ACM 27 (1980).
-
-Examples
---------
->>> import numpy as np, tnconv as tc
->>> rank_mod_p(np.array([[1, 2], [2, 4]]))
-1
->>> net = tc.deep(8, 2, 2)
->>> generic_schmidt_rank(net, tc.partitions.odd_even(8)), generic_schmidt_rank(net, tc.partitions.left_right(8))
-(16, 2)
+.. [1] N. Cohen, O. Sharir, A. Shashua, COLT 2016, arXiv:1509.05009.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from ._core.options import check_budget
-from .partitions import validate_partition
+from .._core.options import check_budget
+from .arithmetic import CHUNK_ENTRIES, DEFAULT_PRIME, block_size, check_prime
 
-__all__ = [
-    "DEFAULT_PRIME",
-    "coefficient_tensor_mod_p",
-    "generic_schmidt_rank",
-    "planned_bytes_mod_p",
-    "rank_mod_p",
-]
-
-#: The largest prime below 2**25.
-DEFAULT_PRIME = 33554393
-
-# Entries per chunk of the row-wise work (pooling gathers, elimination updates): bounds the temporaries
-# at a few times 8 MiB whatever the size of the tensor.
-_CHUNK = 2**20
+__all__ = ["build_tensor_mod_p", "check_model", "coefficient_tensor_mod_p", "gf_rng", "plan_bytes",
+           "planned_bytes_mod_p"]
 
 
-def _check_prime(p: Any) -> int:
-    if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, np.integer)):
-        raise TypeError(f"the prime p must be an int, got {p!r} ({type(p).__name__})")
-    p = int(p)
-    if not 2 <= p < 2**25:
-        raise ValueError(f"prime p={p} must be in [2, 2**25) so that products fit in int64")
-    if any(p % q == 0 for q in range(2, int(p**0.5) + 1)):
-        raise ValueError(f"p={p} is not prime")
-    return p
-
-
-def _block(p: int) -> int:
-    """How many products ``a*b`` (``a, b < p``) can be summed onto a value ``< p`` within int64."""
-    return max(1, (2**63 - 1 - p) // ((p - 1) ** 2 or 1))
-
-
-def _reduced_copy(matrix: Any, p: int, transpose: bool) -> np.ndarray:
-    """A new C-ordered int64 array holding ``matrix mod p`` (transposed if asked)."""
-    A = matrix.T if transpose else matrix
-    kind = A.dtype.kind
-    out = np.empty(A.shape, dtype=np.int64)
-    if kind in "iu":
-        src = A.astype(np.uint64 if kind == "u" else np.int64, copy=False)
-        np.remainder(src, p, out=out, casting="unsafe")
-    elif kind == "f":
-        # fmod is exact on integral floats, whatever their magnitude; the sign is fixed afterwards.
-        red = np.fmod(A, float(p))
-        red[red < 0] += p
-        out[...] = red
-    else:  # object arrays of Python ints: exact big-integer reduction
-        out[...] = np.vectorize(lambda x: int(x) % p, otypes=[np.int64])(A) if A.size else 0
-    return out
-
-
-def rank_mod_p(matrix: Any, p: int = DEFAULT_PRIME, max_bytes: float | None = None) -> int:
-    """Rank of an integer matrix over GF(p), by Gaussian elimination.
-
-    Parameters
-    ----------
-    matrix : array_like of integers
-        Integer dtypes, integral floats or Python ints of any size (reduced exactly modulo ``p``).
-    p : int
-        A prime below ``2**25``.
-    max_bytes : float, optional
-        Byte budget for the working copy (default ``tnconv.options["max_dense_bytes"]``).
-
-    Returns
-    -------
-    int
-        A lower bound on the rational rank; equal to it unless ``p`` divides certain minors.
-
-    Raises
-    ------
-    TypeError
-        Non-integer entries or a prime that is not an int.
-    ValueError
-        Not a (rectangular) matrix, non-finite entries, ``p`` not a prime below ``2**25``.
-    tnconv.TensorTooLargeError
-        When the working copy (8 bytes per entry, twice for float input) exceeds the budget.
-
-    Examples
-    --------
-    >>> rank_mod_p([[1, 2], [3, 4]]), rank_mod_p([[1, 2], [3, 4]], p=2)
-    (2, 1)
-    """
-    p = _check_prime(p)
-    try:
-        A = np.asarray(matrix)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"rank_mod_p needs a rectangular matrix of integers: {exc}") from None
-    if A.ndim != 2:
-        raise ValueError(f"rank_mod_p needs a matrix, got an array of shape {A.shape}")
-    if A.dtype.kind == "f":
-        if not np.isfinite(A).all():
-            raise ValueError("rank_mod_p got NaN or infinite entries; it needs integers")
-        if not np.all(np.round(A) == A):
-            raise TypeError(f"rank_mod_p needs integer entries, got non-integral values of dtype {A.dtype}")
-    elif A.dtype.kind == "O":
-        bad = next((x for x in A.flat if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer))),
-                   None)
-        if bad is not None:
-            raise TypeError(f"rank_mod_p needs integer entries, got {bad!r} ({type(bad).__name__})")
-    elif A.dtype.kind not in "iu":
-        raise TypeError(f"rank_mod_p needs integer entries, got dtype {A.dtype}")
-    entries = float(A.shape[0]) * A.shape[1]
-    copies = 2 if A.dtype.kind == "f" else 1
-    check_budget(f"rank_mod_p's int64 working copy of the {A.shape[0]} x {A.shape[1]} matrix",
-                 entries * 8 * copies + _elimination_temp_bytes(min(A.shape), max(A.shape)), max_bytes)
-    return _eliminate(_reduced_copy(A, p, transpose=A.shape[0] > A.shape[1]), p)
-
-
-def _elimination_temp_bytes(rows: int, cols: int) -> float:
-    # Per pivot: the pivot row and column copies, and a chunk's product, gathered rows and difference.
-    chunk = max(1, _CHUNK // max(1, cols)) * cols
-    return 8.0 * (3 * chunk + 2 * cols + 2 * rows)
-
-
-def _eliminate(A: np.ndarray, p: int) -> int:
-    """Row-reduce the C-ordered int64 array ``A`` (entries in ``0..p-1``, ``rows <= cols``) in place."""
-    rows, cols = A.shape
-    rank = 0
-    for c in range(cols):
-        if rank == rows:
-            break
-        pivots = np.flatnonzero(A[rank:, c])
-        if pivots.size == 0:
-            continue
-        r = rank + int(pivots[0])
-        if r != rank:
-            A[[rank, r], c:] = A[[r, rank], c:]
-        inv = pow(int(A[rank, c]), p - 2, p)
-        pivot_row = (A[rank, c:] * inv) % p
-        A[rank, c:] = pivot_row
-        below = np.flatnonzero(A[rank + 1 :, c]) + rank + 1
-        step = max(1, _CHUNK // max(1, cols - c))
-        for start in range(0, below.size, step):
-            idx = below[start : start + step]
-            upd = np.multiply.outer(A[idx, c], pivot_row)
-            upd %= p
-            A[idx, c:] = (A[idx, c:] - upd) % p
-        rank += 1
-    return rank
-
-
-def _check_model(model: Any, output: Any) -> int:
-    from .models.convnet import ConvNet
-    from .models.dilated import DilatedConvNet
+def check_model(model: Any, output: Any) -> int:
+    from ..models.convnet import ConvNet
+    from ..models.dilated import DilatedConvNet
 
     if not isinstance(model, (ConvNet, DilatedConvNet)):
         hint = (" (a mixed decomposition is not a single tree: use tnconv.tiling_rank_bounds, or the dense "
@@ -196,8 +41,8 @@ def _check_model(model: Any, output: Any) -> int:
     return int(output)
 
 
-def _chunk_rows(width: int, out_width: int) -> int:
-    return max(1, _CHUNK // max(width, out_width, 1))
+def chunk_rows(width: int, out_width: int) -> int:
+    return max(1, CHUNK_ENTRIES // max(width, out_width, 1))
 
 
 def planned_bytes_mod_p(model: Any) -> int:
@@ -222,17 +67,17 @@ def planned_bytes_mod_p(model: Any) -> int:
     >>> planned_bytes_mod_p(tc.deep(4, 2, 2)) >= 2 * 2**4 * 8
     True
     """
-    _check_model(model, 0)
-    return _plan(model)[0]
+    check_model(model, 0)
+    return plan_bytes(model)[0]
 
 
 def _is_dilated(model: Any) -> bool:
-    from .models.dilated import DilatedConvNet
+    from ..models.dilated import DilatedConvNet
 
     return isinstance(model, DilatedConvNet)
 
 
-def _plan(model: Any) -> tuple[int, dict[frozenset, int]]:
+def plan_bytes(model: Any) -> tuple[int, dict[frozenset, int]]:
     if _is_dilated(model):
         return _plan_dilated(model)
     tree = model.tree
@@ -260,7 +105,7 @@ def _plan(model: Any) -> tuple[int, dict[frozenset, int]]:
         rows[v] = n_rows
         width = model.widths[kids[0]]
         out_width = 1 if v == tree.root else model.widths[v]
-        chunk = min(n_rows, _chunk_rows(width, out_width))
+        chunk = min(n_rows, chunk_rows(width, out_width))
         out_bytes = 8 * n_rows * out_width
         temp = 8 * chunk * (2 * width + out_width + len(kids) + 1)
         peak = max(peak, live + out_bytes + temp)
@@ -297,7 +142,7 @@ def _plan_dilated(model: Any) -> tuple[int, dict[frozenset, int]]:
         n_rows = math.prod(rows[c] for c in kids)
         rows[v] = n_rows
         mapped = sum(8 * rows[c] * out_w for c in kids)
-        chunk = min(n_rows, _chunk_rows(out_w, out_w))
+        chunk = min(n_rows, chunk_rows(out_w, out_w))
         out_bytes = 8 * n_rows * out_w
         # chunk temporaries: the gathered rows, one factor, the index arrays; plus a small fixed allowance
         # for the generator and index bookkeeping
@@ -349,16 +194,16 @@ def coefficient_tensor_mod_p(model: Any, p: int = DEFAULT_PRIME, seed: Any = Non
     >>> coefficient_tensor_mod_p(tc.shallow(3, 2, 1), p=7, seed=0).shape
     (2, 2, 2)
     """
-    p = _check_prime(p)
-    output = _check_model(model, output)
-    peak, rows = _plan(model)
+    p = check_prime(p)
+    output = check_model(model, output)
+    peak, rows = plan_bytes(model)
     M, n = model.n_descriptors, model.n_inputs
     check_budget(f"the mod-p coefficient tensor ({M}^{n} int64 entries, with its node tables and copies)",
                  float(peak), max_bytes)
-    return _coefficient_tensor_mod_p(model, p, _rng(seed), output, rows)
+    return build_tensor_mod_p(model, p, gf_rng(seed), output, rows)
 
 
-def _rng(seed: Any) -> np.random.Generator:
+def gf_rng(seed: Any) -> np.random.Generator:
     if isinstance(seed, (bool, np.bool_)):
         raise TypeError(f"seed must be an int, a numpy Generator or None, got {seed!r}")
     try:
@@ -367,7 +212,7 @@ def _rng(seed: Any) -> np.random.Generator:
         raise type(exc)(f"seed {seed!r} is not valid: {exc}") from None
 
 
-def _coefficient_tensor_mod_p(model: Any, p: int, rng: np.random.Generator, output: int,
+def build_tensor_mod_p(model: Any, p: int, rng: np.random.Generator, output: int,
                               rows: dict[frozenset, int]) -> np.ndarray:
     if _is_dilated(model):
         flat, order = _dilated_table_mod_p(model, p, rng, output, rows)
@@ -382,7 +227,7 @@ def _coefficient_tensor_mod_p(model: Any, p: int, rng: np.random.Generator, outp
             continue
         shape = (model.in_width(v), model.widths[v])
         weights[v] = by_height[h] = rng.integers(0, p, size=shape, dtype=np.int64)
-    block = _block(p)
+    block = block_size(p)
     tables: dict[frozenset, tuple[np.ndarray, list[int]]] = {}
     for v in tree.nodes:
         if tree.is_leaf(v):
@@ -402,7 +247,7 @@ def _dilated_table_mod_p(model: Any, p: int, rng: np.random.Generator, output: i
     then pools the mapped tables (a Khatri-Rao product of rows), as in ``DilatedConvNet``."""
     tree, w, M = model.tree, model.width, model.n_descriptors
     drawn: dict[Any, Any] = {}
-    block = _block(p)
+    block = block_size(p)
     tables: dict[frozenset, tuple[np.ndarray, list[int]]] = {}
     for v in tree.nodes:
         key = tree.height(v) if model.shared else v
@@ -434,12 +279,12 @@ def _matmul_mod_p(T: np.ndarray, W: np.ndarray, p: int, block: int) -> np.ndarra
 def _pooled_table(tables: list[np.ndarray], p: int, n_rows: int) -> np.ndarray:
     """The Khatri-Rao product of ``tables`` (rows: every combination, first table slowest) mod ``p``."""
     out = np.empty((n_rows, tables[0].shape[1]), dtype=np.int64)
-    for start, stop, pooled in _pooled_chunks(tables, p, n_rows, _chunk_rows(out.shape[1], out.shape[1])):
+    for start, stop, pooled in pooled_chunks(tables, p, n_rows, chunk_rows(out.shape[1], out.shape[1])):
         out[start:stop] = pooled
     return out
 
 
-def _pooled_chunks(tables: list[np.ndarray], p: int, n_rows: int, step: int) -> Any:
+def pooled_chunks(tables: list[np.ndarray], p: int, n_rows: int, step: int) -> Any:
     shape = tuple(t.shape[0] for t in tables)
     for start in range(0, n_rows, step):
         stop = min(start + step, n_rows)
@@ -462,75 +307,10 @@ def _as_dense(flat: np.ndarray, order: list[int], model: Any) -> np.ndarray:
 def _node_table(tables: list[np.ndarray], W: np.ndarray, p: int, block: int, n_rows: int) -> np.ndarray:
     """``(pooled children) @ W mod p``, pooled row-chunk by row-chunk (the full pooled table never exists)."""
     out = np.empty((n_rows, W.shape[1]), dtype=np.int64)
-    for start, stop, pooled in _pooled_chunks(tables, p, n_rows, _chunk_rows(W.shape[0], W.shape[1])):
+    for start, stop, pooled in pooled_chunks(tables, p, n_rows, chunk_rows(W.shape[0], W.shape[1])):
         acc = out[start:stop]
         acc[...] = 0
         for k in range(0, W.shape[0], block):
             acc += pooled[:, k : k + block] @ W[k : k + block]
             acc %= p
     return out
-
-
-def generic_schmidt_rank(model: Any, part: Iterable[int], p: int = DEFAULT_PRIME, seed: Any = 0,
-                         output: int = 0, max_bytes: float | None = None) -> int:
-    """The Schmidt rank that almost every weight setting of ``model``'s architecture attains.
-
-    Computed exactly over GF(p) for weights drawn uniformly from GF(p): never above the generic rank, and
-    equal to it with probability at least ``1 - deg/p`` (Schwartz-Zippel). Only the architecture of
-    ``model`` is used.
-
-    Parameters
-    ----------
-    model : ConvAC, ConvNet with product pooling, or DilatedConvNet with product pooling
-    part : iterable of int
-        The side ``I`` of the partition.
-    p : int
-        A prime below ``2**25``.
-    seed : int, optional
-        Seed of the random GF(p) weights; another seed gives an independent check.
-    output : int
-    max_bytes : float, optional
-        Byte budget (default ``tnconv.options["max_dense_bytes"]``), checked against the planned peak of
-        the coefficient tensor and of its matricization before anything is allocated.
-
-    Returns
-    -------
-    int
-
-    Raises
-    ------
-    TypeError
-        Not a product-pooling ConvNet; a non-int ``p`` or ``output``.
-    ValueError
-        An invalid partition, prime or output.
-    tnconv.TensorTooLargeError
-        When the planned peak exceeds the byte budget.
-
-    References
-    ----------
-    .. [1] N. Cohen, O. Sharir, A. Shashua, COLT 2016, arXiv:1509.05009 (generic ranks of ConvACs).
-
-    Examples
-    --------
-    >>> import tnconv as tc
-    >>> generic_schmidt_rank(tc.shallow(6, 2, 3), tc.partitions.odd_even(6))
-    3
-    >>> generic_schmidt_rank(tc.DilatedConvNet(tc.ModeTree.balanced(8), 2, 3), tc.partitions.odd_even(8))
-    16
-    """
-    p = _check_prime(p)
-    output = _check_model(model, output)
-    I = validate_partition(part, model.n_inputs)
-    M, n = model.n_descriptors, model.n_inputs
-    peak, rows = _plan(model)
-    # The smaller side indexes the rows so that the elimination works on a wide matrix.
-    side = sorted(I) if 2 * len(I) <= n else sorted(set(range(n)) - I)
-    rest = [k for k in range(n) if k not in set(side)]
-    n_rows, n_cols = M ** len(side), M ** len(rest)
-    peak = max(peak, 2 * 8 * n_rows * n_cols + _elimination_temp_bytes(n_rows, n_cols))
-    check_budget(f"the mod-p rank across the cut ({M}^{n} int64 entries, the tensor and its matricization)",
-                 float(peak), max_bytes)
-    A = _coefficient_tensor_mod_p(model, p, _rng(seed), output, rows)
-    mat = np.ascontiguousarray(np.transpose(A, side + rest).reshape(n_rows, n_cols))
-    del A
-    return _eliminate(mat, p)
