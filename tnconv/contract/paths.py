@@ -231,6 +231,114 @@ class _Fenwick:
         return s
 
 
+def _operands_by_node(tn: Any, tree: Any, features: bool) -> dict[Any, list[int]]:
+    """The operand ids contracted at each tree node (unassigned ones at the root; features with their carrier).
+
+    Raises ``ValueError`` if a tensor is assigned to a node that is not in the tree.
+    """
+    known = set(tree.nodes)
+    owner: list[Any] = []
+    for k, v in enumerate(tn.tensor_nodes):
+        if v is not None and v not in known:
+            raise ValueError(f"tensor {k} ({tn.names[k]}) is assigned to {sorted(v)}, which is not a node of the tree")
+        owner.append(v)
+    if features:
+        carrier: dict[Hashable, Any] = {}
+        for k, ix in enumerate(tn.inds):
+            for i in ix:
+                carrier.setdefault(i, owner[k])
+        owner += [carrier.get(i) for i in tn.open_inds]
+    local: dict[Any, list[int]] = {}
+    for k, v in enumerate(owner):
+        local.setdefault(v if v is not None else tree.root, []).append(k)
+    return local
+
+
+class _PathBuilder:
+    """A linear-format path built one contraction at a time, with its running cost.
+
+    Operands have ids (inputs first, then each result in turn); a Fenwick tree of the live ids turns an
+    id into its position in opt_einsum's shrinking operand list.
+    """
+
+    def __init__(self, inputs: list[tuple], output: tuple, sizes: dict):
+        n_ops = len(inputs)
+        self.sizes = sizes
+        self.fen = _Fenwick(2 * n_ops, alive=n_ops)
+        self.inds: list[frozenset] = [frozenset(ix) for ix in inputs] + [frozenset()] * n_ops
+        self.count: Counter = Counter(i for ix in inputs for i in ix)
+        self.out = frozenset(output)
+        self.path: list[tuple[int, int]] = []
+        self.flops = self.cflops = self.largest = 0
+        self.next_id = n_ops
+
+    def contract(self, a: int, b: int) -> int:
+        """Contract operands ``a`` and ``b``; return the id of the result."""
+        fen, inds, count, sizes = self.fen, self.inds, self.count, self.sizes
+        pa, pb = fen.prefix(a), fen.prefix(b)
+        self.path.append((min(pa, pb), max(pa, pb)))
+        union = inds[a] | inds[b]
+        count.subtract(inds[a])
+        count.subtract(inds[b])
+        res = frozenset(i for i in union if count[i] > 0 or i in self.out)
+        count.update(res)
+        fen.add(a, -1)
+        fen.add(b, -1)
+        new = self.next_id
+        self.next_id += 1
+        fen.add(new, 1)
+        inds[new] = res
+        size_all = _size(union, sizes)
+        self.flops += size_all * (2 if len(res) < len(union) else 1)
+        self.cflops += size_all
+        self.largest = max(self.largest, _size(res, sizes))
+        return new
+
+    def reduce(self, items: list[int]) -> int:
+        """Contract ``items`` to one operand, smallest result first (sharing an index before not); its id."""
+        items = list(items)
+        if len(items) == 2:
+            return self.contract(items[0], items[1])
+        if len(items) > WIDE_NODE:
+            return self.fold(items)
+        inds, count, out, sizes = self.inds, self.count, self.out, self.sizes
+        while len(items) > 1:
+            best = None
+            for x in range(len(items)):
+                for y in range(x + 1, len(items)):
+                    a, b = items[x], items[y]
+                    shared = bool(inds[a] & inds[b])
+                    union = inds[a] | inds[b]
+                    # indices of a and b that nothing else still needs are summed away
+                    res = [i for i in union if i in out or count[i] - (i in inds[a]) - (i in inds[b]) > 0]
+                    key = (not shared, _size(res, sizes), _size(union, sizes))
+                    if best is None or key < best[0]:
+                        best = (key, x, y)
+            _, x, y = best  # type: ignore[misc]
+            new = self.contract(items[x], items[y])
+            items = [it for k, it in enumerate(items) if k not in (x, y)] + [new]
+        return items[0]
+
+    def fold(self, items: list[int]) -> int:
+        """Contract ``items`` into one accumulator in a single pass (for wide nodes); its id."""
+        # A wide window (a flat tree has thousands of children): the pairwise scan of reduce is cubic in
+        # the number of items, so fold them into one accumulator instead, operands that carry an index to
+        # the rest of the network (the window's weight) last, smallest first, each time taking the next
+        # operand that shares an index with the accumulator.
+        inds, count, out, sizes = self.inds, self.count, self.out, self.sizes
+        local = Counter(i for it in items for i in inds[it])
+
+        def outward(it: int) -> bool:
+            return any(count[i] > local[i] or i in out for i in inds[it])
+
+        pending = sorted(items, key=lambda it: (outward(it), _size(inds[it], sizes)))
+        acc = pending.pop(0)
+        while pending:
+            j = next((k for k, it in enumerate(pending) if inds[it] & inds[acc]), 0)
+            acc = self.contract(acc, pending.pop(j))
+        return acc
+
+
 def structure_path(tn: Any, features: bool = False, batch: int = 1) -> StructurePath:
     """The bottom-up path over ``tn.tree``: no search, linear time.
 
@@ -273,97 +381,12 @@ def structure_path(tn: Any, features: bool = False, batch: int = 1) -> Structure
         raise ValueError("structure_path needs a network compiled from a model over a mode tree (tn.tree is None)")
     tree = tn.tree
     inputs, output, sizes = network_inputs(tn, features, batch)
-    n_ops = len(inputs)
-    known = set(tree.nodes)
-    owner: list[Any] = []
-    for k, v in enumerate(tn.tensor_nodes):
-        if v is not None and v not in known:
-            raise ValueError(f"tensor {k} ({tn.names[k]}) is assigned to {sorted(v)}, which is not a node of the tree")
-        owner.append(v)
-    if features:
-        carrier: dict[Hashable, Any] = {}
-        for k, ix in enumerate(tn.inds):
-            for i in ix:
-                carrier.setdefault(i, owner[k])
-        owner += [carrier.get(i) for i in tn.open_inds]
-    local: dict[Any, list[int]] = {}
-    for k, v in enumerate(owner):
-        local.setdefault(v if v is not None else tree.root, []).append(k)
-
-    total = 2 * n_ops
-    fen = _Fenwick(total, alive=n_ops)
-    inds: list[frozenset] = [frozenset(ix) for ix in inputs] + [frozenset()] * n_ops
-    count: Counter = Counter(i for ix in inputs for i in ix)
-    out = frozenset(output)
-    path: list[tuple[int, int]] = []
-    flops = cflops = largest = 0
-    next_id = n_ops
-
-    def contract(a: int, b: int) -> int:
-        nonlocal next_id, flops, cflops, largest
-        pa, pb = fen.prefix(a), fen.prefix(b)
-        path.append((min(pa, pb), max(pa, pb)))
-        union = inds[a] | inds[b]
-        count.subtract(inds[a])
-        count.subtract(inds[b])
-        res = frozenset(i for i in union if count[i] > 0 or i in out)
-        count.update(res)
-        fen.add(a, -1)
-        fen.add(b, -1)
-        new = next_id
-        next_id += 1
-        fen.add(new, 1)
-        inds[new] = res
-        size_all = _size(union, sizes)
-        flops += size_all * (2 if len(res) < len(union) else 1)
-        cflops += size_all
-        largest = max(largest, _size(res, sizes))
-        return new
-
-    def reduce(items: list[int]) -> int:
-        items = list(items)
-        if len(items) == 2:
-            return contract(items[0], items[1])
-        if len(items) > WIDE_NODE:
-            return fold(items)
-        while len(items) > 1:
-            best = None
-            for x in range(len(items)):
-                for y in range(x + 1, len(items)):
-                    a, b = items[x], items[y]
-                    shared = bool(inds[a] & inds[b])
-                    union = inds[a] | inds[b]
-                    # indices of a and b that nothing else still needs are summed away
-                    res = [i for i in union if i in out or count[i] - (i in inds[a]) - (i in inds[b]) > 0]
-                    key = (not shared, _size(res, sizes), _size(union, sizes))
-                    if best is None or key < best[0]:
-                        best = (key, x, y)
-            _, x, y = best  # type: ignore[misc]
-            new = contract(items[x], items[y])
-            items = [it for k, it in enumerate(items) if k not in (x, y)] + [new]
-        return items[0]
-
-    def fold(items: list[int]) -> int:
-        # A wide window (a flat tree has thousands of children): the pairwise scan above is cubic in the
-        # number of items, so fold them into one accumulator instead, operands that carry an index to
-        # the rest of the network (the window's weight) last, smallest first, each time taking the next
-        # operand that shares an index with the accumulator.
-        local = Counter(i for it in items for i in inds[it])
-
-        def outward(it: int) -> bool:
-            return any(count[i] > local[i] or i in out for i in inds[it])
-
-        pending = sorted(items, key=lambda it: (outward(it), _size(inds[it], sizes)))
-        acc = pending.pop(0)
-        while pending:
-            j = next((k for k, it in enumerate(pending) if inds[it] & inds[acc]), 0)
-            acc = contract(acc, pending.pop(j))
-        return acc
-
+    local = _operands_by_node(tn, tree, features)
+    builder = _PathBuilder(inputs, output, sizes)
     result: dict[Any, int] = {}
     for v in tree.nodes:
         items = [result.pop(c) for c in tree.children(v) if c in result] + local.get(v, [])
         if items:
-            result[v] = reduce(items)
-    cost = PathCost(flops, cflops, largest, len(path))
-    return StructurePath(path, cost, inputs, output, sizes)
+            result[v] = builder.reduce(items)
+    cost = PathCost(builder.flops, builder.cflops, builder.largest, len(builder.path))
+    return StructurePath(builder.path, cost, inputs, output, sizes)

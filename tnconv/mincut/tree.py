@@ -39,6 +39,118 @@ _S, _T, _X = 0, 1, 2
 _ORD, _CHILD_COPY, _PARENT_COPY = 0, 1, 2
 
 
+_Adjacency = list[list[tuple[int, int, int]]]
+
+
+def _adjacency(prob: Any, first_copy: int) -> _Adjacency:
+    """Neighbours of each vertex as ``(vertex, capacity, link kind)``; copy tensors are numbered from ``first_copy``."""
+    adj: _Adjacency = [[] for _ in range(prob.n_vertices)]
+    for (u, v, _), c in zip(prob.edges, prob.edge_units):
+        adj[u].append((v, c, _ORD))
+        adj[v].append((u, c, _ORD))
+    for j, (_, ms) in enumerate(prob.hyper):
+        h = first_copy + j
+        for m in ms.tolist():
+            adj[h].append((m, 0, _PARENT_COPY))  # kind as seen from m when h is m's parent
+            adj[m].append((h, 0, _CHILD_COPY))  # kind as seen from h when m is h's parent
+    return adj
+
+
+def _bfs_order(adj: _Adjacency, r: int) -> list[int]:
+    """The vertices of ``r``'s component in breadth-first order from ``r``."""
+    dist = {r: 0}
+    q = deque([r])
+    out = []
+    while q:
+        u = q.popleft()
+        out.append(u)
+        for v, _, _ in adj[u]:
+            if v not in dist:
+                dist[v] = dist[u] + 1
+                q.append(v)
+    return out
+
+
+def _component_centre(adj: _Adjacency, r0: int) -> int:
+    """The middle vertex of a longest path in ``r0``'s component (two sweeps of breadth-first search)."""
+    a = _bfs_order(adj, r0)[-1]
+    path_order = _bfs_order(adj, a)
+    b = path_order[-1]
+    prev = {a: -1}
+    q = deque([a])
+    while q:
+        u = q.popleft()
+        for v, _, _ in adj[u]:
+            if v not in prev:
+                prev[v] = u
+                q.append(v)
+    path = [b]
+    while prev[path[-1]] != -1:
+        path.append(prev[path[-1]])
+    return path[len(path) // 2]
+
+
+def _root_at_centres(adj: _Adjacency, V: int) -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:
+    """Root each component at its centre: ``parent``, link ``kind`` and ``cap`` per vertex, and the BFS order.
+
+    The centre gives the fewest height levels, so the fewest numpy calls per solve.
+    """
+    parent = np.full(V, -1, dtype=np.int64)
+    kind = np.zeros(V, dtype=np.int8)
+    cap: list[int] = [0] * V
+    order: list[int] = []
+    seen = np.zeros(V, dtype=bool)
+    for r0 in range(V):
+        if seen[r0]:
+            continue
+        r = _component_centre(adj, r0)
+        seen[r] = True
+        q = deque([r])
+        while q:
+            u = q.popleft()
+            order.append(u)
+            for v, c, k in adj[u]:
+                if not seen[v]:
+                    seen[v] = True
+                    parent[v] = u
+                    kind[v] = k  # adj[u] stores the kind v has when u is its parent
+                    cap[v] = c
+                    q.append(v)
+    return parent, kind, cap, order
+
+
+def _heights(parent: np.ndarray, order: list[int], V: int) -> np.ndarray:
+    """Height of each vertex above its deepest leaf (``order`` lists parents before children)."""
+    height = np.zeros(V, dtype=np.int64)
+    for u in reversed(order):
+        p = parent[u]
+        if p >= 0 and height[p] < height[u] + 1:
+            height[p] = height[u] + 1
+    return height
+
+
+def _sibling_groups(
+    parent: np.ndarray, kind: np.ndarray, height: np.ndarray, V: int
+) -> list[tuple[int, np.ndarray, int]]:
+    """Groups ``(kind, vertices, m)`` of non-root vertices with one height, one link kind and ``m`` siblings each.
+
+    Vertices of a group are sorted by parent, siblings adjacent, so that once the rows are renumbered
+    group by group the gathers become slices and the per-parent sums a reshape.
+    """
+    raw = []
+    for h in range(int(height.max()) + 1 if V else 0):
+        for k in (_ORD, _CHILD_COPY, _PARENT_COPY):
+            us = np.flatnonzero((height == h) & (parent >= 0) & (kind == k))
+            if us.size == 0:
+                continue
+            # siblings of one kind at one height: count them per parent
+            cnt = np.bincount(parent[us], minlength=V)[parent[us]]
+            for m in np.unique(cnt):
+                sel = us[cnt == m]
+                raw.append((k, sel[np.argsort(parent[sel], kind="stable")], int(m)))
+    return raw
+
+
 class TreeSolver:
     """Partition-independent data of the tree DP for one :class:`~tnconv.mincut.flow.CutProblem`.
 
@@ -75,70 +187,8 @@ class TreeSolver:
         V = prob.n_vertices
         T, P = prob.n_tensors, prob.n_open
         first_copy = T + P
-        adj: list[list[tuple[int, int, int]]] = [[] for _ in range(V)]
-        for (u, v, _), c in zip(prob.edges, prob.edge_units):
-            adj[u].append((v, c, _ORD))
-            adj[v].append((u, c, _ORD))
-        for j, (_, ms) in enumerate(prob.hyper):
-            h = first_copy + j
-            for m in ms.tolist():
-                adj[h].append((m, 0, _PARENT_COPY))  # kind as seen from m when h is m's parent
-                adj[m].append((h, 0, _CHILD_COPY))  # kind as seen from h when m is h's parent
-        parent = np.full(V, -1, dtype=np.int64)
-        kind = np.zeros(V, dtype=np.int8)
-        cap: list[int] = [0] * V
-        order: list[int] = []
-        seen = np.zeros(V, dtype=bool)
-
-        def bfs(r: int) -> list[int]:
-            dist = {r: 0}
-            q = deque([r])
-            out = []
-            while q:
-                u = q.popleft()
-                out.append(u)
-                for v, _, _ in adj[u]:
-                    if v not in dist:
-                        dist[v] = dist[u] + 1
-                        q.append(v)
-            return out
-
-        for r0 in range(V):
-            if seen[r0]:
-                continue
-            # Root each component at its centre: the fewest levels, so the fewest numpy calls.
-            a = bfs(r0)[-1]
-            path_order = bfs(a)
-            b = path_order[-1]
-            prev = {a: -1}
-            q = deque([a])
-            while q:
-                u = q.popleft()
-                for v, _, _ in adj[u]:
-                    if v not in prev:
-                        prev[v] = u
-                        q.append(v)
-            path = [b]
-            while prev[path[-1]] != -1:
-                path.append(prev[path[-1]])
-            r = path[len(path) // 2]
-            seen[r] = True
-            q = deque([r])
-            while q:
-                u = q.popleft()
-                order.append(u)
-                for v, c, k in adj[u]:
-                    if not seen[v]:
-                        seen[v] = True
-                        parent[v] = u
-                        kind[v] = k  # adj[u] stores the kind v has when u is its parent
-                        cap[v] = c
-                        q.append(v)
-        height = np.zeros(V, dtype=np.int64)
-        for u in reversed(order):
-            p = parent[u]
-            if p >= 0 and height[p] < height[u] + 1:
-                height[p] = height[u] + 1
+        parent, kind, cap, order = _root_at_centres(_adjacency(prob, first_copy), V)
+        height = _heights(parent, order, V)
         cap_arr = np.array(cap, dtype=object)
         self.parent, self.kind, self.height = parent, kind, height
         roots = np.flatnonzero(parent < 0)
@@ -146,21 +196,8 @@ class TreeSolver:
         is_copy[first_copy:] = True
         copy_cap = np.zeros(V, dtype=object)
         copy_cap[first_copy:] = prob.hyper_units
-        # Groups of non-root vertices with one height, one link kind and the same number k of siblings
-        # in the group. Vertices are renumbered so that each group is a contiguous block of rows,
-        # siblings adjacent: gathers become slices and the per-parent sums a reshape.
         n_kids = np.bincount(parent[parent >= 0], minlength=V)
-        raw = []
-        for h in range(int(height.max()) + 1 if V else 0):
-            for k in (_ORD, _CHILD_COPY, _PARENT_COPY):
-                us = np.flatnonzero((height == h) & (parent >= 0) & (kind == k))
-                if us.size == 0:
-                    continue
-                # siblings of one kind at one height: count them per parent
-                cnt = np.bincount(parent[us], minlength=V)[parent[us]]
-                for m in np.unique(cnt):
-                    sel = us[cnt == m]
-                    raw.append((k, sel[np.argsort(parent[sel], kind="stable")], int(m)))
+        raw = _sibling_groups(parent, kind, height, V)
         rows = np.concatenate([g[1] for g in raw] + [roots]).astype(np.int64)
         pos = np.empty(V, dtype=np.int64)
         pos[rows] = np.arange(V)
