@@ -265,3 +265,22 @@ def test_widths_as_numpy_array_and_huge_widths():
         tc.deep(8, 2**40, 2)  # issue 10: an empty MemoryError from numpy before
     with pytest.raises(tc.TensorTooLargeError, match="1099511627776"):
         tc.shallow(4, 2, 2**40)
+
+
+def test_models_pickle_for_process_pools():
+    """Models go to process pools by pickle: every kind round-trips after use (caches are dropped), and the
+    copy computes what the original computes."""
+    import pickle
+
+    F = np.random.default_rng(0).standard_normal((3, 8, 2))
+    tree = tc.ModeTree.balanced(8)
+    models = [tc.deep(8, 2, 2, seed=0), tc.ConvNet(tree, 2, 2, g="relu_max", seed=0), tc.deep(8, 2, 2, shared=True),
+              tc.DilatedConvNet(tree, 2, 2, seed=0),
+              tc.MixedConvNet(tree, tc.ModeTree.interleaved(8), [], 2, 2, seed=0)]
+    for m in models:
+        before = m.forward(F)
+        copy = pickle.loads(pickle.dumps(m))
+        np.testing.assert_array_equal(copy.forward(F), before)
+    rep = tc.NeuronDescriptors(4, 3, activation="sigmoid", seed=0)
+    x = np.random.default_rng(1).standard_normal((2, 5, 3))
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(rep))(x), rep(x))

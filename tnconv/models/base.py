@@ -300,6 +300,11 @@ class ConvNet(Parameters, Persistable):
         """Number of distinct weight entries (shared arrays counted once)."""
         return sum(w.size for w in {id(w): w for w in self.weights.values()}.values())
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Caches (level plans, device copies, the weights' namespace module) are rebuilt on use; dropping
+        # them keeps models picklable for process pools and keeps device arrays out of the pickle.
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_tnconv_")}
+
     def __repr__(self) -> str:
         name = type(self).__name__
         g = "" if name == "ConvAC" else f", g={self.g.name!r}"

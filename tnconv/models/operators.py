@@ -19,6 +19,7 @@ array([0., 2.])
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -104,7 +105,7 @@ def _product_reduce(x: Any, axis: int) -> Any:
 
 
 OPERATORS: dict[str, PoolingOperator] = {
-    "product": PoolingOperator("product", lambda a, b: a * b, _product_reduce),
+    "product": PoolingOperator("product", operator.mul, _product_reduce),
     "relu_max": PoolingOperator("relu_max", _relu_max_pair, _relu_max_reduce),
     "relu_sum": PoolingOperator("relu_sum", _relu_sum_pair, _relu_sum_reduce),
 }

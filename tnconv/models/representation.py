@@ -93,6 +93,19 @@ class GaussianDescriptors:
         return np.exp(-d2 / (2 * self.sigmas**2))
 
 
+# Module-level functions, not lambdas, so that models and representation layers pickle (process pools).
+def _relu(z: np.ndarray) -> np.ndarray:
+    return np.maximum(z, 0)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-z))
+
+
+def _identity(z: np.ndarray) -> np.ndarray:
+    return z
+
+
 class NeuronDescriptors:
     """``f_d(x) = sigma(w_d . x + b_d)``: one neuron per descriptor.
 
@@ -119,10 +132,10 @@ class NeuronDescriptors:
     """
 
     ACTIVATIONS: ClassVar[dict[str, Callable[[np.ndarray], np.ndarray]]] = {
-        "relu": lambda z: np.maximum(z, 0),
-        "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+        "relu": _relu,
+        "sigmoid": _sigmoid,
         "tanh": np.tanh,
-        "linear": lambda z: z,
+        "linear": _identity,
     }
 
     def __init__(self, M: int, s: int, activation: str | Callable[[np.ndarray], np.ndarray] = "relu", seed: Any = None):
