@@ -15,9 +15,6 @@ thread pool (measured on a 2-core machine: 15-22 GFLOP/s with 1-2 BLAS threads f
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +31,7 @@ from .._core.arrays import (
     namespace_of_backend,
     to_namespace,
 )
+from .._core.threads import blas_threads
 from ..models.checks import check_finite
 
 __all__ = [
@@ -183,43 +181,6 @@ def resolve_backend(backend: Any, *arrays: Any) -> Backend:
 
 
 # ---------------------------------------------------------------------- threads
-_CONTROLLER: Any = None
-_CONTROLLER_LOCK = threading.Lock()
-
-
-def _controller() -> Any:
-    global _CONTROLLER
-    with _CONTROLLER_LOCK:
-        if _CONTROLLER is None:
-            try:
-                from threadpoolctl import ThreadpoolController
-            except ImportError:
-                _CONTROLLER = False
-            else:
-                # Scanning the loaded libraries costs milliseconds; do it once per process.
-                _CONTROLLER = ThreadpoolController()
-        return _CONTROLLER
-
-
-@contextmanager
-def blas_threads(n: int | None) -> Iterator[bool]:
-    """Limit BLAS to ``n`` threads inside the block (``None``: leave it alone).
-
-    Yields ``True`` when the limit is in force (threadpoolctl installed), ``False`` otherwise.
-
-    Examples
-    --------
-    >>> with blas_threads(1) as limited:
-    ...     _ = np.ones((4, 4)) @ np.ones((4, 4))
-    """
-    ctl: Any = _controller() if n is not None else False
-    if n is None or not ctl:
-        yield False
-        return
-    with ctl.limit(limits=int(n), user_api="blas"):
-        yield True
-
-
 def n_workers() -> int:
     """Worker threads for CPU level execution: ``TNCONV_NUM_THREADS`` or the CPUs available.
 

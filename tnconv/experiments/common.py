@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from .._core.threads import blas_threads
+
 __all__ = [
     "SIZES",
     "blas_threads",
@@ -154,15 +156,3 @@ def _log2_int(x: int) -> float:
         return float(x.bit_length() - 1)
     shift = max(0, x.bit_length() - 60)
     return math.log2(x >> shift) + shift
-
-
-def blas_threads(n: int = 1) -> Any:
-    """A context manager limiting BLAS threads (many small SVDs run far faster single-threaded on a busy
-    machine); a no-op without threadpoolctl."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl is optional
-        import contextlib
-
-        return contextlib.nullcontext()
-    return threadpool_limits(n)
