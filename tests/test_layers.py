@@ -21,6 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("tnconv.network", "tnconv.network_io", "tnconv.network_compile"),
     ("tnconv.contract", "tnconv.mincut", "tnconv.spectrum", "tnconv.exact", "tnconv.linear"),
     ("tnconv.measures", "tnconv.entanglement"),
+    ("tnconv.datasets", "tnconv.train"),
     ("tnconv.plot", "tnconv.parallel_exec", "tnconv.parallel", "tnconv.experiments", "tnconv.contract.bench"),
     ("tnconv.cli", "tnconv.__main__", "tnconv"),
 ]
