@@ -73,6 +73,9 @@ _LAZY = {
     "generic_schmidt_rank": "tnconv.exact",
     "experiments": "tnconv.experiments",
     "sweep": "tnconv.parallel",
+    "train": "tnconv.train",
+    "datasets": "tnconv.datasets",
+    "ConvACClassifier": "tnconv.train",
 }
 __all__ += list(_LAZY)
 
