@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("tnconv.contract", "tnconv.mincut", "tnconv.spectrum", "tnconv.exact", "tnconv.linear"),
     ("tnconv.measures", "tnconv.entanglement"),
     ("tnconv.datasets", "tnconv.train"),
-    ("tnconv.plot", "tnconv.parallel_exec", "tnconv.parallel", "tnconv.experiments", "tnconv.contract.bench"),
+    ("tnconv.plot", "tnconv.parallel", "tnconv.experiments", "tnconv.contract.bench"),
     ("tnconv.cli", "tnconv.__main__", "tnconv"),
 ]
 PEERS = {"tnconv.contract", "tnconv.mincut", "tnconv.spectrum"}
