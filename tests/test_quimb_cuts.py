@@ -13,12 +13,11 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 import networkx as nx
 import numpy as np
 import pytest
+from test_mincut_exact import brute_min_cut
 
 import tnconv as tc
 from tnconv.measures import network_spectrum
 from tnconv.mincut import min_cut, min_cuts
-
-from test_mincut_exact import brute_min_cut  # noqa: E402
 
 qtn = pytest.importorskip("quimb.tensor")
 pytestmark = pytest.mark.filterwarnings("ignore:Port .* is already in use:UserWarning")
