@@ -46,8 +46,8 @@ class MinCut:
 
     ``bound`` upper-bounds the Schmidt rank ``rank [[A]]_I`` of the network's tensor for any weights. For
     generic *independent* weights it equals the rank when every dimension is a power of one integer
-    (MATH.md §3); tied (shared) weights can fall below it, e.g. ``ConvAC(ModeTree.from_nested(((2, 1, 0),
-    4, 3)), 2, 4, shared=True)`` across ``{0, 2}``: min cut 4, generic rank 3.
+    (theory page, :ref:`theory-mincut`); tied (shared) weights can fall below it, e.g.
+    ``ConvAC(ModeTree.from_nested(((2, 1, 0), 4, 3)), 2, 4, shared=True)`` across ``{0, 2}``: min cut 4, generic rank 3.
 
     Attributes
     ----------
