@@ -22,6 +22,12 @@ Examples
 >>> r = evb.run("small")
 >>> all(s <= c + 1e-9 for s, c in zip(r.entropy, r.log_bound))
 True
+>>> evb.verdict(r).split(":")[0]
+'SUPPORTED'
+>>> import os, tempfile
+>>> png = evb.plot(r, os.path.join(tempfile.mkdtemp(), "figure.png"))
+>>> os.path.basename(png)
+'figure.png'
 """
 
 from __future__ import annotations

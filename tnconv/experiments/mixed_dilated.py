@@ -34,6 +34,12 @@ Examples
 >>> r = md.run("small")
 >>> r.exact_rank[:2], max(r.exact_rank)
 ([64, 64], 256)
+>>> md.verdict(r).split(":")[0]
+'SUPPORTED'
+>>> import os, tempfile
+>>> png = md.plot(r, os.path.join(tempfile.mkdtemp(), "figure.png"))
+>>> os.path.basename(png)
+'figure.png'
 """
 
 from __future__ import annotations

@@ -24,6 +24,12 @@ Examples
 >>> r = rectifier.run("small")
 >>> len(set(r.ranks["product"]))   # a ConvAC attains one generic rank on every draw
 1
+>>> rectifier.verdict(r).split(":")[0]
+'SUPPORTED'
+>>> import os, tempfile
+>>> png = rectifier.plot(r, os.path.join(tempfile.mkdtemp(), "figure.png"))
+>>> os.path.basename(png)
+'figure.png'
 """
 
 from __future__ import annotations

@@ -23,6 +23,13 @@ Examples
 >>> alloc = wr.allocate_widths(8, [[3, 4], [0, 1, 2, 3]], parameter_budget=120, n_descriptors=2)
 >>> alloc.method, alloc.n_parameters <= 120
 ('exact', True)
+>>> r = wr.run("small")
+>>> wr.verdict(r).split(":")[0]
+'SUPPORTED'
+>>> import os, tempfile
+>>> png = wr.plot(r, os.path.join(tempfile.mkdtemp(), "figure.png"))
+>>> os.path.basename(png)
+'figure.png'
 """
 
 from __future__ import annotations
