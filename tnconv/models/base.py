@@ -192,6 +192,12 @@ class ConvNet(Parameters, Persistable):
         ------
         ValueError
             ``node`` is not a node of the tree (naming it).
+
+        Examples
+        --------
+        >>> net = ConvAC(ModeTree.balanced(4), 3, [2, 5])
+        >>> net.in_width({0}), net.in_width({0, 1}), net.in_width(net.tree.root)
+        (3, 2, 5)
         """
         node = self._node(node)
         if self.tree.is_leaf(node):
@@ -205,6 +211,12 @@ class ConvNet(Parameters, Persistable):
         ------
         ValueError
             ``node`` is not a node of the tree (naming it).
+
+        Examples
+        --------
+        >>> net = ConvAC(ModeTree.balanced(4), 3, [2, 5], n_outputs=4)
+        >>> net.weight_shape({0}), net.weight_shape({0, 1}), net.weight_shape(net.tree.root)
+        ((3, 2), (2, 5), (5, 4))
         """
         node = self._node(node)
         return (self.in_width(node), self.widths[node])
@@ -250,6 +262,11 @@ class ConvNet(Parameters, Persistable):
     def set_weights(self, weights: Mapping[Any, Any]) -> None:
         """Replace the weights with ``{node: matrix}`` (shapes checked, every node required).
 
+        Parameters
+        ----------
+        weights : mapping
+            ``{node: matrix}`` for every node, shapes as :meth:`weight_shape`.
+
         Raises
         ------
         TypeError
@@ -258,6 +275,13 @@ class ConvNet(Parameters, Persistable):
         ValueError
             A missing node, a node not in the tree, a wrong shape, NaN or infinite entries, or (with
             ``shared=True``) weights that differ within a level.
+
+        Examples
+        --------
+        >>> net = ConvAC(ModeTree.flat(2), 2, 1)
+        >>> net.set_weights({n: np.ones(net.weight_shape(n)) for n in net.tree.nodes})
+        >>> net.forward(np.ones((1, 2, 2))).tolist()
+        [[4.0]]
         """
         if not isinstance(weights, Mapping):
             raise TypeError(f"weights must be a dict {{node: matrix}}, got {type(weights).__name__}")
@@ -293,6 +317,7 @@ class ConvNet(Parameters, Persistable):
 
     @property
     def n_inputs(self) -> int:
+        """The number of inputs ``N`` (leaves of the tree)."""
         return self.tree.n_inputs
 
     @property
@@ -349,6 +374,16 @@ class ConvNet(Parameters, Persistable):
             Features on another device than ``backend``, or of a non-real dtype; ``log`` not a bool.
         ImportError
             ``backend="cupy"`` without CuPy (``pip install 'tnconv[gpu]'``).
+
+        Examples
+        --------
+        >>> net = ConvAC(ModeTree.balanced(4), 2, 2, seed=0)
+        >>> F = np.random.default_rng(0).standard_normal((3, 4, 2))
+        >>> net.forward(F).shape
+        (3, 1)
+        >>> sign, log_abs = net.forward(F, log=True)
+        >>> bool(np.allclose(sign * np.exp(log_abs), net.forward(F)))
+        True
         """
         from .protocol import hook
 
@@ -386,6 +421,13 @@ class ConvNet(Parameters, Persistable):
         References
         ----------
         .. [1] Cohen & Shashua, ICML 2016, arXiv:1603.00162, Sec. 3 (grid tensors).
+
+        Examples
+        --------
+        >>> net = ConvAC(ModeTree.balanced(4), 2, 2, seed=0)
+        >>> G = net.grid_tensor(np.eye(2))   # templates with features e_1, e_2: the coefficient tensor
+        >>> G.shape, bool(np.allclose(G, net.coefficient_tensor()))
+        ((2, 2, 2, 2), True)
         """
         output = self._check_output(output)
         tf = check_templates(template_features, self.n_descriptors, self.dtype)
@@ -440,10 +482,26 @@ class ConvNet(Parameters, Persistable):
     def to_tensor_network(self, output: int = 0) -> Any:
         """Compile into a :class:`~tnconv.network.TensorNetwork` (weights, copy tensors, open legs).
 
+        Parameters
+        ----------
+        output : int
+            The output channel ``y`` (the root's column).
+
+        Returns
+        -------
+        TensorNetwork
+
         Raises
         ------
         ValueError
             For a non-product pooling operator, which has no tensor network.
+
+        Examples
+        --------
+        >>> net = ConvAC(ModeTree.balanced(4), 2, 2, seed=0)
+        >>> tn = net.to_tensor_network()
+        >>> len(tn.open_legs), bool(np.allclose(tn.contract(), net.coefficient_tensor()))
+        (4, True)
         """
         from .protocol import compile_network
 
