@@ -45,6 +45,13 @@ class PoolingOperator:
         ``pair(a, b)``, elementwise on arrays.
     reduce_fn : callable or None
         ``reduce_fn(x, axis)``, a vectorized fold over one axis (falls back to folding ``pair``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> g = pooling_operator("relu_max")
+    >>> g.pair(np.array([-1.0, 2.0]), np.array([-3.0, 1.0])).tolist()
+    [0.0, 2.0]
     """
 
     name: str
@@ -53,10 +60,28 @@ class PoolingOperator:
 
     @property
     def is_product(self) -> bool:
+        """Whether this is product pooling (a ConvAC: coefficient tensor and tensor network exist)."""
         return self.name == "product"
 
     def reduce(self, x: Any, axis: int) -> Any:
-        """Fold ``g`` over ``axis`` of ``x``."""
+        """Fold ``g`` over ``axis`` of ``x``.
+
+        Parameters
+        ----------
+        x : array
+        axis : int
+
+        Returns
+        -------
+        array
+            ``x`` with ``axis`` folded away.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> pooling_operator("relu_sum").reduce(np.array([[-1.0, 2.0, 3.0]]), axis=1).tolist()
+        [5.0]
+        """
         if self.reduce_fn is not None:
             return self.reduce_fn(x, axis)
         idx: list[Any] = [slice(None)] * x.ndim
@@ -67,7 +92,27 @@ class PoolingOperator:
         return self.fold(parts)
 
     def fold(self, arrays: list[Any]) -> Any:
-        """Fold ``g`` over a list of equally shaped arrays (at least one)."""
+        """Fold ``g`` over a list of equally shaped arrays (at least one).
+
+        Parameters
+        ----------
+        arrays : list of array
+
+        Returns
+        -------
+        array
+
+        Raises
+        ------
+        ValueError
+            An empty list.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> pooling_operator("product").fold([np.array([2.0]), np.array([3.0]), np.array([4.0])]).tolist()
+        [24.0]
+        """
         if not len(arrays):
             raise ValueError(f"pooling operator {self.name!r}: fold needs at least one array, got none")
         out = arrays[0]
