@@ -165,6 +165,7 @@ class DilatedConvNet(Persistable):
     # ------------------------------------------------------------------ weights
     @property
     def n_inputs(self) -> int:
+        """The number of inputs ``N = 2 ** n_layers`` (time points)."""
         return self.tree.n_inputs
 
     def weight_shapes(self, node: Iterable[int]) -> tuple[int, int] | tuple[tuple[int, int], ...]:
@@ -257,7 +258,31 @@ class DilatedConvNet(Persistable):
             return moved
 
     def node_matrices(self, node: frozenset, output: int | None, xp: Any = np, like: Any = None) -> tuple[Any, ...]:
-        """The per-child matrices of an internal node in ``xp`` (at the root, only column ``output``)."""
+        """The per-child matrices of an internal node in ``xp`` (at the root, only column ``output``).
+
+        Parameters
+        ----------
+        node : frozenset
+            An internal node of the tree.
+        output : int or None
+            At the root, keep only this output column; None keeps them all.
+        xp : array namespace
+            Where the matrices should live (numpy by default).
+        like : array, optional
+            An array of ``xp`` on the target device (the weights are moved there once and cached).
+
+        Returns
+        -------
+        tuple of array
+            One matrix per child, in ``tree.children(node)`` order.
+
+        Examples
+        --------
+        >>> import tnconv as tc
+        >>> net = tc.DilatedConvNet(tc.ModeTree.dilated(2), 3, 4, n_outputs=2, seed=0)
+        >>> [W.shape for W in net.node_matrices(net.tree.root, output=1)]
+        [(4, 1), (4, 1)]
+        """
         mats = (self.weights if like is None else self.weights_in(xp, like))[node]
         if output is not None and node == self.tree.root:
             return tuple(W[:, output : output + 1] for W in mats)
