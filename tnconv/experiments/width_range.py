@@ -111,6 +111,11 @@ class Allocation:
     method : {"exact", "greedy"}
     n_evaluated : int
         Width profiles whose bounds were computed.
+
+    Examples
+    --------
+    >>> allocate_widths(8, [[3, 4]], parameter_budget=120, n_descriptors=2).widths
+    [2, 1, 16]
     """
 
     widths: list[int]
