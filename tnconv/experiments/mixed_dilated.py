@@ -7,8 +7,8 @@ at half the width. So it reaches ranks that neither tree reaches, and a single t
 larger width to match: ``(r/2)^(2/(1+2^(1-k)))`` when dilations are swapped in groups of ``k`` layers,
 nearly quadratic in ``r``.
 
-The experiment uses the worked example of MATH.md §5 (``N = 16``, ``I = {0,2,4,6,8,9,12,13}``,
-``T``: dilations 1,2,4,8, ``T-bar``: 2,1,8,4, so ``k = 2``). It reports:
+The experiment uses the worked example of the theory page, :ref:`theory-dilated` (``N = 16``,
+``I = {0,2,4,6,8,9,12,13}``, ``T``: dilations 1,2,4,8, ``T-bar``: 2,1,8,4, so ``k = 2``). It reports:
 
 * tiling bounds (:func:`tnconv.tiling_rank_bounds`) and exact generic ranks (over GF(p)) for ``T``,
   ``T-bar`` and the hybrids, at width ``r = 2`` with ``M = 2``;

@@ -54,7 +54,7 @@ def draw(g: str, seed: int, n_inputs: int = 4, n_descriptors: int = 3, width: in
     orthogonal templates ``(T, M)``."""
     rng = np.random.default_rng(seed)
     net = ConvNet(ModeTree.balanced(n_inputs), n_descriptors, width, g=g, seed=rng, init="orthogonal")
-    # Orthogonal templates: a badly conditioned template matrix would blur float ranks (MATH.md §7).
+    # Orthogonal templates: a badly conditioned template matrix would blur float ranks (theory page, "Reliable ranks").
     templates, _ = np.linalg.qr(rng.standard_normal((n_descriptors, n_descriptors)))
     return net, templates
 

@@ -1,6 +1,6 @@
 """Claim 3 -- layer widths vs interaction range, and an inverse-design helper for widths.
 
-The min-cut bound of a ConvAC (MATH.md §3) says which widths limit which interactions. The Schmidt
+The min-cut bound of a ConvAC (:ref:`theory-mincut`) says which widths limit which interactions. The Schmidt
 rank of a short contiguous block against the rest is limited by the widths of the first layers, which
 the cut severs near the leaves. A long block is limited by the deep layers. Two width profiles with
 the same parameter count show it: a wide-base profile (wide early layers) against a wide-tip one
@@ -142,7 +142,7 @@ def allocate_widths(tree_or_spec: ModeTree | int | tuple[int, int], partitions: 
 
     The objective is ``min over partitions of log2 (min-cut bound)``. The min cut bounds the Schmidt
     rank; for independent (unshared) generic weights it is tight when all dimensions are powers of one
-    integer (MATH.md §3), while shared weights can fall below it.
+    integer (theory page, :ref:`theory-mincut`), while shared weights can fall below it.
     Ties go to the larger sum of ``log2`` bounds, then to fewer parameters.
 
     **Exact search** (trees with at most ``exact_max_levels`` levels below the root): every profile with
