@@ -67,6 +67,9 @@ class TensorNetwork:
     (6, (2, 2, 2, 2))
     """
 
+    #: Tags of each tensor (a quimb import's tags; None otherwise: the ``names`` serve as tags).
+    tensor_tags: list[frozenset[str]] | None = None
+
     def __init__(
         self,
         arrays: Sequence[Any] | None,
@@ -218,38 +221,52 @@ class TensorNetwork:
         return cls(**einsum_parts(equation, shapes, arrays))
 
     @classmethod
-    def from_quimb(cls, tn: Any, open_inds: Sequence[Hashable]) -> TensorNetwork:
-        """Import a ``quimb.tensor.TensorNetwork``; ``open_inds`` lists the open legs in order.
-
-        Open legs are taken from ``open_inds`` only, never inferred by counting (quimb #203).
+    def from_quimb(cls, tn: Any, open_inds: Sequence[Hashable] | None = None, *,
+                   sum_inds: Sequence[Hashable] = ()) -> TensorNetwork:
+        """Import a ``quimb.tensor.TensorNetwork``.
 
         Parameters
         ----------
         tn : quimb.tensor.TensorNetwork
-            Any quimb network (needs ``pip install tnconv[quimb]``).
-        open_inds : sequence of hashable
-            The quimb index names that stay open, in the order of the open legs (input positions).
+            Any quimb network (MPS, PEPS, MPO, ...).
+        open_inds : sequence of hashable, optional
+            The open legs, in order (an index on several tensors may be open too: it is then a copy
+            tensor). Default: the network's outer indices (those on exactly one tensor), site indices
+            first in site order when the network has them (``tn.site_inds`` of an MPS or PEPS), less
+            ``sum_inds``.
+        sum_inds : sequence of hashable
+            Outer indices to sum over. Every outer index must be open or listed here: none is summed
+            silently.
 
         Returns
         -------
         TensorNetwork
+            Its ``names`` are the tensors' tags joined by commas; the tags themselves (``tensor_tags``)
+            select open legs in partitions (``min_cut(tn, ["I0", "I1"])``), as do the index names.
 
         Raises
         ------
         TypeError
             ``tn`` is not a quimb tensor network (anything without ``.tensors`` of quimb tensors).
         ValueError
-            As the constructor: open indices on no tensor, inconsistent dimensions.
+            Outer indices neither open nor in ``sum_inds`` (naming them); ``sum_inds`` that are not outer
+            or are also open; as the constructor: open indices on no tensor, inconsistent dimensions.
 
         Examples
         --------
         >>> import quimb.tensor as qtn
-        >>> mps = qtn.MPS_rand_state(4, bond_dim=3, seed=0)
-        >>> tn = TensorNetwork.from_quimb(mps, [mps.site_ind(i) for i in range(4)])
-        >>> tn.n_tensors, len(tn.open_legs)
-        (4, 4)
+        >>> mps = qtn.MPS_rand_state(4, bond_dim=2, seed=0)
+        >>> tn = TensorNetwork.from_quimb(mps)
+        >>> tn.open_inds
+        ('k0', 'k1', 'k2', 'k3')
+        >>> TensorNetwork.from_quimb(mps, ["k0", "k1"], sum_inds=["k2", "k3"]).open_inds
+        ('k0', 'k1')
         """
-        return cls(**quimb_parts(tn, open_inds))
+        parts = quimb_parts(tn, open_inds, sum_inds)
+        tags = parts.pop("tags")
+        net = cls(**parts)
+        net.tensor_tags = tags
+        return net
 
     def string_labels(self) -> dict[Hashable, str]:
         """An injective map from index labels to strings (the labels of :meth:`to_quimb`).

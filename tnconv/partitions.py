@@ -38,6 +38,7 @@ __all__ = [
     "named",
     "odd_even",
     "random",
+    "as_parts",
     "top_bottom",
     "validate_partition",
 ]
@@ -395,6 +396,17 @@ def named(name: str, shape: int | tuple[int, int]) -> frozenset:
     return _BUILDERS[base](shape)
 
 
-def as_parts(parts: Iterable[Any], n_inputs: int) -> list[frozenset]:
-    """Validate many partitions at once (see :func:`validate_partition`)."""
-    return [validate_partition(p, n_inputs) for p in parts]
+def as_parts(parts: Iterable[Any], n_inputs: int, resolver: Any = None) -> list[frozenset]:
+    """Validate many partitions at once (see :func:`validate_partition`; with a ``resolver``, every form
+    that :meth:`tnconv.partition_resolve.PartitionResolver.resolve` reads: names, masks, leg names).
+
+    Examples
+    --------
+    >>> from tnconv.partition_resolve import PartitionResolver
+    >>> as_parts([[0], "odd_even"], 4, PartitionResolver(4))
+    [frozenset({0}), frozenset({1, 3})]
+    """
+    if resolver is None:
+        return [validate_partition(p, n_inputs) for p in parts]
+    return [resolver.resolve(p) for p in parts]
+

@@ -77,6 +77,9 @@ class ModeTree:
     ((0, 1), (2, 3))
     """
 
+    #: ``(height, width)`` of the image for trees built by :meth:`grid` (read by partition names), else None.
+    image_shape: tuple[int, int] | None = None
+
     def __init__(self, children: Mapping[frozenset, Sequence[frozenset]]):
         self._finish(*validate_children(children))
 
@@ -199,7 +202,9 @@ class ModeTree:
         >>> sorted(sorted(c) for c in t.children(t.root))
         [[0, 1, 4, 5], [2, 3, 6, 7], [8, 9, 12, 13], [10, 11, 14, 15]]
         """
-        return cls(grid_children(height, width, window, interleaved))
+        tree = cls(grid_children(height, width, window, interleaved))
+        tree.image_shape = (int(height), int(width))
+        return tree
 
     @classmethod
     def flat(cls, n: int) -> ModeTree:

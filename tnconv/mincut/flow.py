@@ -39,7 +39,7 @@ import math
 import threading
 import warnings
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -140,6 +140,37 @@ class CutProblem:
         self._tree: Any = None
         self._nx: Any = None
         self._scipy: dict[str, Any] = {}
+        self._resolver: Any = None
+
+    # ------------------------------------------------------------------ copies for workers
+    def __getstate__(self) -> dict[str, Any]:
+        # The lock cannot be pickled and the flow networks are rebuilt where needed; the tree solver
+        # (the costly part) travels.
+        state = self.__dict__.copy()
+        state.update(_lock=None, _nx=None, _scipy={}, _resolver=None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
+    def structure_copy(self) -> CutProblem:
+        """A copy over a shape-only network (no arrays: what a worker needs), sharing the built tree
+        solver's arrays."""
+        import copy
+
+        from ..network import TensorNetwork
+
+        tn = self.tn
+        out = copy.copy(self)
+        out.__setstate__(self.__getstate__())
+        out.tn = TensorNetwork(None, tn.inds, size_dict=tn.size_dict, open_inds=tn.open_inds, names=tn.names,
+                               index_info=tn.index_info)
+        if self._tree is not None:
+            solver = copy.copy(self._tree)
+            solver.prob = out
+            out._tree = solver
+        return out
 
     # ------------------------------------------------------------------ structure
     def _n_components(self) -> int:
@@ -161,6 +192,22 @@ class CutProblem:
                 comps -= 1
         return comps
 
+    @property
+    def resolver(self) -> Any:
+        """The :class:`~tnconv.partition_resolve.PartitionResolver` of this network's open legs (cached):
+        its geometry (the image shape of a compiled 2D model), open-leg labels and tensor tags."""
+        with self._lock:
+            if self._resolver is None:
+                from ..partition_resolve import PartitionResolver
+
+                tn = self.tn
+                shape = getattr(tn.tree, "image_shape", None) if tn.tree is not None else None
+                if shape is not None and math.prod(shape) != self.n_open:
+                    shape = None
+                self._resolver = PartitionResolver(self.n_open, shape=shape, labels=tn.open_inds,
+                                                   tags=_LegTags(tn))
+            return self._resolver
+
     def log2_unit(self) -> float:
         """log2 of one capacity unit (``log2(base)``, or ``2**-K``); approximate, for display only."""
         return math.log2(self.base) if self.base is not None else 2.0 ** -(self.scale_bits or 0)
@@ -181,11 +228,13 @@ class CutProblem:
             return self._tree
 
     # ------------------------------------------------------------------ result from a labelling
-    def cut_masks(self, sides: np.ndarray, on: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def cut_masks(self, sides: np.ndarray, on: np.ndarray, free: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
         """Cut bonds and copy tensors of labellings ``sides`` ((T+P, B) bool, True = I side).
 
         A bond is cut when its two ends differ, a copy tensor when its members are on both sides.
-        ``on`` ((P, B) bool) is the partitions' open-leg mask, checked against the labelling.
+        ``on`` ((P, B) bool) is the partitions' open-leg mask, checked against the labelling except
+        where ``free`` ((P, B) bool, A|B queries) leaves a leg to either side.
 
         Raises
         ------
@@ -193,17 +242,36 @@ class CutProblem:
             If a labelling puts an open leg on the wrong side (a solver bug; never silently wrong).
         """
         T, P = self.n_tensors, self.n_open
-        bad = np.argwhere(sides[T : T + P] != on)
+        wrong = sides[T : T + P] != on
+        if free is not None:
+            wrong &= ~free
+        bad = np.argwhere(wrong)
         if bad.size:
             raise RuntimeError(f"internal error: a cut puts open leg {int(bad[0, 0])} on the wrong side")
         B = sides.shape[1]
         cut_e = sides[self.edge_u] != sides[self.edge_v] if self.edges else np.zeros((0, B), bool)
         if self.hyper:
-            count = np.add.reduceat(sides[self.hyper_members].astype(np.int64), self.hyper_starts, axis=0)
-            cut_h = (count > 0) & (count < self.hyper_sizes[:, None])
+            # bool reductions: no int64 copy of the (members x partitions) array
+            member_sides = sides[self.hyper_members]
+            cut_h = np.logical_or.reduceat(member_sides, self.hyper_starts, axis=0)
+            cut_h &= ~np.logical_and.reduceat(member_sides, self.hyper_starts, axis=0)
         else:
             cut_h = np.zeros((0, B), bool)
         return cut_e, cut_h
+
+    def batch_units(self, cut_e: np.ndarray, cut_h: np.ndarray) -> list[int]:
+        """The exact capacity (integer units) of each cut of a batch (``cut_masks`` output)."""
+        B = cut_e.shape[1]
+        if self.total_units < 2**53:
+            # every partial sum is an integer below 2**53: exact in float64
+            got = np.zeros(B)
+            if cut_e.size:
+                got += self.edge_cap.astype(np.float64) @ cut_e
+            if cut_h.size:
+                got += self.hyper_cap.astype(np.float64) @ cut_h
+            return [int(x) for x in got]
+        return [self.cut_units(np.flatnonzero(cut_e[:, b]).tolist(), np.flatnonzero(cut_h[:, b]).tolist())
+                for b in range(B)]
 
     def cut_units(self, cut_e: Sequence[int], cut_h: Sequence[int]) -> int:
         """The exact capacity (integer units) of the cut made of bonds ``cut_e`` and copy tensors ``cut_h``."""
@@ -249,10 +317,12 @@ class CutProblem:
         self._nx = (R, s, t)
         return self._nx
 
-    def solve_networkx(self, part: frozenset, flow_func: Callable | None = None) -> tuple[np.ndarray, int]:
+    def solve_networkx(self, part: frozenset, flow_func: Callable | None = None,
+                       other: frozenset | None = None) -> tuple[np.ndarray, int]:
         """Max flow with networkx on exact Python-int capacities; returns the side of every tensor/open
-        vertex and the flow value (in capacity units). Thread-safe: queries on one problem take turns
-        on its cached residual network."""
+        vertex and the flow value (in capacity units). ``other`` (an A|B query) ties only those legs to
+        the sink, leaving the rest free. Thread-safe: queries on one problem take turns on its cached
+        residual network."""
         from networkx.algorithms.flow import boykov_kolmogorov
 
         func = boykov_kolmogorov if flow_func is None else flow_func
@@ -262,8 +332,9 @@ class CutProblem:
             inf = R.graph["inf"]
             for p in range(self.n_open):
                 on = p in part
+                sink = not on and (other is None or p in other)
                 R[s][T + p]["capacity"] = inf if on else 0
-                R[T + p][t]["capacity"] = 0 if on else inf
+                R[T + p][t]["capacity"] = inf if sink else 0
             R2 = func(R, s, t, capacity="capacity", residual=R)
             if R2 is not R:  # pragma: no cover - a flow_func that ignores residual=
                 R = R2
@@ -345,9 +416,10 @@ class CutProblem:
             "t": t,
         }
 
-    def solve_scipy(self, part: frozenset) -> tuple[np.ndarray, int]:
+    def solve_scipy(self, part: frozenset, other: frozenset | None = None) -> tuple[np.ndarray, int]:
         """Max flow with ``scipy.sparse.csgraph.maximum_flow`` (Dinic) on the cached CSR network; a query
-        only rewrites the capacities of the terminal arcs, in its own copy (thread-safe).
+        only rewrites the capacities of the terminal arcs, in its own copy (thread-safe). ``other`` (an
+        A|B query) ties only those legs to the sink, leaving the rest free.
 
         Raises
         ------
@@ -364,9 +436,13 @@ class CutProblem:
         s, t, inf, base = net["s"], net["t"], net["inf"], net["cap"]
         on = np.zeros(P, dtype=bool)
         on[list(part)] = True
+        sink = ~on
+        if other is not None:
+            sink = np.zeros(P, dtype=bool)
+            sink[list(other)] = True
         data = base.data.copy()
         data[net["from_s"]] = np.where(on, inf, 0)
-        data[net["to_t"]] = np.where(on, 0, inf)
+        data[net["to_t"]] = np.where(sink, inf, 0)
         cap = sp.csr_array((data, base.indices.copy(), base.indptr.copy()), shape=base.shape)
         res = maximum_flow(cap, s, t)
         resid = (cap - res.flow).tocsr()
@@ -377,6 +453,37 @@ class CutProblem:
         reach = reach[reach < T + P]
         side[reach] = True
         return side, int(res.flow_value)
+
+
+class _LegTags(Mapping):
+    """Tag -> open-leg positions of a network, built on first use (a quimb import's tags, else the
+    tensor names): a tag selects the open legs of every tensor that carries it."""
+
+    def __init__(self, tn: Any):
+        self._tn = tn
+        self._map: dict[str, tuple[int, ...]] | None = None
+
+    def _build(self) -> dict[str, tuple[int, ...]]:
+        if self._map is None:
+            tn = self._tn
+            tags = tn.tensor_tags if tn.tensor_tags is not None else [frozenset([n]) for n in tn.names]
+            members = tn.index_members()
+            out: dict[str, list[int]] = {}
+            for p, i in enumerate(tn.open_inds):
+                for k in members.get(i, ()):
+                    for tag in tags[k]:
+                        out.setdefault(tag, []).append(p)
+            self._map = {t: tuple(dict.fromkeys(ps)) for t, ps in out.items()}
+        return self._map
+
+    def __getitem__(self, key: str) -> tuple[int, ...]:
+        return self._build()[key]
+
+    def __iter__(self) -> Any:
+        return iter(self._build())
+
+    def __len__(self) -> int:
+        return len(self._build())
 
 
 # Per-network caches: compiled networks by model (per output) and prepared problems by network.
@@ -390,8 +497,9 @@ def prepare(obj: Any, output: int = 0) -> CutProblem:
 
     Parameters
     ----------
-    obj : TreeModel, TensorNetwork or CutProblem
-        A model is compiled with ``TensorNetwork.from_model(obj, output)``.
+    obj : TreeModel, TensorNetwork, quimb TensorNetwork or CutProblem
+        A model is compiled with ``TensorNetwork.from_model(obj, output)``; a quimb network is imported
+        with ``TensorNetwork.from_quimb(obj)`` (its outer indices open) on every call.
     output : int
         The output channel of a model (must be 0 for a network or a problem).
 
@@ -421,6 +529,7 @@ def prepare(obj: Any, output: int = 0) -> CutProblem:
     True
     """
     from ..network import TensorNetwork
+    from ..network_io import is_quimb_network
 
     if isinstance(output, (bool, np.bool_)) or not isinstance(output, (int, np.integer)):
         raise TypeError(f"output must be an int (an output channel), got {output!r}")
@@ -429,6 +538,9 @@ def prepare(obj: Any, output: int = 0) -> CutProblem:
         raise ValueError(f"output={output} applies to models; a {type(obj).__name__} has a single output")
     if isinstance(obj, CutProblem):
         return obj
+    if is_quimb_network(obj):
+        # converted on every call: a quimb network is mutable, so it is never cached by identity
+        obj = TensorNetwork.from_quimb(obj)
     if isinstance(obj, TensorNetwork):
         with _CACHE_LOCK:
             prob = _TN_CACHE.get(obj)

@@ -62,7 +62,10 @@ class MinCut:
     log2_bound : float
         ``math.log2(bound)`` (correctly rounded from the exact integer).
     part : frozenset of int
-        The side ``I``.
+        The side ``I`` (for an A|B cut, ``A``).
+    other : frozenset of int or None
+        ``B`` for an A|B cut (the legs in neither are free, see :attr:`free` and :attr:`open_side`);
+        None for an ordinary cut, whose other side is the complement of ``part``.
     method : str
         The solver that found the cut (``"tree"``, ``"networkx"`` or ``"scipy"``).
     edges : tuple of CutEdge
@@ -86,6 +89,30 @@ class MinCut:
     _side: np.ndarray = field(repr=False)
     _cut_e: np.ndarray = field(repr=False)
     _cut_h: np.ndarray = field(repr=False)
+    other: frozenset | None = None
+
+    @property
+    def free(self) -> frozenset:
+        """The open legs in neither side of an A|B cut (empty for an ordinary cut)."""
+        if self.other is None:
+            return frozenset()
+        return frozenset(range(self._prob.n_open)) - self.part - self.other
+
+    @property
+    def open_side(self) -> frozenset:
+        """The open legs that this cut puts on the side of :attr:`part`: ``part`` itself, plus, for an
+        A|B cut, the free legs that the cut leaves there (ties go to the side of their tensor).
+
+        Examples
+        --------
+        >>> import tnconv as tc
+        >>> tn = tc.TensorNetwork.from_einsum("ab,bc,cd->acd", [(2, 4), (4, 4), (4, 2)])
+        >>> cut = tc.min_cut(tn, ([0], [1]))   # leg 2 free
+        >>> cut.bound, sorted(cut.open_side), sorted(cut.free)
+        (2, [0], [2])
+        """
+        T, P = self._prob.n_tensors, self._prob.n_open
+        return frozenset(np.flatnonzero(self._side[T : T + P]).tolist())
 
     @property
     def edges(self) -> tuple[CutEdge, ...]:
@@ -190,7 +217,8 @@ class MinCut:
 
     def __repr__(self) -> str:
         bound = str(self.bound) if self.log2_bound < 64 else f"2^{self.log2_bound:.6g}"
-        return (f"MinCut(bound={bound}, log2_bound={self.log2_bound:.6g}, |I|={len(self.part)}, "
+        pair = "" if self.other is None else f", |B|={len(self.other)}"
+        return (f"MinCut(bound={bound}, log2_bound={self.log2_bound:.6g}, |I|={len(self.part)}{pair}, "
                 f"severed={len(self._cut_e) + len(self._cut_h)} groups, method={self.method!r})")
 
     def draw(self, ax: Any = None, layout: str = "auto", **kw: Any) -> Any:
