@@ -37,6 +37,12 @@ def load_source_digits(split: str | None = None) -> tuple[np.ndarray, np.ndarray
         Without scikit-learn (``pip install 'tnconv[notebooks]'`` or ``pip install scikit-learn``).
     ValueError
         An unknown split.
+
+    Examples
+    --------
+    >>> X, y = load_source_digits("test")
+    >>> X.shape, float(X.max()) <= 1.0
+    ((359, 8, 8), True)
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -62,7 +68,14 @@ def load_source_digits(split: str | None = None) -> tuple[np.ndarray, np.ndarray
 
 def resize_bilinear(images: np.ndarray, side: int) -> np.ndarray:
     """Bilinear resize of a batch ``(n, h, w)`` to ``(n, side, side)`` with pixel centres aligned
-    (``align_corners=False``, edges clamped), as ``torch.nn.functional.interpolate(mode="bilinear")``."""
+    (``align_corners=False``, edges clamped), as ``torch.nn.functional.interpolate(mode="bilinear")``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> resize_bilinear(np.ones((1, 8, 8)), 16).shape
+    (1, 16, 16)
+    """
     x = np.asarray(images, dtype=np.float64)
     _, h, w = x.shape
 
