@@ -59,9 +59,9 @@ def test_draw_at_256_inputs_keeps_markers_apart_and_shows_the_sides():
     fig = ax.figure
     fig.canvas.draw()
     # the strip of inputs: one bar per input, coloured by its side
-    from tnconv.mincut.draw import SIDE_COLORS
-
     import matplotlib
+
+    from tnconv.mincut.draw import SIDE_COLORS
 
     bars = list(ax.patches)
     assert len(bars) == n
