@@ -169,7 +169,14 @@ class TensorNetwork:
 
     @classmethod
     def from_convac(cls, model: Any, output: int = 0) -> TensorNetwork:
-        """The same as :meth:`from_model` (kept for compatibility)."""
+        """The same as :meth:`from_model` (kept for compatibility).
+
+        Examples
+        --------
+        >>> from tnconv.models import deep
+        >>> TensorNetwork.from_convac(deep(4, 2, 2, seed=0)).open_legs
+        ('d0', 'd1', 'd2', 'd3')
+        """
         return cls.from_model(model, output)
 
     @classmethod
@@ -296,6 +303,13 @@ class TensorNetwork:
             Without quimb.
         ValueError
             For a shape-only network.
+
+        Examples
+        --------
+        >>> tn = TensorNetwork.from_einsum("ab,bc->ac", [(2, 3), (3, 4)], [np.ones((2, 3)), np.ones((3, 4))])
+        >>> q = tn.to_quimb()
+        >>> q.num_tensors, sorted(q.ind_size(i) for i in q.outer_inds())
+        (2, [2, 4])
         """
         self._require_arrays("to_quimb")
         return quimb_network(self.arrays, self.inds, self.names, self.string_labels())
@@ -308,14 +322,23 @@ class TensorNetwork:
 
     @property
     def n_tensors(self) -> int:
+        """The number of tensors (weights and copy tensors alike)."""
         return len(self.inds)
 
     @property
     def shapes(self) -> list[tuple[int, ...]]:
+        """The shape of every tensor, in tensor order."""
         return [tuple(self.size_dict[i] for i in ix) for ix in self.inds]
 
     def index_members(self) -> dict[Hashable, list[int]]:
-        """``{index: [tensor positions carrying it]}``."""
+        """``{index: [tensor positions carrying it]}``.
+
+        Examples
+        --------
+        >>> tn = TensorNetwork.from_einsum("ab,bc->ac", [(2, 3), (3, 4)])
+        >>> tn.index_members()
+        {'a': [0], 'b': [0, 1], 'c': [1]}
+        """
         members: dict[Hashable, list[int]] = defaultdict(list)
         for k, ix in enumerate(self.inds):
             for i in ix:
@@ -403,12 +426,28 @@ class TensorNetwork:
 
     # ------------------------------------------------------------------ einsum export
     def symbols(self) -> dict[Hashable, str]:
-        """A map from index labels to single einsum symbols (``opt_einsum.get_symbol``)."""
+        """A map from index labels to single einsum symbols (``opt_einsum.get_symbol``).
+
+        Examples
+        --------
+        >>> tn = TensorNetwork.from_einsum("ab,bc->ac", [(2, 3), (3, 4)])
+        >>> sorted(tn.symbols().items())
+        [('a', 'a'), ('b', 'b'), ('c', 'c')]
+        """
         return einsum_symbols(self.inds)
 
     def equation(self, features: bool = False) -> str:
         """The einsum equation; with ``features=True`` one ``(batch, M)`` operand per open leg is
-        appended and the output is the batch index alone (the network's forward pass)."""
+        appended and the output is the batch index alone (the network's forward pass).
+
+        Examples
+        --------
+        >>> tn = TensorNetwork.from_einsum("ab,bc->ac", [(2, 3), (3, 4)])
+        >>> tn.equation()
+        'ab,bc->ac'
+        >>> tn.equation(features=True)
+        'ab,bc,da,dc->d'
+        """
         sym = self.symbols()
         terms = ["".join(sym[i] for i in ix) for ix in self.inds]
         if not features:
@@ -419,7 +458,14 @@ class TensorNetwork:
 
     def operands(self, features: Any = None) -> list[Any]:
         """The arrays in equation order; with ``features`` of shape ``(batch, n_open, M)`` the feature
-        slices are appended."""
+        slices are appended.
+
+        Examples
+        --------
+        >>> tn = TensorNetwork.from_einsum("ab,bc->ac", [(2, 3), (3, 2)], [np.ones((2, 3)), np.ones((3, 2))])
+        >>> [op.shape for op in tn.operands(np.ones((5, 2, 2)))]
+        [(2, 3), (3, 2), (5, 2), (5, 2)]
+        """
         self._require_arrays("operands")
         ops = list(self.arrays)
         if features is not None:
@@ -443,6 +489,14 @@ class TensorNetwork:
             Features that are not an array.
         ValueError
             Naming the shape, or the open leg whose dimension differs.
+
+        Examples
+        --------
+        >>> tn = TensorNetwork.from_einsum("ab,bc->ac", [(2, 3), (3, 4)])
+        >>> tn.check_feature_shape(np.ones((5, 2, 2)))
+        Traceback (most recent call last):
+            ...
+        ValueError: ...
         """
         n = len(self.open_inds)
         if not hasattr(features, "shape") or not hasattr(features, "ndim"):

@@ -32,6 +32,12 @@ class CutEdge(NamedTuple):
         Where it is, e.g. ``"copy tensor of window {0,1,2,3} (dim 8)"``.
     tensors : tuple of str
         Names of the tensors that carry the index.
+
+    Examples
+    --------
+    >>> import tnconv as tc
+    >>> tc.min_cut(tc.deep(4, 2, 2, seed=0), [0, 1]).edges[0].kind
+    'copy'
     """
 
     kind: str
@@ -47,8 +53,8 @@ class MinCut:
 
     ``bound`` upper-bounds the Schmidt rank ``rank [[A]]_I`` of the network's tensor for any weights. For
     generic *independent* weights it equals the rank when every dimension is a power of one integer
-    (MATH.md §3); tied (shared) weights can fall below it, e.g. ``ConvAC(ModeTree.from_nested(((2, 1, 0),
-    4, 3)), 2, 4, shared=True)`` across ``{0, 2}``: min cut 4, generic rank 3.
+    (theory page, :ref:`theory-mincut`); tied (shared) weights can fall below it, e.g.
+    ``ConvAC(ModeTree.from_nested(((2, 1, 0), 4, 3)), 2, 4, shared=True)`` across ``{0, 2}``: min cut 4, generic rank 3.
 
     Attributes
     ----------
@@ -124,6 +130,10 @@ class MinCut:
 
     @property
     def edges(self) -> tuple[CutEdge, ...]:
+        """What the cut severs: one :class:`CutEdge` per index (copy tensors first, then bonds, then open legs).
+
+        The dimensions multiply to :attr:`bound`.
+        """
         prob = self._prob
         tn = prob.tn
         T = prob.n_tensors
@@ -154,6 +164,7 @@ class MinCut:
 
     @property
     def side(self) -> frozenset:
+        """The names of the tensors on the ``I`` side (see :meth:`tensor_sides` for the boolean form)."""
         names = self._prob.tn.names
         return frozenset(names[k] for k in np.flatnonzero(self._side[: self._prob.n_tensors]))
 
@@ -189,7 +200,24 @@ class MinCut:
         return tuple(e.index for e in self.edges)
 
     def summary(self, max_edges: int = 8) -> str:
-        """A few lines: the bound and where the cut runs."""
+        """A few lines: the bound and where the cut runs.
+
+        Parameters
+        ----------
+        max_edges : int
+            Severed indices listed before "... and k more".
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> import tnconv as tc
+        >>> print(tc.min_cut(tc.deep(4, 2, 2, seed=0), [0, 1]).summary())
+        min cut 2 (log2 1) across 1 severed indices [tree]
+          copy tensor of window {...} (dim 2)
+        """
         es = self.edges
         lines = [f"min cut {self.bound} (log2 {self.log2_bound:.4g}) across {len(es)} severed indices [{self.method}]"]
         for e in es[:max_edges]:
@@ -215,6 +243,8 @@ class MinCut:
         ax : matplotlib Axes, optional
         layout : {"auto", "tree", "spring"}
             ``"tree"`` lays forest networks out by depth (root on top); ``"auto"`` picks it for forests.
+        **kw
+            Passed on to :func:`tnconv.mincut.draw.draw_cut`.
 
         Returns
         -------
@@ -224,6 +254,15 @@ class MinCut:
         ------
         ImportError
             Without matplotlib: ``pip install 'tnconv[plot]'``.
+
+        Examples
+        --------
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt, tnconv as tc
+        >>> ax = tc.min_cut(tc.deep(4, 2, 2, seed=0), [0, 1]).draw()
+        >>> type(ax).__name__
+        'Axes'
+        >>> plt.close("all")
         """
         from .draw import draw_cut
 
