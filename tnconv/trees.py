@@ -154,6 +154,13 @@ class ModeTree:
     def balanced(cls, n: int, arity: int = 2) -> ModeTree:
         """Contiguous windows of size ``arity``, recursively: 1D ConvNet pooling.
 
+        Parameters
+        ----------
+        n : int
+            The number of inputs.
+        arity : int
+            The window size.
+
         Raises
         ------
         ValueError
@@ -174,6 +181,12 @@ class ModeTree:
 
         This geometry pools distant inputs first; it favours coarse partitions such as left/right and
         disfavours interleaved ones such as odd/even: the mirror image of :meth:`balanced`.
+
+        Parameters
+        ----------
+        n : int
+            The number of inputs, a power of ``arity``.
+        arity : int
 
         Examples
         --------
@@ -209,6 +222,11 @@ class ModeTree:
     @classmethod
     def flat(cls, n: int) -> ModeTree:
         """One root with ``n`` leaf children: the shallow network / CP decomposition.
+
+        Parameters
+        ----------
+        n : int
+            The number of inputs.
 
         Examples
         --------
@@ -255,6 +273,15 @@ class ModeTree:
 
         Useful for property tests. With ``shuffle=False`` leaves keep their input order (contiguous
         windows).
+
+        Parameters
+        ----------
+        n : int
+        arity : (int, int)
+            The least and most children of a node.
+        seed : int or numpy Generator, optional
+        shuffle : bool
+            Shuffle the leaves.
 
         Examples
         --------
