@@ -7,14 +7,14 @@ checks, each error naming the offending operand, index or dimension.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from ._core.validate import check_arrays, check_dimension, check_labels
 
-__all__ = ["einsum_parts", "is_quimb_network", "quimb_network", "quimb_parts", "string_labels"]
+__all__ = ["LegTags", "einsum_parts", "is_quimb_network", "quimb_network", "quimb_parts", "string_labels"]
 
 
 def einsum_parts(equation: Any, shapes: Any = None, arrays: Any = None) -> dict[str, Any]:
@@ -173,3 +173,34 @@ def quimb_network(arrays: Sequence[Any], inds: Sequence[Sequence[Hashable]], nam
             for a, ix, name in zip(arrays, inds, names)
         ]
     )
+
+
+class LegTags(Mapping):
+    """Tag -> open-leg positions of a network, built on first use (a quimb import's tags, else the
+    tensor names): a tag selects the open legs of every tensor that carries it."""
+
+    def __init__(self, tn: Any):
+        self._tn = tn
+        self._map: dict[str, tuple[int, ...]] | None = None
+
+    def _build(self) -> dict[str, tuple[int, ...]]:
+        if self._map is None:
+            tn = self._tn
+            tags = tn.tensor_tags if tn.tensor_tags is not None else [frozenset([n]) for n in tn.names]
+            members = tn.index_members()
+            out: dict[str, list[int]] = {}
+            for p, i in enumerate(tn.open_inds):
+                for k in members.get(i, ()):
+                    for tag in tags[k]:
+                        out.setdefault(tag, []).append(p)
+            self._map = {t: tuple(dict.fromkeys(ps)) for t, ps in out.items()}
+        return self._map
+
+    def __getitem__(self, key: str) -> tuple[int, ...]:
+        return self._build()[key]
+
+    def __iter__(self) -> Any:
+        return iter(self._build())
+
+    def __len__(self) -> int:
+        return len(self._build())

@@ -30,6 +30,7 @@ from ._core.options import check_budget
 __all__ = [
     "NAMES_1D",
     "NAMES_2D",
+    "as_parts",
     "block_interleaved",
     "center_periphery",
     "checkerboard",
@@ -38,7 +39,6 @@ __all__ = [
     "named",
     "odd_even",
     "random",
-    "as_parts",
     "top_bottom",
     "validate_partition",
 ]

@@ -40,15 +40,17 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     --------
     >>> p = argparse.ArgumentParser(prog="x", formatter_class=HelpFormatter)
     >>> _ = p.add_argument("--batch", type=int, default=256, help="samples per contraction")
+    >>> _ = p.add_argument("--seed", type=int, default=0, help="seed")
     >>> _ = p.add_argument("--json", action="store_true", help="JSON on stdout")
     >>> text = p.format_help()
-    >>> "(default: 256)" in text, "(default: False)" in text
-    (True, False)
+    >>> "(default: 256)" in text, "(default: 0)" in text, "(default: False)" in text
+    (True, True, False)
     """
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if action.default in (None, False, argparse.SUPPRESS) or isinstance(action, argparse._HelpAction):
+        # flags (nargs=0: --json, --no-spectrum, --help) and options without a default say nothing
+        if action.nargs == 0 or action.default is None or action.default is argparse.SUPPRESS:
             return text
         return super()._get_help_string(action) or text
 

@@ -39,7 +39,7 @@ import math
 import threading
 import warnings
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -198,6 +198,7 @@ class CutProblem:
         its geometry (the image shape of a compiled 2D model), open-leg labels and tensor tags."""
         with self._lock:
             if self._resolver is None:
+                from ..network_io import LegTags
                 from ..partition_resolve import PartitionResolver
 
                 tn = self.tn
@@ -205,7 +206,7 @@ class CutProblem:
                 if shape is not None and math.prod(shape) != self.n_open:
                     shape = None
                 self._resolver = PartitionResolver(self.n_open, shape=shape, labels=tn.open_inds,
-                                                   tags=_LegTags(tn))
+                                                   tags=LegTags(tn))
             return self._resolver
 
     def log2_unit(self) -> float:
@@ -362,59 +363,10 @@ class CutProblem:
     def _scipy_network(self) -> dict[str, Any]:
         with self._lock:
             if not self._scipy:
-                self._scipy = self._build_scipy()
+                from .flow_scipy import build_scipy_network
+
+                self._scipy = build_scipy_network(self)
             return self._scipy
-
-    def _build_scipy(self) -> dict[str, Any]:
-        if not self.scipy_fits():
-            raise OverflowError(
-                f"the exact integer capacities of this network total about 2^{self.total_units.bit_length()}, "
-                "more than scipy's int32 max-flow holds"
-            )
-        T, P, H = self.n_tensors, self.n_open, len(self.hyper)
-        inf = self.total_units + 1
-        rows, cols, data = [], [], []
-        for (u, v, _), c in zip(self.edges, self.edge_units):
-            if u == v:
-                continue
-            rows += [u, v]
-            cols += [v, u]
-            data += [c, c]
-        for j, ((_, ms), c) in enumerate(zip(self.hyper, self.hyper_units)):
-            hin, hout = T + P + j, T + P + H + j
-            rows.append(hin)
-            cols.append(hout)
-            data.append(c)
-            m = ms.tolist()
-            rows += m + [hout] * len(m)
-            cols += [hin] * len(m) + m
-            data += [inf] * (2 * len(m))
-        import scipy.sparse as sp
-
-        n, s, t = T + P + 2 * H + 2, T + P + 2 * H, T + P + 2 * H + 1
-        # Both terminal arcs of every open leg are stored (explicit zeros allowed): a query only
-        # rewrites their capacities in a copy of ``data``.
-        opens = list(range(T, T + P))
-        rows += [s] * P + opens
-        cols += opens + [t] * P
-        data += [0] * (2 * P)
-        cap = sp.csr_array((np.array(data, dtype=np.int32), (np.array(rows, dtype=np.int32),
-                            np.array(cols, dtype=np.int32))), shape=(n, n))
-        cap.sum_duplicates()
-        cap.sort_indices()
-
-        def slot(r: int, c: int) -> int:
-            lo, hi = cap.indptr[r], cap.indptr[r + 1]
-            return int(lo + np.searchsorted(cap.indices[lo:hi], c))
-
-        return {
-            "cap": cap,
-            "from_s": np.array([slot(s, o) for o in opens], dtype=np.int64),
-            "to_t": np.array([slot(o, t) for o in opens], dtype=np.int64),
-            "inf": inf,
-            "s": s,
-            "t": t,
-        }
 
     def solve_scipy(self, part: frozenset, other: frozenset | None = None) -> tuple[np.ndarray, int]:
         """Max flow with ``scipy.sparse.csgraph.maximum_flow`` (Dinic) on the cached CSR network; a query
@@ -426,64 +378,9 @@ class CutProblem:
         OverflowError
             If the exact capacities do not fit int32 (see :meth:`scipy_fits`).
         """
-        try:
-            import scipy.sparse as sp
-            from scipy.sparse.csgraph import breadth_first_order, maximum_flow
-        except ImportError as exc:  # pragma: no cover - scipy is in the test extra
-            raise ImportError("method='scipy' needs scipy: pip install 'tnconv[scipy]'") from exc
-        net = self._scipy_network()
-        T, P = self.n_tensors, self.n_open
-        s, t, inf, base = net["s"], net["t"], net["inf"], net["cap"]
-        on = np.zeros(P, dtype=bool)
-        on[list(part)] = True
-        sink = ~on
-        if other is not None:
-            sink = np.zeros(P, dtype=bool)
-            sink[list(other)] = True
-        data = base.data.copy()
-        data[net["from_s"]] = np.where(on, inf, 0)
-        data[net["to_t"]] = np.where(sink, inf, 0)
-        cap = sp.csr_array((data, base.indices.copy(), base.indptr.copy()), shape=base.shape)
-        res = maximum_flow(cap, s, t)
-        resid = (cap - res.flow).tocsr()
-        resid.data = (resid.data > 0).astype(np.int8)
-        resid.eliminate_zeros()
-        reach = breadth_first_order(resid, s, directed=True, return_predecessors=False)
-        side = np.zeros(T + P, dtype=bool)
-        reach = reach[reach < T + P]
-        side[reach] = True
-        return side, int(res.flow_value)
+        from .flow_scipy import solve_scipy
 
-
-class _LegTags(Mapping):
-    """Tag -> open-leg positions of a network, built on first use (a quimb import's tags, else the
-    tensor names): a tag selects the open legs of every tensor that carries it."""
-
-    def __init__(self, tn: Any):
-        self._tn = tn
-        self._map: dict[str, tuple[int, ...]] | None = None
-
-    def _build(self) -> dict[str, tuple[int, ...]]:
-        if self._map is None:
-            tn = self._tn
-            tags = tn.tensor_tags if tn.tensor_tags is not None else [frozenset([n]) for n in tn.names]
-            members = tn.index_members()
-            out: dict[str, list[int]] = {}
-            for p, i in enumerate(tn.open_inds):
-                for k in members.get(i, ()):
-                    for tag in tags[k]:
-                        out.setdefault(tag, []).append(p)
-            self._map = {t: tuple(dict.fromkeys(ps)) for t, ps in out.items()}
-        return self._map
-
-    def __getitem__(self, key: str) -> tuple[int, ...]:
-        return self._build()[key]
-
-    def __iter__(self) -> Any:
-        return iter(self._build())
-
-    def __len__(self) -> int:
-        return len(self._build())
+        return solve_scipy(self, self._scipy_network(), part, other)
 
 
 # Per-network caches: compiled networks by model (per output) and prepared problems by network.

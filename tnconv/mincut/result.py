@@ -7,6 +7,7 @@ References
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -83,13 +84,26 @@ class MinCut:
 
     bound: int
     log2_bound: float
-    part: frozenset
+    # The side I as the caller gave it (a frozenset) or as positions (an int array, turned into the
+    # frozenset ``part`` on first use): batches of 10^5 queries need not hold 10^5 frozensets.
+    _part: Any = field(repr=False)
     method: str
     _prob: Any = field(repr=False)
-    _side: np.ndarray = field(repr=False)
+    # Packed bits (np.packbits) of the side of every tensor and open leg: V/8 bytes per cut.
+    _side_bits: np.ndarray = field(repr=False)
     _cut_e: np.ndarray = field(repr=False)
     _cut_h: np.ndarray = field(repr=False)
     other: frozenset | None = None
+
+    @functools.cached_property
+    def part(self) -> frozenset:
+        p = self._part
+        return p if isinstance(p, frozenset) else frozenset(np.asarray(p).tolist())
+
+    @property
+    def _side(self) -> np.ndarray:
+        V = self._prob.n_tensors + self._prob.n_open
+        return np.unpackbits(self._side_bits, count=V).astype(bool)
 
     @property
     def free(self) -> frozenset:
@@ -111,8 +125,8 @@ class MinCut:
         >>> cut.bound, sorted(cut.open_side), sorted(cut.free)
         (2, [0], [2])
         """
-        T, P = self._prob.n_tensors, self._prob.n_open
-        return frozenset(np.flatnonzero(self._side[T : T + P]).tolist())
+        T = self._prob.n_tensors
+        return frozenset(np.flatnonzero(self._side[T:]).tolist())
 
     @property
     def edges(self) -> tuple[CutEdge, ...]:
@@ -218,7 +232,7 @@ class MinCut:
     def __repr__(self) -> str:
         bound = str(self.bound) if self.log2_bound < 64 else f"2^{self.log2_bound:.6g}"
         pair = "" if self.other is None else f", |B|={len(self.other)}"
-        return (f"MinCut(bound={bound}, log2_bound={self.log2_bound:.6g}, |I|={len(self.part)}{pair}, "
+        return (f"MinCut(bound={bound}, log2_bound={self.log2_bound:.6g}, |I|={len(self._part)}{pair}, "
                 f"severed={len(self._cut_e) + len(self._cut_h)} groups, method={self.method!r})")
 
     def draw(self, ax: Any = None, layout: str = "auto", **kw: Any) -> Any:

@@ -43,6 +43,42 @@ __all__ = ["ConvAC", "ConvNet", "WidthSpec"]
 WidthSpec = int | Sequence[int] | Mapping[Any, int]
 
 
+class ForwardRangeWarning(RuntimeWarning):
+    """A plain (not log-scale) forward left the float range: zeros from underflow, subnormals, or
+    infinities from overflow. ``forward(x, log=True)`` returns ``(sign, log|h|)`` without range limits."""
+
+
+def _warn_out_of_range(out: np.ndarray, features: np.ndarray) -> None:
+    """Warn (once) when ``out`` left the float range; cheap: one pass over ``out``, and over the features
+    of the zero samples only (a zero feature vector makes a product net's output exactly 0)."""
+    import warnings
+
+    if not np.issubdtype(out.dtype, np.floating):
+        return
+    mag = np.abs(out)
+    tiny = np.finfo(out.dtype).tiny
+    low = mag < tiny
+    if not low.any() and np.isfinite(out).all():
+        return
+    problems = []
+    rows = np.nonzero(low.any(axis=tuple(range(1, out.ndim))))[0] if out.ndim > 1 else np.nonzero(low)[0]
+    zero_rows = rows[np.all(out[rows].reshape(len(rows), -1) == 0, axis=1)] if rows.size else rows
+    real_zero = np.array([bool(np.any(np.all(features[b] == 0, axis=-1))) for b in zero_rows], dtype=bool)
+    underflow = int((~real_zero).sum()) if zero_rows.size else 0
+    if underflow:
+        problems.append(f"{underflow} sample(s) underflowed to exactly 0")
+    subnormal = int(np.count_nonzero(low & (mag > 0)))
+    if subnormal:
+        problems.append(f"{subnormal} value(s) are subnormal (below {tiny:.3g}; precision lost)")
+    overflow = int(np.count_nonzero(~np.isfinite(out)))
+    if overflow:
+        problems.append(f"{overflow} value(s) overflowed to inf")
+    if problems:
+        warnings.warn(f"forward left the {out.dtype} range: {'; '.join(problems)}. Use forward(x, log=True), "
+                      "which returns (sign, log|h|) and never over- or underflows.", ForwardRangeWarning,
+                      stacklevel=3)
+
+
 class ConvNet(Parameters, Persistable):
     """A ConvNet over a mode tree with pooling operator ``g`` (``"product"`` gives a ConvAC).
 
@@ -346,10 +382,23 @@ class ConvNet(Parameters, Persistable):
         # them keeps models picklable for process pools and keeps device arrays out of the pickle.
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_tnconv_")}
 
+    def _widths_by_height(self) -> list[int] | list[list[int]]:
+        """The widths as given to ``deep``: one per height (leaves first), or per node where a height
+        has several."""
+        tree = self.tree
+        by: dict[int, list[int]] = {}
+        for v in tree.nodes:
+            if v != tree.root:
+                by.setdefault(tree.height(v), []).append(self.widths[v])
+        rows = [by[h] for h in sorted(by)]
+        if all(len(set(r)) == 1 for r in rows):
+            return [r[0] for r in rows]
+        return [sorted(set(r)) for r in rows]
+
     def __repr__(self) -> str:
         name = type(self).__name__
         g = "" if name == "ConvAC" else f", g={self.g.name!r}"
-        widths = sorted({self.widths[v] for v in self.tree.nodes if v != self.tree.root})
+        widths = self._widths_by_height()
         return (
             f"{name}(n_inputs={self.n_inputs}, n_descriptors={self.n_descriptors}, widths={widths}, "
             f"n_outputs={self.n_outputs}, height={self.tree.height(self.tree.root)}{g}, shared={self.shared})"
@@ -391,6 +440,13 @@ class ConvNet(Parameters, Persistable):
         ImportError
             ``backend="cupy"`` without CuPy (``pip install 'tnconv[gpu]'``).
 
+        Warns
+        -----
+        ForwardRangeWarning
+            Once per call, when a product-pooling net on numpy features returns exact zeros for samples
+            whose feature vectors are all nonzero (underflow: the value is below the float range),
+            subnormal values (precision lost) or infinities (overflow). ``log=True`` has no range limit.
+
         Examples
         --------
         >>> net = ConvAC(ModeTree.balanced(4), 2, 2, seed=0)
@@ -403,7 +459,10 @@ class ConvNet(Parameters, Persistable):
         """
         from .protocol import hook
 
-        return hook("forward")(self, features, backend=backend, log=log, engine=engine)
+        out = hook("forward")(self, features, backend=backend, log=log, engine=engine)
+        if not log and isinstance(out, np.ndarray) and isinstance(features, np.ndarray) and self.g.is_product:
+            _warn_out_of_range(out, features)
+        return out
 
     def _forward_reference(self, features: Any, log: bool = False) -> Any:
         # Kept for contract/bench.py's "reference" label: the generic array-API executor.
