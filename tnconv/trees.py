@@ -204,6 +204,15 @@ class ModeTree:
         half the image apart ("mirror" pooling: ``(r, c)``, ``(r + h/2, c)``, ``(r, c + w/2)``, ...),
         recursively: the 2D analogue of :meth:`interleaved`.
 
+        Parameters
+        ----------
+        height, width : int
+            The image.
+        window : int
+            The side of the square windows.
+        interleaved : bool
+            Mirror pooling instead of contiguous windows.
+
         Raises
         ------
         ValueError
