@@ -4,8 +4,9 @@ The public API is ``tnconv.__all__`` (lazy names included) and, recursively, the
 public subpackages listed there (``partitions``, ``linear``, ``exact``, ``experiments`` and its
 experiment modules, ``train``, ``datasets``). Of a class, its public methods and properties count,
 inherited ones too when a tnconv class defines them. Functions, methods and classes need a docstring
-with an Examples section that holds a doctest (pytest runs it through ``--doctest-modules``); properties
-and modules need a docstring. Plain data (constants, dicts) cannot carry a docstring and is skipped.
+with an Examples section that holds a doctest (pytest runs it through ``--doctest-modules``) and, when
+they take arguments, a Parameters section (records may list their fields as Attributes instead);
+properties and modules need a docstring. Plain data (constants, dicts) cannot carry a docstring and is skipped.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ EXEMPT_EXAMPLES: dict[str, str] = {
     "experiments:run": "shown with plot and verdict in the experiment module's Examples",
     "experiments:plot": "shown with run and verdict in the experiment module's Examples",
     "experiments:verdict": "shown with run and plot in the experiment module's Examples",
-    "experiments:Result": "returned by run, shown in the experiment module's Examples",
+    "experiments:Result": "plain data returned by run, described in prose and shown in the module's Examples",
 }
 
 SECTION = re.compile(r"^Examples\n-{8,}\n", re.MULTILINE)
@@ -140,6 +141,26 @@ def test_public_callable_has_examples(name: str) -> None:
     match = SECTION.search(doc)
     assert match, f"{name} has no Examples section"
     assert ">>> " in doc[match.end():], f"the Examples section of {name} has no doctest"
+
+
+def _takes_arguments(obj: Any) -> bool:
+    try:
+        params = inspect.signature(obj).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return False
+    return any(p not in ("self", "cls") and not p.startswith("_") for p in params)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, (o, kind) in API.items() if kind in ("class", "callable")))
+def test_public_callable_documents_its_parameters(name: str) -> None:
+    obj, _ = API[name]
+    if not _takes_arguments(obj) or _exemption(name, obj):
+        return
+    doc = _doc(obj)
+    if inspect.isclass(obj) and (re.search(r"^Attributes\n-{8,}", doc, re.MULTILINE)
+                                 or "Parameters are those of" in doc):
+        return  # a record (dataclass, named tuple, exception) documents its fields as attributes
+    assert re.search(r"^Parameters\n-{8,}\n", doc, re.MULTILINE), f"{name} has no Parameters section"
 
 
 def test_experiment_modules_show_run_plot_and_verdict() -> None:

@@ -171,6 +171,15 @@ class TensorNetwork:
     def from_convac(cls, model: Any, output: int = 0) -> TensorNetwork:
         """The same as :meth:`from_model` (kept for compatibility).
 
+        Parameters
+        ----------
+        model : TreeModel
+        output : int
+
+        Returns
+        -------
+        TensorNetwork
+
         Examples
         --------
         >>> from tnconv.models import deep
@@ -440,6 +449,14 @@ class TensorNetwork:
         """The einsum equation; with ``features=True`` one ``(batch, M)`` operand per open leg is
         appended and the output is the batch index alone (the network's forward pass).
 
+        Parameters
+        ----------
+        features : bool
+
+        Returns
+        -------
+        str
+
         Examples
         --------
         >>> tn = TensorNetwork.from_einsum("ab,bc->ac", [(2, 3), (3, 4)])
@@ -459,6 +476,14 @@ class TensorNetwork:
     def operands(self, features: Any = None) -> list[Any]:
         """The arrays in equation order; with ``features`` of shape ``(batch, n_open, M)`` the feature
         slices are appended.
+
+        Parameters
+        ----------
+        features : array (batch, n_open, M), optional
+
+        Returns
+        -------
+        list of array
 
         Examples
         --------
@@ -482,6 +507,10 @@ class TensorNetwork:
 
     def check_feature_shape(self, features: Any) -> None:
         """Check that ``features`` is ``(batch, n_open, M)`` with ``M`` matching every open leg.
+
+        Parameters
+        ----------
+        features : array
 
         Raises
         ------

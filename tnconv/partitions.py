@@ -501,6 +501,17 @@ def as_parts(parts: Iterable[Any], n_inputs: int, resolver: Any = None) -> list[
     """Validate many partitions at once (see :func:`validate_partition`; with a ``resolver``, every form
     that :meth:`tnconv.partition_resolve.PartitionResolver.resolve` reads: names, masks, leg names).
 
+    Parameters
+    ----------
+    parts : iterable
+        Partitions, in any form ``resolver`` reads (positions and masks without one).
+    n_inputs : int
+    resolver : PartitionResolver, optional
+
+    Returns
+    -------
+    list of frozenset
+
     Examples
     --------
     >>> from tnconv.partition_resolve import PartitionResolver

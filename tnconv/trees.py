@@ -154,6 +154,13 @@ class ModeTree:
     def balanced(cls, n: int, arity: int = 2) -> ModeTree:
         """Contiguous windows of size ``arity``, recursively: 1D ConvNet pooling.
 
+        Parameters
+        ----------
+        n : int
+            The number of inputs.
+        arity : int
+            The window size.
+
         Raises
         ------
         ValueError
@@ -175,6 +182,12 @@ class ModeTree:
         This geometry pools distant inputs first; it favours coarse partitions such as left/right and
         disfavours interleaved ones such as odd/even: the mirror image of :meth:`balanced`.
 
+        Parameters
+        ----------
+        n : int
+            The number of inputs, a power of ``arity``.
+        arity : int
+
         Examples
         --------
         >>> ModeTree.interleaved(8).to_nested()
@@ -190,6 +203,15 @@ class ModeTree:
         ``1 x window`` strips. With ``interleaved=True`` each window instead joins pixels that are
         half the image apart ("mirror" pooling: ``(r, c)``, ``(r + h/2, c)``, ``(r, c + w/2)``, ...),
         recursively: the 2D analogue of :meth:`interleaved`.
+
+        Parameters
+        ----------
+        height, width : int
+            The image.
+        window : int
+            The side of the square windows.
+        interleaved : bool
+            Mirror pooling instead of contiguous windows.
 
         Raises
         ------
@@ -209,6 +231,11 @@ class ModeTree:
     @classmethod
     def flat(cls, n: int) -> ModeTree:
         """One root with ``n`` leaf children: the shallow network / CP decomposition.
+
+        Parameters
+        ----------
+        n : int
+            The number of inputs.
 
         Examples
         --------
@@ -255,6 +282,15 @@ class ModeTree:
 
         Useful for property tests. With ``shuffle=False`` leaves keep their input order (contiguous
         windows).
+
+        Parameters
+        ----------
+        n : int
+        arity : (int, int)
+            The least and most children of a node.
+        seed : int or numpy Generator, optional
+        shuffle : bool
+            Shuffle the leaves.
 
         Examples
         --------

@@ -31,6 +31,15 @@ def load_source_digits(split: str | None = None) -> tuple[np.ndarray, np.ndarray
     ``split="train"`` keeps a fixed 80% of every class (a permutation with seed 0), ``"test"`` the other
     20%, ``None`` all of them; train and test canvases built from the two splits share no source digit.
 
+    Parameters
+    ----------
+    split : {"train", "test"}, optional
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Images ``(n, 8, 8)`` in ``[0, 1]`` and their labels.
+
     Raises
     ------
     ImportError
@@ -69,6 +78,16 @@ def load_source_digits(split: str | None = None) -> tuple[np.ndarray, np.ndarray
 def resize_bilinear(images: np.ndarray, side: int) -> np.ndarray:
     """Bilinear resize of a batch ``(n, h, w)`` to ``(n, side, side)`` with pixel centres aligned
     (``align_corners=False``, edges clamped), as ``torch.nn.functional.interpolate(mode="bilinear")``.
+
+    Parameters
+    ----------
+    images : numpy.ndarray, shape (n, h, w)
+    side : int
+        The new side.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, side, side)
 
     Examples
     --------

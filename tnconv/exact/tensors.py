@@ -52,6 +52,10 @@ def planned_bytes_mod_p(model: Any) -> int:
     (``rows x width`` int64), the chunk temporaries of pooling, and at the end the ``M ** n`` result
     together with its transposed copy. Measured peaks (tracemalloc) lie within about 15% below it.
 
+    Parameters
+    ----------
+    model : ConvAC, ConvNet or DilatedConvNet with product pooling
+
     Returns
     -------
     int

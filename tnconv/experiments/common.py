@@ -84,6 +84,16 @@ def to_plain(obj: Any) -> Any:
 def to_json(result: Any, indent: int | None = 1) -> str:
     """A result (dataclass or dict of plain values) as a JSON string.
 
+    Parameters
+    ----------
+    result : dataclass or dict
+    indent : int, optional
+        As :func:`json.dumps`.
+
+    Returns
+    -------
+    str
+
     Examples
     --------
     >>> import numpy as np

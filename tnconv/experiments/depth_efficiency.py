@@ -92,6 +92,17 @@ class DepthEfficiencyResult:
 def block_odd_partition(n: int, block: int) -> frozenset:
     """The inputs of the odd-numbered contiguous blocks of size ``block`` (``block=1``: odd/even).
 
+    Parameters
+    ----------
+    n : int
+        The number of inputs.
+    block : int
+        The block size.
+
+    Returns
+    -------
+    frozenset of int
+
     Examples
     --------
     >>> sorted(block_odd_partition(8, 2))
@@ -105,6 +116,17 @@ def block_odd_partition(n: int, block: int) -> frozenset:
 def truncated_tree(n_layers: int, removed: int) -> ModeTree:
     """A balanced binary tree over ``2**n_layers`` inputs with its top ``removed`` layers replaced by one
     global pooling of the ``2**removed`` subtrees below them.
+
+    Parameters
+    ----------
+    n_layers : int
+        Layers of the full balanced tree.
+    removed : int
+        Top layers replaced by one global pooling.
+
+    Returns
+    -------
+    ModeTree
 
     Examples
     --------

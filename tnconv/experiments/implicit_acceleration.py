@@ -77,7 +77,16 @@ def run(size: str = "small", seed: int = 0) -> ImplicitAccelerationResult:
 
 
 def verdict(result: ImplicitAccelerationResult) -> str:
-    """The linear experiment's own verdict for each (dataset, p), one line each."""
+    """The linear experiment's own verdict for each (dataset, p), one line each.
+
+    Parameters
+    ----------
+    result : ImplicitAccelerationResult
+
+    Returns
+    -------
+    str
+    """
     from . import linear_acceleration as la
 
     lines = [f"{r.dataset}, p={r.p:g}: {la.verdict(r)}" for r in result.results]
@@ -87,7 +96,18 @@ def verdict(result: ImplicitAccelerationResult) -> str:
 
 
 def plot(result: ImplicitAccelerationResult, ax_or_path: Any = None) -> Any:
-    """Loss vs iteration per optimizer, one panel per (dataset, p), via the linear experiment's ``plot``."""
+    """Loss vs iteration per optimizer, one panel per (dataset, p), via the linear experiment's ``plot``.
+
+    Parameters
+    ----------
+    result : ImplicitAccelerationResult
+    ax_or_path : None, path, matplotlib Axes or Figure
+        As the other experiments' ``plot``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure, or the path written
+    """
     import os
 
     from . import linear_acceleration as la

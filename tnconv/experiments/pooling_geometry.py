@@ -80,6 +80,16 @@ def partition_family(side: int) -> dict[str, frozenset | None]:
     The names are the same for every side (blocks too large for the image map to ``None``), so that
     results for several sizes line up.
 
+    Parameters
+    ----------
+    side : int
+        The image side.
+
+    Returns
+    -------
+    dict
+        ``{name: partition or None}``.
+
     Examples
     --------
     >>> sorted(k for k, v in partition_family(4).items() if v is not None)

@@ -81,6 +81,17 @@ def _height_widths(tree: ModeTree, widths: Sequence[int]) -> dict[frozenset, int
 def n_parameters(tree: ModeTree | Any, n_descriptors: int, widths: Sequence[int], n_outputs: int = 1) -> int:
     """Parameters of a ConvAC over ``tree`` with one width per height (``widths[0]`` at the leaves).
 
+    Parameters
+    ----------
+    tree : ModeTree or int
+    n_descriptors : int
+    widths : sequence of int
+    n_outputs : int
+
+    Returns
+    -------
+    int
+
     Examples
     --------
     >>> n_parameters(4, 2, [3, 5])  # 4 leaves (2x3) + 2 nodes (3x5) + root (5x1)
@@ -130,6 +141,17 @@ class Allocation:
 def profile_bounds(tree: ModeTree | Any, n_descriptors: int, widths: Sequence[int],
                    parts: Sequence[Iterable[int]]) -> list[float]:
     """``log2`` min-cut bound of the per-level width profile for each partition (exact tree min cut).
+
+    Parameters
+    ----------
+    tree : ModeTree or int
+    n_descriptors : int
+    widths : sequence of int
+    parts : sequence of partitions
+
+    Returns
+    -------
+    list of float
 
     Examples
     --------
@@ -340,6 +362,21 @@ def geometric_profile(tree: ModeTree | Any, n_descriptors: int, budget: int, wid
     ``wide_base=True`` gives ``w_h = max(floor, round(c / 2**h))`` (wide early layers),
     ``wide_base=False`` gives ``w_h = max(floor, round(c / 2**(L-1-h)))`` (wide deep layers), with the
     largest ``c`` whose profile has at most ``budget`` parameters.
+
+    Parameters
+    ----------
+    tree : ModeTree or int
+        The tree (an int ``N``: the balanced binary tree).
+    n_descriptors : int
+    budget : int
+        Parameter budget.
+    wide_base : bool
+    floor : int
+        The smallest width.
+
+    Returns
+    -------
+    list of int
 
     Examples
     --------

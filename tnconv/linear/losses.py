@@ -159,6 +159,13 @@ class LpLoss(_MatrixLoss):
 class SquaredLoss(LpLoss):
     """Squared loss ``L(W) = 1/(2m) sum_i ||W x_i - y_i||^2`` (the ``p = 2`` :class:`LpLoss`).
 
+    Parameters
+    ----------
+    X : array, shape (m, d_in)
+        Inputs, one sample per row.
+    y : array, shape (m,) or (m, d_out)
+        Targets.
+
     Examples
     --------
     >>> import numpy as np

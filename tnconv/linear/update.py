@@ -45,6 +45,21 @@ def end_to_end_field(W: Array, grad: Array, depth: int, rtol: float | None = Non
     :func:`end_to_end_update` is ``W - lr * end_to_end_field(W, grad, depth)``; see it for the
     parameters.
 
+    Parameters
+    ----------
+    W : array (d_out, d_in)
+        The end-to-end matrix.
+    grad : array like ``W``
+        The loss gradient at ``W``.
+    depth : int
+        ``N``.
+    rtol, method
+        As :func:`end_to_end_update`.
+
+    Returns
+    -------
+    array like ``W``
+
     Examples
     --------
     >>> import numpy as np

@@ -224,6 +224,14 @@ class ConvNet(Parameters, Persistable):
     def in_width(self, node: Iterable[int]) -> int:
         """Channels entering ``node``: M at a leaf, the children's width otherwise.
 
+        Parameters
+        ----------
+        node : iterable of int
+
+        Returns
+        -------
+        int
+
         Raises
         ------
         ValueError
@@ -242,6 +250,14 @@ class ConvNet(Parameters, Persistable):
 
     def weight_shape(self, node: Iterable[int]) -> tuple[int, int]:
         """``(in_width(node), widths[node])``: the shape of the node's weight matrix.
+
+        Parameters
+        ----------
+        node : iterable of int
+
+        Returns
+        -------
+        (int, int)
 
         Raises
         ------

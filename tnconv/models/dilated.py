@@ -170,6 +170,14 @@ class DilatedConvNet(Persistable):
     def weight_shapes(self, node: Iterable[int]) -> tuple[int, int] | tuple[tuple[int, int], ...]:
         """Shape of a leaf's matrix, or the tuple of per-child shapes of an internal node.
 
+        Parameters
+        ----------
+        node : iterable of int
+
+        Returns
+        -------
+        tuple
+
         Examples
         --------
         >>> import tnconv as tc
@@ -201,6 +209,11 @@ class DilatedConvNet(Persistable):
 
     def set_weights(self, weights: Mapping[Any, Any]) -> None:
         """Replace the weights (every node required; shapes checked).
+
+        Parameters
+        ----------
+        weights : mapping
+            ``{node: matrix}`` at the leaves, ``{node: (matrix per child)}`` at internal nodes.
 
         Raises
         ------
@@ -234,6 +247,16 @@ class DilatedConvNet(Persistable):
 
         Copies for another namespace or device are made once per weight set and cached (thread-safe);
         after editing weight arrays in place call ``net.set_weights(net.weights)`` to refresh them.
+
+        Parameters
+        ----------
+        xp : array namespace
+        like : array
+            An array of ``xp`` on the target device.
+
+        Returns
+        -------
+        dict
 
         Examples
         --------
@@ -483,6 +506,15 @@ class DilatedConvNet(Persistable):
         the children's matrices meet at the copy tensor of ``v`` (a hyperedge also carrying the input leg
         of the parent's matrix). At the root the output column is fixed and the two root vectors share a
         bond ``y`` of dimension 1, so the network is a tree and its min cut sees the root's rank 1.
+
+        Parameters
+        ----------
+        output : int
+            The output channel.
+
+        Returns
+        -------
+        TensorNetwork
 
         Raises
         ------

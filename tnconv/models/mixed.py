@@ -139,6 +139,17 @@ class MixedConvNet(Persistable):
     ) -> MixedConvNet:
         """Mix two existing :class:`DilatedConvNet` (their weights are used, not copied).
 
+        Parameters
+        ----------
+        net_a, net_b : DilatedConvNet
+            Nets over two trees of the same inputs.
+        mixture_nodes : iterable of node
+            Nodes internal to both trees.
+
+        Returns
+        -------
+        MixedConvNet
+
         Raises
         ------
         ValueError
@@ -281,6 +292,17 @@ class MixedConvNet(Persistable):
     def coefficient_tensor(self, output: int = 0, max_bytes: float | None = None, backend: Any = None) -> Any:
         """The dense coefficient tensor (product ``g`` only), the sum of the two mixed decompositions.
 
+        Parameters
+        ----------
+        output : int
+        max_bytes : float, optional
+            Byte budget (default ``tnconv.options["max_dense_bytes"]``).
+        backend : array namespace, optional
+
+        Returns
+        -------
+        array of shape ``(M,) * n_inputs``
+
         Raises
         ------
         ValueError
@@ -305,6 +327,16 @@ class MixedConvNet(Persistable):
 
     def grid_tensor(self, template_features: Any, output: int = 0, max_bytes: float | None = None) -> Any:
         """The output on every combination of templates (any ``g``); shape ``(T,) * n_inputs``.
+
+        Parameters
+        ----------
+        template_features : array of shape (T, M)
+        output : int
+        max_bytes : float, optional
+
+        Returns
+        -------
+        array of shape ``(T,) * n_inputs``
 
         Raises
         ------

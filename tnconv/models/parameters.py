@@ -138,6 +138,15 @@ class Parameters:
 
         Only keys and shapes are checked, never values, so JAX tracers pass through.
 
+        Parameters
+        ----------
+        params : mapping
+            ``{node key: array}``, as :meth:`parameters` returns.
+
+        Returns
+        -------
+        model
+
         Raises
         ------
         TypeError
@@ -185,6 +194,16 @@ class Parameters:
     def to(self, backend: Any, device: Any = None) -> Any:
         """A copy whose weights live in ``backend`` (``"numpy"``, ``"cupy"``, ``"jax"``, ``"torch"`` or a
         namespace module), on ``device``. Arrays shared between nodes stay shared.
+
+        Parameters
+        ----------
+        backend : str or array namespace
+        device : optional
+            A device of that library (its default when None).
+
+        Returns
+        -------
+        model
 
         Raises
         ------
