@@ -81,12 +81,24 @@ def test_from_nested_errors(nested, match):
 def test_constructor_errors():
     with pytest.raises(TypeError, match="ints or tuples"):
         ModeTree.from_nested((0, "a"))
-    with pytest.raises(ValueError, match="power of arity"):
-        ModeTree.balanced(6)
-    with pytest.raises(ValueError, match="power of arity"):
-        ModeTree.interleaved(12, arity=2)
-    with pytest.raises(ValueError, match="powers of window"):
-        ModeTree.grid(4, 6)
+    with pytest.raises(ValueError, match="at least two inputs"):
+        ModeTree.balanced(1)
+    with pytest.raises(ValueError, match="leave 3 blocks"):
+        ModeTree.interleaved(12, windows=[2, 2])
+    with pytest.raises(ValueError, match=r"windows\[1\] = \(3, 3\) is larger than the 2x3"):
+        ModeTree.grid(4, 6, windows=[2, 3])
+    with pytest.raises(ValueError, match="1x1"):
+        ModeTree.grid(4, 4, windows=[(1, 1), 4])
+    with pytest.raises(ValueError, match="drop the other 1"):
+        ModeTree.grid(4, 4, windows=[4, 2])
+    with pytest.raises(ValueError, match="not both"):
+        ModeTree.grid(4, 4, window=4, windows=[4])
+    with pytest.raises(TypeError, match="1D windows are ints"):
+        ModeTree.balanced(4, windows=[(2, 2)])
+    with pytest.raises(TypeError, match="must be an int"):
+        ModeTree.grid(4, 4, windows=[2.0, 2])
+    with pytest.raises(ValueError, match="at least 2 pixels"):
+        ModeTree.grid(1, 1)
     with pytest.raises(ValueError, match="overlap"):
         ModeTree({fs({0, 1}): [fs({0}), fs({0, 1})]})
     with pytest.raises(ValueError, match="cover"):
