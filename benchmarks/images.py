@@ -82,7 +82,7 @@ def rows_for(label: str, shape: tuple[int, int], M: int, width: int, batch: int,
     add("min cuts, 100 random", t, "draw", t_draw, f"median log2 bound {np.median([c.log2_bound for c in cuts]):.0f}")
 
     x = np.random.default_rng(1).random((batch, net.n_inputs, M))
-    t_fwd, (sign, log_abs) = timeit(lambda: net.forward(x, log=True), repeats)
+    t_fwd, (_, log_abs) = timeit(lambda: net.forward(x, log=True), repeats)
     a = x.reshape(-1, M)
     w_leaf = np.random.default_rng(2).standard_normal((M, width))
     t_gemm, _ = timeit(lambda: a @ w_leaf, repeats)

@@ -70,36 +70,41 @@ def fmt(t: float) -> str:
     return f"{t * 1e3:.3g} ms" if t < 1 else f"{t:.3g} s"
 
 
+def rows_for(n: int, reps: int) -> list[list[str]]:
+    rows = []
+    ref = timeit(lambda: ref_nodes(n), reps)
+    ref_leaves = timeit(lambda: [frozenset((i,)) for i in range(n)], reps)
+    arange = timeit(lambda: np.arange(n), reps)
+    side = math.isqrt(n)
+    tree = ModeTree.balanced(n)
+    nested, codes = tree.to_nested(), tree.codes()
+    mapping = {v: tree.children(v) for v in tree.internal_nodes}
+    spec = SpecReader("bench.npz", {"tree": codes})
+    cases: list[tuple[str, Callable[[], Any]]] = [
+        ("balanced", lambda: ModeTree.balanced(n)),
+        (f"grid {side}x{side}", lambda: ModeTree.grid(side, side)),
+        (f"grid ragged {side + 1}x{side + 1}", lambda: ModeTree.grid(side + 1, side + 1)),
+        ("from_nested", lambda: ModeTree.from_nested(nested)),
+        ("mapping", lambda: ModeTree(mapping)),
+        ("from_codes", lambda: ModeTree.from_codes(codes)),
+        ("spec parser", lambda: tree_from_codes(spec, codes)),
+        ("navigation", lambda: navigate(tree)),
+    ]
+    label = f"2^{int(math.log2(n))}"
+    for name, fn in cases:
+        t = timeit(fn, reps)
+        rows.append([label, name, fmt(t), fmt(ref), f"{t / ref:.2f}x"])
+        print(" | ".join(rows[-1]), flush=True)
+    rows.append([label, "(ref leaves / np.arange)", f"{fmt(ref_leaves)} / {fmt(arange)}", fmt(ref),
+                 f"{ref_leaves / ref:.2f}x"])
+    print(" | ".join(rows[-1]), flush=True)
+    return rows
+
+
 def run(sizes: list[int], repeats: int) -> list[list[str]]:
     rows = []
     for n in sizes:
-        reps = repeats if n <= 2**17 else 1
-        ref = timeit(lambda: ref_nodes(n), reps)
-        ref_leaves = timeit(lambda: [frozenset((i,)) for i in range(n)], reps)
-        arange = timeit(lambda: np.arange(n), reps)
-        side = math.isqrt(n)
-        tree = ModeTree.balanced(n)
-        nested, codes = tree.to_nested(), tree.codes()
-        mapping = {v: tree.children(v) for v in tree.internal_nodes}
-        spec = SpecReader("bench.npz", {"tree": codes})
-        cases: list[tuple[str, Callable[[], Any]]] = [
-            ("balanced", lambda: ModeTree.balanced(n)),
-            (f"grid {side}x{side}", lambda: ModeTree.grid(side, side)),
-            (f"grid ragged {side + 1}x{side + 1}", lambda: ModeTree.grid(side + 1, side + 1)),
-            ("from_nested", lambda: ModeTree.from_nested(nested)),
-            ("mapping", lambda: ModeTree(mapping)),
-            ("from_codes", lambda: ModeTree.from_codes(codes)),
-            ("spec parser", lambda: tree_from_codes(spec, codes)),
-            ("navigation", lambda: navigate(tree)),
-        ]
-        for name, fn in cases:
-            t = timeit(fn, reps)
-            rows.append([f"2^{int(math.log2(n))}", name, fmt(t), fmt(ref), f"{t / ref:.2f}x"])
-            print(" | ".join(rows[-1]), flush=True)
-        rows.append([f"2^{int(math.log2(n))}", "(ref leaves / np.arange)", f"{fmt(ref_leaves)} / {fmt(arange)}",
-                     fmt(ref), f"{ref_leaves / ref:.2f}x"])
-        print(" | ".join(rows[-1]), flush=True)
-        del tree, nested, codes, mapping, spec
+        rows += rows_for(n, repeats if n <= 2**17 else 1)
     return rows
 
 
