@@ -81,12 +81,24 @@ def test_from_nested_errors(nested, match):
 def test_constructor_errors():
     with pytest.raises(TypeError, match="ints or tuples"):
         ModeTree.from_nested((0, "a"))
-    with pytest.raises(ValueError, match="power of arity"):
-        ModeTree.balanced(6)
-    with pytest.raises(ValueError, match="power of arity"):
-        ModeTree.interleaved(12, arity=2)
-    with pytest.raises(ValueError, match="powers of window"):
-        ModeTree.grid(4, 6)
+    with pytest.raises(ValueError, match="at least two inputs"):
+        ModeTree.balanced(1)
+    with pytest.raises(ValueError, match="leave 3 blocks"):
+        ModeTree.interleaved(12, windows=[2, 2])
+    with pytest.raises(ValueError, match=r"windows\[1\] = \(3, 3\) is larger than the 2x3"):
+        ModeTree.grid(4, 6, windows=[2, 3])
+    with pytest.raises(ValueError, match="1x1"):
+        ModeTree.grid(4, 4, windows=[(1, 1), 4])
+    with pytest.raises(ValueError, match="drop the other 1"):
+        ModeTree.grid(4, 4, windows=[4, 2])
+    with pytest.raises(ValueError, match="not both"):
+        ModeTree.grid(4, 4, window=4, windows=[4])
+    with pytest.raises(TypeError, match="1D windows are ints"):
+        ModeTree.balanced(4, windows=[(2, 2)])
+    with pytest.raises(TypeError, match="must be an int"):
+        ModeTree.grid(4, 4, windows=[2.0, 2])
+    with pytest.raises(ValueError, match="at least 2 pixels"):
+        ModeTree.grid(1, 1)
     with pytest.raises(ValueError, match="overlap"):
         ModeTree({fs({0, 1}): [fs({0}), fs({0, 1})]})
     with pytest.raises(ValueError, match="cover"):
@@ -283,3 +295,140 @@ def test_node_lookup_errors():
         t.height({0, 2})
     with pytest.raises(TypeError, match="set of input positions"):
         t.children(3)
+
+
+# ------------------------------------------------------------------------- linear-time builders
+def slow_tables(nested):
+    """An independent recursive construction: nodes in post-order, children, parents, heights, depths."""
+    order, kids, parent, height, depth = [], {}, {}, {}, {}
+
+    def rec(x, d):
+        if isinstance(x, int):
+            node = fs({x})
+            height[node] = 0
+        else:
+            ch = tuple(rec(c, d + 1) for c in x)
+            node = fs().union(*ch)
+            kids[node] = ch
+            for c in ch:
+                parent[c] = node
+            height[node] = 1 + max(height[c] for c in ch)
+        depth[node] = d
+        order.append(node)
+        return node
+
+    rec(nested, 0)
+    return order, kids, parent, height, depth
+
+
+def codes_of(nested):
+    return [x if isinstance(x, int) else -len(x) for x in _post(nested)]
+
+
+def _post(x):
+    if isinstance(x, int):
+        return [x]
+    return [y for c in x for y in _post(c)] + [x]
+
+
+@given(shapes.filter(lambda s: s is not None), st.randoms())
+def test_every_builder_equals_a_slow_construction(shape, rnd):
+    n = str(shape).count("None")
+    perm = list(range(n))
+    rnd.shuffle(perm)
+    nested, _ = fill(shape, perm)
+    order, kids, parent, height, depth = slow_tables(nested)
+    mapping = {v: list(ch) for v, ch in reversed(kids.items())}  # any key order
+    for t in (ModeTree.from_nested(nested), ModeTree(mapping), ModeTree.from_codes(codes_of(nested))):
+        assert t.nodes == tuple(order)
+        assert t.internal_nodes == tuple(v for v in order if v in kids)
+        assert t.leaves == tuple(fs({i}) for i in range(n))
+        for v in order:
+            assert t.children(v) == kids.get(v, ())
+            assert t.parent(v) == parent.get(v)
+            assert t.height(v) == height[v] and t.depth(v) == depth[v]
+            assert t.is_leaf(v) == (v not in kids)
+        assert t.levels() == [tuple(v for v in order if height[v] == h) for h in range(height[order[-1]] + 1)]
+        assert t.codes() == codes_of(nested)
+        assert t.to_nested() == nested
+        assert t.is_uniform() == (len({depth[fs({i})] for i in range(n)}) == 1 and all(
+            len({len(kids[v]) for v in kids if height[v] == h}) == 1 for h in range(1, height[order[-1]] + 1)))
+
+
+def is_mode_tree(mapping):
+    """Brute force: every node the disjoint union of >= 2 children, one root 0..n-1, all connected."""
+    nodes = set(mapping)
+    children = [c for ch in mapping.values() for c in ch]
+    if len(children) != len(set(children)):
+        return False
+    for v, ch in mapping.items():
+        if len(ch) < 2 or sum(map(len, ch)) != len(v) or fs().union(*ch) != v:
+            return False
+    roots = nodes - set(children)
+    if len(roots) != 1:
+        return False
+    (root,) = roots
+    if root != fs(range(len(root))):
+        return False
+    leaves = [c for c in children if c not in mapping]
+    return all(len(c) == 1 for c in leaves) and len(leaves) == len(root)
+
+
+@given(random_trees(), st.data())
+def test_mapping_validator_agrees_with_brute_force(t, data):
+    mapping = {v: list(t.children(v)) for v in t.internal_nodes}
+    keys = list(mapping)
+    how = data.draw(st.sampled_from(["move", "duplicate", "drop", "merge"]))
+    v = data.draw(st.sampled_from(keys))
+    if how == "move":  # move one child to another node
+        u = data.draw(st.sampled_from(keys))
+        if mapping[v]:
+            mapping[u].append(mapping[v].pop())
+    elif how == "duplicate":
+        mapping[v].append(data.draw(st.sampled_from(mapping[v])))
+    elif how == "drop":
+        del mapping[v]
+    else:  # replace a child by the union of two children
+        if len(mapping[v]) >= 2:
+            a, b = mapping[v][:2]
+            mapping[v][:2] = [a | b]
+    if is_mode_tree(mapping):
+        assert ModeTree(mapping).nodes  # accepted
+    else:
+        with pytest.raises(ValueError):
+            ModeTree(mapping)
+
+
+@pytest.mark.parametrize("codes, error, match", [
+    ([0, 1, -2, 2], ValueError, "2 unfinished"),
+    ([0, -1], ValueError, "closes a node of 1"),
+    ([0, 1, -3], ValueError, "but 2 are open"),
+    ([0, 0, -2], ValueError, "duplicate leaves"),
+    ([0, 2, -2], ValueError, "missing"),
+    ([0], ValueError, "at least two inputs"),
+    ([0, 1.0, -2], TypeError, "codes are ints"),
+    ("01", TypeError, "sequence of ints"),
+    (np.zeros((2, 2), int), TypeError, "1D"),
+])
+def test_from_codes_errors(codes, error, match):
+    with pytest.raises(error, match=match):
+        ModeTree.from_codes(codes)
+
+
+def test_builders_restore_the_garbage_collector():
+    import gc
+
+    assert gc.isenabled()
+    ModeTree.balanced(8)
+    ModeTree.from_nested(((0, 1), 2))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        ModeTree.grid(3, 3)
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
+    with pytest.raises(ValueError):
+        ModeTree({fs({0, 1}): [fs({0}), fs({0})]})
+    assert gc.isenabled()
+

@@ -8,7 +8,9 @@ the tree class itself: this is the layer below it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import gc
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -19,23 +21,24 @@ __all__ = [
     "BYTES_PER_NODE",
     "BYTES_PER_POSITION",
     "STRUCTURE_FLOOR_BYTES",
-    "balanced_children",
     "check_bool",
     "check_int",
     "check_tree_size",
+    "code_tables",
     "codes_to_tables",
     "dilated_children",
     "flat_children",
     "format_node",
-    "grid_children",
-    "interleaved_children",
     "nested_codes",
+    "paused_gc",
+    "post_order",
     "random_children",
     "short_repr",
     "validate_children",
+    "validate_codes",
 ]
 
-Children = dict[frozenset, list[frozenset]]
+Children = dict[frozenset, tuple[frozenset, ...]]
 Kids = dict[frozenset, tuple[frozenset, ...]]
 
 #: Estimated memory of a :class:`ModeTree`: bytes per node (the frozenset object and its entries in the
@@ -45,6 +48,23 @@ Kids = dict[frozenset, tuple[frozenset, ...]]
 #: byte budget (``tnconv.options["max_dense_bytes"]``) and 16 MiB are refused before they are built.
 BYTES_PER_NODE = 500
 BYTES_PER_POSITION = 32
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a tree is built, and restore its state afterwards.
+
+    A tree allocates millions of frozensets, and CPython's collector traverses every element of every
+    live set on each full collection: at 10**6 leaves that alone costs more than building the tree.
+    The objects built hold no reference cycles, so nothing collectable accumulates meanwhile.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def format_node(node: Iterable[int]) -> str:
@@ -126,14 +146,6 @@ def check_tree_size(what: str, n_nodes: float, n_positions: float) -> None:
     )
 
 
-def _is_power(n: int, base: int) -> bool:
-    if n < 1 or base < 2:
-        return False
-    while n % base == 0:
-        n //= base
-    return n == 1
-
-
 def _explain_children(node: frozenset, ch: Sequence[frozenset]) -> None:
     """Raise the ValueError that says how the children ``ch`` fail to partition ``node``."""
     if not all(ch):
@@ -159,79 +171,71 @@ def check_bool(value: Any, name: str) -> bool:
     return bool(value)
 
 
-def _log(n: int, base: int) -> int:
-    """The number of levels of a tree of arity ``base`` over ``n`` inputs (``n`` a power of ``base``)."""
-    k = 0
-    while n > 1:
-        n //= base
-        k += 1
-    return k
+def validate_children(children: Mapping[frozenset, Sequence[frozenset]]) -> tuple[Kids, frozenset, bool]:
+    """Check that ``children`` describes a mode tree; return its children, its root, and whether every
+    input is a Python int (numpy integers must be rebuilt as ints: they would not survive JSON).
 
-
-def validate_children(children: Mapping[frozenset, Sequence[frozenset]]) -> tuple[Kids, list[frozenset]]:
-    """Check that ``children`` describes a mode tree; return its canonical children and post-order."""
+    Linear in the size of the nodes and allocation-free per node: each node's children are checked to
+    be subsets of it whose sizes add up to its size. With every node listed as a child at most once,
+    induction from the leaves (singletons) up shows that each node is the disjoint union of its
+    children, without building any union.
+    """
     if not isinstance(children, Mapping):
         raise TypeError(f"ModeTree needs a mapping {{node: children}}, got {short_repr(children)}")
-    kids_raw: dict[frozenset, tuple[frozenset, ...]] = {}
-    parent_raw: dict[frozenset, frozenset] = {}
+    kids: dict[frozenset, tuple[frozenset, ...]] = {}
+    has_parent: set[frozenset] = set()
+    add_parent = has_parent.add
     for node, ch in children.items():
-        node = frozenset(node)
-        ch = tuple(frozenset(c) for c in ch)
+        if type(node) is not frozenset:
+            node = frozenset(node)
+        ch = tuple(ch)
         if len(ch) < 2:
             raise ValueError(
                 f"node {format_node(node)} has {len(ch)} child; every internal node of a mode tree "
                 "needs at least two children (a unary node is not a pooling window)"
             )
-        if node in kids_raw:
+        if node in kids:
             raise ValueError(f"node {format_node(node)} is listed twice")
-        if sum(len(c) for c in ch) != len(node) or not all(ch):
-            _explain_children(node, ch)
-        kids_raw[node] = ch
+        total = 0
         for c in ch:
-            if c in parent_raw:
+            if type(c) is not frozenset:
+                ch = tuple(frozenset(c) for c in ch)
+                break
+        for c in ch:
+            if not c or not c <= node:
+                _explain_children(node, ch)
+            total += len(c)
+            if c in has_parent:
                 raise ValueError(f"node {format_node(c)} has two parents")
-            parent_raw[c] = node
-    if not kids_raw:
+            add_parent(c)
+        if total != len(node):
+            _explain_children(node, ch)
+        kids[node] = ch
+    if not kids:
         raise ValueError("a mode tree needs at least two inputs (one internal node)")
-    roots = [v for v in kids_raw if v not in parent_raw]
+    roots = [v for v in kids if v not in has_parent]
     if len(roots) != 1:
         raise ValueError(f"a mode tree has exactly one root, found {len(roots)}")
-    # One iterative post-order pass (children before parents, in stored order) validates every node
-    # and rebuilds it from canonical leaves, so that stored inputs are Python ints whatever the caller
-    # passed (numpy integers would not survive JSON). Each node has one parent, so the walk from the
-    # root visits each node at most once: linear in the total size of the nodes.
-    canon: dict[frozenset, frozenset] = {}
-    kids: dict[frozenset, tuple[frozenset, ...]] = {}
-    order: list[frozenset] = []
-    stack: list[tuple[frozenset, bool]] = [(roots[0], False)]
+    root = roots[0]
+    n_reached = 1
+    ints = True
+    stack = [root]
     while stack:
-        node, done = stack.pop()
-        if node not in kids_raw:
-            if len(node) != 1:
-                what = "an empty child" if not node else f"node {format_node(node)} has no children listed"
-                raise ValueError(f"mode tree has {what}")
-            (x,) = node
-            if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)):
-                raise TypeError(f"mode tree inputs must be ints, got {x!r}")
-            leaf = frozenset((int(x),))
-            canon[node] = leaf
-            order.append(leaf)
-            continue
-        if not done:
-            stack.append((node, True))
-            for c in reversed(kids_raw[node]):
-                stack.append((c, False))
-            continue
-        ch = tuple(canon[c] for c in kids_raw[node])
-        union = frozenset().union(*ch)
-        if union != node:
-            _explain_children(node, ch)
-        canon[node] = union
-        kids[union] = ch
-        order.append(union)
-    if len(order) != len(parent_raw) + 1:
+        ch = kids[stack.pop()]
+        n_reached += len(ch)
+        for c in ch:
+            if c in kids:
+                stack.append(c)
+                continue
+            if len(c) != 1:
+                raise ValueError(f"mode tree has node {format_node(c)} with no children listed")
+            (x,) = c
+            if type(x) is not int:
+                if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)):
+                    raise TypeError(f"mode tree inputs must be ints, got {x!r}")
+                ints = False
+    if n_reached != len(has_parent) + 1:
         raise ValueError("the children mapping is not connected to the root")
-    root = order[-1]
     n = len(root)
     if root != frozenset(range(n)):
         bad = sorted(x for x in root if not 0 <= x < n)
@@ -239,7 +243,60 @@ def validate_children(children: Mapping[frozenset, Sequence[frozenset]]) -> tupl
         raise ValueError(
             f"inputs must be exactly 0..{n - 1}; unexpected {bad[:10]}, missing {missing[:10]}"
         )
-    return kids, order
+    return kids, root, ints
+
+
+def post_order(kids: Mapping[frozenset, Sequence[frozenset]], root: frozenset) -> tuple[list[frozenset], list[int]]:
+    """The nodes in post-order (children in stored order, the root last) and their codes.
+
+    A leaf ``{i}`` has code ``i``, a node with ``k`` children ``-k`` (the format of model files).
+    """
+    order: list[frozenset] = []
+    codes: list[int] = []
+    add, add_code, get = order.append, codes.append, kids.get
+    stack = [root]
+    pop, extend = stack.pop, stack.extend
+    # Popping the last child first gives a pre-order with children reversed; its reverse is the
+    # post-order with children in stored order.
+    while stack:
+        v = pop()
+        add(v)
+        ch = get(v)
+        if ch is None:
+            add_code(int(next(iter(v))))
+        else:
+            add_code(-len(ch))
+            extend(ch)
+    order.reverse()
+    codes.reverse()
+    return order, codes
+
+
+def code_tables(codes: Sequence[int]) -> tuple[list[int], list[int], list[int]]:
+    """Parent index (``-1`` at the root), height and depth of every node of post-order ``codes``.
+
+    Integer work only, no frozensets touched: one pass up with a stack, one pass down.
+    """
+    n = len(codes)
+    parent = [-1] * n
+    height = [0] * n
+    stack: list[int] = []
+    push = stack.append
+    for p, c in enumerate(codes):
+        if c < 0:
+            ch = stack[c:]
+            del stack[c:]
+            h = 0
+            for q in ch:
+                parent[q] = p
+                if height[q] > h:
+                    h = height[q]
+            height[p] = h + 1
+        push(p)
+    depth = [0] * n
+    for p in range(n - 2, -1, -1):  # parents come after their children
+        depth[p] = depth[parent[p]] + 1
+    return parent, height, depth
 
 
 def nested_codes(nested: Any) -> list[int]:
@@ -249,46 +306,51 @@ def nested_codes(nested: Any) -> list[int]:
     # tree is refused before anything big is built. Iterative: any depth works. Children are pushed
     # in reverse behind an end marker, so nodes complete in post-order.
     codes: list[int] = []
-    sizes: list[int] = []
     seen: set[int] = set()
     open_lists: set[int] = set()
-    n_positions = 0
     stack: list[Any] = [nested]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    add_code, see = codes.append, seen.add
+    ends: dict[int, _End] = {}  # one shared end marker per arity for tuples (lists need their own)
+    depth = 0  # open nodes on the stack: the ancestors of the item just popped
+    n_positions = 0  # a leaf is stored once in itself and once in each ancestor
     while stack:
-        item = stack.pop()
-        if type(item) is _End:
-            k = item.k
-            size = sum(sizes[-k:])
-            del sizes[-k:]
-            sizes.append(size)
-            n_positions += size
-            codes.append(-k)
+        item = pop()
+        kind = type(item)  # exact types first: the common cases cost one comparison
+        if kind is int:
+            if item in seen:
+                raise ValueError(f"duplicate leaves [{item}] in mode tree {short_repr(nested)}")
+            see(item)
+            add_code(item)
+            n_positions += depth + 1
+        elif kind is _End:
+            add_code(-item.k)
+            depth -= 1
             if item.list_id is not None:
                 open_lists.discard(item.list_id)
-        elif type(item) is int or (isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_))):
-            leaf = int(item)
-            if leaf in seen:
-                raise ValueError(f"duplicate leaves [{leaf}] in mode tree {short_repr(nested)}")
-            seen.add(leaf)
-            codes.append(leaf)
-            sizes.append(1)
-            n_positions += 1
-        elif isinstance(item, (tuple, list)):
-            if len(item) < 2:
+        elif kind is tuple or kind is list or isinstance(item, (tuple, list)):
+            k = len(item)
+            if k < 2:
                 raise ValueError(
-                    f"nested node {short_repr(item)} has {len(item)} child; internal nodes need at "
-                    "least two"
+                    f"nested node {short_repr(item)} has {k} child; internal nodes need at least two"
                 )
-            list_id = None
-            if isinstance(item, list):  # only lists can hold themselves
+            if kind is not tuple and isinstance(item, list):  # only lists can hold themselves
                 list_id = id(item)
                 if list_id in open_lists:
                     raise ValueError("the nested mode tree contains itself (a list that holds itself)")
                 open_lists.add(list_id)
-            stack.append(_End(len(item), list_id))
-            stack.extend(reversed(item))
+                push(_End(k, list_id))
+            else:
+                end = ends.get(k)
+                if end is None:
+                    end = ends[k] = _End(k, None)
+                push(end)
+            depth += 1
+            extend(reversed(item))
         elif isinstance(item, (bool, np.bool_)):
             raise TypeError(f"mode tree leaves must be ints, got {item!r}")
+        elif isinstance(item, (int, np.integer)):
+            push(int(item))
         else:
             raise TypeError(f"mode tree entries must be ints or tuples, got {short_repr(item)}")
     if len(codes) == 1:
@@ -305,101 +367,76 @@ def nested_codes(nested: Any) -> list[int]:
     return codes
 
 
-def codes_to_tables(codes: Sequence[int]) -> tuple[Kids, list[frozenset], dict[frozenset, int]]:
-    """Children, post-order and heights of validated post-order codes (see :func:`nested_codes`)."""
+def validate_codes(codes: Any) -> list[int]:
+    """Check post-order codes (leaf ``i`` as ``i >= 0``, a node of ``k`` children as ``-k``); return them.
+
+    Integer work only, one pass: every node closes at least two open subtrees, one subtree is left at
+    the end, and the leaves are ``0..n-1`` once each. The tree's size is checked against the budget
+    before any node is built.
+    """
+    if isinstance(codes, np.ndarray):
+        if codes.ndim != 1 or codes.dtype.kind not in "iu":
+            raise TypeError(f"tree codes must be a 1D sequence of ints, got an array of {codes.dtype} "
+                            f"and shape {codes.shape}")
+        codes = codes.tolist()
+    elif isinstance(codes, (str, bytes)) or not isinstance(codes, Sequence):
+        raise TypeError(f"tree codes must be a sequence of ints, got {short_repr(codes)}")
+    out = list(codes)
+    sizes: list[int] = []
+    push = sizes.append
+    n_positions = 0
+    n_leaves = 0
+    for k, c in enumerate(out):
+        if type(c) is not int:
+            if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer)):
+                raise TypeError(f"tree code {k} is {short_repr(c)}; codes are ints")
+            c = out[k] = int(c)
+        if c >= 0:
+            push(1)
+            n_leaves += 1
+            continue
+        if -c < 2 or -c > len(sizes):
+            raise ValueError(f"tree code {c} at position {k} closes a node of {-c} children, but "
+                             f"{len(sizes)} are open (a node needs at least two)")
+        size = sum(sizes[c:])
+        del sizes[c:]
+        push(size)
+        n_positions += size
+    if len(sizes) != 1 or n_leaves < 2:
+        raise ValueError(f"the tree codes leave {len(sizes)} unfinished subtrees (expected one root over at "
+                         "least two inputs)")
+    leaves = sorted(c for c in out if c >= 0)
+    if leaves != list(range(n_leaves)):
+        seen: set[int] = set()
+        dups = sorted({c for c in leaves if c in seen or seen.add(c)})  # type: ignore[func-returns-value]
+        if dups:
+            raise ValueError(f"duplicate leaves {dups[:10]} in the tree codes")
+        missing = sorted(set(range(n_leaves)) - set(leaves))
+        extra = sorted(c for c in leaves if c >= n_leaves)
+        raise ValueError(f"leaves must be exactly 0..{n_leaves - 1} (non-contiguous ids): missing {missing[:10]}, "
+                         f"out of range {extra[:10]}")
+    check_tree_size(f"a mode tree over {n_leaves} inputs", len(out), n_positions + n_leaves)
+    return out
+
+
+def codes_to_tables(codes: Sequence[int]) -> tuple[Kids, list[frozenset]]:
+    """Children and post-order nodes of validated post-order codes (see :func:`nested_codes`)."""
     kids: dict[frozenset, tuple[frozenset, ...]] = {}
-    heights: dict[frozenset, int] = {}
     order: list[frozenset] = []
     built: list[frozenset] = []
+    add, keep = order.append, built.append
+    union = frozenset().union
     for c in codes:
         if c >= 0:
             node = frozenset((c,))
-            heights[node] = 0
         else:
             ch = tuple(built[c:])
             del built[c:]
-            node = frozenset().union(*ch)
+            node = union(*ch)
             kids[node] = ch
-            heights[node] = 1 + max([heights[x] for x in ch])
-        built.append(node)
-        order.append(node)
-    return kids, order, heights
-
-
-def balanced_children(n: int, arity: int) -> Children:
-    """Contiguous windows of ``arity`` inputs, recursively (``n`` a power of ``arity``)."""
-    n, arity = check_int(n, "n"), check_int(arity, "arity")
-    if arity < 2 or n < arity or not _is_power(n, arity):
-        raise ValueError(f"balanced(n={n}, arity={arity}): n must be a power of arity >= 2")
-    check_tree_size(f"ModeTree.balanced(n={n}, arity={arity})", n * arity / (arity - 1),
-                     n * (1 + _log(n, arity)))
-    level = [frozenset({i}) for i in range(n)]
-    children: dict[frozenset, list[frozenset]] = {}
-    while len(level) > 1:
-        nxt = []
-        for k in range(0, len(level), arity):
-            group = level[k : k + arity]
-            node = frozenset().union(*group)
-            children[node] = group
-            nxt.append(node)
-        level = nxt
-    return children
-
-
-def interleaved_children(n: int, arity: int) -> Children:
-    """Windows joining inputs ``n/arity`` apart, recursively (``n`` a power of ``arity``)."""
-    n, arity = check_int(n, "n"), check_int(arity, "arity")
-    if arity < 2 or n < arity or not _is_power(n, arity):
-        raise ValueError(f"interleaved(n={n}, arity={arity}): n must be a power of arity >= 2")
-    check_tree_size(f"ModeTree.interleaved(n={n}, arity={arity})", n * arity / (arity - 1),
-                     n * (1 + _log(n, arity)))
-    level = [frozenset({i}) for i in range(n)]
-    children: dict[frozenset, list[frozenset]] = {}
-    while len(level) > 1:
-        stride = len(level) // arity
-        nxt = []
-        for i in range(stride):
-            group = [level[i + k * stride] for k in range(arity)]
-            node = frozenset().union(*group)
-            children[node] = group
-            nxt.append(node)
-        level = nxt
-    return children
-
-
-def grid_children(height: int, width: int, window: int, interleaved: bool) -> Children:
-    """``window x window`` blocks of a ``height x width`` image (then strips), recursively."""
-    height, width, window = (check_int(v, k)
-                             for v, k in ((height, "height"), (width, "width"), (window, "window")))
-    interleaved = check_bool(interleaved, "interleaved")
-    if window < 2 or not (_is_power(height, window) and _is_power(width, window)) or height * width < 2:
-        raise ValueError(
-            f"grid({height}, {width}, window={window}): height and width must be powers of window >= 2"
-        )
-    n = height * width
-    check_tree_size(f"ModeTree.grid({height}, {width}, window={window})", 2 * n,
-                     n * (1 + _log(height, window) + _log(width, window)))
-    # blocks[r][c] is the node covering one block of the current level
-    blocks = [[frozenset({r * width + c}) for c in range(width)] for r in range(height)]
-    children: dict[frozenset, list[frozenset]] = {}
-    while len(blocks) > 1 or len(blocks[0]) > 1:
-        sr = window if len(blocks) > 1 else 1
-        sc = window if len(blocks[0]) > 1 else 1
-        nr, nc = len(blocks) // sr, len(blocks[0]) // sc
-        nxt = []
-        for r in range(nr):
-            row = []
-            for c in range(nc):
-                if interleaved:
-                    group = [blocks[r + i * nr][c + j * nc] for i in range(sr) for j in range(sc)]
-                else:
-                    group = [blocks[r * sr + i][c * sc + j] for i in range(sr) for j in range(sc)]
-                node = frozenset().union(*group)
-                children[node] = group
-                row.append(node)
-            nxt.append(row)
-        blocks = nxt
-    return children
+        keep(node)
+        add(node)
+    return kids, order
 
 
 def flat_children(n: int) -> Children:
@@ -408,7 +445,7 @@ def flat_children(n: int) -> Children:
     if n < 2:
         raise ValueError(f"flat(n={n}): a mode tree needs at least two inputs")
     check_tree_size(f"ModeTree.flat(n={n})", n + 1, 2 * n)
-    return {frozenset(range(n)): [frozenset({i}) for i in range(n)]}
+    return {frozenset(range(n)): tuple(frozenset({i}) for i in range(n))}
 
 
 def dilated_children(n_layers: int, dilations: Sequence[int] | None) -> Children:
@@ -433,14 +470,14 @@ def dilated_children(n_layers: int, dilations: Sequence[int] | None) -> Children
             f"dilations {dilations} must be a permutation of {[2**l for l in range(n_layers)]} "
             f"to tile {n} inputs"
         )
-    children: dict[frozenset, list[frozenset]] = {}
+    children: Children = {}
 
     def cover(layer: int, t: int) -> frozenset:
         if layer < 0:
             return frozenset({t})
         a, b = cover(layer - 1, t - dilations[layer]), cover(layer - 1, t)
         node = a | b
-        children[node] = [a, b]
+        children[node] = (a, b)
         return node
 
     cover(n_layers - 1, n - 1)
@@ -461,7 +498,7 @@ def random_children(n: int, arity: tuple[int, int], seed: int | np.random.Genera
     check_tree_size(f"ModeTree.random(n={n})", 2 * n, 2 * n)
     rng = np.random.default_rng(seed)
     items = [frozenset({int(i)}) for i in (rng.permutation(n) if shuffle else range(n))]
-    children: dict[frozenset, list[frozenset]] = {}
+    children: Children = {}
     n_positions = n
     while len(items) > 1:
         k = int(rng.integers(lo, hi + 1))
@@ -474,6 +511,6 @@ def random_children(n: int, arity: tuple[int, int], seed: int | np.random.Genera
         if n_positions > 64 * n:  # cheap to skip for the usual shallow trees
             check_tree_size(f"ModeTree.random(n={n})", 2 * n, n_positions)
         node = frozenset().union(*group)
-        children[node] = group
+        children[node] = tuple(group)
         items[start : start + k] = [node]
     return children

@@ -25,18 +25,21 @@ from .hybrid import hybrid_trees
 from .tree_builders import (
     BYTES_PER_NODE,
     BYTES_PER_POSITION,
-    balanced_children,
+    check_int,
+    code_tables,
     codes_to_tables,
     dilated_children,
     flat_children,
     format_node,
-    grid_children,
-    interleaved_children,
     nested_codes,
+    paused_gc,
+    post_order,
     random_children,
     short_repr,
     validate_children,
+    validate_codes,
 )
+from .tree_windows import pooled_children, pooling_windows
 
 __all__ = ["BYTES_PER_NODE", "BYTES_PER_POSITION", "ModeTree", "format_node", "hybrid_trees"]
 
@@ -81,30 +84,35 @@ class ModeTree:
     image_shape: tuple[int, int] | None = None
 
     def __init__(self, children: Mapping[frozenset, Sequence[frozenset]]):
-        self._finish(*validate_children(children))
+        with paused_gc():
+            kids, root, ints = validate_children(children)
+            order, codes = post_order(kids, root)
+            if not ints:  # rebuild the nodes from Python ints
+                kids, order = codes_to_tables(codes)
+            self._finish(kids, order, codes)
 
     def _finish(self, kids: dict[frozenset, tuple[frozenset, ...]], order: list[frozenset],
-                heights: dict[frozenset, int] | None = None) -> None:
-        """Store a validated tree: ``order`` is its post-order, the root last."""
-        root = order[-1]
-        parent: dict[frozenset, frozenset] = {}
-        for node, ch in kids.items():
-            for c in ch:
-                parent[c] = node
+                codes: Sequence[int]) -> None:
+        """Store a validated tree: its children, its post-order (the root last) and its codes."""
+        # One index dict and flat integer tables instead of a dict per property: a tree of 10**6
+        # leaves has 2 * 10**6 nodes, and each dict of frozenset keys costs about a second to fill.
         self._children = kids
-        self._parent = parent
-        self._root = root
+        self._root = order[-1]
         self._nodes = tuple(order)
-        if heights is None:
-            heights = {}
-            for node in order:
-                heights[node] = 0 if node not in kids else 1 + max(heights[c] for c in kids[node])
-        self._height = heights
-        depths = {root: 0}
-        for node in reversed(order):
-            for c in kids.get(node, ()):
-                depths[c] = depths[node] + 1
-        self._depth = depths
+        self._index = dict(zip(order, range(len(order))))
+        self._par, self._hgt, self._dep = code_tables(codes)
+        self._leaves: tuple[frozenset, ...] | None = None
+
+    @classmethod
+    def _trusted(cls, build: Any, *args: Any) -> ModeTree:
+        """A tree from ``build(*args)``, a builder's mapping that is correct by construction and whose
+        root is its last key."""
+        self = cls.__new__(cls)
+        with paused_gc():
+            kids = build(*args)
+            kids = {v: ch if type(ch) is tuple else tuple(ch) for v, ch in kids.items()}
+            self._finish(kids, *post_order(kids, next(reversed(kids))))
+        return self
 
     # ------------------------------------------------------------------ builders
     @classmethod
@@ -141,30 +149,79 @@ class ModeTree:
         >>> ModeTree.from_nested((0, (1, 2), 3)).n_inputs
         4
         """
-        return cls._from_codes(nested_codes(nested))
+        with paused_gc():
+            codes = nested_codes(nested)
+        return cls._from_codes(codes)
+
+    @classmethod
+    def from_codes(cls, codes: Sequence[int]) -> ModeTree:
+        """Build a tree from its post-order codes, the form model files store it in.
+
+        Leaf ``i`` is written ``i``, a node with ``k`` children ``-k``, children before parents and
+        in order, the root last: ``((0, 1), 2)`` is ``[0, 1, -2, 2, -2]``. Time is linear in the size
+        of the tree, with no recursion; :meth:`codes` is the inverse.
+
+        Raises
+        ------
+        ValueError
+            A node of fewer than two children or more than are open, unfinished subtrees, leaves that
+            are not ``0..n-1`` once each.
+        TypeError
+            Codes that are not ints.
+        TensorTooLargeError
+            If the tree would exceed the byte budget.
+
+        Examples
+        --------
+        >>> ModeTree.from_codes([0, 1, -2, 2, -2]).to_nested()
+        ((0, 1), 2)
+        """
+        return cls._from_codes(validate_codes(codes))
+
+    def codes(self) -> list[int]:
+        """The post-order codes of the tree (see :meth:`from_codes`).
+
+        Examples
+        --------
+        >>> ModeTree.from_nested(((0, 1), 2)).codes()
+        [0, 1, -2, 2, -2]
+        """
+        kids = self._children
+        return [-len(kids[v]) if v in kids else next(iter(v)) for v in self._nodes]
 
     @classmethod
     def _from_codes(cls, codes: Sequence[int]) -> ModeTree:
         """Build from validated post-order codes (leaf ``i >= 0``, node with ``k`` children ``-k``)."""
         self = cls.__new__(cls)
-        self._finish(*codes_to_tables(codes))
+        with paused_gc():
+            self._finish(*codes_to_tables(codes), codes)
         return self
 
     @classmethod
-    def balanced(cls, n: int, arity: int = 2) -> ModeTree:
+    def balanced(cls, n: int, arity: int = 2, windows: Sequence[int] | None = None) -> ModeTree:
         """Contiguous windows of size ``arity``, recursively: 1D ConvNet pooling.
+
+        ``n`` need not be a power of ``arity``: at a level of ``c`` blocks the windows are
+        ``c // arity`` runs of ``arity`` consecutive blocks, the last of which also takes the
+        ``c % arity`` blocks left over (a window of one block would be a unary node). A level of fewer
+        than ``arity`` blocks pools them all. See :mod:`tnconv.tree_windows` for the rule.
 
         Parameters
         ----------
         n : int
-            The number of inputs.
+            Number of inputs, at least 2.
         arity : int
-            The window size.
+            The window size at every level (at least 2), when ``windows`` is not given.
+        windows : sequence of int, optional
+            Per-level window sizes, from the leaves up, for example ``[2, 2, 7]`` for 28 inputs. Each
+            must fit in the blocks left; the last level must leave one block.
 
         Raises
         ------
         ValueError
-            If ``n`` is not a power of ``arity`` (at least ``arity``) or ``arity < 2``.
+            Fewer than 2 inputs, ``arity < 2``, windows that do not fit or do not pool down to one block.
+        TypeError
+            Sizes that are not ints.
 
         Examples
         --------
@@ -172,61 +229,116 @@ class ModeTree:
         (((0, 1), (2, 3)), ((4, 5), (6, 7)))
         >>> ModeTree.balanced(9, arity=3).to_nested()
         ((0, 1, 2), (3, 4, 5), (6, 7, 8))
+        >>> ModeTree.balanced(7).to_nested()
+        ((0, 1), (2, 3), (4, 5, 6))
+        >>> ModeTree.balanced(6, windows=[3, 2]).to_nested()
+        ((0, 1, 2), (3, 4, 5))
         """
-        return cls(balanced_children(n, arity))
+        return cls._pooled(1, n, arity, windows, False, "balanced", 1)
 
     @classmethod
-    def interleaved(cls, n: int, arity: int = 2) -> ModeTree:
+    def interleaved(cls, n: int, arity: int = 2, windows: Sequence[int] | None = None) -> ModeTree:
         """First level pools ``i`` with ``i + n/arity`` (and ``i + 2n/arity``...), recursively.
 
         This geometry pools distant inputs first; it favours coarse partitions such as left/right and
-        disfavours interleaved ones such as odd/even: the mirror image of :meth:`balanced`.
+        disfavours interleaved ones such as odd/even: the mirror image of :meth:`balanced`. When
+        ``arity`` does not divide a level's ``c`` blocks, window ``j`` takes blocks
+        ``j, j + s, ...`` with ``s = c // arity``, and the last window also the ``c % arity`` blocks
+        left over (:mod:`tnconv.tree_windows`). ``windows`` is as in :meth:`balanced`.
 
         Parameters
         ----------
         n : int
-            The number of inputs, a power of ``arity``.
+            Number of inputs, at least 2.
         arity : int
+            The window size at every level (at least 2), when ``windows`` is not given.
+        windows : sequence of int, optional
+            Per-level window sizes, from the leaves up.
 
         Examples
         --------
         >>> ModeTree.interleaved(8).to_nested()
         (((0, 4), (2, 6)), ((1, 5), (3, 7)))
+        >>> ModeTree.interleaved(5).to_nested()
+        ((0, 2), (1, 3, 4))
         """
-        return cls(interleaved_children(n, arity))
+        return cls._pooled(1, n, arity, windows, True, "interleaved", 1)
 
     @classmethod
-    def grid(cls, height: int, width: int, window: int = 2, interleaved: bool = False) -> ModeTree:
+    def grid(cls, height: int, width: int, window: int = 2, interleaved: bool = False,
+             windows: Sequence[Any] | None = None) -> ModeTree:
         """2D image pooling of ``window x window`` blocks, recursively (input index ``row * width + col``).
 
-        When one side is exhausted before the other, the remaining levels pool ``window x 1`` or
-        ``1 x window`` strips. With ``interleaved=True`` each window instead joins pixels that are
-        half the image apart ("mirror" pooling: ``(r, c)``, ``(r + h/2, c)``, ``(r, c + w/2)``, ...),
-        recursively: the 2D analogue of :meth:`interleaved`.
+        Any image shape works, rectangles and sides that are not powers of the window included:
+
+        * Without ``windows``, every level pools ``window x window`` blocks (2 x 2). A side with
+          fewer blocks than ``window`` left uses what it has, and a side down to one block uses 1, so
+          the last levels of a rectangle pool strips. Where ``window`` does not divide a side's
+          ``c`` blocks, the last window along that side also takes the ``c % window`` blocks left
+          over, so every window spans 2 or 3 blocks per side (for ``window=2``). 28 pixels pool as
+          28 -> 14 -> 7 -> 3 -> 1 in four levels.
+        * ``windows`` gives each level's window, from the leaves up: a pair ``(rows, cols)``, or an
+          int ``k`` for ``(k, k)`` (1 on a side already down to one block). For example
+          ``[(2, 2), (2, 2), (7, 7)]`` for 28 x 28, or ``[(2, 2), (5, 5), (5, 5), (2, 2)]`` for
+          100 x 100. A window that does not divide its side follows the same rule.
+
+        With ``interleaved=True`` each window instead joins pixels that are a fraction of the image
+        apart ("mirror" pooling: ``(r, c)``, ``(r + h/2, c)``, ``(r, c + w/2)``, ...), recursively:
+        the 2D analogue of :meth:`interleaved`. The full rule is in :mod:`tnconv.tree_windows`, and
+        :func:`tnconv.tree_windows.pooling_windows` lists the windows a shape gets.
 
         Parameters
         ----------
         height, width : int
-            The image.
+            The image, at least 2 pixels.
         window : int
-            The side of the square windows.
+            The default square window (at least 2) when ``windows`` is not given.
         interleaved : bool
             Mirror pooling instead of contiguous windows.
+        windows : sequence of int or (int, int), optional
+            Per-level windows, from the leaves up.
 
         Raises
         ------
         ValueError
-            If ``height`` or ``width`` is not a power of ``window``, or the image has fewer than 2 pixels.
+            An image of fewer than 2 pixels, ``window < 2``, windows larger than the blocks left at
+            their level, ``1 x 1`` windows, windows that do not pool the image down to one block, or
+            both ``window`` and ``windows``.
+        TypeError
+            Sizes that are not ints.
+
+        References
+        ----------
+        .. [1] N. Cohen, A. Shashua, "Inductive Bias of Deep Convolutional Networks through Pooling
+           Geometry", ICLR 2017, arXiv:1605.06743.
 
         Examples
         --------
         >>> t = ModeTree.grid(4, 4)
         >>> sorted(sorted(c) for c in t.children(t.root))
         [[0, 1, 4, 5], [2, 3, 6, 7], [8, 9, 12, 13], [10, 11, 14, 15]]
+        >>> t = ModeTree.grid(28, 28, windows=[(2, 2), (2, 2), (7, 7)])
+        >>> t.n_inputs, t.height(t.root), len(t.children(t.root))
+        (784, 3, 49)
+        >>> ModeTree.grid(3, 2).to_nested()
+        (0, 1, 2, 3, 4, 5)
         """
-        tree = cls(grid_children(height, width, window, interleaved))
+        tree = cls._pooled(height, width, window, windows, interleaved, "grid", 2)
         tree.image_shape = (int(height), int(width))
         return tree
+
+    @classmethod
+    def _pooled(cls, height: int, width: int, window: int, windows: Sequence[Any] | None, interleaved: bool,
+                what: str, dims: int) -> ModeTree:
+        if windows is not None and window != 2:
+            name = "arity" if dims == 1 else "window"
+            raise ValueError(f"{what}: give either {name}={window!r} or windows, not both")
+        check_int(window, "arity" if dims == 1 else "window")
+        if dims == 1 and check_int(width, "n") < 2:
+            raise ValueError(f"{what}(n={width}): a mode tree needs at least two inputs")
+        levels = pooling_windows(height, width, windows, window, dims)
+        label = f"ModeTree.{what}(n={width})" if dims == 1 else f"ModeTree.grid({height}, {width})"
+        return cls._trusted(pooled_children, height, width, levels, interleaved, label)
 
     @classmethod
     def flat(cls, n: int) -> ModeTree:
@@ -242,7 +354,7 @@ class ModeTree:
         >>> ModeTree.flat(3).to_nested()
         (0, 1, 2)
         """
-        return cls(flat_children(n))
+        return cls._trusted(flat_children, n)
 
     @classmethod
     def dilated(cls, n_layers: int, dilations: Sequence[int] | None = None) -> ModeTree:
@@ -271,7 +383,7 @@ class ModeTree:
         >>> ModeTree.dilated(2, [2, 1]).to_nested()
         ((0, 2), (1, 3))
         """
-        return cls(dilated_children(n_layers, dilations))
+        return cls._trusted(dilated_children, n_layers, dilations)
 
     @classmethod
     def random(
@@ -298,7 +410,7 @@ class ModeTree:
         >>> t.n_inputs, all(2 <= len(t.children(v)) <= 4 for v in t.internal_nodes)
         (7, True)
         """
-        return cls(random_children(n, arity, seed, shuffle))
+        return cls._trusted(random_children, n, arity, seed, shuffle)
 
     # ------------------------------------------------------------------ navigation
     @property
@@ -314,7 +426,14 @@ class ModeTree:
     @property
     def leaves(self) -> tuple[frozenset, ...]:
         """The leaves ``frozenset({i})``, in input order."""
-        return tuple(frozenset({i}) for i in range(self.n_inputs))
+        if self._leaves is None:
+            by_input: list[Any] = [None] * self.n_inputs
+            kids = self._children
+            for v in self._nodes:
+                if v not in kids:
+                    by_input[next(iter(v))] = v
+            self._leaves = tuple(by_input)
+        return self._leaves
 
     @property
     def nodes(self) -> tuple[frozenset, ...]:
@@ -326,15 +445,21 @@ class ModeTree:
         """The internal nodes (pooling windows), children before parents."""
         return tuple(v for v in self._nodes if v in self._children)
 
-    def _check(self, node: Any) -> frozenset:
+    def _where(self, node: Any) -> int:
+        """The post-order position of ``node``, with a clear error for anything else."""
+        try:
+            return self._index[node]
+        except (KeyError, TypeError):
+            pass
         if not isinstance(node, frozenset):
             try:
                 node = frozenset(node)
             except TypeError:
                 raise TypeError(f"a tree node is a set of input positions, got {short_repr(node)}") from None
-        if node not in self._height:
+        k = self._index.get(node)
+        if k is None:
             raise ValueError(f"{format_node(node) if node else repr(node)} is not a node of this tree")
-        return node
+        return k
 
     def children(self, node: Iterable[int]) -> tuple[frozenset, ...]:
         """The children of ``node`` in stored order (``()`` for a leaf).
@@ -353,7 +478,7 @@ class ModeTree:
         >>> ModeTree.balanced(4).children({0, 1, 2, 3})
         (frozenset({0, 1}), frozenset({2, 3}))
         """
-        return self._children.get(self._check(node), ())
+        return self._children.get(self._nodes[self._where(node)], ())
 
     def parent(self, node: Iterable[int]) -> frozenset | None:
         """The parent of ``node`` (``None`` for the root).
@@ -372,7 +497,8 @@ class ModeTree:
         >>> ModeTree.balanced(4).parent({2})
         frozenset({2, 3})
         """
-        return self._parent.get(self._check(node))
+        p = self._par[self._where(node)]
+        return None if p < 0 else self._nodes[p]
 
     def is_leaf(self, node: Iterable[int]) -> bool:
         """Whether ``node`` is a leaf (a single input).
@@ -391,7 +517,7 @@ class ModeTree:
         >>> ModeTree.balanced(4).is_leaf({3}), ModeTree.balanced(4).is_leaf({2, 3})
         (True, False)
         """
-        return self._check(node) not in self._children
+        return self._nodes[self._where(node)] not in self._children
 
     def height(self, node: Iterable[int]) -> int:
         """Height: leaves 0, otherwise 1 + the largest child height.
@@ -411,7 +537,7 @@ class ModeTree:
         >>> t.height({0}), t.height({0, 1}), t.height(t.root)
         (0, 1, 2)
         """
-        return self._height[self._check(node)]
+        return self._hgt[self._where(node)]
 
     def depth(self, node: Iterable[int]) -> int:
         """Depth: the root 0, otherwise 1 + the parent's depth.
@@ -431,7 +557,7 @@ class ModeTree:
         >>> t.depth(t.root), t.depth({2}), t.depth({0})
         (0, 1, 2)
         """
-        return self._depth[self._check(node)]
+        return self._dep[self._where(node)]
 
     def levels(self) -> list[tuple[frozenset, ...]]:
         """Nodes grouped by height: ``levels()[h]`` holds the nodes of height ``h`` in tree order.
@@ -441,9 +567,9 @@ class ModeTree:
         >>> [len(level) for level in ModeTree.balanced(8).levels()]
         [8, 4, 2, 1]
         """
-        out: list[list[frozenset]] = [[] for _ in range(self._height[self._root] + 1)]
-        for v in self._nodes:
-            out[self._height[v]].append(v)
+        out: list[list[frozenset]] = [[] for _ in range(self._hgt[-1] + 1)]
+        for v, h in zip(self._nodes, self._hgt):
+            out[h].append(v)
         return [tuple(level) for level in out]
 
     def is_uniform(self) -> bool:
@@ -456,10 +582,11 @@ class ModeTree:
         >>> ModeTree.balanced(8).is_uniform(), ModeTree.from_nested(((0, 1), 2)).is_uniform()
         (True, False)
         """
-        root_h = self._height[self._root]
-        if any(self._depth[leaf] != root_h for leaf in self.leaves):
+        root_h = self._hgt[-1]
+        kids = self._children
+        if any(d != root_h for v, d in zip(self._nodes, self._dep) if v not in kids):
             return False
-        return all(len({len(self._children[v]) for v in level}) == 1 for level in self.levels()[1:])
+        return all(len({len(kids[v]) for v in level}) == 1 for level in self.levels()[1:])
 
     def to_nested(self) -> Any:
         """Nested tuples of ints, the inverse of :meth:`from_nested`.
@@ -519,12 +646,13 @@ class ModeTree:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ModeTree):
             return NotImplemented
-        return {k: frozenset(v) for k, v in self._children.items()} == {
-            k: frozenset(v) for k, v in other._children.items()
-        }
+        # The nodes of a mode tree are a laminar family that holds every leaf: each node's parent is the
+        # smallest node strictly above it, so two trees over the same inputs are equal (up to the
+        # order of children) exactly when their internal nodes are.
+        return self._children.keys() == other._children.keys()
 
     def __hash__(self) -> int:
-        return hash(frozenset((k, frozenset(v)) for k, v in self._children.items()))
+        return hash(frozenset(self._children))
 
     def __repr__(self) -> str:
         return f"ModeTree({short_repr(self.to_nested(), 80)})"

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .._core.options import check_budget
+from ..tree_windows import pooling_windows
 from ..trees import ModeTree
 from .base import ConvAC, WidthSpec
 from .checks import check_positive_int, resolve_dtype
@@ -115,6 +116,7 @@ def deep(
     pooling: str = "contiguous",
     arity: int | None = None,
     *,
+    windows: Sequence[Any] | None = None,
     n_outputs: int = 1,
     shared: bool = False,
     seed: int | np.random.Generator | None = None,
@@ -124,21 +126,32 @@ def deep(
 ) -> ConvAC:
     """A deep ConvAC with pooling windows of size 2 (1D) or 2x2 (2D), recursively: hierarchical Tucker.
 
+    Any number of inputs and any image shape work. Sides that are not powers of the window follow the
+    ragged-edge rule of :meth:`ModeTree.grid`: where a window does not divide a side's blocks, the last
+    window along that side takes the blocks left over. ``windows`` sets each level's window
+    explicitly.
+
     Parameters
     ----------
     n_inputs : int or (height, width)
-        A power of 2 (1D) or an image shape with power-of-2 sides (2D grid pooling).
+        A sequence length (1D, :meth:`ModeTree.balanced` / :meth:`ModeTree.interleaved`) or an image
+        shape (2D grid pooling, :meth:`ModeTree.grid`), at least 2 inputs.
     n_descriptors : int
         M, the number of features per input.
     widths : int, sequence or dict
         Output channels per tree height, **leaf level first**: one int for every layer, or one entry
-        per height below the root, ``widths[0]`` after the first 1x1 convolution (at the leaves) and
-        ``widths[-1]`` entering the root (``len(widths)`` is the tree height, ``log2 N`` for 1D size-2
-        pooling); or ``{node: width}`` for every non-root node.
+        per pooling level, ``widths[0]`` after the leaves' 1x1 convolution and ``widths[l]`` the width of
+        the nodes of height ``l`` (``len(widths)`` is the number of levels, ``len(windows)``: ``log2 N``
+        for 1D size-2 pooling; the root's width is ``n_outputs``); or ``{node: width}`` for every
+        non-root node.
     pooling : {"contiguous", "interleaved"}
         Contiguous windows, or windows joining inputs half the sequence/image apart.
     arity : int, optional
-        1D window size (default 2); 2D windows are ``arity x arity``.
+        The default window: 1D windows of ``arity`` (2), 2D windows of ``arity x arity``.
+    windows : sequence, optional
+        Per-level windows from the leaves up, as in :meth:`ModeTree.grid` (ints, or ``(rows, cols)``
+        pairs in 2D), for example ``[(2, 2), (2, 2), (7, 7)]`` for ``(28, 28)``.
+        :func:`tnconv.tree_windows.pooling_windows` lists the windows a shape gets by default.
     n_outputs : int
         Outputs (classes) of the root.
     shared : bool
@@ -155,7 +168,9 @@ def deep(
     TypeError
         Sizes that are not ints (bools and floats are refused), unknown keywords.
     ValueError
-        Non-positive sizes, sizes that are not powers of the arity, an unknown ``pooling`` or ``init``.
+        Non-positive sizes, windows that do not pool the input down to one block, a widths sequence
+        with a length other than the number of levels, both ``arity`` and ``windows``, an unknown
+        ``pooling`` or ``init``.
     tnconv.TensorTooLargeError
         When the weights would exceed the byte budget.
 
@@ -176,18 +191,34 @@ def deep(
     >>> net = tc.deep(8, 2, [4, 3, 2], seed=0, init="orthogonal")  # widths per height, leaves first
     >>> net.weight_shape({0}), net.weight_shape({0, 1}), net.weight_shape(range(4)), net.weight_shape(range(8))
     ((2, 4), (4, 3), (3, 2), (2, 1))
+    >>> net = tc.deep((28, 28), 2, [4, 4, 4], windows=[(2, 2), (2, 2), (7, 7)], seed=0)
+    >>> net.n_inputs, net.tree.height(net.tree.root)
+    (784, 3)
+    >>> tc.deep(6, 2, 2).tree.to_nested()  # 6 -> 3 -> 1: the last window takes the leftover block
+    ((0, 1), (2, 3), (4, 5))
     """
     if not isinstance(pooling, str) or pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {list(POOLINGS)}, got {pooling!r}")
+    if arity is not None and windows is not None:
+        raise ValueError(f"deep: give either arity={arity!r} or windows, not both")
     a = 2 if arity is None else check_positive_int(arity, "arity")
     n, shape = _n_inputs(n_inputs)
+    levels = pooling_windows(*(shape or (1, n)), windows, a, dims=1 if shape is None else 2)
+    if isinstance(widths, Sequence) and not isinstance(widths, (str, bytes)) and len(widths) != len(levels):
+        what = f"{shape[0]}x{shape[1]} image" if shape else f"sequence of {n}"
+        sides = [w for _, w in levels] if shape is None else levels
+        raise ValueError(
+            f"widths {list(widths)} has {len(widths)} entries, but deep pools the {what} in {len(levels)} "
+            f"levels (windows {sides}); give one width per level, from the leaves up"
+        )
     if weights is None:
         _precheck(n, n_descriptors, widths, dtype)
+    il = pooling == "interleaved"
     if shape is not None:
-        tree = ModeTree.grid(shape[0], shape[1], window=a, interleaved=pooling == "interleaved")
-    elif pooling == "interleaved":
-        tree = ModeTree.interleaved(n, arity=a)
+        tree = ModeTree.grid(shape[0], shape[1], window=a, interleaved=il, windows=windows)
+    elif il:
+        tree = ModeTree.interleaved(n, arity=a, windows=windows)
     else:
-        tree = ModeTree.balanced(n, arity=a)
+        tree = ModeTree.balanced(n, arity=a, windows=windows)
     return ConvAC(tree, n_descriptors, widths, n_outputs=n_outputs, shared=shared, seed=seed, dtype=dtype,
                   weights=weights, init=init)

@@ -227,22 +227,13 @@ def read_spec(zf: zipfile.ZipFile, path: str) -> dict[str, Any]:
 
 
 def tree_from_codes(spec: SpecReader, codes: Any) -> ModeTree:
-    """Decode version 2 post-order codes iteratively into nested tuples, then build the tree."""
+    """Build the tree of version 2 post-order codes, in linear time and without recursion."""
     codes = spec.int_list("tree", -MAX_FILE_INPUTS, MAX_FILE_INPUTS - 1, value=codes)
-    stack: list[Any] = []
-    for k, c in enumerate(codes):
-        if c >= 0:
-            stack.append(c)
-            continue
-        if -c < 2 or -c > len(stack):
-            raise spec.fail(f"tree code {c} at position {k} closes a node of {-c} children, but "
-                            f"{len(stack)} are open")
-        node = tuple(stack[c:])
-        del stack[c:]
-        stack.append(node)
-    if len(stack) != 1 or isinstance(stack[0], int):
-        raise spec.fail(f"the tree codes leave {len(stack)} unfinished subtrees (expected one root node)")
-    return build_tree(spec, stack[0])
+    try:
+        tree = ModeTree.from_codes(codes)
+    except (ValueError, TypeError) as exc:
+        raise spec.fail(f"invalid tree: {exc}") from None
+    return tree
 
 
 def build_tree(spec: SpecReader, nested: Any) -> ModeTree:
