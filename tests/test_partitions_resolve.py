@@ -109,3 +109,20 @@ def test_spectra_take_the_same_forms():
     mask = np.zeros((2, 4), bool)
     mask.ravel()[sorted(part)] = True
     np.testing.assert_allclose(tc.schmidt_values(net, mask), s, rtol=1e-12)
+
+
+def test_min_cuts_takes_a_stack_of_masks():
+    net = tc.deep((4, 4), 2, 2, seed=0)
+    rng = np.random.default_rng(0)
+    flat = rng.permuted(np.arange(16)[None, :].repeat(30, 0) < 8, axis=1)
+    want = [min_cut(net, set(np.flatnonzero(m).tolist())).bound for m in flat]
+    assert [c.bound for c in min_cuts(net, flat)] == want
+    assert [c.bound for c in min_cuts(net, flat.reshape(30, 4, 4))] == want
+    assert min_cuts(net, flat)[3].part == set(np.flatnonzero(flat[3]).tolist())
+    bad = flat.copy()
+    bad[7] = False
+    with pytest.raises(ValueError, match="partition 7 of the mask array is empty"):
+        min_cuts(net, bad)
+    bad[7] = True
+    with pytest.raises(ValueError, match="partition 7 of the mask array holds all 16 inputs"):
+        min_cuts(net, bad)
