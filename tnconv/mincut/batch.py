@@ -72,8 +72,8 @@ class Queries:
         counts = np.count_nonzero(stack, axis=1)
         bad = np.flatnonzero((counts == 0) | (counts == self.P))
         if bad.size:
-            what = "empty" if counts[bad[0]] == 0 else f"holds all {self.P} inputs"
-            raise ValueError(f"partition {int(bad[0])} of the mask array is {what}; each side must be a non-empty "
+            what = "is empty" if counts[bad[0]] == 0 else f"holds all {self.P} inputs"
+            raise ValueError(f"partition {int(bad[0])} of the mask array {what}; each side must be a non-empty "
                              "proper subset of the inputs")
         _, cols = np.nonzero(stack)
         self.arrays = np.split(cols, np.cumsum(counts)[:-1])
