@@ -41,6 +41,7 @@ def test_1d_names(n):
 def test_labels_and_tags():
     r = PartitionResolver(4, labels=["a", "b", 7, "d"], tags={"left": [0, 1], "odd": (1, 3)})
     assert r.resolve("a") == {0} and r.resolve(["a", "d"]) == {0, 3}
+    assert r.resolve(("a", "d")) == {0, 3} and r.resolve({"b"}) == {1} and r.resolve(x for x in ["a", 1]) == {0, 1}
     assert r.resolve("left") == {0, 1} and r.resolve(["left", "odd"]) == {0, 1, 3}
     assert r.resolve(["a", 2]) == {0, 2}  # ints are positions, never labels (7 is not a name)
     assert r.resolve(["left", "a"]) == {0, 1}  # a leg named twice is taken once

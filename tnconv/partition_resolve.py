@@ -31,6 +31,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
@@ -134,14 +135,28 @@ class PartitionResolver:
             return self._check(self._string(part), allow_full)
         if isinstance(part, np.ndarray) and part.dtype == bool:
             return self._check(self._mask(part), allow_full)
-        if isinstance(part, (Iterable, np.ndarray)) and not isinstance(part, (bytes, Mapping)):
-            items = part.tolist() if isinstance(part, np.ndarray) else part
-            if isinstance(items, list) and any(isinstance(x, str) for x in items):
+        items = self._listed(part)
+        if items is not None:
+            if any(isinstance(x, str) for x in items):
                 return self._check(self._mixed(items), allow_full)
+            part = items
         fs = validate_partition(part, self.n, allow_full=allow_full)  # its errors for everything else
         return np.fromiter(fs, dtype=np.int64, count=len(fs))
 
     # ------------------------------------------------------------------ forms
+    def _listed(self, part: Any) -> list | None:
+        """The entries of an iterable as a list (None for what is not one, or is too long to be a
+        partition: ``validate_partition`` reports those without materializing them)."""
+        if isinstance(part, (bytes, str, Mapping, range)) or not isinstance(part, (Iterable, np.ndarray)):
+            return None
+        if isinstance(part, np.ndarray):
+            return part.tolist() if part.ndim == 1 and part.size <= self.n else None
+        try:
+            size = len(part)  # type: ignore[arg-type]
+        except TypeError:  # a generator: at most n + 1 entries are read
+            return list(itertools.islice(part, self.n + 1))
+        return list(part) if size <= self.n else None
+
     def _fast_positions(self, part: Any) -> np.ndarray | None:
         """Well-formed sets/lists of Python ints: the common case of batched queries, checked in C."""
         if isinstance(part, np.ndarray) and part.ndim == 1 and part.dtype.kind in "iu" and 0 < part.size < self.n:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..partitions import validate_partition
+from ..partition_resolve import PartitionResolver
 from ..trees import ModeTree
 
 __all__ = ["TreeSolver", "tree_min_cut"]
@@ -328,8 +328,9 @@ def tree_min_cut(tree: ModeTree, n_descriptors: int, widths: Mapping[frozenset, 
         M, the dimension of every open leg.
     widths : mapping node -> int
         Output channels of every non-root node (all children of a node must agree).
-    part : iterable of int
-        The side ``I``.
+    part : partition
+        The side ``I``: positions, a boolean mask (1D or of the tree's ``image_shape``) or a partition
+        name for the tree's geometry (see :mod:`tnconv.partition_resolve`).
 
     Returns
     -------
@@ -346,14 +347,14 @@ def tree_min_cut(tree: ModeTree, n_descriptors: int, widths: Mapping[frozenset, 
     >>> from tnconv.trees import ModeTree
     >>> t = ModeTree.balanced(8)
     >>> w = {v: 2 for v in t.nodes if v != t.root}
-    >>> tree_min_cut(t, 2, w, [1, 3, 5, 7]), tree_min_cut(t, 2, w, [0, 1, 2, 3])
-    (16, 2)
+    >>> tree_min_cut(t, 2, w, [1, 3, 5, 7]), tree_min_cut(t, 2, w, [0, 1, 2, 3]), tree_min_cut(t, 2, w, "odd_even")
+    (16, 2, 16)
 
     References
     ----------
     .. [1] Levine, Yakira, Cohen, Shashua, ICLR 2018, arXiv:1704.01552 (the min-cut bound).
     """
-    part = validate_partition(part, tree.n_inputs)
+    part = PartitionResolver(tree.n_inputs, shape=tree.image_shape).resolve(part)
     M = int(n_descriptors)
     cost: dict[frozenset, tuple[int, int]] = {}
     for v in tree.nodes:
