@@ -84,14 +84,21 @@ class PartitionResolver:
         if math.prod(dims) != self.n or len(dims) not in (1, 2):
             raise ValueError(f"partition geometry {dims} does not hold {self.n} inputs")
         self.shape = dims
-        self.labels: dict[Hashable, int] = {}
-        if labels is not None:
-            if len(labels) != self.n:
-                raise ValueError(f"{len(labels)} open-leg labels for {self.n} inputs")
-            # only non-int labels can be names (ints are positions)
-            self.labels = {x: p for p, x in enumerate(labels) if not isinstance(x, (int, np.integer))}
+        if labels is not None and len(labels) != self.n:
+            raise ValueError(f"{len(labels)} open-leg labels for {self.n} inputs")
+        self._raw_labels = labels
+        self._labels: dict[Hashable, int] | None = None
         # kept as given: a network's tag map may be built lazily, on the first name looked up
         self.tags: Mapping[str, Iterable[int]] = tags if tags is not None else {}
+
+    @property
+    def labels(self) -> dict[Hashable, int]:
+        """Open-leg label -> position, for the labels that can be names (not ints, which are positions);
+        built on first use."""
+        if self._labels is None:
+            raw = self._raw_labels or ()
+            self._labels = {x: p for p, x in enumerate(raw) if not isinstance(x, (int, np.integer))}
+        return self._labels
 
     # ------------------------------------------------------------------ public
     def resolve(self, part: Any, allow_full: bool = False) -> frozenset:
