@@ -127,3 +127,12 @@ def test_min_cuts_takes_a_stack_of_masks():
     bad[7] = True
     with pytest.raises(ValueError, match="partition 7 of the mask array holds all 16 inputs"):
         min_cuts(net, bad)
+
+
+def test_dense_measures_take_names_and_masks():
+    A = np.random.default_rng(0).standard_normal((2, 3, 2, 2))
+    want = np.linalg.svd(np.transpose(A, (1, 3, 0, 2)).reshape(6, 4), compute_uv=False)
+    np.testing.assert_allclose(tc.schmidt_values(A, "odd_even"), want, rtol=1e-12)
+    np.testing.assert_allclose(tc.schmidt_values(A, np.array([False, True, False, True])), want, rtol=1e-12)
+    with pytest.raises(TypeError, match="A|B pair"):
+        tc.schmidt_values(A, ([0], [1]))
