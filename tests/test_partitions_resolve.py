@@ -134,5 +134,5 @@ def test_dense_measures_take_names_and_masks():
     want = np.linalg.svd(np.transpose(A, (1, 3, 0, 2)).reshape(6, 4), compute_uv=False)
     np.testing.assert_allclose(tc.schmidt_values(A, "odd_even"), want, rtol=1e-12)
     np.testing.assert_allclose(tc.schmidt_values(A, np.array([False, True, False, True])), want, rtol=1e-12)
-    with pytest.raises(TypeError, match="A|B pair"):
+    with pytest.raises(TypeError, match=r"A\|B pair"):
         tc.schmidt_values(A, ([0], [1]))
