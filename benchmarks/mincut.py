@@ -244,7 +244,7 @@ def bench_goal(shape: tuple[int, int], M: int, width: int, n_parts: int, n_many:
         [f"{n_parts} random partitions (min_cuts, prepared)", fmt(t_many), f"{t_many / draw:.2f}", "<= 0.5"],
         [f"  per partition (N = {N})", fmt(t_many / n_parts), "", ""],
     ]
-    del net, cuts
+    net = cuts = None  # free the 1 GiB of weights before the next rows
     net1 = tc.deep(many_n, 4, 4, seed=0)
     prob = prepare(net1)
     min_cut(prob, [0])

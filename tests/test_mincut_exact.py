@@ -586,3 +586,31 @@ def test_cli_footer_qualifies_the_rank_claim(capsys):
     rc, out = _main(["mincut", "--inputs", "8", "--widths", "2", "--descriptors", "2", "odd_even"], capsys)
     assert rc == 0
     assert "unshared" in out.out and "shared weights can fall below" in out.out
+
+
+@pytest.mark.parametrize("max_components", [0, 10**6])
+def test_tree_solver_rooting_paths_agree_with_a_closed_form(monkeypatch, max_components):
+    """Both rootings of the tree DP (scipy's BFS; the Python BFS used for many components) on a forest of
+    18 two-site chains with bonds of dimension 3 and legs of 2 or 4: a chain with one leg on each side costs
+    min(3, its smaller leg), the others nothing."""
+    import string
+
+    import tnconv.mincut.tree as tree_mod
+
+    monkeypatch.setattr(tree_mod, "_CSGRAPH_MAX_COMPONENTS", max_components)
+    letters = iter(string.ascii_letters + string.digits + "αβγδεζηθικλμνξπρστυφχψω")
+    terms, outs, shapes, legs = [], [], [], []
+    rng = np.random.default_rng(0)
+    for _ in range(18):
+        a, b, c = next(letters), next(letters), next(letters)
+        da, dc = (int(x) for x in rng.choice([2, 4], size=2))
+        terms += [a + b, b + c]
+        outs += [a, c]
+        shapes += [(da, 3), (3, dc)]
+        legs += [da, dc]
+    tn = tc.TensorNetwork.from_einsum(",".join(terms) + "->" + "".join(outs), shapes)
+    for seed in range(5):
+        part = tc.partitions.random(36, 18, seed=seed)
+        want = math.prod(min(3, legs[2 * k], legs[2 * k + 1]) for k in range(18)
+                         if (2 * k in part) != (2 * k + 1 in part))
+        assert min_cut(tn, part, method="tree").bound == want

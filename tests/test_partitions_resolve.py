@@ -41,6 +41,7 @@ def test_1d_names(n):
 def test_labels_and_tags():
     r = PartitionResolver(4, labels=["a", "b", 7, "d"], tags={"left": [0, 1], "odd": (1, 3)})
     assert r.resolve("a") == {0} and r.resolve(["a", "d"]) == {0, 3}
+    assert r.resolve(("a", "d")) == {0, 3} and r.resolve({"b"}) == {1} and r.resolve(x for x in ["a", 1]) == {0, 1}
     assert r.resolve("left") == {0, 1} and r.resolve(["left", "odd"]) == {0, 1, 3}
     assert r.resolve(["a", 2]) == {0, 2}  # ints are positions, never labels (7 is not a name)
     assert r.resolve(["left", "a"]) == {0, 1}  # a leg named twice is taken once
@@ -109,3 +110,29 @@ def test_spectra_take_the_same_forms():
     mask = np.zeros((2, 4), bool)
     mask.ravel()[sorted(part)] = True
     np.testing.assert_allclose(tc.schmidt_values(net, mask), s, rtol=1e-12)
+
+
+def test_min_cuts_takes_a_stack_of_masks():
+    net = tc.deep((4, 4), 2, 2, seed=0)
+    rng = np.random.default_rng(0)
+    flat = rng.permuted(np.arange(16)[None, :].repeat(30, 0) < 8, axis=1)
+    want = [min_cut(net, set(np.flatnonzero(m).tolist())).bound for m in flat]
+    assert [c.bound for c in min_cuts(net, flat)] == want
+    assert [c.bound for c in min_cuts(net, flat.reshape(30, 4, 4))] == want
+    assert min_cuts(net, flat)[3].part == set(np.flatnonzero(flat[3]).tolist())
+    bad = flat.copy()
+    bad[7] = False
+    with pytest.raises(ValueError, match="partition 7 of the mask array is empty"):
+        min_cuts(net, bad)
+    bad[7] = True
+    with pytest.raises(ValueError, match="partition 7 of the mask array holds all 16 inputs"):
+        min_cuts(net, bad)
+
+
+def test_dense_measures_take_names_and_masks():
+    A = np.random.default_rng(0).standard_normal((2, 3, 2, 2))
+    want = np.linalg.svd(np.transpose(A, (1, 3, 0, 2)).reshape(6, 4), compute_uv=False)
+    np.testing.assert_allclose(tc.schmidt_values(A, "odd_even"), want, rtol=1e-12)
+    np.testing.assert_allclose(tc.schmidt_values(A, np.array([False, True, False, True])), want, rtol=1e-12)
+    with pytest.raises(TypeError, match=r"A\|B pair"):
+        tc.schmidt_values(A, ([0], [1]))

@@ -69,6 +69,7 @@ def test_min_cut_takes_quimb_networks_index_names_and_tags():
     assert min_cut(mps, ["k0", "k1", "k2"]).bound == by_pos
     assert min_cut(tn, ["I0", "I1", "I2"]).bound == by_pos  # quimb site tags
     assert min_cut(mps, "k0").part == {0} and min_cut(mps, ["I0", 1]).part == {0, 1}
+    assert min_cut(mps, ("k0", "k1")).part == {0, 1} and min_cut(mps, ("k0", "k1")).other is None  # one side
     with pytest.raises(ValueError, match="'k9' is neither an open-leg label nor a tag"):
         min_cut(mps, ["k0", "k9"])
     s = network_spectrum(mps, ["k0", "k1", "k2"]).values

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from ._core.options import check_budget
-from .partitions import validate_partition
+from .partition_resolve import PartitionResolver
 
 __all__ = [
     "default_rtol",
@@ -97,7 +97,7 @@ def matricize(A: Any, part: Iterable[int]) -> np.ndarray:
            [2, 3, 6, 7]])
     """
     A = _as_dense(A)
-    I = sorted(validate_partition(part, A.ndim))
+    I = sorted(PartitionResolver(A.ndim).resolve(part))  # positions, 1D masks, 1D names (API.md)
     J = [k for k in range(A.ndim) if k not in set(I)]
     rows = int(np.prod([A.shape[k] for k in I]))
     return np.transpose(A, I + J).reshape(rows, -1)

@@ -31,6 +31,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
@@ -83,14 +84,21 @@ class PartitionResolver:
         if math.prod(dims) != self.n or len(dims) not in (1, 2):
             raise ValueError(f"partition geometry {dims} does not hold {self.n} inputs")
         self.shape = dims
-        self.labels: dict[Hashable, int] = {}
-        if labels is not None:
-            if len(labels) != self.n:
-                raise ValueError(f"{len(labels)} open-leg labels for {self.n} inputs")
-            # only non-int labels can be names (ints are positions)
-            self.labels = {x: p for p, x in enumerate(labels) if not isinstance(x, (int, np.integer))}
+        if labels is not None and len(labels) != self.n:
+            raise ValueError(f"{len(labels)} open-leg labels for {self.n} inputs")
+        self._raw_labels = labels
+        self._labels: dict[Hashable, int] | None = None
         # kept as given: a network's tag map may be built lazily, on the first name looked up
         self.tags: Mapping[str, Iterable[int]] = tags if tags is not None else {}
+
+    @property
+    def labels(self) -> dict[Hashable, int]:
+        """Open-leg label -> position, for the labels that can be names (not ints, which are positions);
+        built on first use."""
+        if self._labels is None:
+            raw = self._raw_labels or ()
+            self._labels = {x: p for p, x in enumerate(raw) if not isinstance(x, (int, np.integer))}
+        return self._labels
 
     # ------------------------------------------------------------------ public
     def resolve(self, part: Any, allow_full: bool = False) -> frozenset:
@@ -134,14 +142,28 @@ class PartitionResolver:
             return self._check(self._string(part), allow_full)
         if isinstance(part, np.ndarray) and part.dtype == bool:
             return self._check(self._mask(part), allow_full)
-        if isinstance(part, (Iterable, np.ndarray)) and not isinstance(part, (bytes, Mapping)):
-            items = part.tolist() if isinstance(part, np.ndarray) else part
-            if isinstance(items, list) and any(isinstance(x, str) for x in items):
+        items = self._listed(part)
+        if items is not None:
+            if any(isinstance(x, str) for x in items):
                 return self._check(self._mixed(items), allow_full)
+            part = items
         fs = validate_partition(part, self.n, allow_full=allow_full)  # its errors for everything else
         return np.fromiter(fs, dtype=np.int64, count=len(fs))
 
     # ------------------------------------------------------------------ forms
+    def _listed(self, part: Any) -> list | None:
+        """The entries of an iterable as a list (None for what is not one, or is too long to be a
+        partition: ``validate_partition`` reports those without materializing them)."""
+        if isinstance(part, (bytes, str, Mapping, range)) or not isinstance(part, (Iterable, np.ndarray)):
+            return None
+        if isinstance(part, np.ndarray):
+            return part.tolist() if part.ndim == 1 and part.size <= self.n else None
+        try:
+            size = len(part)  # type: ignore[arg-type]
+        except TypeError:  # a generator: at most n + 1 entries are read
+            return list(itertools.islice(part, self.n + 1))
+        return list(part) if size <= self.n else None
+
     def _fast_positions(self, part: Any) -> np.ndarray | None:
         """Well-formed sets/lists of Python ints: the common case of batched queries, checked in C."""
         if isinstance(part, np.ndarray) and part.ndim == 1 and part.dtype.kind in "iu" and 0 < part.size < self.n:

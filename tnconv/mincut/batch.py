@@ -44,6 +44,9 @@ class Queries:
         self.others: list[frozenset | None] = []
         self.arrays: list[np.ndarray] = []
         self.other_arrays: list[np.ndarray | None] = []
+        self.stack: np.ndarray | None = None  # (B, P) bool, when the queries came as one mask array
+        if self._read_stack(parts, resolver.shape):
+            return
         for p in parts:
             if is_pair(p):
                 a, b = resolver.resolve_pair(p)
@@ -60,11 +63,40 @@ class Queries:
             self.arrays.append(arr)
             self.other_arrays.append(None)
 
+    def _read_stack(self, parts: Any, shape: tuple[int, ...]) -> bool:
+        """A (B, P) or (B, height, width) boolean array: B masks validated at once, no per-row Python."""
+        if not (isinstance(parts, np.ndarray) and parts.dtype == bool and parts.ndim >= 2
+                and parts.shape[1:] in ((self.P,), shape)):
+            return False
+        stack = np.ascontiguousarray(parts.reshape(parts.shape[0], self.P))
+        counts = np.count_nonzero(stack, axis=1)
+        bad = np.flatnonzero((counts == 0) | (counts == self.P))
+        if bad.size:
+            what = "is empty" if counts[bad[0]] == 0 else f"holds all {self.P} inputs"
+            raise ValueError(f"partition {int(bad[0])} of the mask array {what}; each side must be a non-empty "
+                             "proper subset of the inputs")
+        _, cols = np.nonzero(stack)
+        self.arrays = np.split(cols, np.cumsum(counts)[:-1])
+        self.parts = list(self.arrays)
+        self.others = [None] * stack.shape[0]
+        self.other_arrays = [None] * stack.shape[0]
+        self.stack = stack
+        return True
+
     def __len__(self) -> int:
         return len(self.parts)
 
+    def packed(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Queries ``lo..hi-1`` as packed bits: ``on`` ((hi - lo, ceil(P/8)) uint8) and, with A|B queries,
+        ``other`` (the legs tied to the far side; the complement of ``on`` for ordinary queries)."""
+        on, free = self.masks(lo, hi)
+        other = None if free is None else np.packbits((~on & ~free).T, axis=1)
+        return np.packbits(on.T, axis=1), other
+
     def masks(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray | None]:
         """``on`` and ``free`` ((P, hi - lo) bool) of queries ``lo..hi-1``; ``free`` is None without A|B."""
+        if self.stack is not None:
+            return self.stack[lo:hi].T, None
         on = open_mask(self.arrays[lo:hi], self.P)
         if all(o is None for o in self.others[lo:hi]):
             return on, None

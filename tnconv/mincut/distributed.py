@@ -24,7 +24,6 @@ from .flow import CutProblem
 
 __all__ = ["shipped", "solve_distributed"]
 
-_Item = tuple[bytes, "bytes | None"]
 # Resubmissions of a chunk lost to a dead worker (as tnconv.sweep).
 _RETRIES = 3
 
@@ -37,20 +36,16 @@ def shipped(prob: CutProblem, method: str) -> CutProblem:
     return prob.structure_copy()
 
 
-def _unpack(bits: bytes, n: int) -> np.ndarray:
-    return np.unpackbits(np.frombuffer(bits, dtype=np.uint8), count=n).astype(bool)
-
-
-def solve_chunk(prob: CutProblem, method: str, flow_func: Any, items: list[_Item]) -> tuple:
-    """A chunk of packed queries, solved: one compact block (a few arrays, cheap to send back) with
-    the bounds, packed labellings (rows), solvers, and the severed bonds and copy tensors
-    concatenated with their counts."""
+def solve_chunk(prob: CutProblem, method: str, flow_func: Any, on_bits: np.ndarray,
+                other_bits: np.ndarray | None) -> tuple:
+    """A chunk of packed queries (rows of ``on_bits``; ``other_bits`` for A|B queries), solved: one compact
+    block (a few arrays, cheap to send back) with the bounds, packed labellings (rows), solvers, and the
+    severed bonds and copy tensors concatenated with their counts."""
     P = prob.n_open
-    on = np.stack([_unpack(a, P) for a, _ in items], axis=1)
+    on = np.unpackbits(on_bits, axis=1, count=P).astype(bool).T
     free = None
-    if any(b is not None for _, b in items):
-        other = np.stack([_unpack(b, P) if b is not None else ~on[:, k] for k, (_, b) in enumerate(items)], axis=1)
-        free = ~(on | other)
+    if other_bits is not None:
+        free = ~(on | np.unpackbits(other_bits, axis=1, count=P).astype(bool).T)
     recs = solve_masks(prob, on, free, method, flow_func)
     bounds = [r[0] for r in recs]
     packed = np.stack([r[1] for r in recs])
@@ -69,24 +64,14 @@ def _records(block: tuple) -> list[Record]:
     return [(b, packed[k], es[k], hs[k], m) for k, (b, m) in enumerate(zip(bounds, methods))]
 
 
-def _pack(arr: np.ndarray, n: int) -> bytes:
-    mask = np.zeros(n, dtype=bool)
-    mask[arr] = True
-    return np.packbits(mask).tobytes()
-
-
 def solve_distributed(prob: CutProblem, q: Any, method: str, flow_func: Any, executor: Any,
                       chunk_size: int | None, progress: bool) -> list:
-    """The cuts of all queries ``q`` (a ``_Queries``), solved in chunks on ``executor``."""
-    P = prob.n_open
-    items: list[_Item] = [
-        (_pack(a, P), None if b is None else _pack(b, P)) for a, b in zip(q.arrays, q.other_arrays)
-    ]
+    """The cuts of all queries ``q`` (a :class:`~tnconv.mincut.batch.Queries`), solved in chunks on ``executor``."""
     fn = partial(solve_chunk, shipped(prob, method), method, flow_func)
     backend = prepare_options(fn, executor, chunk_size, _RETRIES, progress)
-    chunks = chunk_ranges(len(items), chunk_size, backend)
+    chunks = chunk_ranges(len(q), chunk_size, backend)
     blocks: list[Any] = [None] * len(chunks)
-    bar = ProgressBar(len(items), progress, "min_cuts")
+    bar = ProgressBar(len(q), progress, "min_cuts")
 
     def on_result(i: int, value: tuple) -> None:
         blocks[i] = value
@@ -96,7 +81,7 @@ def solve_distributed(prob: CutProblem, q: Any, method: str, flow_func: Any, exe
         raise exc
 
     try:
-        run_tasks(backend, fn, [(items[c.start : c.stop],) for c in chunks], _RETRIES, on_result, on_failure)
+        run_tasks(backend, fn, [q.packed(c.start, c.stop) for c in chunks], _RETRIES, on_result, on_failure)
     finally:
         bar.close()
     return build_cuts(prob, q, 0, [r for block in blocks for r in _records(block)])

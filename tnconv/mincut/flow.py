@@ -174,6 +174,19 @@ class CutProblem:
 
     # ------------------------------------------------------------------ structure
     def _n_components(self) -> int:
+        T, P, H = self.n_tensors, self.n_open, len(self.hyper)
+        hub = np.repeat(np.arange(T + P, T + P + H, dtype=np.int64), self.hyper_sizes)
+        u = np.concatenate([self.edge_u, hub])
+        v = np.concatenate([self.edge_v, self.hyper_members])
+        try:
+            import scipy.sparse as sp
+            from scipy.sparse.csgraph import connected_components
+        except ImportError:  # pragma: no cover - scipy is in the test extra
+            return self._n_components_python()
+        G = sp.csr_array((np.ones(u.size, dtype=np.int8), (u, v)), shape=(self.n_vertices,) * 2)
+        return int(connected_components(G, directed=False)[0])
+
+    def _n_components_python(self) -> int:  # pragma: no cover - without scipy
         parent = list(range(self.n_vertices))
 
         def find(x: int) -> int:

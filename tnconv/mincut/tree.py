@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..partitions import validate_partition
+from ..partition_resolve import PartitionResolver
 from ..trees import ModeTree
 
 __all__ = ["TreeSolver", "tree_min_cut"]
@@ -119,6 +119,54 @@ def _root_at_centres(adj: _Adjacency, V: int) -> tuple[np.ndarray, np.ndarray, l
     return parent, kind, cap, order
 
 
+# More components than this are rooted by the Python BFS: each scipy BFS call costs O(V) set-up.
+_CSGRAPH_MAX_COMPONENTS = 16
+
+
+def _root_csgraph(prob: Any, first_copy: int) -> tuple[np.ndarray, np.ndarray, list[int], list[int]] | None:
+    """:func:`_root_at_centres` with scipy's breadth-first searches (C loops, no per-vertex Python);
+    None where scipy is missing or the forest has many components."""
+    try:
+        import scipy.sparse as sp
+        from scipy.sparse.csgraph import breadth_first_order, connected_components
+    except ImportError:  # pragma: no cover - scipy is in the test extra
+        return None
+    V = prob.n_vertices
+    H = len(prob.hyper)
+    hub = np.repeat(np.arange(first_copy, first_copy + H, dtype=np.int64), prob.hyper_sizes)
+    u = np.concatenate([prob.edge_u, hub])
+    v = np.concatenate([prob.edge_v, prob.hyper_members])
+    G = sp.csr_array((np.ones(2 * u.size, dtype=np.int8), (np.r_[u, v], np.r_[v, u])), shape=(V, V))
+    n_comp, comp = connected_components(G, directed=False)
+    if n_comp > _CSGRAPH_MAX_COMPONENTS:
+        return None
+    parent = np.full(V, -1, dtype=np.int64)
+    orders = []
+    for c in range(n_comp):
+        r0 = int(np.flatnonzero(comp == c)[0])
+        a = int(breadth_first_order(G, r0, directed=False, return_predecessors=False)[-1])
+        far, pred = breadth_first_order(G, a, directed=False, return_predecessors=True)
+        path = [int(far[-1])]
+        while path[-1] != a:
+            path.append(int(pred[path[-1]]))
+        order, pred = breadth_first_order(G, path[len(path) // 2], directed=False, return_predecessors=True)
+        parent[order[1:]] = pred[order[1:]]
+        orders.append(order)
+    order_all = np.concatenate(orders).astype(np.int64)
+    kind = np.zeros(V, dtype=np.int8)
+    has = parent >= 0
+    kind[has & (np.arange(V) >= first_copy)] = _CHILD_COPY
+    kind[has & (parent >= first_copy)] = _PARENT_COPY
+    cap = np.zeros(V, dtype=object)
+    units = np.array(prob.edge_units, dtype=object)
+    eu, ev = prob.edge_u, prob.edge_v
+    down = parent[ev] == eu  # the edge links v to its parent u
+    cap[ev[down]] = units[down]
+    up = ~down & (parent[eu] == ev)
+    cap[eu[up]] = units[up]
+    return parent, kind, cap.tolist(), order_all.tolist()
+
+
 def _heights(parent: np.ndarray, order: list[int], V: int) -> np.ndarray:
     """Height of each vertex above its deepest leaf (``order`` lists parents before children)."""
     height = np.zeros(V, dtype=np.int64)
@@ -187,7 +235,8 @@ class TreeSolver:
         V = prob.n_vertices
         T, P = prob.n_tensors, prob.n_open
         first_copy = T + P
-        parent, kind, cap, order = _root_at_centres(_adjacency(prob, first_copy), V)
+        rooted = _root_csgraph(prob, first_copy)
+        parent, kind, cap, order = rooted if rooted is not None else _root_at_centres(_adjacency(prob, first_copy), V)
         height = _heights(parent, order, V)
         cap_arr = np.array(cap, dtype=object)
         self.parent, self.kind, self.height = parent, kind, height
@@ -328,8 +377,9 @@ def tree_min_cut(tree: ModeTree, n_descriptors: int, widths: Mapping[frozenset, 
         M, the dimension of every open leg.
     widths : mapping node -> int
         Output channels of every non-root node (all children of a node must agree).
-    part : iterable of int
-        The side ``I``.
+    part : partition
+        The side ``I``: positions, a boolean mask (1D or of the tree's ``image_shape``) or a partition
+        name for the tree's geometry (see :mod:`tnconv.partition_resolve`).
 
     Returns
     -------
@@ -346,14 +396,14 @@ def tree_min_cut(tree: ModeTree, n_descriptors: int, widths: Mapping[frozenset, 
     >>> from tnconv.trees import ModeTree
     >>> t = ModeTree.balanced(8)
     >>> w = {v: 2 for v in t.nodes if v != t.root}
-    >>> tree_min_cut(t, 2, w, [1, 3, 5, 7]), tree_min_cut(t, 2, w, [0, 1, 2, 3])
-    (16, 2)
+    >>> tree_min_cut(t, 2, w, [1, 3, 5, 7]), tree_min_cut(t, 2, w, [0, 1, 2, 3]), tree_min_cut(t, 2, w, "odd_even")
+    (16, 2, 16)
 
     References
     ----------
     .. [1] Levine, Yakira, Cohen, Shashua, ICLR 2018, arXiv:1704.01552 (the min-cut bound).
     """
-    part = validate_partition(part, tree.n_inputs)
+    part = PartitionResolver(tree.n_inputs, shape=tree.image_shape).resolve(part)
     M = int(n_descriptors)
     cost: dict[frozenset, tuple[int, int]] = {}
     for v in tree.nodes:
