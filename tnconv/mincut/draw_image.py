@@ -123,6 +123,6 @@ def draw_on_image(cut: Any, shape: tuple[int, int], ax: Any, legend: bool = True
             where = "pixel" if kind == "open" else f"{what.get(kind, kind)} {size}-pixel window"
             handles.append(Line2D([], [], color=colour[hgt], linewidth=2.5,
                                   label=f"cut at height {hgt}: {k} x {where}"))
-        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=2, fontsize=8,
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=1, fontsize=8,
                   frameon=False)
     return ax
