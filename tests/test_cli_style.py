@@ -215,6 +215,28 @@ def test_max_time_is_a_hard_cap_and_rows_come_as_they_finish():
         benchmark_paths(net, ["levels"], batch=4, executor=42, show_progress=False)
 
 
+def test_a_search_stopped_at_the_cap_keeps_its_best_path():
+    import opt_einsum as oe
+
+    class KeepsBest(oe.paths.PathOptimizer):
+        """Finds a path at once, then keeps "improving" forever (like a random searcher)."""
+
+        def __call__(self, inputs, output, size_dict, memory_limit=None):
+            self.path = oe.paths.greedy(inputs, output, size_dict)
+            self.best = {"ssa_path": "found"}
+            while True:
+                time.sleep(0.005)
+
+    net = tc.deep(16, 2, 2, seed=0)
+    x = np.random.default_rng(3).standard_normal((4, 16, 2))
+    rows = benchmark_paths(net, ["levels", KeepsBest()], features=x, repeats=1, max_time=0.3, show_progress=False)
+    assert rows[1]["status"].startswith("ok: search stopped at") and rows[1]["contract_s"] is not None
+    assert 0.3 <= rows[1]["search_s"] < 1.5
+    # the kept path was contracted and its output compared with the levels engine's (check=True turns a
+    # disagreement into a MISMATCH status, so the "ok" above is that comparison)
+    assert rows[1]["flops"] > 0 and "MISMATCH" not in rows[1]["status"]
+
+
 def test_time_cap_nests_and_restores():
     def handler(signum, frame):  # pragma: no cover - never fires
         raise AssertionError("outer handler fired")

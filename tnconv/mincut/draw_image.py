@@ -55,7 +55,10 @@ def cut_regions(cut: Any) -> list[tuple[frozenset, int, str, int]]:
     return out
 
 
-def outline_segments(pixels: frozenset, shape: tuple[int, int]) -> list[tuple[tuple[float, float], ...]]:
+Segment = tuple[tuple[float, float], tuple[float, float]]
+
+
+def outline_segments(pixels: frozenset, shape: tuple[int, int]) -> list[Segment]:
     """The boundary of a set of pixels (positions ``r * w + c``) as unit segments in image coordinates.
 
     Examples
@@ -65,7 +68,7 @@ def outline_segments(pixels: frozenset, shape: tuple[int, int]) -> list[tuple[tu
     """
     h, w = shape
     inside = set(pixels)
-    segs = []
+    segs: list[Segment] = []
     for p in inside:
         r, c = divmod(p, w)
         top, bottom = ((c - .5, r - .5), (c + .5, r - .5)), ((c - .5, r + .5), (c + .5, r + .5))
