@@ -215,6 +215,28 @@ def test_max_time_is_a_hard_cap_and_rows_come_as_they_finish():
         benchmark_paths(net, ["levels"], batch=4, executor=42, show_progress=False)
 
 
+def test_a_search_stopped_at_the_cap_keeps_its_best_path():
+    import opt_einsum as oe
+
+    class KeepsBest(oe.paths.PathOptimizer):
+        """Finds a path at once, then keeps "improving" forever (like a random searcher)."""
+
+        def __call__(self, inputs, output, size_dict, memory_limit=None):
+            self.path = oe.paths.greedy(inputs, output, size_dict)
+            self.best = {"ssa_path": "found"}
+            while True:
+                time.sleep(0.005)
+
+    net = tc.deep(16, 2, 2, seed=0)
+    x = np.random.default_rng(3).standard_normal((4, 16, 2))
+    rows = benchmark_paths(net, ["levels", KeepsBest()], features=x, repeats=1, max_time=0.3, show_progress=False)
+    assert rows[1]["status"].startswith("ok: search stopped at") and rows[1]["contract_s"] is not None
+    assert 0.3 <= rows[1]["search_s"] < 1.5
+    # the kept path was contracted and its output compared with the levels engine's (check=True turns a
+    # disagreement into a MISMATCH status, so the "ok" above is that comparison)
+    assert rows[1]["flops"] > 0 and "MISMATCH" not in rows[1]["status"]
+
+
 def test_time_cap_nests_and_restores():
     def handler(signum, frame):  # pragma: no cover - never fires
         raise AssertionError("outer handler fired")
@@ -235,19 +257,24 @@ def test_time_cap_nests_and_restores():
 
 
 def test_executor_goes_to_cotengra():
-    ctg = pytest.importorskip("cotengra")
+    pytest.importorskip("cotengra")
     calls = []
 
-    class Counting(ThreadPoolExecutor):
+    class Custom:
+        """A minimal executor: submit only, no private attributes for cotengra to read."""
+
+        def __init__(self, pool):
+            self.pool = pool
+
         def submit(self, fn, *args, **kwargs):
             calls.append(fn)
-            return super().submit(fn, *args, **kwargs)
+            return self.pool.submit(fn, *args, **kwargs)
 
     net = tc.deep(8, 2, 2, seed=0)
-    with Counting(2) as pool:
+    with ThreadPoolExecutor(2) as pool:
         rows = benchmark_paths(net, ["structure", "cotengra"], batch=4, repeats=1, max_time=20, max_repeats=4,
-                               show_progress=False, executor=pool)
-    assert ctg is not None and rows[1]["status"].startswith("ok"), rows[1]["status"]
+                               show_progress=False, executor=Custom(pool))
+    assert rows[1]["status"].startswith("ok"), rows[1]["status"]  # output checked against "structure"
     assert calls  # the search trials ran on the executor
 
 
@@ -355,3 +382,15 @@ def test_plain_forward_warns_once_when_it_underflows():
         zero[:, 5, :] = 0.0  # a zero feature vector: a product net's output is exactly 0, legitimately
         small = tc.shallow(16, 2, 2, seed=0)
         assert np.all(small.forward(zero[:, :16, :]) == 0)
+
+
+@pytest.mark.slow  # a dask cluster takes seconds to start
+def test_executor_dask_client_and_its_executor():
+    pytest.importorskip("cotengra")
+    distributed = pytest.importorskip("distributed")
+    net = tc.deep(8, 2, 2, seed=0)
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as client:
+        for executor in (client, client.get_executor()):
+            rows = benchmark_paths(net, ["structure", "cotengra"], batch=4, repeats=1, max_time=30, max_repeats=4,
+                                   show_progress=False, executor=executor)
+            assert rows[1]["status"].startswith("ok"), rows[1]["status"]

@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
                 row["entropy_bits"] = float(-(p * np.log2(p)).sum())
         rows.append(row)
     if args.plot:
-        _save_plot(args.plot, [name for name, _ in parts], cuts)
+        _save_plot(args.plot, [name for name, _ in parts], cuts, shape if isinstance(shape, tuple) else None)
     if args.json:
         write_json({"command": "mincut", "model": repr(model), "entropy_unit": ENTROPY_UNIT, "partitions": rows},
                    getattr(args, "argv", None))
@@ -180,8 +180,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _save_plot(path: str, names: list[str], cuts: list[Any]) -> None:
-    """``--plot FILE``: every cut's picture in one figure (one panel per partition, at most 12)."""
+def _save_plot(path: str, names: list[str], cuts: list[Any], shape: tuple[int, int] | None) -> None:
+    """``--plot FILE``: every cut's picture in one figure (one panel per partition, at most 12): on the
+    image for 2D inputs (sides as pixels, severed windows outlined), else on the network."""
     from .experiments import no_figure
 
     try:
@@ -193,22 +194,16 @@ def _save_plot(path: str, names: list[str], cuts: list[Any]) -> None:
     shown = list(zip(names, cuts))[:12]
     ncols = min(len(shown), 3)
     nrows = -(-len(shown) // ncols)
-    image = cuts[0].network.tree is not None and _is_image(cuts[0])
-    w, h = (4.2, 4.6) if image else (6.5, 4.2)
+    w, h = (4.4, 5.4) if shape is not None else (6.5, 4.6)
     fig = Figure(figsize=(w * ncols, h * nrows))
     FigureCanvasAgg(fig)
     for k, (name, cut) in enumerate(shown):
         ax = fig.add_subplot(nrows, ncols, k + 1)
-        cut.draw(ax=ax)
+        cut.draw(ax=ax, shape=shape)
         ax.set_title(f"{name}\n{ax.get_title()}", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     print(f"tnconv mincut: wrote {path}", file=sys.stderr)
-
-
-def _is_image(cut: Any) -> bool:
-    shape = getattr(cut.network.tree, "shape", None)
-    return shape is not None and len(shape) == 2
 
 
 def register_cli(subparsers: Any) -> argparse.ArgumentParser:

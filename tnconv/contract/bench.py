@@ -187,6 +187,33 @@ def _bench_gemm(p: _Problem, rec: Recorder, seed: int) -> None:
                      "status": f"ok: one {n}x{n} matmul, {'1 thread' if one < many else 'all threads'}"})
 
 
+class _Pool:
+    """An executor as cotengra's ``parallel=`` wants it, without reading the executor's private state.
+
+    cotengra asks ``pool._max_workers`` (how many trials to keep in flight), which a custom executor
+    or dask's ``client.get_executor()`` does not have; this wrapper answers it itself (the CPU count)
+    and forwards ``submit``. A ``dask.distributed.Client`` goes to cotengra unwrapped (it knows dask).
+    """
+
+    def __init__(self, executor: Any) -> None:
+        import os
+
+        self.executor = executor
+        self._max_workers = max(2, os.cpu_count() or 2)
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return self.executor.submit(fn, *args, **kwargs)
+
+
+def _cotengra_parallel(executor: Any) -> Any:
+    if executor is None:
+        return False
+    kind = type(executor)
+    if kind.__name__ == "Client" and kind.__module__.split(".")[0] == "distributed":
+        return executor
+    return _Pool(executor)
+
+
 def _hyper_optimizer(rec: Recorder, max_repeats: int, executor: Any) -> Any:
     """A cotengra ``HyperOptimizer`` that ends its own search a little before the hard cap (so that it
     returns its tree), serial unless an executor is given (cotengra's ``parallel=``)."""
@@ -198,7 +225,7 @@ def _hyper_optimizer(rec: Recorder, max_repeats: int, executor: Any) -> Any:
     with warnings.catch_warnings():  # said on every construction; the paths are still valid without it
         warnings.filterwarnings("ignore", message=".*kahypar", category=UserWarning)
         return ctg.HyperOptimizer(max_repeats=max_repeats, max_time=soft, progbar=False,
-                                  parallel=False if executor is None else executor)
+                                  parallel=_cotengra_parallel(executor))
 
 
 def _best_tree(opt: Any) -> Any:
@@ -374,8 +401,10 @@ def benchmark_paths(model_or_tn: Any, optimizers: Sequence[Any] | None = None, b
         Called with a copy of each row as soon as it is finished (partial results as they come;
         ``ratio`` is only known at the end).
     executor : optional
-        Passed to cotengra's ``HyperOptimizer(parallel=...)`` for the ``cotengra`` and ``quimb``
-        searches: a ``concurrent.futures.Executor`` or a ``dask.distributed.Client``. Default serial.
+        Runs the trials of the ``cotengra`` and ``quimb`` searches (cotengra's
+        ``HyperOptimizer(parallel=...)``): any ``concurrent.futures.Executor`` (thread or process pools,
+        dask's ``client.get_executor()``, a custom one; no private attribute is read) or a
+        ``dask.distributed.Client``. Default serial.
 
     Returns
     -------

@@ -140,10 +140,12 @@ class Recorder:
         row = {"method": method, "search_s": search, "flops": None if cost is None else int(cost.flops),
                "largest_intermediate": None if cost is None else int(cost.largest_intermediate),
                "contract_s": None, "ratio": None, "status": self.stopped or "ok"}
-        self.stopped = None
+        stopped, self.stopped = self.stopped, None
         try:
             self._contract(row, cost, run)
         finally:
+            if stopped and row["status"] != stopped:  # infeasible or failed: still say the cap stopped it
+                row["status"] += f" ({stopped[4:]})"
             self.add(row)
 
     def _contract(self, row: dict, cost: Any, run: Callable[[], Any] | None) -> None:

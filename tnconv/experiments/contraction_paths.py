@@ -210,16 +210,24 @@ def plot(result: ContractionPathsResult, ax_or_path: Any = None) -> Any:
     nets = list(dict.fromkeys(r.network))
     methods = list(dict.fromkeys(r.method))
     width = 0.8 / max(1, len(methods))
-    for ax, key, label in zip(axes, ("flops", "contract_s"), ("path flops (opt_einsum convention)",
-                                                               f"median contraction time, batch {r.batch} (s)")):
-        for j, m in enumerate(methods):
-            ys = []
-            for net in nets:
-                v = next((getattr(r, key)[k] for k in range(len(r.method))
-                          if r.network[k] == net and r.method[k] == m), None)
-                ys.append(np.nan if v is None or not math.isfinite(v) or v <= 0 else v)
-            ax.bar(np.arange(len(nets)) + (j - (len(methods) - 1) / 2) * width, ys, width=width, label=m)
+    for ax, key, label in zip(axes, ("flops", "contract_s"), ("path flops (opt_einsum convention, log scale)",
+                                                               f"median contraction time, batch {r.batch} (s, log)")):
+        table = [[next((getattr(r, key)[k] for k in range(len(r.method)) if r.network[k] == net and r.method[k] == m),
+                       None) for net in nets] for m in methods]
+        good = [v for row in table for v in row if v is not None and math.isfinite(v) and v > 0]
+        # On a log axis a bar from 0 starts at the axis' lower limit, which autoscaling puts at the
+        # smallest value: that bar had no height. Bars start a factor 3 below the smallest value.
+        floor = min(good) / 3 if good else 1.0
+        for j, (m, row) in enumerate(zip(methods, table)):
+            xs = np.arange(len(nets)) + (j - (len(methods) - 1) / 2) * width
+            ys = [np.nan if v is None or not math.isfinite(v) or v <= 0 else v for v in row]
+            bars = ax.bar(xs, [y - floor for y in ys], bottom=floor, width=width, label=m, color=f"C{j}")
+            for x, y in zip(xs, ys):  # a method with no number (timeout, n/a) says so instead of vanishing
+                if not np.isfinite(y):
+                    ax.text(x, floor * 1.15, "n/a", rotation=90, ha="center", va="bottom", fontsize=6,
+                            color=bars.patches[0].get_facecolor() if bars.patches else "k")
         ax.set_yscale("log")
+        ax.set_ylim(bottom=floor)
         ax.set_xticks(range(len(nets)), nets)
         ax.set_ylabel(label)
         ax.legend(fontsize=7)

@@ -219,7 +219,8 @@ def verdict(result: EntanglementBoundResult) -> str:
 
 
 def plot(result: EntanglementBoundResult, ax_or_path: Any = None) -> Any:
-    """Entropy and geometric measure against ``log(min cut)``, with the bounds drawn.
+    """Entropy and geometric measure against ``log2(min cut)``, with the bounds drawn; in bits, the
+    unit of every entropy the command line prints (the result holds nats, as the library computes them).
 
     Parameters
     ----------
@@ -241,19 +242,19 @@ def plot(result: EntanglementBoundResult, ax_or_path: Any = None) -> Any:
     """
     r = result
     fig, axes = figure_target(ax_or_path, n_panels=2)
-    xs = np.array(r.log_bound)
+    xs = np.array(r.log_bound) / math.log(2)  # nats -> bits
     rng = np.random.default_rng(0)
-    jitter = rng.uniform(-0.04, 0.04, size=xs.size)  # separate points that share a bound
+    jitter = rng.uniform(-0.06, 0.06, size=xs.size)  # separate points that share a bound
     grid = np.linspace(0, max(xs.max(), 1e-3) * 1.05, 50)
-    for k, (ax, key, label) in enumerate(zip(axes, ("entropy", "geometric"), ("entanglement entropy (nats)",
+    for k, (ax, key, label) in enumerate(zip(axes, ("entropy", "geometric"), ("entanglement entropy (bits)",
                                                                                "geometric measure 1 - p1"))):
-        ys = np.array(getattr(r, key))
+        ys = np.array(getattr(r, key)) / (math.log(2) if key == "entropy" else 1.0)
         for kind, color in zip(KINDS, ("C0", "C3")):
             m = np.array([x == kind for x in r.kind])
             ax.scatter(xs[m] + jitter[m], ys[m], s=12, alpha=0.7, color=color, label=kind)
-        ax.plot(grid, grid if key == "entropy" else 1 - np.exp(-grid), "k--", lw=1,
-                label="bound: log C" if key == "entropy" else "bound: 1 - 1/C")
-        ax.set_xlabel("log(min cut)  (nats)")
+        ax.plot(grid, grid if key == "entropy" else 1 - 2.0**-grid, "k--", lw=1,
+                label="bound: log2 C" if key == "entropy" else "bound: 1 - 1/C")
+        ax.set_xlabel("log2(min cut)  (bits)")
         ax.set_ylabel(label)
         ax.legend(fontsize=7)
         ax.set_title(f"N = {r.n_inputs}" if k == 0 else "geometric measure")

@@ -238,16 +238,23 @@ def plot(result: PoolingGeometryResult, ax_or_path: Any = None) -> Any:
                 ax.text(j, i, f"{v:g}", ha="center", va="center", color="w" if data[i, j] < 0.6 else "k", fontsize=7)
     side = r.sides[-1]
     ax.set_title(f"log2 min cut / max, {side}x{side} image")
-    fig.colorbar(im, ax=ax, fraction=0.03)
+    bar = fig.colorbar(im, ax=ax, fraction=0.03)
+    bar.set_label("log2 min cut / its largest possible value", fontsize=8)
     if len(axes) > 1:
         ax = axes[1]
-        for geo, style in zip(GEOMETRIES, ("-", "--")):
-            for name, marker in (("checkerboard", "o"), ("left_right", "s")):
+        # contiguous checkerboard and interleaved left/right coincide, and so do the other two: filled
+        # small markers on solid lines over hollow large ones on dashed lines keep all four visible
+        styles = {"contiguous": {"ls": "-", "ms": 5, "lw": 1.4}, "interleaved": {"ls": "--", "ms": 12, "lw": 2.4,
+                                                                                "mfc": "none", "mew": 1.6}}
+        for geo in GEOMETRIES:
+            for name, marker, colour in (("checkerboard", "o", "C0"), ("left_right", "s", "C1")):
                 ys = [row[r.partitions.index(name)] for row in r.log2_cut[geo]]
-                ax.plot(r.sides, ys, marker + style, label=f"{geo}: {name}")
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log", base=2)
-        ax.set_xlabel("image side")
+                if geo != "contiguous":
+                    colour = {"C0": "C2", "C1": "C3"}[colour]
+                ax.plot([side * side for side in r.sides], ys, marker=marker, color=colour,
+                        zorder=3 if geo == "contiguous" else 2, label=f"{geo}: {name}", **styles.get(geo, {}))
+        # log2 of the cut against the area, both linear: a straight line is a cut exponential in the area
+        ax.set_xlabel(f"pixels (images {r.sides[0]}x{r.sides[0]} to {r.sides[-1]}x{r.sides[-1]})")
         ax.set_ylabel("log2 min cut")
         ax.set_title("Favoured partitions scale exponentially")
         ax.legend(fontsize=7)

@@ -154,14 +154,17 @@ def _draw_network(cut: Any, ax: Any, layout: str, with_labels: bool | None, lege
     room = max(1.0, width_pt / max(columns, 1))
     shrink = min(1.0, (0.8 * room / 12.0) ** 2)
     big = len(G) > 400
-    if big and name == "tree":  # thousands of vertical legs read as a grey block: the strip shows them
-        G = G.subgraph([x for x in G if x[0] != "open"])
     severed_inds = {e.index for e in cut.edges if e.kind != "copy"}
     cut_edges = [(u, v) for u, v, d in G.edges(data=True) if set(d["inds"]) & severed_inds]
     cut_set = set(cut_edges)
+    full = G
+    if big and name == "tree":
+        # thousands of vertical legs read as a grey block: the strip below shows the inputs' sides, and
+        # only the severed legs are drawn (red, down to the strip)
+        G = G.subgraph([x for x in G if x[0] != "open"])
     other = [(u, v) for u, v in G.edges() if (u, v) not in cut_set]
     nx.draw_networkx_edges(G, pos, edgelist=other, edge_color="#9a9a9a", width=0.35 if big else 0.8, ax=ax)
-    nx.draw_networkx_edges(G, pos, edgelist=cut_edges, edge_color=CUT_COLOR, width=1.6 if big else 2.5, ax=ax)
+    nx.draw_networkx_edges(full, pos, edgelist=cut_edges, edge_color=CUT_COLOR, width=1.2 if big else 2.5, ax=ax)
     shapes = {"tensor": "s", "copy": "o", "open": "v"}
     base = {"tensor": 140, "copy": 60, "open": 25}
     for kind, marker in shapes.items():
@@ -195,7 +198,7 @@ def _side_strip(ax: Any, pos: dict, side_of: dict, G: Any) -> None:
     opens = sorted((x for x in G if x[0] == "open"), key=lambda x: pos[x][0])
     if not opens:
         return
-    y = min(pos[x][1] for x in G if x[0] != "open") - 1.1
+    y = min(pos[x][1] for x in G if x[0] != "open") - 1.8
     xs = [pos[x][0] for x in opens]
     colors = [SIDE_COLORS[side_of[x]] for x in opens]
     ax.bar(xs, 0.8, bottom=y, width=1.0, color=colors, linewidth=0)

@@ -55,7 +55,10 @@ def cut_regions(cut: Any) -> list[tuple[frozenset, int, str, int]]:
     return out
 
 
-def outline_segments(pixels: frozenset, shape: tuple[int, int]) -> list[tuple[tuple[float, float], ...]]:
+Segment = tuple[tuple[float, float], tuple[float, float]]
+
+
+def outline_segments(pixels: frozenset, shape: tuple[int, int]) -> list[Segment]:
     """The boundary of a set of pixels (positions ``r * w + c``) as unit segments in image coordinates.
 
     Examples
@@ -65,7 +68,7 @@ def outline_segments(pixels: frozenset, shape: tuple[int, int]) -> list[tuple[tu
     """
     h, w = shape
     inside = set(pixels)
-    segs = []
+    segs: list[Segment] = []
     for p in inside:
         r, c = divmod(p, w)
         top, bottom = ((c - .5, r - .5), (c + .5, r - .5)), ((c - .5, r + .5), (c + .5, r + .5))
@@ -123,6 +126,6 @@ def draw_on_image(cut: Any, shape: tuple[int, int], ax: Any, legend: bool = True
             where = "pixel" if kind == "open" else f"{what.get(kind, kind)} {size}-pixel window"
             handles.append(Line2D([], [], color=colour[hgt], linewidth=2.5,
                                   label=f"cut at height {hgt}: {k} x {where}"))
-        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=2, fontsize=8,
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=1, fontsize=8,
                   frameon=False)
     return ax
