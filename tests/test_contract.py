@@ -181,7 +181,7 @@ def test_schedule_covers_every_level_node_and_sample_once(shape, chunk):
         bands = levels.schedule(plan, widths, B, 8, workers, chunk)
         assert [lo for lo, _, _ in bands] == [0] + [hi + 1 for _, hi, _ in bands[:-1]]
         assert bands[-1][1] == len(plan.levels) - 1
-        for lo, hi, tasks in bands:
+        for _lo, hi, tasks in bands:
             n_out = len(plan.levels[hi + 1]) if hi + 1 < len(plan.levels) else 1
             cover = np.zeros((n_out, B), dtype=int)
             for q0, q1, b0, b1 in tasks:

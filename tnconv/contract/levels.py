@@ -355,7 +355,7 @@ def _run(model: Any, plan: LevelPlan, W: list, feats: np.ndarray, E0: Any, log: 
         # Exponents are integers held in float64: exact, whatever the activations' dtype.
         Sp = np.empty((n_out, B), dtype=np.float64) if log else None
         band = _Band(lo, hi, X, S, np.empty((n_out, B, widths[hi]), dtype=dtype), Sp)
-        _run_tasks(workers, tasks, lambda t: _task(model, plan, W, band, feats, E0, log, tiny, *t))
+        _run_tasks(workers, tasks, lambda t, band=band: _task(model, plan, W, band, feats, E0, log, tiny, *t))
         if tiny:
             return None
         X, S = band.P, band.Sp
