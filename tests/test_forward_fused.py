@@ -130,3 +130,24 @@ def test_packed_view_refuses_arrays_out_of_order():
     assert packed_view([buf[0], buf[2]]) is None
     assert packed_view([buf[0], np.zeros((2, 2))]) is None
     assert packed_view([buf[:, 0]]) is None
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_features_are_refused_after_the_deferred_scan(bad):
+    net = tc.deep(16, 3, 4, seed=0)
+    leaf = levels.level_plan(net).levels[0][5]
+    net.weights[leaf][1, :] = 0.0  # inf * 0 = NaN: the bad entry must still reach the output
+    F = np.random.default_rng(0).standard_normal((4, 16, 3))
+    F[2, next(iter(leaf)), 1] = bad
+    with pytest.raises(ValueError, match=r"index \(batch, input, descriptor\) = \(2, 5, 1\)"):
+        net.forward(F)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        net.forward(F.astype(np.float32).astype(np.float64), engine="nodes")
+
+
+def test_overflow_of_finite_features_is_returned_as_plain_arithmetic():
+    net = tc.deep(64, 2, 2, seed=0)
+    F = np.full((2, 64, 2), 1e30)
+    with np.errstate(over="ignore"):
+        out = net.forward(F)
+    assert not np.isfinite(out).all()

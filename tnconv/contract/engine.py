@@ -27,6 +27,7 @@ References
 
 from __future__ import annotations
 
+import contextlib
 from itertools import pairwise
 from typing import Any
 
@@ -40,7 +41,7 @@ from ..models.operators import check_log_operator
 from ..models.packing import pack_groups
 from ..models.parameters import weights_for
 from ..models.protocol import install_hook
-from .backends import blas_threads, resolve_backend
+from .backends import blas_threads, check_finite_features, resolve_backend
 from .levels import level_plan, run_levels
 from .logscale import finish, normalize, pool_log
 from .stacks import group_weights
@@ -125,13 +126,23 @@ def run_forward(model: Any, features: Any, backend: Any = None, log: bool = Fals
     be = resolve_backend(backend, features if hasattr(features, "shape") else None)
     if log:
         check_log_operator(model.g)
-    feats = check_features(features, model.n_inputs, model.n_descriptors, model.dtype)
+    # A NaN or inf feature reaches every output of its sample through products and sums (inf * 0 is
+    # NaN), so the numpy level engine of a ConvAC scans only its small output, and the features only
+    # when the output is not finite: one pass over the features less.
+    deferred = (engine == "levels" and not log and model.g.is_product and be.is_numpy
+                and isinstance(features, np.ndarray))
+    feats = check_features(features, model.n_inputs, model.n_descriptors, model.dtype, finite=not deferred)
     if engine == "levels":
         level_plan(model)  # refuses trees that are not uniform, whatever the namespace
     ws = weights_for(model, namespace(feats), feats)
     if be.is_numpy and is_numpy(namespace(*ws.values())):
         if engine == "levels":
-            return run_levels(model, feats, be, log=log)
+            # "invalid" (inf - inf, 0 * inf) follows only an inf: bad features, or an overflow that warned.
+            with np.errstate(invalid="ignore") if deferred else contextlib.nullcontext():
+                out = run_levels(model, feats, be, log=log)
+            if deferred and not np.isfinite(out).all():
+                check_finite_features(feats)  # raises, naming the first bad entry, if the features are bad
+            return out
         with blas_threads(1):  # small stacked GEMMs run best single-threaded (see levels.run_levels)
             return run_generic(model, feats, ws, log=log)
     return run_generic(model, feats, ws, log=log)
