@@ -15,6 +15,7 @@ separately). Ratios are ``ref / solver``. Usage::
 
     python benchmarks/mincut.py            # full run, < 10 min on 2 cores
     python benchmarks/mincut.py --quick    # a small subset for notebooks / CI
+    python benchmarks/mincut.py --goal-only  # issue 15 goal 4 only: N = 16,384 against the draw time
 """
 
 from __future__ import annotations
@@ -214,10 +215,54 @@ def bench_spectrum(cases: list[tuple[int, int, Any]]) -> str:
     return table(rows, ["N", "width", "|I|", "cut dim", "time (spectrum)", "values above floor"])
 
 
+def draw_time(n_weights: int, repeats: int = 2) -> float:
+    """The reference of issue 15 goal 4: numpy drawing ``n_weights`` standard normals (median)."""
+    times = []
+    for k in range(repeats):
+        t0 = time.perf_counter()
+        x = np.random.default_rng(k).standard_normal(n_weights)
+        times.append(time.perf_counter() - t0)
+        del x
+    return statistics.median(times)
+
+
+def bench_goal(shape: tuple[int, int], M: int, width: int, n_parts: int, n_many: int, many_n: int) -> str:
+    """Issue 15 goal 4: the first min cut and ``n_parts`` random partitions against the draw time."""
+    N = shape[0] * shape[1]
+    net = tc.deep(shape, M, width, seed=0)
+    n_weights = sum(int(w.size) for w in net.weights.values())
+    draw = draw_time(n_weights)
+    parts = [tc.partitions.random(N, seed=s) for s in range(n_parts)]
+    t0 = time.perf_counter()
+    first = min_cut(net, parts[0])  # compiles the network, builds the cut problem and the tree solver
+    t_first = time.perf_counter() - t0
+    t_many, cuts = timeit(lambda: min_cuts(net, parts), 3, budget=10)
+    assert cuts[0].bound == first.bound
+    rows = [
+        [f"draw {n_weights / 1e6:.1f}M weights (numpy standard_normal)", fmt(draw), "1", "reference"],
+        ["first min_cut (compile + prepare + solve)", fmt(t_first), f"{t_first / draw:.2f}", "<= 1"],
+        [f"{n_parts} random partitions (min_cuts, prepared)", fmt(t_many), f"{t_many / draw:.2f}", "<= 0.5"],
+        [f"  per partition (N = {N})", fmt(t_many / n_parts), "", ""],
+    ]
+    del net, cuts
+    net1 = tc.deep(many_n, 4, 4, seed=0)
+    prob = prepare(net1)
+    min_cut(prob, [0])
+    rng = np.random.default_rng(0)
+    masks = rng.permuted(np.arange(many_n)[None, :].repeat(n_many, 0) < many_n // 2, axis=1)
+    t_vec, _ = timeit(lambda: min_cuts(prob, masks), 1)
+    k = min(n_many, 300)
+    t_one = timeit(lambda: [min_cut(prob, m) for m in masks[:k]], 1)[0] / k
+    rows.append([f"{n_many} random partitions, N = {many_n} (min_cuts, vectorized)", fmt(t_vec),
+                 f"{t_one * n_many / t_vec:.1f}x faster", f"than {n_many} min_cut calls ({fmt(t_one)} each)"])
+    return table(rows, ["step", "time", "ratio to draw", "goal"])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes only (about 30 s)")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--goal-only", action="store_true", help="only the issue-15 goal rows (about a minute)")
     args = ap.parse_args(argv)
     t_all = time.perf_counter()
     if args.quick:
@@ -227,7 +272,13 @@ def main(argv: list[str] | None = None) -> int:
         sizes_1d = [64, 256, 1024, 4096, 16384]
         sizes_2d = [(8, 8), (16, 16), (32, 32), (64, 64), (128, 128)]
         peps_size, n_parts, flows, slow_cap = (32, 32), 1000, FLOWS, 3.0
-    print("## Min-cut solvers\n")
+    goal = ((32, 32), 256, 32, 200, 2000, 1024) if args.quick else ((128, 128), 256, 32, 200, 10_000, 1024)
+    print(f"## Issue 15 goal 4: min cuts at N = {goal[0][0] * goal[0][1]} against the weights' draw time\n")
+    print(f"deep({goal[0]}, M = {goal[1]}, width {goal[2]}), random half partitions; ratios in this run.\n")
+    print(bench_goal(*goal))
+    if args.goal_only:
+        return 0
+    print("\n## Min-cut solvers\n")
     print("Deep ConvAC, M = 4, width 4, binary (1D) / 2x2 (2D) contiguous pooling; one random half partition.\n")
     print("### 1D\n")
     print(bench_sizes(sizes_1d, flows, args.repeats, slow_cap))
@@ -242,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
 
         L = 16 if not args.quick else 8
         q = qtn.PEPS.rand(L, L, bond_dim=3, phys_dim=2, seed=0)
-        tn = tc.TensorNetwork.from_quimb(q, [q.site_ind(i, j) for i in range(L) for j in range(L)])
+        tn = tc.TensorNetwork.from_quimb(q)  # the site indices, in site order
         cases.append((f"quimb PEPS.rand {L}x{L}, bond 3 (float capacities)", tn, tc.partitions.checkerboard((L, L))))
     except ImportError:
         print("(quimb not installed: imported-network case skipped)")

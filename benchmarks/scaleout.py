@@ -23,6 +23,11 @@ Usage::
 
     python benchmarks/scaleout.py           # 20 profiles x 500 partitions = 10^4 points, ~2 min
     python benchmarks/scaleout.py --quick   # 5 x 200 = 10^3 points
+    python benchmarks/scaleout.py --min-cuts-only   # only the 10^5-query min_cuts row
+
+The first table is ``min_cuts`` over 10^5 random partitions (boolean masks) at N = 1024, serial against a
+spawn process pool (chunks of ~10^4 queries per task; each task carries the network's structure, no
+weights; the caller builds the MinCut objects, so that part stays serial).
 
 (from a source checkout that is not the installed one: ``PYTHONPATH=$PWD python benchmarks/...``).
 """
@@ -99,10 +104,39 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - t, out
 
 
+def bench_min_cuts(n_queries: int, workers: int, n_inputs: int = 1024) -> list[str]:
+    """``min_cuts`` over ``n_queries`` random half partitions (boolean masks) of a deep binary ConvAC,
+    serial against a spawn ``ProcessPoolExecutor``: the table rows (markdown)."""
+    from tnconv.mincut import min_cuts
+
+    net = tc.deep(n_inputs, 4, 4, seed=0)
+    prob = prepare(net)
+    prob.tree_solver()  # built once, outside the timings (it travels to the workers with the tasks)
+    rng = np.random.default_rng(0)
+    masks = rng.permuted(np.arange(n_inputs)[None, :].repeat(n_queries, 0) < n_inputs // 2, axis=1)
+    t_serial, ref = timed(lambda: min_cuts(prob, masks))
+    bounds = [c.bound for c in ref]
+    del ref
+    rows = [f"| serial | 1 | 1 | {t_serial:.2f} | 1.00x | 100% | - | {t_serial / n_queries * 1e6:.0f} |"]
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        min_cuts(prob, masks[: 4 * workers], executor=pool, chunk_size=1)  # start the workers, import tnconv
+        n_tasks = 4 * workers
+        t_par, got = timed(lambda: min_cuts(prob, masks, executor=pool, chunk_size=-(-n_queries // n_tasks)))
+    if [c.bound for c in got] != bounds:
+        raise SystemExit("min_cuts on the process pool differs from the serial run")
+    speed = t_serial / t_par
+    over = (workers * t_par - t_serial) / n_tasks * 1e3
+    rows.append(f"| ProcessPoolExecutor (spawn) | {workers} | {n_tasks} | {t_par:.2f} | {speed:.2f}x | "
+                f"{speed / workers:.0%} | {over:.0f} | {t_par / n_queries * 1e6:.0f} |")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="10^3 points instead of 10^4")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--min-cuts-only", action="store_true", help="only the 10^5-query min_cuts row")
     args = parser.parse_args(argv)
 
     # Import this file by its module name, so that process and dask workers unpickle the functions
@@ -112,8 +146,17 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, here)
     bench = importlib.import_module("scaleout")
 
-    grid = bench.make_grid(5, 200) if args.quick else bench.make_grid(20, 500)
     w = args.workers
+    n_q = 10_000 if args.quick else 100_000
+    print(f"# min_cuts scale-out: {n_q} random half partitions of a deep ConvAC, N = 1024, M = 4, width 4\n")
+    print(f"load average at start {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
+    print("| backend | workers | tasks | time (s) | speed-up | efficiency | overhead/task (ms) | per query (us) |")
+    print("|---|---|---|---|---|---|---|---|")
+    print("\n".join(bench.bench_min_cuts(n_q, w)))
+    print()
+    if args.min_cuts_only:
+        return 0
+    grid = bench.make_grid(5, 200) if args.quick else bench.make_grid(20, 500)
     import dask
     import distributed
 

@@ -15,7 +15,7 @@ def test_demo_rows_follow_the_theory():
     width = shallow_net.widths[shallow_net.tree.leaves[0]]
     for r in rows:
         assert r["shallow_rank"] == min(width, 2**8)  # CP rank bound, attained generically
-        assert r["deep_entropy"] <= __import__("math").log(r["deep_rank"]) + 1e-9
+        assert r["deep_entropy_bits"] <= __import__("math").log2(r["deep_rank"]) + 1e-9
     # checkerboard: every 2x2 window contributes min(M^2, w0) = 4 -> 4^4 = M^(N/2)
     assert by["checkerboard"]["deep_rank"] == 2**8
     # left/right and top/bottom are capped by the width below the root (4)

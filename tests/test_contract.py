@@ -737,7 +737,7 @@ def test_benchmark_paths_searched_methods_match_a_dense_forward(monkeypatch):
     F = np.random.default_rng(1).standard_normal((4, 8, 2))
     opt = oe.RandomGreedy(max_repeats=2)
     rows = benchmark_paths(net, ["structure", "random-greedy", opt, "cotengra", "quimb", "nodes", "gemm"],
-                           features=F, repeats=1, show_progress=False, max_time=0.1, max_repeats=2)
+                           features=F, repeats=1, show_progress=False, max_time=5, max_repeats=2)
     assert [r["method"] for r in rows] == ["structure", "random-greedy", "RandomGreedy", "cotengra", "quimb",
                                            "nodes", "gemm"]
     assert all(r["status"].startswith("ok") for r in rows), [r["status"] for r in rows]
@@ -771,17 +771,15 @@ def test_benchmark_paths_flags_a_mismatch_and_refuses_non_bool_flags(monkeypatch
         benchmark_paths(net, ["levels"], batch=4, repeats=1, show_progress=False, check="no")
 
 
-def test_bench_cli_json(tmp_path, capsys):
+def test_bench_cli_json(capsys):
     parser = argparse.ArgumentParser(prog="tnconv")
     register_cli(parser.add_subparsers())
-    out = tmp_path / "rows.json"
     args = parser.parse_args(["bench", "paths", "--inputs", "16", "--widths", "2", "--descriptors", "2",
                               "--batch", "8", "--repeats", "1", "--optimizers", "levels,structure",
-                              "--json", str(out)])
+                              "--json"])
     assert args.func(args) == 0
-    rows = json.loads(out.read_text())
+    rows = json.loads(capsys.readouterr().out)["rows"]  # --json is a flag: one object on stdout
     assert [r["method"] for r in rows] == ["levels", "structure"]
-    assert "levels" in capsys.readouterr().out
     bad = parser.parse_args(["bench", "paths", "--inputs", "16", "--optimizers", "nope", "--repeats", "1"])
     assert bad.func(bad) == 2
 

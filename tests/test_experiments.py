@@ -1,6 +1,7 @@
 """Experiments checked against independent values: closed-form theorems, brute-force min cuts over all
 side assignments, exact ranks over GF(p), and dense tensors contracted here from the weights."""
 
+import concurrent.futures
 import itertools
 import json
 import math
@@ -256,13 +257,18 @@ def test_n_parameters_matches_model(n, M, data):
     assert tc.ConvAC(tree, M, uniform_widths(tree, ws)).n_parameters == expected
 
 
-def test_allocate_widths_exact_is_optimal_over_all_profiles():
+@pytest.mark.parametrize("pool", [None, "threads"])
+def test_allocate_widths_exact_is_optimal_over_all_profiles(pool):
     n, M = 4, 3
     tree = tc.ModeTree.balanced(n)
     parts = [frozenset({1, 2}), frozenset({0, 1}), frozenset({1, 3})]
     cand = [1, 2, 3, 4, 8, 9]
     budget = 70
-    alloc = wr.allocate_widths(n, parts, budget, n_descriptors=M, candidates=cand)
+    if pool is None:
+        alloc = wr.allocate_widths(n, parts, budget, n_descriptors=M, candidates=cand)
+    else:
+        with concurrent.futures.ThreadPoolExecutor(2) as ex:
+            alloc = wr.allocate_widths(n, parts, budget, n_descriptors=M, candidates=cand, executor=ex)
     assert alloc.method == "exact" and alloc.n_parameters == n_parameters_closed_form(n, M, alloc.widths) <= budget
     best = -1.0
     for ws in itertools.product(cand, repeat=2):

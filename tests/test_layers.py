@@ -16,13 +16,13 @@ ROOT = Path(__file__).resolve().parents[1] / "tnconv"
 # package of the same layer (contract, mincut and spectrum are peers).
 LAYERS: list[tuple[str, ...]] = [
     ("tnconv._core", "tnconv._version"),
-    ("tnconv.tree_builders", "tnconv.hybrid", "tnconv.trees", "tnconv.partitions"),
+    ("tnconv.tree_builders", "tnconv.hybrid", "tnconv.trees", "tnconv.partitions", "tnconv.partition_resolve"),
     ("tnconv.models",),
     ("tnconv.network", "tnconv.network_io", "tnconv.network_compile"),
     ("tnconv.contract", "tnconv.mincut", "tnconv.spectrum", "tnconv.exact", "tnconv.linear"),
     ("tnconv.measures", "tnconv.entanglement"),
     ("tnconv.datasets", "tnconv.train"),
-    ("tnconv.plot", "tnconv.parallel_exec", "tnconv.parallel", "tnconv.experiments", "tnconv.contract.bench"),
+    ("tnconv.plot", "tnconv.parallel", "tnconv.experiments", "tnconv.contract.bench"),
     ("tnconv.cli", "tnconv.__main__", "tnconv"),
 ]
 PEERS = {"tnconv.contract", "tnconv.mincut", "tnconv.spectrum"}

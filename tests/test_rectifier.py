@@ -178,3 +178,26 @@ def test_grid_tensor_bad_input():
         net.grid_tensor(np.eye(2), max_bytes=100)
     with pytest.raises(ValueError, match="output 1 out of range"):
         net.grid_tensor(np.eye(2), output=1)
+
+
+@pytest.mark.parametrize("module", ["array_api_strict", "jax.numpy"])
+def test_callable_g_on_other_namespaces(module, rng):
+    """A namespace-aware callable runs on any backend; a numpy-only one is refused, naming it."""
+    xp = pytest.importorskip(module)
+    from array_api_compat import array_namespace
+
+    def soft_max_pool(a, b):  # (1 + a)(1 + b) - 1: associative and commutative
+        space = array_namespace(a, b)
+        return space.multiply(a + 1, b + 1) - 1
+
+    tree = tc.ModeTree.balanced(4)
+    F = rng.standard_normal((3, 4, 2)).astype(np.float32)
+    net = tc.ConvNet(tree, 2, 3, g=soft_max_pool, seed=1, dtype="float32")
+    g = lambda a, b: (1 + a) * (1 + b) - 1
+    want = ref_forward(tree, {v: np.asarray(w, np.float64) for v, w in net.weights.items()}, g,
+                       F.astype(np.float64))
+    got = np.asarray(net.to(xp).forward(xp.asarray(F)))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    numpy_only = tc.ConvNet(tree, 2, 3, g=np.maximum, seed=1, dtype="float32")
+    with pytest.raises(TypeError, match="'maximum'"):
+        numpy_only.to(xp).forward(xp.asarray(F))

@@ -28,6 +28,8 @@ from .models import (
     pooling_operator,
     shallow,
 )
+from .models.io import load_model as load
+from .models.io import save_model as save
 from .network import TensorNetwork
 from .trees import ModeTree, hybrid_trees
 
@@ -45,11 +47,13 @@ __all__ = [
     "entanglement_entropy",
     "geometric_measure",
     "hybrid_trees",
+    "load",
     "matricize",
     "option_context",
     "options",
     "partitions",
     "pooling_operator",
+    "save",
     "schmidt_rank",
     "schmidt_values",
     "set_options",
@@ -89,3 +93,7 @@ def __getattr__(name: str):  # PEP 562
         globals()[name] = value
         return value
     raise AttributeError(f"module 'tnconv' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:  # PEP 562: tab completion sees the lazily loaded names too
+    return sorted(set(globals()) | set(_LAZY))

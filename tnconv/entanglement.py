@@ -251,7 +251,7 @@ def schmidt_rank(
         Relative tolerance (finite, ``>= 0``). Default :func:`default_rtol` of the matricization's shape:
         ``min(max(rows, cols) * eps, sqrt(eps))``, numpy's ``matrix_rank`` rule for any matrix with at
         most ``eps^-1/2`` rows and columns. Deep nets can spread their singular values over many decades
-        (MATH.md §7); for exact generic ranks use :func:`tnconv.exact.generic_schmidt_rank`.
+        (theory page, :ref:`theory-exact-rank`); for exact generic ranks use :func:`tnconv.exact.generic_schmidt_rank`.
     output : int
         Output channel, for models.
     max_cut_dim, method, max_bytes

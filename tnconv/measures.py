@@ -13,14 +13,14 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from .mincut import min_cut, prepare
 from .network import TensorNetwork
-from .partitions import validate_partition
+from .network_io import is_quimb_network
+from .partition_resolve import is_pair
 from .spectrum import (
     DEFAULT_MAX_CUT_DIM,
     CutTooLargeError,
@@ -36,6 +36,8 @@ __all__ = ["network_schmidt_values", "network_spectrum"]
 def _as_network(obj: Any, output: Any) -> Any:
     if isinstance(output, (bool, np.bool_)) or not isinstance(output, (int, np.integer)):
         raise TypeError(f"output must be an int, got {output!r}")
+    if is_quimb_network(obj):
+        obj = TensorNetwork.from_quimb(obj)
     if isinstance(obj, TensorNetwork):
         if output != 0:
             raise ValueError(f"output={output!r} selects a model's output channel; a TensorNetwork has one tensor")
@@ -52,7 +54,7 @@ def _as_network(obj: Any, output: Any) -> Any:
 
 def network_spectrum(
     obj: Any,
-    part: Iterable[int],
+    part: Any,
     output: int = 0,
     *,
     max_cut_dim: int = DEFAULT_MAX_CUT_DIM,
@@ -65,6 +67,18 @@ def network_spectrum(
 
     Same parameters, computation and accuracy as :func:`network_schmidt_values`, which returns
     ``network_spectrum(...).values``.
+
+    ``part`` takes every form :func:`tnconv.min_cut` takes (positions, masks, names, open-leg labels and
+    tags), and an A|B pair ``(A, B)``. For a pair, the spectrum is defined by the cut: with ``C`` the
+    free legs (in neither ``A`` nor ``B``), the min cut :func:`tnconv.min_cut` returns for ``(A, B)``
+    puts each leg of ``C`` on one side (:attr:`MinCut.open_side` holds ``A`` and the free legs on its
+    side, ``C_A``), and the values returned are the Schmidt values of the network's tensor across
+    ``(A ∪ C_A, B ∪ C_B)``: the singular values of that matricization, every free leg left open on
+    the side the cut puts it. Their number is at most ``cut.bound``, the minimum over all splits of
+    ``C`` of the ordinary bound, so this is the smallest-rank decomposition the network's structure
+    allows. When several cuts are optimal the split is the deterministic one the solver returns
+    (ties go to the side of the leg's tensor), and another optimal split can give different values:
+    read ``min_cut(obj, (A, B)).open_side`` to know which matricization was decomposed.
 
     Returns
     -------
@@ -88,7 +102,6 @@ def network_spectrum(
     tn = _as_network(obj, output)
     if any(a is None for a in tn.arrays):
         raise ValueError("network_schmidt_values needs arrays, but this network is shape-only (built without arrays)")
-    part = validate_partition(part, len(tn.open_inds))
     target: Any = tn
     if tn is not obj:
         # A model compiles to a fresh network (current weights) each time; its structure is cached by
@@ -96,15 +109,18 @@ def network_spectrum(
         cached = prepare(obj, output)
         if cached.tn.inds == tn.inds and cached.tn.open_inds == tn.open_inds:
             target = cached
+    if not is_pair(part):
+        part = prepare(target).resolver.resolve(part)
     cut = min_cut(target, part, method=method)
     if cut.bound > max_cut_dim:
         raise CutTooLargeError(cut.bound, int(max_cut_dim))
-    return cut_spectrum(tn, part, cut.tensor_sides(), cutoff=cut_tol, normalize=bool(normalize), max_bytes=max_bytes)
+    return cut_spectrum(tn, cut.open_side, cut.tensor_sides(), cutoff=cut_tol, normalize=bool(normalize),
+                        max_bytes=max_bytes)
 
 
 def network_schmidt_values(
     obj: Any,
-    part: Iterable[int],
+    part: Any,
     output: int = 0,
     max_cut_dim: int = DEFAULT_MAX_CUT_DIM,
     cutoff: float | None = None,
@@ -121,10 +137,11 @@ def network_schmidt_values(
 
     Parameters
     ----------
-    obj : TreeModel or TensorNetwork
+    obj : TreeModel, TensorNetwork or quimb TensorNetwork
         A model is compiled with ``TensorNetwork.from_model(obj, output)``; a network needs its arrays.
-    part : iterable of int
-        The side ``I``.
+    part : partition or A|B pair
+        The side ``I`` in any form :func:`tnconv.min_cut` takes, or a pair ``(A, B)`` (its spectrum is
+        defined in :func:`network_spectrum`).
     output : int
         Output channel of a model (0 for a network).
     max_cut_dim : int

@@ -67,6 +67,9 @@ class TensorNetwork:
     (6, (2, 2, 2, 2))
     """
 
+    #: Tags of each tensor (a quimb import's tags; None otherwise: the ``names`` serve as tags).
+    tensor_tags: list[frozenset[str]] | None = None
+
     def __init__(
         self,
         arrays: Sequence[Any] | None,
@@ -166,7 +169,14 @@ class TensorNetwork:
 
     @classmethod
     def from_convac(cls, model: Any, output: int = 0) -> TensorNetwork:
-        """The same as :meth:`from_model` (kept for compatibility)."""
+        """The same as :meth:`from_model` (kept for compatibility).
+
+        Examples
+        --------
+        >>> from tnconv.models import deep
+        >>> TensorNetwork.from_convac(deep(4, 2, 2, seed=0)).open_legs
+        ('d0', 'd1', 'd2', 'd3')
+        """
         return cls.from_model(model, output)
 
     @classmethod
@@ -211,19 +221,52 @@ class TensorNetwork:
         return cls(**einsum_parts(equation, shapes, arrays))
 
     @classmethod
-    def from_quimb(cls, tn: Any, open_inds: Sequence[Hashable]) -> TensorNetwork:
-        """Import a ``quimb.tensor.TensorNetwork``; ``open_inds`` lists the open legs in order.
+    def from_quimb(cls, tn: Any, open_inds: Sequence[Hashable] | None = None, *,
+                   sum_inds: Sequence[Hashable] = ()) -> TensorNetwork:
+        """Import a ``quimb.tensor.TensorNetwork``.
 
-        Open legs are taken from ``open_inds`` only, never inferred by counting (quimb #203).
+        Parameters
+        ----------
+        tn : quimb.tensor.TensorNetwork
+            Any quimb network (MPS, PEPS, MPO, ...).
+        open_inds : sequence of hashable, optional
+            The open legs, in order (an index on several tensors may be open too: it is then a copy
+            tensor). Default: the network's outer indices (those on exactly one tensor), site indices
+            first in site order when the network has them (``tn.site_inds`` of an MPS or PEPS), less
+            ``sum_inds``.
+        sum_inds : sequence of hashable
+            Outer indices to sum over. Every outer index must be open or listed here: none is summed
+            silently.
+
+        Returns
+        -------
+        TensorNetwork
+            Its ``names`` are the tensors' tags joined by commas; the tags themselves (``tensor_tags``)
+            select open legs in partitions (``min_cut(tn, ["I0", "I1"])``), as do the index names.
 
         Raises
         ------
         TypeError
             ``tn`` is not a quimb tensor network (anything without ``.tensors`` of quimb tensors).
         ValueError
-            As the constructor: open indices on no tensor, inconsistent dimensions.
+            Outer indices neither open nor in ``sum_inds`` (naming them); ``sum_inds`` that are not outer
+            or are also open; as the constructor: open indices on no tensor, inconsistent dimensions.
+
+        Examples
+        --------
+        >>> import quimb.tensor as qtn
+        >>> mps = qtn.MPS_rand_state(4, bond_dim=2, seed=0)
+        >>> tn = TensorNetwork.from_quimb(mps)
+        >>> tn.open_inds
+        ('k0', 'k1', 'k2', 'k3')
+        >>> TensorNetwork.from_quimb(mps, ["k0", "k1"], sum_inds=["k2", "k3"]).open_inds
+        ('k0', 'k1')
         """
-        return cls(**quimb_parts(tn, open_inds))
+        parts = quimb_parts(tn, open_inds, sum_inds)
+        tags = parts.pop("tags")
+        net = cls(**parts)
+        net.tensor_tags = tags
+        return net
 
     def string_labels(self) -> dict[Hashable, str]:
         """An injective map from index labels to strings (the labels of :meth:`to_quimb`).
@@ -260,6 +303,13 @@ class TensorNetwork:
             Without quimb.
         ValueError
             For a shape-only network.
+
+        Examples
+        --------
+        >>> tn = TensorNetwork.from_einsum("ab,bc->ac", [(2, 3), (3, 4)], [np.ones((2, 3)), np.ones((3, 4))])
+        >>> q = tn.to_quimb()
+        >>> q.num_tensors, sorted(q.ind_size(i) for i in q.outer_inds())
+        (2, [2, 4])
         """
         self._require_arrays("to_quimb")
         return quimb_network(self.arrays, self.inds, self.names, self.string_labels())
@@ -272,14 +322,23 @@ class TensorNetwork:
 
     @property
     def n_tensors(self) -> int:
+        """The number of tensors (weights and copy tensors alike)."""
         return len(self.inds)
 
     @property
     def shapes(self) -> list[tuple[int, ...]]:
+        """The shape of every tensor, in tensor order."""
         return [tuple(self.size_dict[i] for i in ix) for ix in self.inds]
 
     def index_members(self) -> dict[Hashable, list[int]]:
-        """``{index: [tensor positions carrying it]}``."""
+        """``{index: [tensor positions carrying it]}``.
+
+        Examples
+        --------
+        >>> tn = TensorNetwork.from_einsum("ab,bc->ac", [(2, 3), (3, 4)])
+        >>> tn.index_members()
+        {'a': [0], 'b': [0, 1], 'c': [1]}
+        """
         members: dict[Hashable, list[int]] = defaultdict(list)
         for k, ix in enumerate(self.inds):
             for i in ix:
@@ -367,12 +426,28 @@ class TensorNetwork:
 
     # ------------------------------------------------------------------ einsum export
     def symbols(self) -> dict[Hashable, str]:
-        """A map from index labels to single einsum symbols (``opt_einsum.get_symbol``)."""
+        """A map from index labels to single einsum symbols (``opt_einsum.get_symbol``).
+
+        Examples
+        --------
+        >>> tn = TensorNetwork.from_einsum("ab,bc->ac", [(2, 3), (3, 4)])
+        >>> sorted(tn.symbols().items())
+        [('a', 'a'), ('b', 'b'), ('c', 'c')]
+        """
         return einsum_symbols(self.inds)
 
     def equation(self, features: bool = False) -> str:
         """The einsum equation; with ``features=True`` one ``(batch, M)`` operand per open leg is
-        appended and the output is the batch index alone (the network's forward pass)."""
+        appended and the output is the batch index alone (the network's forward pass).
+
+        Examples
+        --------
+        >>> tn = TensorNetwork.from_einsum("ab,bc->ac", [(2, 3), (3, 4)])
+        >>> tn.equation()
+        'ab,bc->ac'
+        >>> tn.equation(features=True)
+        'ab,bc,da,dc->d'
+        """
         sym = self.symbols()
         terms = ["".join(sym[i] for i in ix) for ix in self.inds]
         if not features:
@@ -383,7 +458,14 @@ class TensorNetwork:
 
     def operands(self, features: Any = None) -> list[Any]:
         """The arrays in equation order; with ``features`` of shape ``(batch, n_open, M)`` the feature
-        slices are appended."""
+        slices are appended.
+
+        Examples
+        --------
+        >>> tn = TensorNetwork.from_einsum("ab,bc->ac", [(2, 3), (3, 2)], [np.ones((2, 3)), np.ones((3, 2))])
+        >>> [op.shape for op in tn.operands(np.ones((5, 2, 2)))]
+        [(2, 3), (3, 2), (5, 2), (5, 2)]
+        """
         self._require_arrays("operands")
         ops = list(self.arrays)
         if features is not None:
@@ -407,6 +489,14 @@ class TensorNetwork:
             Features that are not an array.
         ValueError
             Naming the shape, or the open leg whose dimension differs.
+
+        Examples
+        --------
+        >>> tn = TensorNetwork.from_einsum("ab,bc->ac", [(2, 3), (3, 4)])
+        >>> tn.check_feature_shape(np.ones((5, 2, 2)))
+        Traceback (most recent call last):
+            ...
+        ValueError: ...
         """
         n = len(self.open_inds)
         if not hasattr(features, "shape") or not hasattr(features, "ndim"):

@@ -7,14 +7,14 @@ checks, each error naming the offending operand, index or dimension.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from ._core.validate import check_arrays, check_dimension, check_labels
 
-__all__ = ["einsum_parts", "quimb_network", "quimb_parts", "string_labels"]
+__all__ = ["LegTags", "einsum_parts", "is_quimb_network", "quimb_network", "quimb_parts", "string_labels"]
 
 
 def einsum_parts(equation: Any, shapes: Any = None, arrays: Any = None) -> dict[str, Any]:
@@ -72,8 +72,30 @@ def einsum_parts(equation: Any, shapes: Any = None, arrays: Any = None) -> dict[
     return {"arrays": arrays, "inds": [tuple(t) for t in terms], "size_dict": sizes, "open_inds": tuple(out)}
 
 
-def quimb_parts(tn: Any, open_inds: Sequence[Hashable]) -> dict[str, Any]:
-    """Constructor arguments for a quimb network (see :meth:`TensorNetwork.from_quimb`)."""
+def is_quimb_network(obj: Any) -> bool:
+    """Whether ``obj`` is a quimb tensor network (checked without importing quimb)."""
+    return type(obj).__module__.split(".")[0] == "quimb" and hasattr(obj, "tensors") and hasattr(obj, "outer_inds")
+
+
+def _outer_inds(tn: Any, tensors: Sequence[Any]) -> list[Hashable]:
+    """The indices on exactly one tensor, site indices first (in site order) when the network has them."""
+    counts: dict[Hashable, int] = {}
+    for t in tensors:
+        for i in t.inds:
+            counts[i] = counts.get(i, 0) + 1
+    outer = [i for i, c in counts.items() if c == 1]
+    try:
+        sites = [i for i in getattr(tn, "site_inds", ()) if counts.get(i) == 1]
+    except (AttributeError, TypeError, ValueError):  # a network whose site_inds do not apply
+        sites = []
+    seen = set(sites)
+    return sites + [i for i in outer if i not in seen]
+
+
+def quimb_parts(tn: Any, open_inds: Sequence[Hashable] | None = None,
+                sum_inds: Sequence[Hashable] = ()) -> dict[str, Any]:
+    """Constructor arguments for a quimb network (see :meth:`TensorNetwork.from_quimb`, which documents
+    the defaults and the errors)."""
     tensors_attr = getattr(tn, "tensors", None)
     if tensors_attr is None or isinstance(tn, (list, tuple)):
         raise TypeError(
@@ -81,15 +103,34 @@ def quimb_parts(tn: Any, open_inds: Sequence[Hashable]) -> dict[str, Any]:
             "TensorNetwork.from_einsum or TensorNetwork(arrays, inds, open_inds=...)"
         )
     tensors = list(tensors_attr)
-    names = []
+    names, tags = [], []
     for k, t in enumerate(tensors):
         if not all(hasattr(t, a) for a in ("data", "inds", "tags")):
             raise TypeError(f"tensor {k} of the quimb network is a {type(t).__name__}, not a quimb Tensor")
-        tags = sorted(map(str, t.tags))
-        names.append(",".join(tags) if tags else f"T{k}")
+        tk = sorted(map(str, t.tags))
+        tags.append(frozenset(tk))
+        names.append(",".join(tk) if tk else f"T{k}")
+    outer = _outer_inds(tn, tensors)
+    summed = check_labels(sum_inds, "sum_inds")
+    if open_inds is None:
+        opened = tuple(i for i in outer if i not in set(summed))
+    else:
+        opened = check_labels(open_inds, "open_inds")
+    both = [i for i in summed if i in set(opened)]
+    if both:
+        raise ValueError(f"indices {both[:5]} are listed both in open_inds and in sum_inds")
+    not_outer = [i for i in summed if i not in set(outer)]
+    if not_outer:
+        raise ValueError(f"sum_inds {not_outer[:5]} are not outer indices of the network (each must be on one tensor)")
+    left = [i for i in outer if i not in set(opened) and i not in set(summed)]
+    if left:
+        raise ValueError(
+            f"outer indices {left[:8]}{' ...' if len(left) > 8 else ''} are neither open nor summed: list "
+            "them in open_inds to keep them open, or in sum_inds=[...] to sum over them"
+        )
     arrays = [np.asarray(t.data) if type(t.data).__module__.split(".")[0] == "numpy" else t.data for t in tensors]
-    return {"arrays": arrays, "inds": [tuple(t.inds) for t in tensors],
-            "open_inds": check_labels(open_inds, "open_inds"), "names": names}
+    return {"arrays": arrays, "inds": [tuple(t.inds) for t in tensors], "open_inds": opened, "names": names,
+            "tags": tags}
 
 
 def string_labels(inds: Sequence[Sequence[Hashable]], open_inds: Sequence[Hashable]) -> dict[Hashable, str]:
@@ -132,3 +173,34 @@ def quimb_network(arrays: Sequence[Any], inds: Sequence[Sequence[Hashable]], nam
             for a, ix, name in zip(arrays, inds, names)
         ]
     )
+
+
+class LegTags(Mapping):
+    """Tag -> open-leg positions of a network, built on first use (a quimb import's tags, else the
+    tensor names): a tag selects the open legs of every tensor that carries it."""
+
+    def __init__(self, tn: Any):
+        self._tn = tn
+        self._map: dict[str, tuple[int, ...]] | None = None
+
+    def _build(self) -> dict[str, tuple[int, ...]]:
+        if self._map is None:
+            tn = self._tn
+            tags = tn.tensor_tags if tn.tensor_tags is not None else [frozenset([n]) for n in tn.names]
+            members = tn.index_members()
+            out: dict[str, list[int]] = {}
+            for p, i in enumerate(tn.open_inds):
+                for k in members.get(i, ()):
+                    for tag in tags[k]:
+                        out.setdefault(tag, []).append(p)
+            self._map = {t: tuple(dict.fromkeys(ps)) for t, ps in out.items()}
+        return self._map
+
+    def __getitem__(self, key: str) -> tuple[int, ...]:
+        return self._build()[key]
+
+    def __iter__(self) -> Any:
+        return iter(self._build())
+
+    def __len__(self) -> int:
+        return len(self._build())

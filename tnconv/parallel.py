@@ -4,7 +4,7 @@
 per-point errors, per-point seeds and a progress bar. :func:`map_chunks` is the batch primitive under
 it (one task per chunk of items) that batch APIs such as ``min_cuts(..., executor=...)`` use, and
 :func:`resolve_executor` turns an ``executor=`` argument into a :class:`Backend` (checking its type
-early); those three live in :mod:`tnconv.parallel_exec` and are re-exported here.
+early); those three live in :mod:`tnconv._core.executors` and are re-exported here.
 
 Executors
 ---------
@@ -97,7 +97,7 @@ from typing import Any
 
 import numpy as np
 
-from .parallel_exec import (
+from ._core.executors import (
     Backend,
     ProgressBar,
     check_bool,

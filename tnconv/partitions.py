@@ -30,6 +30,7 @@ from ._core.options import check_budget
 __all__ = [
     "NAMES_1D",
     "NAMES_2D",
+    "as_parts",
     "block_interleaved",
     "center_periphery",
     "checkerboard",
@@ -199,6 +200,16 @@ def _from_mask(mask: np.ndarray) -> frozenset:
 def left_right(shape: int | tuple[int, int]) -> frozenset:
     """The left half: the first ``n//2`` positions in 1D, the left ``width//2`` columns in 2D.
 
+    Parameters
+    ----------
+    shape : int or (height, width)
+        The number of inputs of a sequence, or an image shape.
+
+    Returns
+    -------
+    frozenset of int
+        The side ``I``.
+
     Examples
     --------
     >>> sorted(left_right(5)), sorted(left_right((2, 2)))
@@ -216,6 +227,16 @@ def left_right(shape: int | tuple[int, int]) -> frozenset:
 def odd_even(shape: int) -> frozenset:
     """The odd positions of a 1D sequence (the interleaved partition).
 
+    Parameters
+    ----------
+    shape : int
+        The number of inputs.
+
+    Returns
+    -------
+    frozenset of int
+        The side ``I``.
+
     Examples
     --------
     >>> sorted(odd_even(5))
@@ -229,6 +250,16 @@ def odd_even(shape: int) -> frozenset:
 
 def top_bottom(shape: tuple[int, int]) -> frozenset:
     """The top ``height//2`` rows of an image.
+
+    Parameters
+    ----------
+    shape : (height, width)
+        An image shape (positions ``row * width + col``).
+
+    Returns
+    -------
+    frozenset of int
+        The side ``I``.
 
     Examples
     --------
@@ -245,6 +276,16 @@ def top_bottom(shape: tuple[int, int]) -> frozenset:
 def checkerboard(shape: tuple[int, int]) -> frozenset:
     """Pixels with odd ``row + col``: the most interleaved 2D partition.
 
+    Parameters
+    ----------
+    shape : (height, width)
+        An image shape (positions ``row * width + col``).
+
+    Returns
+    -------
+    frozenset of int
+        The side ``I``.
+
     Examples
     --------
     >>> sorted(checkerboard((2, 2)))
@@ -259,6 +300,16 @@ def checkerboard(shape: tuple[int, int]) -> frozenset:
 
 def center_periphery(shape: tuple[int, int]) -> frozenset:
     """The central block (half the height by half the width) of an image.
+
+    Parameters
+    ----------
+    shape : (height, width)
+        An image shape (positions ``row * width + col``).
+
+    Returns
+    -------
+    frozenset of int
+        The side ``I``.
 
     Examples
     --------
@@ -276,6 +327,18 @@ def center_periphery(shape: tuple[int, int]) -> frozenset:
 
 def block_interleaved(shape: int | tuple[int, int], level: int) -> frozenset:
     """Checkerboard of ``2**level x 2**level`` blocks (``level=0`` is :func:`checkerboard`).
+
+    Parameters
+    ----------
+    shape : int or (height, width)
+        The number of inputs of a sequence, or an image shape.
+    level : int
+        Blocks of side ``2**level``.
+
+    Returns
+    -------
+    frozenset of int
+        The side ``I``.
 
     Raises
     ------
@@ -304,6 +367,20 @@ def block_interleaved(shape: int | tuple[int, int], level: int) -> frozenset:
 def contiguous_block(n: int, size: int, start: int = 0) -> frozenset:
     """A contiguous 1D block ``start..start+size-1`` (the rest is the other side).
 
+    Parameters
+    ----------
+    n : int
+        The number of inputs.
+    size : int
+        The block's length.
+    start : int
+        Its first position.
+
+    Returns
+    -------
+    frozenset of int
+        The side ``I``.
+
     Examples
     --------
     >>> sorted(contiguous_block(6, 2, start=3))
@@ -320,6 +397,19 @@ def contiguous_block(n: int, size: int, start: int = 0) -> frozenset:
 
 def random(shape: int | tuple[int, int], k: int | None = None, seed: Any = None) -> frozenset:
     """A uniformly random side of size ``k`` (default: half the inputs).
+
+    Parameters
+    ----------
+    shape : int or (height, width)
+        The number of inputs of a sequence, or an image shape.
+    k : int, optional
+        The size of ``I``.
+    seed : int or numpy Generator, optional
+
+    Returns
+    -------
+    frozenset of int
+        The side ``I``.
 
     Examples
     --------
@@ -364,6 +454,18 @@ def named(name: str, shape: int | tuple[int, int]) -> frozenset:
 
     ``block_interleaved:L`` selects a level; ``random:K:SEED`` a random one.
 
+    Parameters
+    ----------
+    name : str
+        One of :data:`NAMES_1D` or :data:`NAMES_2D`, with ``:``-separated arguments.
+    shape : int or (height, width)
+        The number of inputs of a sequence, or an image shape.
+
+    Returns
+    -------
+    frozenset of int
+        The side ``I``.
+
     Raises
     ------
     ValueError
@@ -395,6 +497,17 @@ def named(name: str, shape: int | tuple[int, int]) -> frozenset:
     return _BUILDERS[base](shape)
 
 
-def as_parts(parts: Iterable[Any], n_inputs: int) -> list[frozenset]:
-    """Validate many partitions at once (see :func:`validate_partition`)."""
-    return [validate_partition(p, n_inputs) for p in parts]
+def as_parts(parts: Iterable[Any], n_inputs: int, resolver: Any = None) -> list[frozenset]:
+    """Validate many partitions at once (see :func:`validate_partition`; with a ``resolver``, every form
+    that :meth:`tnconv.partition_resolve.PartitionResolver.resolve` reads: names, masks, leg names).
+
+    Examples
+    --------
+    >>> from tnconv.partition_resolve import PartitionResolver
+    >>> as_parts([[0], "odd_even"], 4, PartitionResolver(4))
+    [frozenset({0}), frozenset({1, 3})]
+    """
+    if resolver is None:
+        return [validate_partition(p, n_inputs) for p in parts]
+    return [resolver.resolve(p) for p in parts]
+

@@ -77,6 +77,9 @@ class ModeTree:
     ((0, 1), (2, 3))
     """
 
+    #: ``(height, width)`` of the image for trees built by :meth:`grid` (read by partition names), else None.
+    image_shape: tuple[int, int] | None = None
+
     def __init__(self, children: Mapping[frozenset, Sequence[frozenset]]):
         self._finish(*validate_children(children))
 
@@ -199,7 +202,9 @@ class ModeTree:
         >>> sorted(sorted(c) for c in t.children(t.root))
         [[0, 1, 4, 5], [2, 3, 6, 7], [8, 9, 12, 13], [10, 11, 14, 15]]
         """
-        return cls(grid_children(height, width, window, interleaved))
+        tree = cls(grid_children(height, width, window, interleaved))
+        tree.image_shape = (int(height), int(width))
+        return tree
 
     @classmethod
     def flat(cls, n: int) -> ModeTree:
@@ -296,26 +301,110 @@ class ModeTree:
         return node
 
     def children(self, node: Iterable[int]) -> tuple[frozenset, ...]:
-        """The children of ``node`` in stored order (``()`` for a leaf)."""
+        """The children of ``node`` in stored order (``()`` for a leaf).
+
+        Parameters
+        ----------
+        node : iterable of int
+            A node (its input positions); anything else is a ValueError naming it.
+
+        Returns
+        -------
+        tuple of frozenset
+
+        Examples
+        --------
+        >>> ModeTree.balanced(4).children({0, 1, 2, 3})
+        (frozenset({0, 1}), frozenset({2, 3}))
+        """
         return self._children.get(self._check(node), ())
 
     def parent(self, node: Iterable[int]) -> frozenset | None:
-        """The parent of ``node`` (``None`` for the root)."""
+        """The parent of ``node`` (``None`` for the root).
+
+        Parameters
+        ----------
+        node : iterable of int
+            A node (its input positions); anything else is a ValueError naming it.
+
+        Returns
+        -------
+        frozenset or None
+
+        Examples
+        --------
+        >>> ModeTree.balanced(4).parent({2})
+        frozenset({2, 3})
+        """
         return self._parent.get(self._check(node))
 
     def is_leaf(self, node: Iterable[int]) -> bool:
+        """Whether ``node`` is a leaf (a single input).
+
+        Parameters
+        ----------
+        node : iterable of int
+            A node (its input positions); anything else is a ValueError naming it.
+
+        Returns
+        -------
+        bool
+
+        Examples
+        --------
+        >>> ModeTree.balanced(4).is_leaf({3}), ModeTree.balanced(4).is_leaf({2, 3})
+        (True, False)
+        """
         return self._check(node) not in self._children
 
     def height(self, node: Iterable[int]) -> int:
-        """Height: leaves 0, otherwise 1 + the largest child height."""
+        """Height: leaves 0, otherwise 1 + the largest child height.
+
+        Parameters
+        ----------
+        node : iterable of int
+            A node (its input positions); anything else is a ValueError naming it.
+
+        Returns
+        -------
+        int
+
+        Examples
+        --------
+        >>> t = ModeTree.from_nested(((0, 1), 2))
+        >>> t.height({0}), t.height({0, 1}), t.height(t.root)
+        (0, 1, 2)
+        """
         return self._height[self._check(node)]
 
     def depth(self, node: Iterable[int]) -> int:
-        """Depth: the root 0, otherwise 1 + the parent's depth."""
+        """Depth: the root 0, otherwise 1 + the parent's depth.
+
+        Parameters
+        ----------
+        node : iterable of int
+            A node (its input positions); anything else is a ValueError naming it.
+
+        Returns
+        -------
+        int
+
+        Examples
+        --------
+        >>> t = ModeTree.from_nested(((0, 1), 2))
+        >>> t.depth(t.root), t.depth({2}), t.depth({0})
+        (0, 1, 2)
+        """
         return self._depth[self._check(node)]
 
     def levels(self) -> list[tuple[frozenset, ...]]:
-        """Nodes grouped by height: ``levels()[h]`` holds the nodes of height ``h`` in tree order."""
+        """Nodes grouped by height: ``levels()[h]`` holds the nodes of height ``h`` in tree order.
+
+        Examples
+        --------
+        >>> [len(level) for level in ModeTree.balanced(8).levels()]
+        [8, 4, 2, 1]
+        """
         out: list[list[frozenset]] = [[] for _ in range(self._height[self._root] + 1)]
         for v in self._nodes:
             out[self._height[v]].append(v)
@@ -325,6 +414,11 @@ class ModeTree:
         """True when every leaf has depth equal to the tree height and each level has one arity.
 
         Uniform trees (balanced 1D, 2D grids, interleaved) can be evaluated one level at a time.
+
+        Examples
+        --------
+        >>> ModeTree.balanced(8).is_uniform(), ModeTree.from_nested(((0, 1), 2)).is_uniform()
+        (True, False)
         """
         root_h = self._height[self._root]
         if any(self._depth[leaf] != root_h for leaf in self.leaves):
@@ -332,7 +426,13 @@ class ModeTree:
         return all(len({len(self._children[v]) for v in level}) == 1 for level in self.levels()[1:])
 
     def to_nested(self) -> Any:
-        """Nested tuples of ints, the inverse of :meth:`from_nested`."""
+        """Nested tuples of ints, the inverse of :meth:`from_nested`.
+
+        Examples
+        --------
+        >>> ModeTree.from_nested(((0, 1), 2)).to_nested()
+        ((0, 1), 2)
+        """
 
         # Iterative over the post-order: deep trees (caterpillars) would exceed the recursion limit.
         built: list[Any] = []

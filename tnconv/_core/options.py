@@ -74,7 +74,30 @@ def set_options(**kwargs: Any) -> None:
 
 @contextmanager
 def option_context(**kwargs: Any) -> Iterator[None]:
-    """Temporarily set options inside a ``with`` block (validated like :func:`set_options`)."""
+    """Temporarily set options inside a ``with`` block (validated like :func:`set_options`).
+
+    Parameters
+    ----------
+    **kwargs
+        Option names and values, as :func:`set_options` takes them; the old values come back on exit,
+        also when the block raises.
+
+    Raises
+    ------
+    ValueError, TypeError
+        An unknown option or an invalid value (naming it), before anything changes.
+
+    Examples
+    --------
+    >>> import tnconv as tc
+    >>> with tc.option_context(max_dense_bytes=1024):
+    ...     tc.deep(16, 2, 2, seed=0).coefficient_tensor()
+    Traceback (most recent call last):
+        ...
+    tnconv._core.options.TensorTooLargeError: ... over the budget of 1 KiB; ...
+    >>> tc.options["max_dense_bytes"] > 1024
+    True
+    """
     values = _validated(kwargs)
     with _LOCK:
         old = {k: options[k] for k in values}
@@ -98,6 +121,30 @@ class TensorTooLargeError(MemoryError):
     """Raised before allocating a dense tensor larger than the byte budget.
 
     The message states the size that would be needed and the budget.
+
+    Parameters
+    ----------
+    what : str
+        What would be allocated (the start of the message).
+    n_bytes : float
+        The bytes it would need.
+    budget : float, optional
+        The budget (default ``tnconv.options["max_dense_bytes"]``).
+    hint : str
+        An extra clause for the message.
+
+    Attributes
+    ----------
+    n_bytes, budget : float
+
+    Examples
+    --------
+    >>> import tnconv as tc
+    >>> try:
+    ...     tc.deep(16, 2, 2, seed=0).coefficient_tensor(max_bytes=1024)
+    ... except tc.TensorTooLargeError as err:
+    ...     print(err.n_bytes > err.budget, isinstance(err, MemoryError))
+    True True
     """
 
     def __init__(self, what: str, n_bytes: float, budget: float | None = None, hint: str = ""):

@@ -26,6 +26,7 @@ from .._version import __version__
 from . import bench, demo, experiments, info, linear, mincut
 from .common import non_negative_int
 from .demo import demo_rows
+from .output import Parser
 
 __all__ = ["COMMANDS", "build_parser", "demo_rows", "main", "non_negative_int"]
 
@@ -41,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     >>> build_parser().parse_args(["mincut", "--inputs", "16"]).command
     'mincut'
     """
-    parser = argparse.ArgumentParser(prog="tnconv", description="Convolutional networks as tensor networks.")
+    parser = Parser(prog="tnconv", description="Convolutional networks as tensor networks. Every command "
+                    "takes --json (one JSON object on stdout, with a 'meta' member); entropies are in bits.")
     parser.add_argument("--version", action="version", version=f"tnconv {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
@@ -55,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Bad input exits with status 2 and a one-line ``tnconv COMMAND: error: ...`` message on stderr (argparse
     does the same for malformed options). An unexpected exception is a bug: it is reported in one line
     with status 1, and its traceback is shown only when the environment sets ``TNCONV_TRACEBACK=1``.
+    A reader that closes the pipe early (``tnconv experiments list | head -1``) ends the command quietly
+    with status 141 (128 + SIGPIPE, what a shell reports for a killed writer).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -62,9 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    args.argv = argv
     where = f"tnconv {args.command}"
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
     except KeyboardInterrupt:
         print(f"{where}: interrupted", file=sys.stderr)
         return 130
@@ -77,6 +85,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{where}: internal error: {_describe(exc, argv)}. This is a bug in tnconv; please report it "
               "(set TNCONV_TRACEBACK=1 for the traceback).", file=sys.stderr)
         return 1
+
+
+def _silence_stdout() -> None:
+    # The reader is gone: point stdout at /dev/null so that the interpreter's final flush does not
+    # raise again ("Exception ignored ... BrokenPipeError") on the way out.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor (captured in tests)
+        pass
 
 
 def _describe(exc: BaseException, argv: Sequence[str]) -> str:

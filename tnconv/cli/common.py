@@ -114,13 +114,14 @@ def parse_widths(text: str) -> list[int]:
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
     """Architecture options shared by ``mincut``, ``bench paths`` and friends."""
-    p.add_argument("--inputs", type=parse_inputs, default=(8, 8), help="N (1D) or HxW (2D image); default 8x8")
+    # string defaults: argparse runs them through ``type``, and the help shows them as typed
+    p.add_argument("--inputs", type=parse_inputs, default="8x8", help="N (1D) or HxW (2D image)")
     p.add_argument("--pooling", choices=["contiguous", "interleaved", "flat"], default="contiguous",
                    help="pooling geometry (flat = shallow CP network)")
-    p.add_argument("--widths", type=parse_widths, default=[4],
+    p.add_argument("--widths", type=parse_widths, default="4",
                    help="one width, or comma-separated widths per height (leaves first)")
     p.add_argument("--descriptors", type=int_at_least(1), default=4, help="M, descriptors per input")
-    p.add_argument("--seed", type=int_at_least(0), default=0)
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="seed of the weights")
 
 
 def estimate_model_bytes(n_inputs: int, n_descriptors: int, widths: Iterable[int]) -> int:

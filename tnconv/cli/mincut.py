@@ -12,12 +12,12 @@ Examples
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from typing import Any
 
 from .common import add_model_args, int_at_least, model_from_args
+from .output import ENTROPY_UNIT, add_json_flag, write_json
 
 __all__ = ["parse_partition", "register_cli", "run"]
 
@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         row: dict[str, Any] = {
             "partition": name,
             "size": len(part),
-            "bound": str(cut.bound) if cut.bound >= 2**53 else cut.bound,
+            "bound": int(cut.bound),  # always a JSON integer, exact however large (see tnconv.cli.output)
             "log2_bound": cut.log2_bound,
             "method": cut.method,
             "cut": [{"kind": e.kind, "index": str(e.index), "dim": e.dim, "where": e.description}
@@ -154,12 +154,14 @@ def run(args: argparse.Namespace) -> int:
                 p = s[s > 0] ** 2
                 row["entropy_bits"] = float(-(p * np.log2(p)).sum())
         rows.append(row)
+    if args.plot:
+        _save_plot(args.plot, [name for name, _ in parts], cuts)
     if args.json:
-        json.dump({"model": repr(model), "partitions": rows}, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        write_json({"command": "mincut", "model": repr(model), "entropy_unit": ENTROPY_UNIT, "partitions": rows},
+                   getattr(args, "argv", None))
         return 0
     print(repr(model))
-    print(f"{'partition':<22}{'|I|':>5}{'log2 bound':>12}{'rank':>7}{'entropy':>9}  where the cut runs")
+    print(f"{'partition':<22}{'|I|':>5}{'log2 bound':>12}{'rank':>7}{'S (bits)':>9}  where the cut runs")
     for row in rows:
         shown = [_short(c["where"]) for c in row["cut"][: args.show]]
         if len(row["cut"]) > args.show:
@@ -172,10 +174,41 @@ def run(args: argparse.Namespace) -> int:
         ent = "-" if row["entropy_bits"] is None else f"{row['entropy_bits']:.3f}"
         print(f"{row['partition'][:21]:<22}{row['size']:>5}{row['log2_bound']:>12.4g}{rank:>7}{ent:>9}  {where}")
     print("rank: exact generic Schmidt rank over GF(p) where M^N is small, else (*) the numerical rank of this "
-          "seeded model (tnconv.spectrum); entropy in bits. The bound is exact (the minimum over all cuts) and "
+          "seeded model (tnconv.spectrum); entropy in bits (log2). The bound is exact (the minimum over all cuts) and "
           "never below the rank; with independent (unshared) weights and all dimensions powers of one integer "
           "it equals the generic rank, while shared weights can fall below it.")
     return 0
+
+
+def _save_plot(path: str, names: list[str], cuts: list[Any]) -> None:
+    """``--plot FILE``: every cut's picture in one figure (one panel per partition, at most 12)."""
+    from .experiments import no_figure
+
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        no_figure("mincut", "plotting needs matplotlib: pip install 'tnconv[plot]'", None)
+        return
+    shown = list(zip(names, cuts))[:12]
+    ncols = min(len(shown), 3)
+    nrows = -(-len(shown) // ncols)
+    image = cuts[0].network.tree is not None and _is_image(cuts[0])
+    w, h = (4.2, 4.6) if image else (6.5, 4.2)
+    fig = Figure(figsize=(w * ncols, h * nrows))
+    FigureCanvasAgg(fig)
+    for k, (name, cut) in enumerate(shown):
+        ax = fig.add_subplot(nrows, ncols, k + 1)
+        cut.draw(ax=ax)
+        ax.set_title(f"{name}\n{ax.get_title()}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"tnconv mincut: wrote {path}", file=sys.stderr)
+
+
+def _is_image(cut: Any) -> bool:
+    shape = getattr(cut.network.tree, "shape", None)
+    return shape is not None and len(shape) == 2
 
 
 def register_cli(subparsers: Any) -> argparse.ArgumentParser:
@@ -192,12 +225,15 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
     )
     add_model_args(p)
     p.add_argument("partitions", nargs="*", help="partitions (default: the named ones for the input shape)")
-    p.add_argument("--method", choices=["auto", "tree", "networkx", "scipy"], default="auto")
+    p.add_argument("--method", choices=["auto", "tree", "networkx", "scipy"], default="auto",
+                   help="min-cut solver (auto: the tree DP for forests, else max flow)")
     p.add_argument("--no-spectrum", dest="spectrum", action="store_false",
                    help="skip the exact rank/entropy even when the cut is small")
     p.add_argument("--max-cut-dim", type=int_at_least(1), default=4096,
-                   help="largest cut for which the exact spectrum is computed (default 4096)")
+                   help="largest cut for which the exact spectrum is computed")
     p.add_argument("--show", type=int_at_least(0), default=3, help="severed indices to list per partition")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--plot", metavar="FILE", default=None,
+                   help="save the pictures of the cuts (one panel per partition; PNG, PDF or SVG by suffix)")
+    add_json_flag(p)
     p.set_defaults(func=run)
     return p

@@ -28,8 +28,6 @@ References
 
 from __future__ import annotations
 
-import json
-import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core.options import format_bytes
+from .bench_rows import PathBenchmark, Recorder, format_table, median_time
 from .paths import network_inputs, path_cost, structure_path
 
 __all__ = ["DEFAULT_OPTIMIZERS", "PathBenchmark", "benchmark_paths", "format_table"]
@@ -46,60 +44,6 @@ __all__ = ["DEFAULT_OPTIMIZERS", "PathBenchmark", "benchmark_paths", "format_tab
 DEFAULT_OPTIMIZERS = ("levels", "structure", "structure+oe", "greedy", "random-greedy", "cotengra", "quimb",
                       "reference", "gemm")
 _MODEL_ONLY = ("levels", "nodes", "reference")
-
-
-class PathBenchmark(list):
-    """The rows of :func:`benchmark_paths` (a list of dicts) with a text table and JSON export."""
-
-    def table(self) -> str:
-        return format_table(self)
-
-    def to_json(self) -> str:
-        return json.dumps(list(self), indent=2)
-
-    def __str__(self) -> str:
-        return self.table()
-
-
-def _fmt_time(t: float | None) -> str:
-    if t is None:
-        return "-"
-    return f"{t * 1e3:.3g} ms" if t < 1 else f"{t:.3g} s"
-
-
-def _fmt_num(x: float | None) -> str:
-    return "-" if x is None else f"{float(x):.3g}"
-
-
-def format_table(rows: Sequence[dict]) -> str:
-    """A fixed-width text table of benchmark rows.
-
-    Examples
-    --------
-    >>> print(format_table([{"method": "x", "search_s": 0.0, "flops": 10, "largest_intermediate": 4,
-    ...                      "contract_s": 0.001, "ratio": 1.0, "status": "ok"}]))
-    method        search    flops (oe)   largest   contract   ratio  status
-    x             0 ms      10           4         1 ms       1      ok
-    """
-    head = f"{'method':<13} {'search':<9} {'flops (oe)':<12} {'largest':<9} {'contract':<10} {'ratio':<6} status"
-    lines = [head]
-    for r in rows:
-        ratio = "-" if r.get("ratio") is None else f"{r['ratio']:.3g}"
-        lines.append(
-            f"{str(r['method'])[:13]:<13} {_fmt_time(r.get('search_s')):<9} {_fmt_num(r.get('flops')):<12} "
-            f"{_fmt_num(r.get('largest_intermediate')):<9} {_fmt_time(r.get('contract_s')):<10} {ratio:<6} "
-            f"{r.get('status', '')}"
-        )
-    return "\n".join(lines)
-
-
-def _median_time(fn: Callable[[], Any], repeats: int) -> float:
-    times = []
-    for _ in range(max(1, repeats)):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def _symbol_map(inputs: Sequence[Sequence[Any]]) -> dict:
@@ -185,58 +129,6 @@ def _resolve(model_or_tn: Any, features: Any, batch: int, seed: int) -> _Problem
     return problem
 
 
-class _Recorder:
-    """Times each method's contraction under the byte budget and checks its output against the first."""
-
-    def __init__(self, itemsize: int, budget: float, repeats: int, check: bool) -> None:
-        self.rows: list[dict] = []
-        self.itemsize, self.budget, self.repeats, self.check = itemsize, budget, repeats, check
-        self.reference_out: Any = None
-
-    def over_budget(self, cost: Any) -> bool:
-        return cost is not None and cost.largest_intermediate * self.itemsize > self.budget
-
-    def skip(self, method: str, status: str) -> None:
-        """A row for a method that does not apply (``status`` says why)."""
-        self.rows.append({"method": method, "search_s": None, "flops": None, "largest_intermediate": None,
-                          "contract_s": None, "ratio": None, "status": status})
-
-    def record(self, method: str, search: float | None, cost: Any, run: Callable[[], Any] | None) -> None:
-        """Run ``run`` once (its output is checked), then time it; over-budget paths are never run."""
-        row = {"method": method, "search_s": search, "flops": None if cost is None else int(cost.flops),
-               "largest_intermediate": None if cost is None else int(cost.largest_intermediate),
-               "contract_s": None, "ratio": None, "status": "ok"}
-        self.rows.append(row)
-        if run is None:
-            return
-        if self.over_budget(cost):
-            row["status"] = (f"infeasible: largest intermediate {cost.largest_intermediate:.3g} elements "
-                             f"({format_bytes(cost.largest_intermediate * self.itemsize)}) > budget")
-            return
-        try:
-            out = np.asarray(run()).reshape(-1)
-            row["contract_s"] = _median_time(run, self.repeats)
-        except (MemoryError, ValueError) as exc:
-            row["status"] = f"failed: {type(exc).__name__}: {str(exc)[:80]}"
-            return
-        if not self.check:
-            return
-        if self.reference_out is None:
-            self.reference_out = out
-        elif not np.allclose(out, self.reference_out, rtol=1e-6, atol=1e-12 * np.abs(self.reference_out).max()):
-            row["status"] = "MISMATCH with the first method's output"
-
-    def result(self) -> PathBenchmark:
-        """The rows with ``ratio``: contraction time over the best method's (``gemm`` is not a method)."""
-        times = [r["contract_s"] for r in self.rows if r["contract_s"] is not None and r["method"] != "gemm"
-                 and str(r["status"]).startswith("ok")]
-        best = min(times) if times else None
-        for r in self.rows:
-            if best and r["contract_s"] is not None:
-                r["ratio"] = r["contract_s"] / best
-        return PathBenchmark(self.rows)
-
-
 def _reference_output(model: Any, features: Any) -> Any:
     from .backends import blas_threads
 
@@ -245,7 +137,7 @@ def _reference_output(model: Any, features: Any) -> Any:
         return model._forward_reference(features)[:, 0]
 
 
-def _bench_model_engine(label: str, p: _Problem, rec: _Recorder) -> None:
+def _bench_model_engine(label: str, p: _Problem, rec: Recorder) -> None:
     """``levels``, ``nodes`` and ``reference``: the model's own forward passes (flops of the structure path)."""
     if p.model is None:
         rec.skip(label, "n/a: needs a model")
@@ -257,7 +149,7 @@ def _bench_model_engine(label: str, p: _Problem, rec: _Recorder) -> None:
         rec.record(label, 0.0, cost, partial(_first_output, p.model, p.features, label))
 
 
-def _bench_structure(label: str, p: _Problem, rec: _Recorder) -> None:
+def _bench_structure(label: str, p: _Problem, rec: Recorder) -> None:
     """``structure`` (tnconv's pairwise executor) and ``structure+oe`` (opt_einsum's) on the structure path."""
     import opt_einsum as oe
 
@@ -274,7 +166,7 @@ def _bench_structure(label: str, p: _Problem, rec: _Recorder) -> None:
         rec.record(label, p.structure_s + time.perf_counter() - t0, p.structure.cost, partial(expr, *p.ops))
 
 
-def _bench_gemm(p: _Problem, rec: _Recorder, seed: int) -> None:
+def _bench_gemm(p: _Problem, rec: Recorder, seed: int) -> None:
     """The GEMM-equivalent limit: one square matmul with the structure path's flop count."""
     from .backends import blas_threads
 
@@ -288,31 +180,56 @@ def _bench_gemm(p: _Problem, rec: _Recorder, seed: int) -> None:
     # The machine's limit: the faster of single- and multi-threaded BLAS (on a loaded machine the
     # threaded one can be many times slower).
     with blas_threads(1):
-        one = _median_time(partial(np.matmul, A, B), rec.repeats)
-    many = _median_time(partial(np.matmul, A, B), rec.repeats)
-    rec.rows.append({"method": "gemm", "search_s": None, "flops": int(2 * n**3), "largest_intermediate": n * n,
+        one = median_time(partial(np.matmul, A, B), rec.repeats, rec.max_time)[1]
+    many = median_time(partial(np.matmul, A, B), rec.repeats, rec.max_time)[1]
+    rec.add({"method": "gemm", "search_s": None, "flops": int(2 * n**3), "largest_intermediate": n * n,
                      "contract_s": min(one, many), "ratio": None,
                      "status": f"ok: one {n}x{n} matmul, {'1 thread' if one < many else 'all threads'}"})
 
 
-def _bench_cotengra(p: _Problem, rec: _Recorder, max_repeats: int, max_time: float) -> None:
+def _hyper_optimizer(rec: Recorder, max_repeats: int, executor: Any) -> Any:
+    """A cotengra ``HyperOptimizer`` that ends its own search a little before the hard cap (so that it
+    returns its tree), serial unless an executor is given (cotengra's ``parallel=``)."""
+    import warnings
+
+    import cotengra as ctg
+
+    soft = None if rec.max_time is None else 0.8 * rec.max_time
+    with warnings.catch_warnings():  # said on every construction; the paths are still valid without it
+        warnings.filterwarnings("ignore", message=".*kahypar", category=UserWarning)
+        return ctg.HyperOptimizer(max_repeats=max_repeats, max_time=soft, progbar=False,
+                                  parallel=False if executor is None else executor)
+
+
+def _best_tree(opt: Any) -> Any:
+    return getattr(opt, "best", {}).get("tree")
+
+
+def _bench_cotengra(p: _Problem, rec: Recorder, max_repeats: int, executor: Any) -> None:
     """A capped ``cotengra.HyperOptimizer`` search, contracted by cotengra's ``ContractionTree``."""
     try:
-        import cotengra as ctg
+        opt = _hyper_optimizer(rec, max_repeats, executor)
     except ImportError:
         rec.skip("cotengra", "n/a: pip install 'tnconv[quimb]'")
         return
-    t0 = time.perf_counter()
-    opt = ctg.HyperOptimizer(max_repeats=max_repeats, max_time=max_time, progbar=False)
     sym = _symbol_map(p.inputs)
-    tree = opt.search([tuple(sym[i] for i in ix) for ix in p.inputs], tuple(sym[i] for i in p.output),
-                      {sym[i]: d for i, d in p.sizes.items() if i in sym})
-    search = time.perf_counter() - t0
+    found = rec.search("cotengra", partial(opt.search, [tuple(sym[i] for i in ix) for ix in p.inputs],
+                                           tuple(sym[i] for i in p.output),
+                                           {sym[i]: d for i, d in p.sizes.items() if i in sym}),
+                       partial(_best_tree, opt))
+    if found is None:
+        return
+    tree, search = found
     cost = path_cost(p.inputs, p.output, p.sizes, [tuple(s) for s in tree.get_path()])
     rec.record("cotengra", search, cost, partial(tree.contract, p.ops))
 
 
-def _bench_quimb(p: _Problem, rec: _Recorder, optimize: Any, max_repeats: int, max_time: float) -> None:
+def _best_path(opt: Any) -> Any:
+    tree = _best_tree(opt)
+    return None if tree is None else tree.get_path()
+
+
+def _bench_quimb(p: _Problem, rec: Recorder, optimize: Any, max_repeats: int, executor: Any) -> None:
     """quimb's ``contraction_tree`` (capped search) and ``contract`` with explicit ``output_inds``."""
     try:
         import quimb.tensor as qtn
@@ -325,22 +242,25 @@ def _bench_quimb(p: _Problem, rec: _Recorder, optimize: Any, max_repeats: int, m
         qt.add_tensor(qtn.Tensor(p.features[:, k, :], inds=(bname, str(i)), tags={f"F{k}"}))
     if optimize is None:
         try:  # quimb's own "auto-hq" has no time cap (96 s at N = 256 here): cap the search
-            import cotengra as ctg
-
-            optimize = ctg.HyperOptimizer(max_repeats=max_repeats, max_time=max_time, progbar=False)
+            optimize = _hyper_optimizer(rec, max_repeats, executor)
         except ImportError:
             optimize = "auto-hq"
-    t0 = time.perf_counter()
-    qtree = qt.contraction_tree(optimize=optimize, output_inds=(bname,))
-    search = time.perf_counter() - t0
+    found = rec.search("quimb", partial(qt.contraction_tree, optimize=optimize, output_inds=(bname,)),
+                       partial(_best_path, optimize))
+    if found is None:
+        return
+    qtree, search = found
+    if not hasattr(qtree, "get_path"):  # stopped at the cap: quimb's tree from the best path found
+        qtree = qt.contraction_tree(optimize=qtree, output_inds=(bname,))
     cost = path_cost([tuple(t.inds) for t in qt.tensors], (bname,),
                      {i: d for t in qt.tensors for i, d in zip(t.inds, t.shape)},
                      [tuple(s) for s in qtree.get_path()])
     rec.record("quimb", search, cost, partial(_quimb_contract, qt, qtree, bname))
 
 
-def _opt_einsum_optimizer(opt: Any, max_repeats: int, max_time: float) -> Any:
-    """``opt`` checked against opt_einsum's optimizer names; ``random-greedy`` gets the search caps."""
+def _opt_einsum_optimizer(opt: Any, max_repeats: int, max_time: float | None) -> Any:
+    """``opt`` checked against opt_einsum's optimizer names; ``random-greedy`` gets the search caps
+    (its own limit a little before the hard cap, so that it returns its path)."""
     import opt_einsum as oe
 
     if not isinstance(opt, str):
@@ -351,18 +271,30 @@ def _opt_einsum_optimizer(opt: Any, max_repeats: int, max_time: float) -> Any:
         raise ValueError(
             f"unknown method {opt!r}: use one of {DEFAULT_OPTIMIZERS + ('nodes',)} or an opt_einsum optimizer name"
         ) from None
-    return oe.RandomGreedy(max_repeats=max_repeats, max_time=max_time) if opt == "random-greedy" else opt
+    if opt != "random-greedy":
+        return opt
+    return oe.RandomGreedy(max_repeats=max_repeats, max_time=None if max_time is None else 0.8 * max_time)
 
 
-def _bench_opt_einsum(opt: Any, p: _Problem, rec: _Recorder, max_repeats: int, max_time: float) -> None:
+def _random_best(opt: Any) -> Any:
+    # opt_einsum's random optimizers keep the best path found so far
+    best = getattr(opt, "best", None)
+    if isinstance(best, dict) and best.get("ssa_path") is not None:
+        return opt.path
+    return None
+
+
+def _bench_opt_einsum(opt: Any, p: _Problem, rec: Recorder, max_repeats: int) -> None:
     """An opt_einsum optimizer (name or ``PathOptimizer``), run by opt_einsum's own executor."""
     import opt_einsum as oe
 
     label = _label(opt)
-    opt = _opt_einsum_optimizer(opt, max_repeats, max_time)
-    t0 = time.perf_counter()
-    path, _ = oe.contract_path(p.eq, *p.shapes, shapes=True, optimize=opt)
-    search = time.perf_counter() - t0
+    opt = _opt_einsum_optimizer(opt, max_repeats, rec.max_time)
+    found = rec.search(label, lambda: oe.contract_path(p.eq, *p.shapes, shapes=True, optimize=opt)[0],
+                       partial(_random_best, opt))
+    if found is None:
+        return
+    path, search = found
     cost = path_cost(p.inputs, p.output, p.sizes, path)
     if rec.over_budget(cost):
         rec.record(label, search, cost, _never_run)  # record() reports it infeasible without running it
@@ -374,8 +306,8 @@ def _bench_opt_einsum(opt: Any, p: _Problem, rec: _Recorder, max_repeats: int, m
     rec.record(label, search + time.perf_counter() - t0, cost, partial(expr, *p.ops))
 
 
-def _bench_method(opt: Any, p: _Problem, rec: _Recorder, seed: int, max_repeats: int, max_time: float,
-                  quimb_optimize: Any) -> None:
+def _bench_method(opt: Any, p: _Problem, rec: Recorder, seed: int, max_repeats: int, quimb_optimize: Any,
+                  executor: Any) -> None:
     """One method's row(s), by the method family of ``opt``."""
     label = _label(opt)
     if label in _MODEL_ONLY:
@@ -385,17 +317,18 @@ def _bench_method(opt: Any, p: _Problem, rec: _Recorder, seed: int, max_repeats:
     elif label == "gemm":
         _bench_gemm(p, rec, seed)
     elif label == "cotengra":
-        _bench_cotengra(p, rec, max_repeats, max_time)
+        _bench_cotengra(p, rec, max_repeats, executor)
     elif label == "quimb":
-        _bench_quimb(p, rec, quimb_optimize, max_repeats, max_time)
+        _bench_quimb(p, rec, quimb_optimize, max_repeats, executor)
     else:
-        _bench_opt_einsum(opt, p, rec, max_repeats, max_time)
+        _bench_opt_einsum(opt, p, rec, max_repeats)
 
 
 def benchmark_paths(model_or_tn: Any, optimizers: Sequence[Any] | None = None, batch: int = 256,
                     repeats: int = 5, max_bytes: float | None = None, seed: int = 0, max_time: float = 10.0,
                     max_repeats: int = 32, features: Any = None, show_progress: bool = True,
-                    check: bool = True, quimb_optimize: Any = None) -> PathBenchmark:
+                    check: bool = True, quimb_optimize: Any = None, total_time: float | None = None,
+                    on_row: Callable[[dict], Any] | None = None, executor: Any = None) -> PathBenchmark:
     """Compare contraction methods on one network with features attached.
 
     Parameters
@@ -414,8 +347,16 @@ def benchmark_paths(model_or_tn: Any, optimizers: Sequence[Any] | None = None, b
         run. Default ``tnconv.options["max_dense_bytes"]``.
     seed : int
         Seed of the random features.
-    max_time, max_repeats : float, int
-        Caps of the ``random-greedy`` and ``cotengra`` searches.
+    max_time : float or None
+        A wall-clock cap, in seconds, on every path search (``None``: no cap). In the main thread of
+        a POSIX process it is hard (:func:`tnconv.contract.time_cap.time_cap`): a search still running
+        at the cap is stopped; ``cotengra``, ``quimb`` and ``random-greedy`` are told to end at 80% of
+        it, and if stopped they keep the best path found so far (``status`` says so), any other
+        search is reported ``timeout`` and not contracted. Elsewhere a search that ran past the cap is
+        reported ``timeout`` afterwards. The timed contractions stop repeating once they have taken
+        ``max_time`` in all (one warm-up and at least one timed call are always made).
+    max_repeats : int
+        Trials of the ``random-greedy`` and ``cotengra`` searches.
     features : array (batch, n_inputs, M), optional
         Use these instead of random ones.
     show_progress : bool
@@ -426,6 +367,15 @@ def benchmark_paths(model_or_tn: Any, optimizers: Sequence[Any] | None = None, b
     quimb_optimize : optional
         The ``optimize`` of quimb's ``contraction_tree``; default a cotengra ``HyperOptimizer`` capped
         by ``max_time`` and ``max_repeats`` (``"auto-hq"`` without cotengra).
+    total_time : float, optional
+        No method starts once the benchmark has run this many seconds; the remaining ones get a
+        ``skipped`` row.
+    on_row : callable, optional
+        Called with a copy of each row as soon as it is finished (partial results as they come;
+        ``ratio`` is only known at the end).
+    executor : optional
+        Passed to cotengra's ``HyperOptimizer(parallel=...)`` for the ``cotengra`` and ``quimb``
+        searches: a ``concurrent.futures.Executor`` or a ``dask.distributed.Client``. Default serial.
 
     Returns
     -------
@@ -437,9 +387,9 @@ def benchmark_paths(model_or_tn: Any, optimizers: Sequence[Any] | None = None, b
     Raises
     ------
     TypeError
-        If ``model_or_tn`` is neither a model nor a TensorNetwork.
+        If ``model_or_tn`` is neither a model nor a TensorNetwork, or ``executor`` has no ``submit``.
     ValueError
-        For an unknown method or optimizer name.
+        For an unknown method or optimizer name, or a negative ``max_time`` / ``total_time``.
 
     Examples
     --------
@@ -453,12 +403,25 @@ def benchmark_paths(model_or_tn: Any, optimizers: Sequence[Any] | None = None, b
     from .._core.progress import progress
     from .._core.validate import check_flag
 
+    start = time.perf_counter()
+    for name, value in (("max_time", max_time), ("total_time", total_time)):
+        if value is not None and not (isinstance(value, (int, float)) and value >= 0):
+            raise ValueError(f"{name} must be a non-negative number of seconds or None, got {value!r}")
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise TypeError(f"executor must be a concurrent.futures.Executor or a dask Client, got {executor!r}")
     problem = _resolve(model_or_tn, features, batch, seed)
     show_progress = check_flag(show_progress, "show_progress")
     check = check_flag(check, "check")
     budget = float(options["max_dense_bytes"] if max_bytes is None else max_bytes)
-    rec = _Recorder(np.dtype(problem.features.dtype).itemsize, budget, repeats, check)
+    rec = Recorder(np.dtype(problem.features.dtype).itemsize, budget, repeats, check,
+                    None if max_time is None else float(max_time), on_row)
     methods = list(DEFAULT_OPTIMIZERS if optimizers is None else optimizers)
+    for opt in methods:  # unknown names fail before anything runs
+        if not (isinstance(opt, str) and opt in DEFAULT_OPTIMIZERS + ("nodes",)):
+            _opt_einsum_optimizer(opt, max_repeats, None)
     for opt in progress(methods, desc="benchmark_paths") if show_progress else methods:
-        _bench_method(opt, problem, rec, seed, max_repeats, max_time, quimb_optimize)
+        if total_time is not None and time.perf_counter() - start > total_time:
+            rec.skip(_label(opt), f"skipped: the total time limit of {total_time:g} s was reached")
+            continue
+        _bench_method(opt, problem, rec, seed, max_repeats, quimb_optimize, executor)
     return rec.result()

@@ -12,8 +12,8 @@ another seed or prime confirms a value.
 
 References
 ----------
-.. [1] MATH.md §7; J. T. Schwartz, "Fast probabilistic algorithms for verification of polynomial
-   identities", J. ACM 27 (1980).
+.. [1] The theory page, :ref:`theory-exact-rank`; J. T. Schwartz, "Fast probabilistic algorithms for
+   verification of polynomial identities", J. ACM 27 (1980).
 
 Examples
 --------

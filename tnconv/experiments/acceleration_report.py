@@ -73,6 +73,14 @@ def format_table(result: AccelerationResult | Sequence[AccelerationResult]) -> s
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> from tnconv.experiments.linear_acceleration import run
+    >>> res = run(p=2, dataset="synthetic", depths=(1, 2), n_iter=150, lr_grid=[0.3, 1.0], baselines=(),
+    ...           rel_target=1e-2)
+    >>> print(format_table(res).splitlines()[1])
+    method best lr iters vs GD final L-L* time s
     """
     if not isinstance(result, AccelerationResult):
         return "\n\n".join(format_table(r) for r in result)
@@ -157,7 +165,29 @@ def plot(result: AccelerationResult | Sequence[AccelerationResult], path_or_ax: 
 
 
 def save(results: AccelerationResult | Sequence[AccelerationResult], path: str | Path) -> Path:
-    """Write the results as JSON (no pickle). Returns the path."""
+    """Write the results as JSON (no pickle).
+
+    Parameters
+    ----------
+    results : AccelerationResult or a sequence of them
+    path : str or Path
+        The JSON file to write.
+
+    Returns
+    -------
+    Path
+        The path written.
+
+    Examples
+    --------
+    >>> import json, os, tempfile
+    >>> from tnconv.experiments.linear_acceleration import run
+    >>> res = run(p=2, dataset="synthetic", depths=(1, 2), n_iter=150, lr_grid=[0.3, 1.0], baselines=(),
+    ...           rel_target=1e-2)
+    >>> path = save(res, os.path.join(tempfile.mkdtemp(), "acceleration.json"))
+    >>> type(json.loads(path.read_text())).__name__
+    'list'
+    """
     results = [results] if isinstance(results, AccelerationResult) else list(results)
     path = Path(path)
     path.write_text(json.dumps([r.to_dict() for r in results], indent=1, default=_json_default))

@@ -41,6 +41,20 @@ def to_plain(obj: Any) -> Any:
 
     Python ints stay exact (min-cut bounds can exceed 2**64); floats that are not finite become
     strings ``"inf"``/``"nan"`` because JSON has no such numbers.
+
+    Parameters
+    ----------
+    obj : any
+
+    Returns
+    -------
+    JSON-ready value
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_plain({"a": np.int64(3), "b": (1, float("inf")), "c": frozenset({2})})
+    {'a': 3, 'b': [1, 'inf'], 'c': [2]}
     """
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}

@@ -17,6 +17,17 @@ References
    einsum-like expressions", JOSS 3(26), 753 (2018).
 .. [2] J. Gray, S. Kourtis, "Hyper-optimized tensor network contraction", Quantum 5, 410 (2021),
    arXiv:2002.01935 (cotengra).
+
+Examples
+--------
+>>> from tnconv.experiments import contraction_paths as cp
+>>> r = cp.run("small")
+>>> cp.verdict(r).split(":")[0]
+'SUPPORTED'
+>>> import os, tempfile
+>>> png = cp.plot(r, os.path.join(tempfile.mkdtemp(), "figure.png"))
+>>> os.path.basename(png)
+'figure.png'
 """
 
 from __future__ import annotations

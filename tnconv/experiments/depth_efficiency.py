@@ -23,6 +23,12 @@ Examples
 >>> r = de.run("small")
 >>> r.deep_odd_even_rank[:2], r.theory_odd_even_log2[:2]
 ([4, 16], [2.0, 4.0])
+>>> de.verdict(r).split(":")[0]
+'SUPPORTED'
+>>> import os, tempfile
+>>> png = de.plot(r, os.path.join(tempfile.mkdtemp(), "figure.png"))
+>>> os.path.basename(png)
+'figure.png'
 """
 
 from __future__ import annotations

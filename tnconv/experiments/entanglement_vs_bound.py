@@ -22,6 +22,12 @@ Examples
 >>> r = evb.run("small")
 >>> all(s <= c + 1e-9 for s, c in zip(r.entropy, r.log_bound))
 True
+>>> evb.verdict(r).split(":")[0]
+'SUPPORTED'
+>>> import os, tempfile
+>>> png = evb.plot(r, os.path.join(tempfile.mkdtemp(), "figure.png"))
+>>> os.path.basename(png)
+'figure.png'
 """
 
 from __future__ import annotations
@@ -66,6 +72,23 @@ def make_networks(size: str = "small", seed: int = 0, eps: float = 0.05) -> list
 
     ``kind`` is ``"random"`` (random orthogonal weights) or ``"trained-like"`` (every weight matrix rank one
     plus ``eps`` times Gaussian noise), over balanced, interleaved and random binary/ternary trees.
+
+    Parameters
+    ----------
+    size : {"small", "full"}
+    seed : int
+    eps : float
+        Noise of the trained-like weights.
+
+    Returns
+    -------
+    list of (str, str, ConvAC)
+
+    Examples
+    --------
+    >>> nets = make_networks("small")
+    >>> sorted({kind for kind, _, _ in nets})
+    ['random', 'trained-like']
     """
     cfg = CONFIG[check_size(size)]
     n = cfg["n"]
@@ -85,7 +108,22 @@ def make_networks(size: str = "small", seed: int = 0, eps: float = 0.05) -> list
 
 
 def make_partitions(size: str = "small", seed: int = 0) -> list[tuple[str, frozenset]]:
-    """Named and random balanced partitions of the experiment's ``N`` inputs."""
+    """Named and random balanced partitions of the experiment's ``N`` inputs.
+
+    Parameters
+    ----------
+    size : {"small", "full"}
+    seed : int
+
+    Returns
+    -------
+    list of (str, frozenset)
+
+    Examples
+    --------
+    >>> make_partitions("small")[0][0]
+    'left_right'
+    """
     cfg = CONFIG[check_size(size)]
     n = cfg["n"]
     parts = [("left_right", P.left_right(n)), ("odd_even", P.odd_even(n)), ("block 2", frozenset(range(2)))]

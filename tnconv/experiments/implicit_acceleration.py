@@ -9,6 +9,17 @@ References
 ----------
 .. [1] S. Arora, N. Cohen, E. Hazan, "On the Optimization of Deep Networks: Implicit Acceleration by
    Overparameterization", ICML 2018, arXiv:1802.06509.
+
+Examples
+--------
+>>> from tnconv.experiments import implicit_acceleration as ia
+>>> r = ia.run("small")
+>>> ia.verdict(r).split(":")[0]
+'SUPPORTED'
+>>> import os, tempfile
+>>> png = ia.plot(r, os.path.join(tempfile.mkdtemp(), "figure.png"))
+>>> os.path.basename(png)
+'figure.png'
 """
 
 from __future__ import annotations

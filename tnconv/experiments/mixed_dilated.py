@@ -7,8 +7,8 @@ at half the width. So it reaches ranks that neither tree reaches, and a single t
 larger width to match: ``(r/2)^(2/(1+2^(1-k)))`` when dilations are swapped in groups of ``k`` layers,
 nearly quadratic in ``r``.
 
-The experiment uses the worked example of MATH.md §5 (``N = 16``, ``I = {0,2,4,6,8,9,12,13}``,
-``T``: dilations 1,2,4,8, ``T-bar``: 2,1,8,4, so ``k = 2``). It reports:
+The experiment uses the worked example of the theory page, :ref:`theory-dilated` (``N = 16``,
+``I = {0,2,4,6,8,9,12,13}``, ``T``: dilations 1,2,4,8, ``T-bar``: 2,1,8,4, so ``k = 2``). It reports:
 
 * tiling bounds (:func:`tnconv.tiling_rank_bounds`) and exact generic ranks (over GF(p)) for ``T``,
   ``T-bar`` and the hybrids, at width ``r = 2`` with ``M = 2``;
@@ -34,6 +34,12 @@ Examples
 >>> r = md.run("small")
 >>> r.exact_rank[:2], max(r.exact_rank)
 ([64, 64], 256)
+>>> md.verdict(r).split(":")[0]
+'SUPPORTED'
+>>> import os, tempfile
+>>> png = md.plot(r, os.path.join(tempfile.mkdtemp(), "figure.png"))
+>>> os.path.basename(png)
+'figure.png'
 """
 
 from __future__ import annotations
@@ -66,7 +72,18 @@ CONFIG: dict[str, _Config] = {
 
 
 def worked_trees() -> tuple[ModeTree, ModeTree, list[frozenset]]:
-    """``T`` (dilations 1,2,4,8), ``T-bar`` (2,1,8,4) and their shared non-root internal nodes (mixture nodes)."""
+    """``T`` (dilations 1,2,4,8), ``T-bar`` (2,1,8,4) and their shared non-root internal nodes (mixture nodes).
+
+    Returns
+    -------
+    (ModeTree, ModeTree, list of frozenset)
+
+    Examples
+    --------
+    >>> T, T_bar, mixture = worked_trees()
+    >>> T.n_inputs, len(mixture)
+    (16, 4)
+    """
     a = ModeTree.dilated(4, [1, 2, 4, 8])
     b = ModeTree.dilated(4, [2, 1, 8, 4])
     mix = sorted((set(a.internal_nodes) & set(b.internal_nodes)) - {a.root}, key=min)
@@ -75,7 +92,25 @@ def worked_trees() -> tuple[ModeTree, ModeTree, list[frozenset]]:
 
 def dilated_as_convac(tree: ModeTree, n_descriptors: int, width: int) -> ConvAC:
     """The ConvAC architecture with the generic ranks of a product :class:`tnconv.DilatedConvNet` of
-    width ``width`` over ``tree`` (widths ``width`` everywhere, 1 on the root's children)."""
+    width ``width`` over ``tree`` (widths ``width`` everywhere, 1 on the root's children).
+
+    Parameters
+    ----------
+    tree : ModeTree
+    n_descriptors : int
+    width : int
+
+    Returns
+    -------
+    ConvAC
+
+    Examples
+    --------
+    >>> import tnconv as tc
+    >>> net = dilated_as_convac(tc.ModeTree.dilated(2), 2, 3)
+    >>> net.weight_shape(net.tree.root)
+    (1, 1)
+    """
     widths = {v: (1 if tree.parent(v) == tree.root else width) for v in tree.nodes if v != tree.root}
     return ConvAC(tree, n_descriptors, widths)
 

@@ -24,6 +24,12 @@ Examples
 >>> i, j = r.partitions.index("checkerboard"), r.partitions.index("left_right")
 >>> r.log2_cut["contiguous"][-1][i] > r.log2_cut["contiguous"][-1][j]
 True
+>>> pg.verdict(r).split(":")[0]
+'SUPPORTED'
+>>> import os, tempfile
+>>> png = pg.plot(r, os.path.join(tempfile.mkdtemp(), "figure.png"))
+>>> os.path.basename(png)
+'figure.png'
 """
 
 from __future__ import annotations

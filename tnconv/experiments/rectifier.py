@@ -24,6 +24,12 @@ Examples
 >>> r = rectifier.run("small")
 >>> len(set(r.ranks["product"]))   # a ConvAC attains one generic rank on every draw
 1
+>>> rectifier.verdict(r).split(":")[0]
+'SUPPORTED'
+>>> import os, tempfile
+>>> png = rectifier.plot(r, os.path.join(tempfile.mkdtemp(), "figure.png"))
+>>> os.path.basename(png)
+'figure.png'
 """
 
 from __future__ import annotations
@@ -51,16 +57,53 @@ CONFIG = {
 
 def draw(g: str, seed: int, n_inputs: int = 4, n_descriptors: int = 3, width: int = 3) -> tuple[ConvNet, np.ndarray]:
     """One random network with pooling operator ``g`` (random orthogonal weights) and its ``T = M`` random
-    orthogonal templates ``(T, M)``."""
+    orthogonal templates ``(T, M)``.
+
+    Parameters
+    ----------
+    g : str
+        The pooling operator's name.
+    seed : int
+    n_inputs, n_descriptors, width : int
+
+    Returns
+    -------
+    (ConvNet, numpy.ndarray)
+
+    Examples
+    --------
+    >>> net, templates = draw("relu_max", seed=0)
+    >>> net.g.name, templates.shape
+    ('relu_max', (3, 3))
+    """
     rng = np.random.default_rng(seed)
     net = ConvNet(ModeTree.balanced(n_inputs), n_descriptors, width, g=g, seed=rng, init="orthogonal")
-    # Orthogonal templates: a badly conditioned template matrix would blur float ranks (MATH.md §7).
+    # Orthogonal templates: a badly conditioned template matrix would blur float ranks (theory page, "Reliable ranks").
     templates, _ = np.linalg.qr(rng.standard_normal((n_descriptors, n_descriptors)))
     return net, templates
 
 
 def grid_rank(net: ConvNet, templates: np.ndarray, part: Any, rtol: float = RTOL) -> int:
-    """Rank of the grid tensor's matricization: singular values above ``rtol * s_max`` (0 for a zero tensor)."""
+    """Rank of the grid tensor's matricization: singular values above ``rtol * s_max`` (0 for a zero tensor).
+
+    Parameters
+    ----------
+    net : ConvNet
+    templates : numpy.ndarray of shape (T, M)
+    part : iterable of int
+        The side ``I`` of the matricization.
+    rtol : float
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> net, templates = draw("product", seed=0)
+    >>> grid_rank(net, templates, [0, 1]), grid_rank(net, templates, [0, 2])   # width 3, M = 3
+    (3, 9)
+    """
     G = net.grid_tensor(templates)
     I = sorted(part)
     J = [k for k in range(G.ndim) if k not in I]

@@ -88,17 +88,40 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
 
 
 def names() -> list[str]:
-    """The registered experiment names, in section order."""
+    """The registered experiment names, in section order.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> names()[:3]
+    ['depth_efficiency', 'pooling_geometry', 'width_range']
+    """
     return list(EXPERIMENTS)
 
 
 def get(name: str) -> Experiment:
     """Look an experiment up by name.
 
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    Experiment
+
     Raises
     ------
     UnknownExperimentError
         A ``KeyError`` for an unknown name (the message lists the known ones).
+
+    Examples
+    --------
+    >>> get("rectifier").section, get("rectifier").figure
+    (5, 'rectifier.png')
     """
     try:
         return EXPERIMENTS[name]
@@ -130,6 +153,12 @@ def run_experiment(name: str, size: str = "small", seed: int = 0,
         An unknown experiment.
     ValueError
         An unknown size.
+
+    Examples
+    --------
+    >>> out = run_experiment("width_range")
+    >>> sorted(out), out["verdict"].split(":")[0]
+    (['result', 'seconds', 'verdict'], 'SUPPORTED')
     """
     exp = get(name)
     check_size(size)

@@ -1,6 +1,6 @@
 """Claim 3 -- layer widths vs interaction range, and an inverse-design helper for widths.
 
-The min-cut bound of a ConvAC (MATH.md §3) says which widths limit which interactions. The Schmidt
+The min-cut bound of a ConvAC (:ref:`theory-mincut`) says which widths limit which interactions. The Schmidt
 rank of a short contiguous block against the rest is limited by the widths of the first layers, which
 the cut severs near the leaves. A long block is limited by the deep layers. Two width profiles with
 the same parameter count show it: a wide-base profile (wide early layers) against a wide-tip one
@@ -23,11 +23,19 @@ Examples
 >>> alloc = wr.allocate_widths(8, [[3, 4], [0, 1, 2, 3]], parameter_budget=120, n_descriptors=2)
 >>> alloc.method, alloc.n_parameters <= 120
 ('exact', True)
+>>> r = wr.run("small")
+>>> wr.verdict(r).split(":")[0]
+'SUPPORTED'
+>>> import os, tempfile
+>>> png = wr.plot(r, os.path.join(tempfile.mkdtemp(), "figure.png"))
+>>> os.path.basename(png)
+'figure.png'
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -104,6 +112,11 @@ class Allocation:
     method : {"exact", "greedy"}
     n_evaluated : int
         Width profiles whose bounds were computed.
+
+    Examples
+    --------
+    >>> allocate_widths(8, [[3, 4]], parameter_budget=120, n_descriptors=2).widths
+    [2, 1, 16]
     """
 
     widths: list[int]
@@ -135,12 +148,13 @@ def _score(bounds: list[float], params: int) -> tuple[float, float, int]:
 
 def allocate_widths(tree_or_spec: ModeTree | int | tuple[int, int], partitions: Sequence[Iterable[int]],
                     parameter_budget: int, n_descriptors: int = 2, candidates: Sequence[int] | None = None,
-                    max_width: int = 64, exact_max_levels: int = 6, n_outputs: int = 1) -> Allocation:
+                    max_width: int = 64, exact_max_levels: int = 6, n_outputs: int = 1,
+                    executor: Any = None) -> Allocation:
     """Choose one width per tree level, within a parameter budget, to model the given partitions best.
 
     The objective is ``min over partitions of log2 (min-cut bound)``. The min cut bounds the Schmidt
     rank; for independent (unshared) generic weights it is tight when all dimensions are powers of one
-    integer (MATH.md §3), while shared weights can fall below it.
+    integer (theory page, :ref:`theory-mincut`), while shared weights can fall below it.
     Ties go to the larger sum of ``log2`` bounds, then to fewer parameters.
 
     **Exact search** (trees with at most ``exact_max_levels`` levels below the root): every profile with
@@ -170,6 +184,10 @@ def allocate_widths(tree_or_spec: ModeTree | int | tuple[int, int], partitions: 
     exact_max_levels : int
         Use the exact search when the tree has at most this many levels below the root.
     n_outputs : int
+    executor : None, concurrent.futures.Executor or dask.distributed.Client
+        Where the exact search scores its maximal profiles (through :func:`tnconv.sweep`, in chunks);
+        None scores them here. The result does not depend on the executor. The greedy search is
+        sequential and always runs here.
 
     Returns
     -------
@@ -208,7 +226,7 @@ def allocate_widths(tree_or_spec: ModeTree | int | tuple[int, int], partitions: 
         raise ValueError(f"parameter_budget {budget} is below the smallest profile {minimal} "
                          f"({n_parameters(tree, M, minimal, n_outputs)} parameters)")
     search = _WidthSearch(tree, M, parts, budget, _level_candidates(tree, M, cand), n_outputs)
-    return search.exact() if exact_max_levels >= L else search.greedy(minimal)
+    return search.exact(executor) if exact_max_levels >= L else search.greedy(minimal)
 
 
 def _level_candidates(tree: ModeTree, M: int, cand: list[int]) -> list[list[int]]:
@@ -257,35 +275,40 @@ class _WidthSearch:
         return Allocation(widths=ws, n_parameters=self.params(ws), objective=min(b), log2_bounds=b,
                           method=method, n_evaluated=self.evaluated)
 
-    def exact(self) -> Allocation:
-        """Every maximal profile within the budget, enumerated from the leaves up; the best one."""
+    def maximal_profiles(self) -> list[list[int]]:
+        """Every maximal profile within the budget, enumerated from the leaves up (iteratively)."""
         L, count, budget = self.L, self.count, self.budget
-        best: tuple[Any, list[int], list[float]] | None = None
-
-        def rec(ws: list[int], spent: int) -> None:
-            # `spent`: parameters of the levels whose input and output widths are both fixed.
-            nonlocal best
+        found: list[list[int]] = []
+        # `spent`: parameters of the levels whose input and output widths are both fixed.
+        stack: list[tuple[list[int], int]] = [([], 0)]
+        while stack:
+            ws, spent = stack.pop()
             if spent > budget:
-                return
+                continue
             if len(ws) == L:
-                p = spent + count[L] * ws[L - 1] * self.n_outputs
                 # a non-maximal profile is dominated: a wider one fits and is at least as good
-                if p > budget or not self._is_maximal(ws):
-                    return
-                b = self.bounds(ws)
-                s = _score(b, p)
-                if best is None or s > best[0]:
-                    best = (s, list(ws), b)
-                return
+                if spent + count[L] * ws[L - 1] * self.n_outputs <= budget and self._is_maximal(ws):
+                    found.append(ws)
+                continue
             h = len(ws)
             w_in = self.M if h == 0 else ws[-1]
-            for c in self.per_level[h]:
-                rec(ws + [c], spent + count[h] * w_in * c)
+            # reversed, so that profiles pop in the order of the candidates (ties go to the first)
+            stack += [(ws + [c], spent + count[h] * w_in * c) for c in reversed(self.per_level[h])]
+        return found
 
-        rec([], 0)
-        assert best is not None
-        _, ws, b = best
-        return self._allocation(ws, b, "exact")
+    def exact(self, executor: Any = None) -> Allocation:
+        """The best maximal profile; its bounds are scored serially or on ``executor``."""
+        profiles = self.maximal_profiles()
+        if executor is None:
+            scored = [self.bounds(ws) for ws in profiles]
+        else:
+            from ..parallel import sweep
+
+            scored = list(sweep(functools.partial(profile_bounds, self.tree, self.M, parts=self.parts),
+                                profiles, executor=executor, progress=False))
+            self.evaluated += len(profiles)
+        best = max(range(len(profiles)), key=lambda i: _score(scored[i], self.params(profiles[i])))
+        return self._allocation(profiles[best], scored[best], "exact")
 
     def greedy(self, start: list[int]) -> Allocation:
         """From ``start``, raise the level with the best gain per added parameter until nothing fits."""

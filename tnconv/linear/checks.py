@@ -44,6 +44,17 @@ class DivergenceError(ValueError):
         The 0-based step at which the non-finite value appeared.
     lr : float
         The learning rate in use.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tnconv.linear import DeepLinearNetwork, SquaredLoss, DivergenceError
+    >>> net = DeepLinearNetwork([np.ones((1, 2))])
+    >>> try:
+    ...     net.fit(SquaredLoss(np.eye(2) * 100, np.array([1.0, 1.0])), lr=10.0, n_iter=50)
+    ... except DivergenceError as err:
+    ...     print(err.lr)
+    10.0
     """
 
     def __init__(self, step: int, value: Any, lr: Any, what: str = "loss"):

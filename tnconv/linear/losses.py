@@ -46,7 +46,25 @@ class _MatrixLoss:
         return W
 
     def value(self, W: Array) -> Array:
-        """The loss alone."""
+        """The loss alone.
+
+        Parameters
+        ----------
+        W : array of shape (d_out, d_in)
+            The end-to-end matrix.
+
+        Returns
+        -------
+        array
+            A scalar (or one per stacked network).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from tnconv.linear import LpLoss
+        >>> float(LpLoss(np.eye(2), np.array([1.0, 1.0]), p=4).value(np.zeros((1, 2))))
+        0.25
+        """
         return self(W)[0]
 
 

@@ -223,7 +223,20 @@ class DeepLinearNetwork:
         return [int(f.shape[-2]) for f in self.factors[:-1]]
 
     def end_to_end(self) -> Array:
-        """The product ``W_N ... W_1``."""
+        """The product ``W_N ... W_1``.
+
+        Returns
+        -------
+        array of shape (d_out, d_in)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from tnconv.linear import DeepLinearNetwork, SquaredLoss
+        >>> net = DeepLinearNetwork([np.full((2, 2), 0.5), np.eye(2), np.ones((1, 2))])
+        >>> net.end_to_end().tolist()
+        [[1.0, 1.0]]
+        """
         W = self.factors[0]
         for f in self.factors[1:]:
             W = f @ W
@@ -234,7 +247,20 @@ class DeepLinearNetwork:
         return X @ self._xp.matrix_transpose(self.end_to_end())
 
     def balancedness(self) -> list[float]:
-        """``||W_{j+1}^T W_{j+1} - W_j W_j^T||_F`` for ``j = 1..N-1`` (largest over a stack)."""
+        """``||W_{j+1}^T W_{j+1} - W_j W_j^T||_F`` for ``j = 1..N-1`` (largest over a stack).
+
+        Returns
+        -------
+        list of float
+            Zero for a balanced network (the end-to-end rule holds exactly under gradient flow).
+
+        Examples
+        --------
+        >>> from tnconv.linear import DeepLinearNetwork
+        >>> net = DeepLinearNetwork.balanced(d_in=3, d_out=1, depth=2, hidden=[2], scale=0.1, seed=0)
+        >>> [round(b, 12) for b in net.balancedness()]
+        [0.0]
+        """
         xp = self._xp
         out = []
         for lo, hi in zip(self.factors[:-1], self.factors[1:]):
@@ -243,7 +269,26 @@ class DeepLinearNetwork:
         return out
 
     def factor_gradients(self, grad: Array) -> list[Array]:
-        """Chain rule: ``dL/dW_j = (W_N..W_{j+1})^T grad (W_{j-1}..W_1)^T`` for ``grad = dL/dW``."""
+        """Chain rule: ``dL/dW_j = (W_N..W_{j+1})^T grad (W_{j-1}..W_1)^T`` for ``grad = dL/dW``.
+
+        Parameters
+        ----------
+        grad : array of shape (d_out, d_in)
+            The gradient of the loss at the end-to-end matrix.
+
+        Returns
+        -------
+        list of array
+            One gradient per factor, shaped like it.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from tnconv.linear import DeepLinearNetwork, SquaredLoss
+        >>> net = DeepLinearNetwork([np.full((2, 2), 0.5), np.eye(2), np.ones((1, 2))])
+        >>> [g.shape for g in net.factor_gradients(np.ones((1, 2)))]
+        [(2, 2), (2, 2), (1, 2)]
+        """
         xp = self._xp
         fs = self.factors
         N = len(fs)
@@ -259,7 +304,30 @@ class DeepLinearNetwork:
         return grads
 
     def step(self, loss: LossFn, lr: Any) -> Array:
-        """One gradient-descent step on all factors; returns the loss value before the step."""
+        """One gradient-descent step on all factors; returns the loss value before the step.
+
+        Parameters
+        ----------
+        loss : callable
+            ``loss(W) -> (value, grad)``, as for :meth:`fit`.
+        lr : float
+            Step size.
+
+        Returns
+        -------
+        array
+            The loss before the step.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from tnconv.linear import DeepLinearNetwork, SquaredLoss
+        >>> net = DeepLinearNetwork([np.full((2, 2), 0.5), np.eye(2), np.ones((1, 2))])
+        >>> loss = SquaredLoss(np.eye(2), np.array([2.0, 0.0]))
+        >>> before = net.step(loss, lr=0.01)
+        >>> bool(loss.value(net.end_to_end()) < before)
+        True
+        """
         xp = self._xp
         lr_ = check_lr(xp, lr, tuple(self.factors[0].shape[:-2]), like=self.factors[0])
         value, grad = loss(self.end_to_end())
@@ -288,6 +356,15 @@ class DeepLinearNetwork:
         ------
         DivergenceError
             If the loss or a factor becomes non-finite; names the step and suggests a smaller lr.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from tnconv.linear import DeepLinearNetwork, SquaredLoss
+        >>> net = DeepLinearNetwork([np.full((2, 2), 0.5), np.eye(2), np.ones((1, 2))])
+        >>> losses = net.fit(SquaredLoss(np.eye(2), np.array([2.0, 0.0])), lr=0.05, n_iter=100)
+        >>> losses.shape, bool(losses[-1] < losses[0])
+        ((101,), True)
         """
         if tuple(self.factors[0].shape[:-2]):
             raise ValueError("fit() trains one network; for a stack call step() in a loop")

@@ -31,59 +31,26 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
-from ..partitions import validate_partition
-from .flow import CutProblem, fallback_warning, prepare
+from .._core.executors import check_bool, check_int
+from .batch import Queries, solve_queries
+from .distributed import solve_distributed
+from .flow import CutProblem, prepare
 from .result import CutEdge, MinCut
 from .tree import tree_min_cut
 
 __all__ = ["CutEdge", "CutProblem", "MinCut", "min_cut", "min_cuts", "prepare", "tree_min_cut"]
 
 _METHODS = ("auto", "tree", "networkx", "scipy")
-# Vertices x partitions per vectorized tree-DP batch (each work array is at most 16 MiB in float32).
-_BATCH_ELEMENTS = 2**22
-
-
-def _validate(part: Any, n: int) -> tuple[frozenset, np.ndarray]:
-    """``validate_partition`` with a fast path for well-formed sets/arrays of ints (the common case in
-    batched queries); anything unusual goes through ``validate_partition`` for its error message.
-    Returns the partition and its positions as an array."""
-    if isinstance(part, (str, bytes)):
-        raise TypeError(
-            f"a partition is a set of input positions, got the string {part!r}; for a named partition "
-            f"use tnconv.partitions.named({part!r}, shape)"
-        )
-    if isinstance(part, Mapping):
-        raise TypeError(
-            f"a partition is a set of input positions, got a {type(part).__name__} "
-            f"({_preview(part)}); min_cuts(model, {{name: partition, ...}}) takes a dict of partitions"
-        )
-    # map/set run in C; bools, floats and out-of-range ints take the slow path (its error messages)
-    if (isinstance(part, (frozenset, set, list, tuple, range)) and 0 < len(part) < n
-            and set(map(type, part)) == {int} and min(part) >= 0 and max(part) < n):
-        arr = np.fromiter(part, dtype=np.int64, count=len(part))
-        if isinstance(part, (frozenset, set, range)) or np.unique(arr).size == arr.size:
-            return (part if isinstance(part, frozenset) else frozenset(arr.tolist())), arr
-    fs = validate_partition(part, n)
-    return fs, np.fromiter(fs, dtype=np.int64, count=len(fs))
 
 
 def _preview(obj: Any, width: int = 40) -> str:
     text = repr(obj)
     return text if len(text) <= width else text[: width - 4] + " ..."
-
-
-def _mask(arrs: Sequence[np.ndarray], P: int) -> np.ndarray:
-    """(P, B) bool: ``on[p, b]`` iff open leg p is in partition b."""
-    on = np.zeros((P, len(arrs)), dtype=bool)
-    if arrs:
-        cols = np.repeat(np.arange(len(arrs)), [a.size for a in arrs])
-        on[np.concatenate(arrs), cols] = True
-    return on
 
 
 def _scipy_ok(prob: CutProblem) -> bool:
@@ -119,75 +86,44 @@ def _resolve(prob: CutProblem, method: str, flow_func: Any) -> str:
     return method
 
 
-def _make_batch(
-    prob: CutProblem, parts: Sequence[frozenset], on: np.ndarray, sides: np.ndarray, method: str,
-    expect: Sequence[int],
-) -> list[MinCut]:
-    """MinCut objects from labellings ``sides`` ((T+P, B) bool), checked against the exact optimum
-    ``expect`` (integer capacity units) that the solver reported."""
-    cut_e, cut_h = prob.cut_masks(sides, on)
-    out = []
-    for b, part in enumerate(parts):
-        ce, ch = np.flatnonzero(cut_e[:, b]), np.flatnonzero(cut_h[:, b])
-        ce_l, ch_l = ce.tolist(), ch.tolist()
-        # The labelling must cost exactly the optimum the solver reported (the DP value, or the max
-        # flow by max-flow min-cut): anything else is a solver bug, never a silent result.
-        got = prob.cut_units(ce_l, ch_l)
-        if got != expect[b]:
-            raise RuntimeError(
-                f"internal error: the {method} cut costs {got} units but the optimum is {expect[b]} "
-                f"(partition {sorted(part)[:10]})"
-            )
-        bound = prob.bound_of(ce_l, ch_l)
-        out.append(MinCut(bound, _log2(bound), part, method, prob, sides[:, b].copy(), ce, ch))
-    return out
-
-
-def _log2(n: int) -> float:
-    import math
-
-    return math.log2(n)  # exact input (an int of any size), correctly rounded enough for display
-
-
-def _solve_flow(prob: CutProblem, part: frozenset, arr: np.ndarray, method: str, flow_func: Any) -> MinCut:
-    if method == "scipy":
-        try:
-            side, value = prob.solve_scipy(part)
-        except OverflowError as exc:
-            fallback_warning(str(exc))
-            side, value = prob.solve_networkx(part)
-            method = "networkx"
-    else:
-        side, value = prob.solve_networkx(part, flow_func)
-    on = _mask([arr], prob.n_open)
-    return _make_batch(prob, [part], on, side[:, None], method, [value])[0]
-
-
 def min_cuts(
     model_or_tn: Any,
-    parts: Iterable[Iterable[int]] | Mapping[Any, Iterable[int]],
+    parts: Iterable[Any] | Mapping[Any, Any],
     output: int = 0,
     method: str = "auto",
     flow_func: Callable | None = None,
+    *,
+    executor: Any = None,
+    chunk_size: int | None = None,
+    progress: bool = False,
 ) -> Any:
     """Exact min cuts for many partitions, reusing all partition-independent work.
 
     The tree solver handles the partitions in vectorized batches; the flow solvers reuse one flow
     network and only toggle its terminal arcs. Safe to call from several threads on one network or
-    model.
+    model. With an ``executor``, chunks of queries run as tasks (thousands of queries per task).
 
     Parameters
     ----------
-    model_or_tn : model, TensorNetwork or CutProblem
+    model_or_tn : model, TensorNetwork, quimb TensorNetwork or CutProblem
     parts : iterable of partitions, or dict name -> partition
-        Each one side ``I`` (iterable of input positions, or a boolean mask). A dict gives a dict of
-        cuts with the same keys.
+        Each one side ``I`` in any form of :mod:`tnconv.partition_resolve` (positions, a boolean mask
+        1D or of the image's shape, a partition name such as ``"odd_even"``, open-leg labels or tags),
+        or an A|B pair ``(A, B)`` (see :func:`min_cut`). A dict gives a dict of cuts with the same keys.
     output : int
         Output channel of a model (0 for a network).
     method : {"auto", "tree", "networkx", "scipy"}
         See :func:`min_cut`.
     flow_func : callable, optional
         A networkx flow function (e.g. ``networkx.algorithms.flow.preflow_push``); implies networkx.
+    executor : None, concurrent.futures.Executor or dask.distributed.Client
+        Where the chunks run (see :func:`tnconv.sweep`): None runs serially. Workers receive the
+        network's structure only (no weights) and send back labellings; the cuts are built here, on
+        the caller's network, and equal the serial ones.
+    chunk_size : int, optional
+        Queries per task (default: about 4 tasks per worker).
+    progress : bool
+        A progress bar over the chunks (executors only).
 
     Returns
     -------
@@ -196,20 +132,25 @@ def min_cuts(
     Raises
     ------
     ValueError
-        An invalid partition (naming the positions), an unknown method (listing the valid ones),
-        ``method="tree"`` on a network with a cycle, a dimension that is not a positive int.
+        An invalid partition (naming the positions), an unknown partition name, an unknown method
+        (listing the valid ones), ``method="tree"`` on a network with a cycle, a dimension that is not
+        a positive int.
     TypeError
-        A model without a tensor network; a partition that is not a set of ints (a string, a dict);
-        an unknown keyword.
+        A model without a tensor network; a partition that is not a partition (a dict, a single int);
+        a bad executor; an unknown keyword.
 
     Examples
     --------
     >>> import tnconv as tc
     >>> net = tc.deep(16, 2, 2, seed=0)
-    >>> [c.bound for c in tc.min_cuts(net, [tc.partitions.odd_even(16), tc.partitions.left_right(16)])]
+    >>> [c.bound for c in tc.min_cuts(net, [tc.partitions.odd_even(16), "left_right"])]
     [256, 2]
     >>> {k: c.bound for k, c in tc.min_cuts(net, {"first": [0], "pair": [0, 1]}).items()}
     {'first': 2, 'pair': 2}
+    >>> from concurrent.futures import ThreadPoolExecutor
+    >>> with ThreadPoolExecutor(2) as pool:
+    ...     [c.bound for c in tc.min_cuts(net, [[0], [0, 1], "odd_even"], executor=pool, chunk_size=2)]
+    [2, 2, 256]
 
     References
     ----------
@@ -218,36 +159,30 @@ def min_cuts(
     method = _check_method(method, flow_func)
     if isinstance(parts, Mapping):
         keys = list(parts)
-        cuts = min_cuts(model_or_tn, [parts[k] for k in keys], output=output, method=method, flow_func=flow_func)
+        cuts = min_cuts(model_or_tn, [parts[k] for k in keys], output=output, method=method, flow_func=flow_func,
+                        executor=executor, chunk_size=chunk_size, progress=progress)
         return dict(zip(keys, cuts))
-    if isinstance(parts, (str, bytes)) or not isinstance(parts, Iterable):
+    if isinstance(parts, (str, bytes)) or not isinstance(parts, (Iterable, np.ndarray)):
         raise TypeError(f"parts must be an iterable of partitions (or a dict of them), got {_preview(parts)}")
     prob = prepare(model_or_tn, output)
-    checked = [_validate(p, prob.n_open) for p in parts]
+    q = Queries(prob, parts)
     method = _resolve(prob, method, flow_func)
-    if method != "tree":
-        return [_solve_flow(prob, p, a, method, flow_func) for p, a in checked]
-    solver = prob.tree_solver()
-    out: list[MinCut] = []
-    # Object (Python int) work arrays cost ~50 bytes an entry, not 4-8: smaller batches.
-    elements = _BATCH_ELEMENTS if solver.dtype != object else _BATCH_ELEMENTS // 16
-    batch = max(1, elements // max(prob.n_vertices, 1))
-    for lo in range(0, len(checked), batch):
-        chunk = checked[lo : lo + batch]
-        on = _mask([a for _, a in chunk], prob.n_open)
-        sides, cost = solver.solve(on)
-        out += _make_batch(prob, [p for p, _ in chunk], on, sides, "tree", cost)
-    return out
+    if executor is None:
+        check_bool("progress", progress)
+        check_int("chunk_size", chunk_size, 1, allow_none=True)
+        return solve_queries(prob, q, 0, len(q), method, flow_func)
+    return solve_distributed(prob, q, method, flow_func, executor, chunk_size, progress)
 
 
 def min_cut(
     model_or_tn: Any,
-    part: Iterable[int],
+    part: Any,
     output: int = 0,
     method: str = "auto",
     flow_func: Callable | None = None,
 ) -> MinCut:
-    """The exact minimum cut of a network between the open legs of ``I`` and those of ``I^c``.
+    """The exact minimum cut of a network between the open legs of ``I`` and those of ``I^c`` (or of
+    ``A`` and ``B``, the other legs free).
 
     Its ``bound`` (the exact product of the severed dimensions, copy tensors charged once) upper-bounds
     the Schmidt rank of the network's tensor across ``(I, I^c)`` for any weights. For generic
@@ -256,12 +191,23 @@ def min_cut(
 
     Parameters
     ----------
-    model_or_tn : TreeModel, TensorNetwork or CutProblem
+    model_or_tn : TreeModel, TensorNetwork, quimb TensorNetwork or CutProblem
         A model is compiled with ``TensorNetwork.from_model(model, output)`` (cached per model). A
         ``MixedConvNet`` (two trees mixed, no tree network) is refused with a TypeError that names
-        ``tnconv.tiling_rank_bounds``.
-    part : iterable of int
-        The side ``I``: a non-empty proper subset of the open-leg positions (or a boolean mask).
+        ``tnconv.tiling_rank_bounds``. A quimb network is imported with
+        ``TensorNetwork.from_quimb(tn)`` (its outer indices open, quimb imported lazily).
+    part : partition, or a pair ``(A, B)``
+        The side ``I``, a non-empty proper subset of the open legs, in any form of
+        :mod:`tnconv.partition_resolve`: positions, a boolean mask (1D or of the image's shape), a
+        partition name for the model's geometry (``"odd_even"``, ``"checkerboard"``), open-leg labels
+        or tags (``["k0", "k1"]``, ``["I0"]`` for a quimb MPS).
+
+        A pair ``(A, B)`` of two such sides (two collections, e.g. ``([0], [5])``; ``("k0", "k1")`` is
+        one side) asks for the cheapest cut separating the legs of ``A`` from those of ``B``, each other
+        open leg free to go to either side: in the flow network, ``A``'s legs are tied to the source,
+        ``B``'s to the sink, and the rest to neither (the tree DP leaves them unconstrained). Its bound
+        is the minimum, over all ways to add the free legs to the two sides, of the ordinary bound;
+        :attr:`MinCut.open_side` says where this cut puts them.
     output : int
         Output channel of a model (0 for a network).
     method : {"auto", "tree", "networkx", "scipy"}
@@ -279,11 +225,12 @@ def min_cut(
     Raises
     ------
     ValueError
-        Empty, full, duplicated or out-of-range partitions; an unknown method (listing the valid ones);
-        ``method="tree"`` on a network with a cycle; a dimension that is not a positive int.
+        Empty, full, duplicated or out-of-range partitions; overlapping ``A`` and ``B``; an unknown
+        partition name, label or tag; an unknown method (listing the valid ones); ``method="tree"`` on
+        a network with a cycle; a dimension that is not a positive int.
     TypeError
-        A model that does not compile to a tensor network; a partition that is not a set of ints (a
-        string, a dict); an unknown keyword.
+        A model that does not compile to a tensor network; a partition that is not one (a dict, a
+        single int); an unknown keyword.
 
     Examples
     --------
@@ -294,6 +241,10 @@ def min_cut(
     (16, 4.0, 4)
     >>> tn = tc.TensorNetwork.from_einsum("ab,bc,cd->ad", [(2, 3), (3, 3), (3, 2)])
     >>> tc.min_cut(tn, [0]).bound
+    2
+    >>> tc.min_cut(tc.deep((4, 4), 2, 2, seed=0), "left_right").bound
+    2
+    >>> tc.min_cut(tn, (["a"], ["d"])).bound     # open-leg labels
     2
 
     References

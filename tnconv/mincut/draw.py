@@ -6,9 +6,12 @@ the reverse). It reads only the public attributes of :class:`~tnconv.mincut.MinC
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
+
+from .draw_layouts import tree_layout
 
 __all__ = ["CUT_COLOR", "SIDE_COLORS", "draw_cut", "pyplot", "tree_layout"]
 
@@ -25,71 +28,9 @@ def pyplot() -> Any:
     return plt
 
 
-def tree_layout(G: Any) -> dict:
-    """Positions for a forest: root (its centre) on top, leaves spread evenly at the bottom.
-
-    Examples
-    --------
-    >>> import networkx as nx
-    >>> pos = tree_layout(nx.path_graph(3))
-    >>> pos[1][1] > pos[0][1]
-    True
-    """
-    import networkx as nx
-
-    pos: dict = {}
-    x0 = 0.0
-    for comp in nx.connected_components(G):
-        sub = G.subgraph(comp)
-        # The middle of a longest path (two BFS sweeps; nx.center would be quadratic).
-        start = next(iter(comp))
-        far = nx.single_source_shortest_path_length(sub, start)
-        a = max(far, key=far.get)
-        paths = nx.single_source_shortest_path(sub, a)
-        longest = paths[max(paths, key=lambda v: len(paths[v]))]
-        centre = longest[len(longest) // 2]
-        tree = nx.bfs_tree(sub, centre)
-        depth = nx.shortest_path_length(tree, centre)
-        xs: dict = {}
-        # Leaves take consecutive x positions in depth-first order and a parent sits at the mean of its
-        # children; a post-order walk does this without recursion (long chains are thousands deep).
-        for u in nx.dfs_postorder_nodes(tree, centre):
-            kids = list(tree.successors(u))
-            if kids:
-                xs[u] = float(np.mean([xs[c] for c in kids]))
-            else:
-                xs[u] = x0
-                x0 += 1.0
-        for u in comp:
-            pos[u] = (xs[u], -float(depth[u]))
-        x0 += 1.0
-    return pos
-
-
-def draw_cut(cut: Any, ax: Any = None, layout: str = "auto", with_labels: bool | None = None) -> Any:
-    """Draw a :class:`~tnconv.mincut.MinCut` on its network (see :meth:`MinCut.draw`).
-
-    Tensors and open legs are coloured by side (blue: ``I``, orange: ``I^c``); severed copy tensors
-    and bonds are red.
-
-    Examples
-    --------
-    >>> import matplotlib; matplotlib.use("Agg")
-    >>> import tnconv as tc
-    >>> ax = tc.min_cut(tc.deep(8, 2, 2, seed=0), [0, 1, 2, 3]).draw()
-    >>> ax.get_title()
-    'min cut 2 = 2^1'
-    """
-    import networkx as nx
-
-    if layout not in ("auto", "tree", "spring"):
-        raise ValueError(f"layout must be 'auto', 'tree' or 'spring', got {layout!r}")
-    plt = pyplot()
-    tn = cut.network
-    G = tn.graph
-    T = tn.n_tensors
+def _sides(cut: Any, G: Any) -> dict:
+    """0 (``I``), 1 (``I^c``) or -1 (severed) for every node of the cut graph."""
     severed_copies = {e.index for e in cut.edges if e.kind == "copy"}
-    severed_inds = {e.index for e in cut.edges if e.kind != "copy"}
     tensor_side = cut.tensor_sides()
     side_of: dict = {}
     for x in G:
@@ -101,28 +42,179 @@ def draw_cut(cut: Any, ax: Any = None, layout: str = "auto", with_labels: bool |
         if x[0] == "copy":
             sides = {side_of[m] for m in G[x] if m in side_of}
             side_of[x] = -1 if x[1] in severed_copies else (sides.pop() if len(sides) == 1 else -1)
-    if layout == "auto":
-        layout = "tree" if nx.is_forest(G) else "spring"
-    pos = tree_layout(G) if layout == "tree" else nx.spring_layout(G, seed=0)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(min(16, 3 + 0.25 * len(G)), 5))
-    colors = [(CUT_COLOR if side_of[x] < 0 else SIDE_COLORS[side_of[x]]) for x in G]
-    sizes = [{"tensor": 140, "copy": 60, "open": 25}[x[0]] * (2.2 if side_of[x] < 0 else 1) for x in G]
-    shapes = {"tensor": "s", "copy": "o", "open": "v"}
-    nodes = list(G)
-    for kind, marker in shapes.items():
-        sel = [k for k, x in enumerate(nodes) if x[0] == kind]
-        if sel:
-            nx.draw_networkx_nodes(G, pos, nodelist=[nodes[k] for k in sel], node_color=[colors[k] for k in sel],
-                                   node_size=[sizes[k] for k in sel], node_shape=marker, ax=ax)
-    cut_edges = [(u, v) for u, v, d in G.edges(data=True) if set(d["inds"]) & severed_inds]
-    other = [(u, v) for u, v in G.edges() if (u, v) not in set(cut_edges)]
-    nx.draw_networkx_edges(G, pos, edgelist=other, edge_color="#999999", width=0.8, ax=ax)
-    nx.draw_networkx_edges(G, pos, edgelist=cut_edges, edge_color=CUT_COLOR, width=2.5, ax=ax)
-    if with_labels or (with_labels is None and T <= 16):
-        labels = {x: G.nodes[x]["label"] for x in G if x[0] == "tensor"}
-        nx.draw_networkx_labels(G, pos, labels=labels, font_size=6, ax=ax)
+    return side_of
+
+
+def _title(cut: Any) -> str:
     size = f"{cut.bound} = 2^{cut.log2_bound:.4g}" if cut.log2_bound < 40 else f"2^{cut.log2_bound:.6g}"
-    ax.set_title(f"min cut {size}")
-    ax.set_axis_off()
+    return f"min cut {size}"
+
+
+def draw_cut(cut: Any, ax: Any = None, layout: str = "auto", with_labels: bool | None = None,
+             shape: Any = None, view: str = "auto", legend: bool = True) -> Any:
+    """Draw a :class:`~tnconv.mincut.MinCut` on its network, or on the image (see :meth:`MinCut.draw`).
+
+    Tensors and open legs are coloured by side (blue: ``I``, orange: ``I^c``); severed copy tensors
+    and bonds are red; a legend says so. Models are drawn as their pooling tree (root on top), an MPS
+    as a chain and a PEPS as a grid (from the network's structure or quimb's ``X``/``Y`` tags). Large
+    networks get small markers, thin bonds and a strip of the inputs' sides along the bottom.
+
+    With ``shape=(h, w)`` (a 2D model) the image view colours the pixels of each side and outlines the
+    window of every severed index, coloured by its height in the pooling hierarchy.
+
+    Parameters
+    ----------
+    cut : MinCut
+    ax : matplotlib Axes, optional
+        Where to draw (one view). Default: a new figure (both views side by side when ``shape`` is
+        given and ``view="auto"``).
+    layout : {"auto", "tree", "chain", "grid", "spring"}
+    with_labels : bool, optional
+        Tensor names; default only for at most 16 tensors.
+    shape : (height, width), optional
+        The image shape of the inputs (position ``r * width + c``).
+    view : {"auto", "network", "image", "both"}
+    legend : bool
+
+    Returns
+    -------
+    matplotlib Axes
+        The image view's axes when there is one, else the network's (``ax.figure.axes`` holds both).
+
+    Raises
+    ------
+    ValueError
+        An unknown ``layout`` or ``view``, an image view without ``shape``, or a ``shape`` that does not
+        match the inputs.
+    ImportError
+        Without matplotlib.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import tnconv as tc
+    >>> ax = tc.min_cut(tc.deep(8, 2, 2, seed=0), [0, 1, 2, 3]).draw()
+    >>> ax.get_title()
+    'min cut 2 = 2^1'
+    >>> cut = tc.min_cut(tc.deep((4, 4), 2, 2, seed=0), tc.partitions.checkerboard((4, 4)))
+    >>> [a.get_title() for a in cut.draw(shape=(4, 4)).figure.axes]
+    ['min cut 16 = 2^4: on the image', 'min cut 16 = 2^4']
+    """
+    if view not in ("auto", "network", "image", "both"):
+        raise ValueError(f"view must be 'auto', 'network', 'image' or 'both', got {view!r}")
+    if view in ("image", "both") and shape is None:
+        raise ValueError(f"view={view!r} needs the image shape: draw(shape=(height, width))")
+    if view == "auto":
+        view = "network" if shape is None else ("both" if ax is None else "image")
+    plt = pyplot()
+    if view == "both":
+        if ax is not None:
+            raise ValueError("view='both' draws two panels: leave ax=None")
+        fig = plt.figure(figsize=(12.5, 5.6))
+        grid = fig.add_gridspec(1, 2, width_ratios=[1, 1.7])
+        ax_img, ax_net = fig.add_subplot(grid[0]), fig.add_subplot(grid[1])
+        _draw_image(cut, shape, ax_img, legend)
+        _draw_network(cut, ax_net, layout, with_labels, legend)
+        fig.tight_layout()
+        return ax_img
+    if view == "image":
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 5.6))
+        return _draw_image(cut, shape, ax, legend)
+    return _draw_network(cut, ax, layout, with_labels, legend)
+
+
+def _draw_image(cut: Any, shape: Any, ax: Any, legend: bool) -> Any:
+    from .draw_image import draw_on_image
+
+    if not (isinstance(shape, (tuple, list)) and len(shape) == 2):
+        raise ValueError(f"shape must be (height, width), got {shape!r}")
+    draw_on_image(cut, (int(shape[0]), int(shape[1])), ax, legend=legend)
+    ax.set_title(f"{_title(cut)}: on the image")
     return ax
+
+
+def _draw_network(cut: Any, ax: Any, layout: str, with_labels: bool | None, legend: bool) -> Any:
+    import networkx as nx
+
+    from .draw_layouts import detect_layout
+
+    plt = pyplot()
+    tn = cut.network
+    G = tn.graph
+    name, pos = detect_layout(tn, layout)
+    side_of = _sides(cut, G)
+    xs = np.array([p[0] for p in pos.values()])
+    columns = max(1, len({round(float(x), 3) for x in xs}))
+    if ax is None:
+        wide = 3 + 0.22 * columns if name != "grid" else 7
+        _, ax = plt.subplots(figsize=(min(16, max(6, wide)), 5.5 if name != "chain" else 2.6))
+    # markers shrink to the room per column, so that 256 inputs stay apart
+    width_pt = ax.get_position().width * ax.figure.get_figwidth() * 72
+    room = max(1.0, width_pt / max(columns, 1))
+    shrink = min(1.0, (0.8 * room / 12.0) ** 2)
+    big = len(G) > 400
+    if big and name == "tree":  # thousands of vertical legs read as a grey block: the strip shows them
+        G = G.subgraph([x for x in G if x[0] != "open"])
+    severed_inds = {e.index for e in cut.edges if e.kind != "copy"}
+    cut_edges = [(u, v) for u, v, d in G.edges(data=True) if set(d["inds"]) & severed_inds]
+    cut_set = set(cut_edges)
+    other = [(u, v) for u, v in G.edges() if (u, v) not in cut_set]
+    nx.draw_networkx_edges(G, pos, edgelist=other, edge_color="#9a9a9a", width=0.35 if big else 0.8, ax=ax)
+    nx.draw_networkx_edges(G, pos, edgelist=cut_edges, edge_color=CUT_COLOR, width=1.6 if big else 2.5, ax=ax)
+    shapes = {"tensor": "s", "copy": "o", "open": "v"}
+    base = {"tensor": 140, "copy": 60, "open": 25}
+    for kind, marker in shapes.items():
+        sel = [x for x in G if x[0] == kind]
+        if not sel:
+            continue
+        colors = [CUT_COLOR if side_of[x] < 0 else SIDE_COLORS[side_of[x]] for x in sel]
+        sizes = [max(5.0, base[kind] * shrink) * (2.2 if side_of[x] < 0 else 1) for x in sel]
+        nx.draw_networkx_nodes(G, pos, nodelist=sel, node_color=colors, node_size=sizes, node_shape=marker,
+                               linewidths=0, ax=ax)
+    if with_labels or (with_labels is None and tn.n_tensors <= 16):
+        # quimb labels carry the site tag and the X/Y coordinate tags: the site tag says it all
+        labels = {x: re.sub(r",?\b[XY]\d+\b", "", str(G.nodes[x]["label"])) for x in G if x[0] == "tensor"}
+        nx.draw_networkx_labels(G, pos, labels=labels, font_size=6, ax=ax)
+    if name == "grid" and tn.n_tensors <= 400:
+        ax.set_aspect("equal")
+        ax.margins(0.08)
+    elif name == "chain":
+        ax.set_ylim(-1.2, 0.6)
+    if big and name == "tree":
+        _side_strip(ax, pos, side_of, tn.graph)
+    ax.set_title(_title(cut))
+    ax.set_axis_off()
+    if legend:
+        _legend(ax, cut)
+    return ax
+
+
+def _side_strip(ax: Any, pos: dict, side_of: dict, G: Any) -> None:
+    """A band under the tree: one cell per input, coloured by its side (readable however many)."""
+    opens = sorted((x for x in G if x[0] == "open"), key=lambda x: pos[x][0])
+    if not opens:
+        return
+    y = min(pos[x][1] for x in G if x[0] != "open") - 1.1
+    xs = [pos[x][0] for x in opens]
+    colors = [SIDE_COLORS[side_of[x]] for x in opens]
+    ax.bar(xs, 0.8, bottom=y, width=1.0, color=colors, linewidth=0)
+    ax.text(min(xs) - 1, y + 0.4, "inputs", ha="right", va="center", fontsize=8)
+
+
+def _legend(ax: Any, cut: Any) -> None:
+    from matplotlib.lines import Line2D
+
+    n_copy = sum(e.kind == "copy" for e in cut.edges)
+    n_other = len(cut.edges) - n_copy
+    handles = [
+        Line2D([], [], marker="s", linestyle="", color=SIDE_COLORS[0], label="side I"),
+        Line2D([], [], marker="s", linestyle="", color=SIDE_COLORS[1], label="side I\u1d9c"),
+        Line2D([], [], marker="o", linestyle="", color=CUT_COLOR, markersize=9,
+               label=f"severed copy tensor ({n_copy})"),
+        Line2D([], [], color=CUT_COLOR, linewidth=2.5, label=f"severed bond / leg ({n_other})"),
+        Line2D([], [], marker="s", linestyle="", color="#555555", label="tensor"),
+        Line2D([], [], marker="o", linestyle="", color="#555555", markersize=5, label="copy tensor (hyperedge)"),
+        Line2D([], [], marker="v", linestyle="", color="#555555", markersize=5, label="open leg (input)"),
+    ]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize=8, frameon=False)

@@ -140,6 +140,37 @@ class CutProblem:
         self._tree: Any = None
         self._nx: Any = None
         self._scipy: dict[str, Any] = {}
+        self._resolver: Any = None
+
+    # ------------------------------------------------------------------ copies for workers
+    def __getstate__(self) -> dict[str, Any]:
+        # The lock cannot be pickled and the flow networks are rebuilt where needed; the tree solver
+        # (the costly part) travels.
+        state = self.__dict__.copy()
+        state.update(_lock=None, _nx=None, _scipy={}, _resolver=None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
+    def structure_copy(self) -> CutProblem:
+        """A copy over a shape-only network (no arrays: what a worker needs), sharing the built tree
+        solver's arrays."""
+        import copy
+
+        from ..network import TensorNetwork
+
+        tn = self.tn
+        out = copy.copy(self)
+        out.__setstate__(self.__getstate__())
+        out.tn = TensorNetwork(None, tn.inds, size_dict=tn.size_dict, open_inds=tn.open_inds, names=tn.names,
+                               index_info=tn.index_info)
+        if self._tree is not None:
+            solver = copy.copy(self._tree)
+            solver.prob = out
+            out._tree = solver
+        return out
 
     # ------------------------------------------------------------------ structure
     def _n_components(self) -> int:
@@ -161,6 +192,23 @@ class CutProblem:
                 comps -= 1
         return comps
 
+    @property
+    def resolver(self) -> Any:
+        """The :class:`~tnconv.partition_resolve.PartitionResolver` of this network's open legs (cached):
+        its geometry (the image shape of a compiled 2D model), open-leg labels and tensor tags."""
+        with self._lock:
+            if self._resolver is None:
+                from ..network_io import LegTags
+                from ..partition_resolve import PartitionResolver
+
+                tn = self.tn
+                shape = getattr(tn.tree, "image_shape", None) if tn.tree is not None else None
+                if shape is not None and math.prod(shape) != self.n_open:
+                    shape = None
+                self._resolver = PartitionResolver(self.n_open, shape=shape, labels=tn.open_inds,
+                                                   tags=LegTags(tn))
+            return self._resolver
+
     def log2_unit(self) -> float:
         """log2 of one capacity unit (``log2(base)``, or ``2**-K``); approximate, for display only."""
         return math.log2(self.base) if self.base is not None else 2.0 ** -(self.scale_bits or 0)
@@ -181,11 +229,13 @@ class CutProblem:
             return self._tree
 
     # ------------------------------------------------------------------ result from a labelling
-    def cut_masks(self, sides: np.ndarray, on: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def cut_masks(self, sides: np.ndarray, on: np.ndarray, free: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
         """Cut bonds and copy tensors of labellings ``sides`` ((T+P, B) bool, True = I side).
 
         A bond is cut when its two ends differ, a copy tensor when its members are on both sides.
-        ``on`` ((P, B) bool) is the partitions' open-leg mask, checked against the labelling.
+        ``on`` ((P, B) bool) is the partitions' open-leg mask, checked against the labelling except
+        where ``free`` ((P, B) bool, A|B queries) leaves a leg to either side.
 
         Raises
         ------
@@ -193,17 +243,36 @@ class CutProblem:
             If a labelling puts an open leg on the wrong side (a solver bug; never silently wrong).
         """
         T, P = self.n_tensors, self.n_open
-        bad = np.argwhere(sides[T : T + P] != on)
+        wrong = sides[T : T + P] != on
+        if free is not None:
+            wrong &= ~free
+        bad = np.argwhere(wrong)
         if bad.size:
             raise RuntimeError(f"internal error: a cut puts open leg {int(bad[0, 0])} on the wrong side")
         B = sides.shape[1]
         cut_e = sides[self.edge_u] != sides[self.edge_v] if self.edges else np.zeros((0, B), bool)
         if self.hyper:
-            count = np.add.reduceat(sides[self.hyper_members].astype(np.int64), self.hyper_starts, axis=0)
-            cut_h = (count > 0) & (count < self.hyper_sizes[:, None])
+            # bool reductions: no int64 copy of the (members x partitions) array
+            member_sides = sides[self.hyper_members]
+            cut_h = np.logical_or.reduceat(member_sides, self.hyper_starts, axis=0)
+            cut_h &= ~np.logical_and.reduceat(member_sides, self.hyper_starts, axis=0)
         else:
             cut_h = np.zeros((0, B), bool)
         return cut_e, cut_h
+
+    def batch_units(self, cut_e: np.ndarray, cut_h: np.ndarray) -> list[int]:
+        """The exact capacity (integer units) of each cut of a batch (``cut_masks`` output)."""
+        B = cut_e.shape[1]
+        if self.total_units < 2**53:
+            # every partial sum is an integer below 2**53: exact in float64
+            got = np.zeros(B)
+            if cut_e.size:
+                got += self.edge_cap.astype(np.float64) @ cut_e
+            if cut_h.size:
+                got += self.hyper_cap.astype(np.float64) @ cut_h
+            return [int(x) for x in got]
+        return [self.cut_units(np.flatnonzero(cut_e[:, b]).tolist(), np.flatnonzero(cut_h[:, b]).tolist())
+                for b in range(B)]
 
     def cut_units(self, cut_e: Sequence[int], cut_h: Sequence[int]) -> int:
         """The exact capacity (integer units) of the cut made of bonds ``cut_e`` and copy tensors ``cut_h``."""
@@ -249,10 +318,12 @@ class CutProblem:
         self._nx = (R, s, t)
         return self._nx
 
-    def solve_networkx(self, part: frozenset, flow_func: Callable | None = None) -> tuple[np.ndarray, int]:
+    def solve_networkx(self, part: frozenset, flow_func: Callable | None = None,
+                       other: frozenset | None = None) -> tuple[np.ndarray, int]:
         """Max flow with networkx on exact Python-int capacities; returns the side of every tensor/open
-        vertex and the flow value (in capacity units). Thread-safe: queries on one problem take turns
-        on its cached residual network."""
+        vertex and the flow value (in capacity units). ``other`` (an A|B query) ties only those legs to
+        the sink, leaving the rest free. Thread-safe: queries on one problem take turns on its cached
+        residual network."""
         from networkx.algorithms.flow import boykov_kolmogorov
 
         func = boykov_kolmogorov if flow_func is None else flow_func
@@ -262,8 +333,9 @@ class CutProblem:
             inf = R.graph["inf"]
             for p in range(self.n_open):
                 on = p in part
+                sink = not on and (other is None or p in other)
                 R[s][T + p]["capacity"] = inf if on else 0
-                R[T + p][t]["capacity"] = 0 if on else inf
+                R[T + p][t]["capacity"] = inf if sink else 0
             R2 = func(R, s, t, capacity="capacity", residual=R)
             if R2 is not R:  # pragma: no cover - a flow_func that ignores residual=
                 R = R2
@@ -291,92 +363,24 @@ class CutProblem:
     def _scipy_network(self) -> dict[str, Any]:
         with self._lock:
             if not self._scipy:
-                self._scipy = self._build_scipy()
+                from .flow_scipy import build_scipy_network
+
+                self._scipy = build_scipy_network(self)
             return self._scipy
 
-    def _build_scipy(self) -> dict[str, Any]:
-        if not self.scipy_fits():
-            raise OverflowError(
-                f"the exact integer capacities of this network total about 2^{self.total_units.bit_length()}, "
-                "more than scipy's int32 max-flow holds"
-            )
-        T, P, H = self.n_tensors, self.n_open, len(self.hyper)
-        inf = self.total_units + 1
-        rows, cols, data = [], [], []
-        for (u, v, _), c in zip(self.edges, self.edge_units):
-            if u == v:
-                continue
-            rows += [u, v]
-            cols += [v, u]
-            data += [c, c]
-        for j, ((_, ms), c) in enumerate(zip(self.hyper, self.hyper_units)):
-            hin, hout = T + P + j, T + P + H + j
-            rows.append(hin)
-            cols.append(hout)
-            data.append(c)
-            m = ms.tolist()
-            rows += m + [hout] * len(m)
-            cols += [hin] * len(m) + m
-            data += [inf] * (2 * len(m))
-        import scipy.sparse as sp
-
-        n, s, t = T + P + 2 * H + 2, T + P + 2 * H, T + P + 2 * H + 1
-        # Both terminal arcs of every open leg are stored (explicit zeros allowed): a query only
-        # rewrites their capacities in a copy of ``data``.
-        opens = list(range(T, T + P))
-        rows += [s] * P + opens
-        cols += opens + [t] * P
-        data += [0] * (2 * P)
-        cap = sp.csr_array((np.array(data, dtype=np.int32), (np.array(rows, dtype=np.int32),
-                            np.array(cols, dtype=np.int32))), shape=(n, n))
-        cap.sum_duplicates()
-        cap.sort_indices()
-
-        def slot(r: int, c: int) -> int:
-            lo, hi = cap.indptr[r], cap.indptr[r + 1]
-            return int(lo + np.searchsorted(cap.indices[lo:hi], c))
-
-        return {
-            "cap": cap,
-            "from_s": np.array([slot(s, o) for o in opens], dtype=np.int64),
-            "to_t": np.array([slot(o, t) for o in opens], dtype=np.int64),
-            "inf": inf,
-            "s": s,
-            "t": t,
-        }
-
-    def solve_scipy(self, part: frozenset) -> tuple[np.ndarray, int]:
+    def solve_scipy(self, part: frozenset, other: frozenset | None = None) -> tuple[np.ndarray, int]:
         """Max flow with ``scipy.sparse.csgraph.maximum_flow`` (Dinic) on the cached CSR network; a query
-        only rewrites the capacities of the terminal arcs, in its own copy (thread-safe).
+        only rewrites the capacities of the terminal arcs, in its own copy (thread-safe). ``other`` (an
+        A|B query) ties only those legs to the sink, leaving the rest free.
 
         Raises
         ------
         OverflowError
             If the exact capacities do not fit int32 (see :meth:`scipy_fits`).
         """
-        try:
-            import scipy.sparse as sp
-            from scipy.sparse.csgraph import breadth_first_order, maximum_flow
-        except ImportError as exc:  # pragma: no cover - scipy is in the test extra
-            raise ImportError("method='scipy' needs scipy: pip install 'tnconv[scipy]'") from exc
-        net = self._scipy_network()
-        T, P = self.n_tensors, self.n_open
-        s, t, inf, base = net["s"], net["t"], net["inf"], net["cap"]
-        on = np.zeros(P, dtype=bool)
-        on[list(part)] = True
-        data = base.data.copy()
-        data[net["from_s"]] = np.where(on, inf, 0)
-        data[net["to_t"]] = np.where(on, 0, inf)
-        cap = sp.csr_array((data, base.indices.copy(), base.indptr.copy()), shape=base.shape)
-        res = maximum_flow(cap, s, t)
-        resid = (cap - res.flow).tocsr()
-        resid.data = (resid.data > 0).astype(np.int8)
-        resid.eliminate_zeros()
-        reach = breadth_first_order(resid, s, directed=True, return_predecessors=False)
-        side = np.zeros(T + P, dtype=bool)
-        reach = reach[reach < T + P]
-        side[reach] = True
-        return side, int(res.flow_value)
+        from .flow_scipy import solve_scipy
+
+        return solve_scipy(self, self._scipy_network(), part, other)
 
 
 # Per-network caches: compiled networks by model (per output) and prepared problems by network.
@@ -390,8 +394,9 @@ def prepare(obj: Any, output: int = 0) -> CutProblem:
 
     Parameters
     ----------
-    obj : TreeModel, TensorNetwork or CutProblem
-        A model is compiled with ``TensorNetwork.from_model(obj, output)``.
+    obj : TreeModel, TensorNetwork, quimb TensorNetwork or CutProblem
+        A model is compiled with ``TensorNetwork.from_model(obj, output)``; a quimb network is imported
+        with ``TensorNetwork.from_quimb(obj)`` (its outer indices open) on every call.
     output : int
         The output channel of a model (must be 0 for a network or a problem).
 
@@ -421,6 +426,7 @@ def prepare(obj: Any, output: int = 0) -> CutProblem:
     True
     """
     from ..network import TensorNetwork
+    from ..network_io import is_quimb_network
 
     if isinstance(output, (bool, np.bool_)) or not isinstance(output, (int, np.integer)):
         raise TypeError(f"output must be an int (an output channel), got {output!r}")
@@ -429,6 +435,9 @@ def prepare(obj: Any, output: int = 0) -> CutProblem:
         raise ValueError(f"output={output} applies to models; a {type(obj).__name__} has a single output")
     if isinstance(obj, CutProblem):
         return obj
+    if is_quimb_network(obj):
+        # converted on every call: a quimb network is mutable, so it is never cached by identity
+        obj = TensorNetwork.from_quimb(obj)
     if isinstance(obj, TensorNetwork):
         with _CACHE_LOCK:
             prob = _TN_CACHE.get(obj)

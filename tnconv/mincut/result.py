@@ -7,6 +7,7 @@ References
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -31,6 +32,12 @@ class CutEdge(NamedTuple):
         Where it is, e.g. ``"copy tensor of window {0,1,2,3} (dim 8)"``.
     tensors : tuple of str
         Names of the tensors that carry the index.
+
+    Examples
+    --------
+    >>> import tnconv as tc
+    >>> tc.min_cut(tc.deep(4, 2, 2, seed=0), [0, 1]).edges[0].kind
+    'copy'
     """
 
     kind: str
@@ -46,8 +53,8 @@ class MinCut:
 
     ``bound`` upper-bounds the Schmidt rank ``rank [[A]]_I`` of the network's tensor for any weights. For
     generic *independent* weights it equals the rank when every dimension is a power of one integer
-    (MATH.md §3); tied (shared) weights can fall below it, e.g. ``ConvAC(ModeTree.from_nested(((2, 1, 0),
-    4, 3)), 2, 4, shared=True)`` across ``{0, 2}``: min cut 4, generic rank 3.
+    (theory page, :ref:`theory-mincut`); tied (shared) weights can fall below it, e.g.
+    ``ConvAC(ModeTree.from_nested(((2, 1, 0), 4, 3)), 2, 4, shared=True)`` across ``{0, 2}``: min cut 4, generic rank 3.
 
     Attributes
     ----------
@@ -56,7 +63,10 @@ class MinCut:
     log2_bound : float
         ``math.log2(bound)`` (correctly rounded from the exact integer).
     part : frozenset of int
-        The side ``I``.
+        The side ``I`` (for an A|B cut, ``A``).
+    other : frozenset of int or None
+        ``B`` for an A|B cut (the legs in neither are free, see :attr:`free` and :attr:`open_side`);
+        None for an ordinary cut, whose other side is the complement of ``part``.
     method : str
         The solver that found the cut (``"tree"``, ``"networkx"`` or ``"scipy"``).
     edges : tuple of CutEdge
@@ -74,15 +84,56 @@ class MinCut:
 
     bound: int
     log2_bound: float
-    part: frozenset
+    # The side I as the caller gave it (a frozenset) or as positions (an int array, turned into the
+    # frozenset ``part`` on first use): batches of 10^5 queries need not hold 10^5 frozensets.
+    _part: Any = field(repr=False)
     method: str
     _prob: Any = field(repr=False)
-    _side: np.ndarray = field(repr=False)
+    # Packed bits (np.packbits) of the side of every tensor and open leg: V/8 bytes per cut.
+    _side_bits: np.ndarray = field(repr=False)
     _cut_e: np.ndarray = field(repr=False)
     _cut_h: np.ndarray = field(repr=False)
+    other: frozenset | None = None
+
+    @functools.cached_property
+    def part(self) -> frozenset:
+        p = self._part
+        return p if isinstance(p, frozenset) else frozenset(np.asarray(p).tolist())
+
+    @property
+    def _side(self) -> np.ndarray:
+        V = self._prob.n_tensors + self._prob.n_open
+        return np.unpackbits(self._side_bits, count=V).astype(bool)
+
+    @property
+    def free(self) -> frozenset:
+        """The open legs in neither side of an A|B cut (empty for an ordinary cut)."""
+        if self.other is None:
+            return frozenset()
+        return frozenset(range(self._prob.n_open)) - self.part - self.other
+
+    @property
+    def open_side(self) -> frozenset:
+        """The open legs that this cut puts on the side of :attr:`part`: ``part`` itself, plus, for an
+        A|B cut, the free legs that the cut leaves there (ties go to the side of their tensor).
+
+        Examples
+        --------
+        >>> import tnconv as tc
+        >>> tn = tc.TensorNetwork.from_einsum("ab,bc,cd->acd", [(2, 4), (4, 4), (4, 2)])
+        >>> cut = tc.min_cut(tn, ([0], [1]))   # leg 2 free
+        >>> cut.bound, sorted(cut.open_side), sorted(cut.free)
+        (2, [0], [2])
+        """
+        T = self._prob.n_tensors
+        return frozenset(np.flatnonzero(self._side[T:]).tolist())
 
     @property
     def edges(self) -> tuple[CutEdge, ...]:
+        """What the cut severs: one :class:`CutEdge` per index (copy tensors first, then bonds, then open legs).
+
+        The dimensions multiply to :attr:`bound`.
+        """
         prob = self._prob
         tn = prob.tn
         T = prob.n_tensors
@@ -113,6 +164,7 @@ class MinCut:
 
     @property
     def side(self) -> frozenset:
+        """The names of the tensors on the ``I`` side (see :meth:`tensor_sides` for the boolean form)."""
         names = self._prob.tn.names
         return frozenset(names[k] for k in np.flatnonzero(self._side[: self._prob.n_tensors]))
 
@@ -148,7 +200,24 @@ class MinCut:
         return tuple(e.index for e in self.edges)
 
     def summary(self, max_edges: int = 8) -> str:
-        """A few lines: the bound and where the cut runs."""
+        """A few lines: the bound and where the cut runs.
+
+        Parameters
+        ----------
+        max_edges : int
+            Severed indices listed before "... and k more".
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> import tnconv as tc
+        >>> print(tc.min_cut(tc.deep(4, 2, 2, seed=0), [0, 1]).summary())
+        min cut 2 (log2 1) across 1 severed indices [tree]
+          copy tensor of window {...} (dim 2)
+        """
         es = self.edges
         lines = [f"min cut {self.bound} (log2 {self.log2_bound:.4g}) across {len(es)} severed indices [{self.method}]"]
         for e in es[:max_edges]:
@@ -162,7 +231,8 @@ class MinCut:
 
     def __repr__(self) -> str:
         bound = str(self.bound) if self.log2_bound < 64 else f"2^{self.log2_bound:.6g}"
-        return (f"MinCut(bound={bound}, log2_bound={self.log2_bound:.6g}, |I|={len(self.part)}, "
+        pair = "" if self.other is None else f", |B|={len(self.other)}"
+        return (f"MinCut(bound={bound}, log2_bound={self.log2_bound:.6g}, |I|={len(self._part)}{pair}, "
                 f"severed={len(self._cut_e) + len(self._cut_h)} groups, method={self.method!r})")
 
     def draw(self, ax: Any = None, layout: str = "auto", **kw: Any) -> Any:
@@ -173,6 +243,8 @@ class MinCut:
         ax : matplotlib Axes, optional
         layout : {"auto", "tree", "spring"}
             ``"tree"`` lays forest networks out by depth (root on top); ``"auto"`` picks it for forests.
+        **kw
+            Passed on to :func:`tnconv.mincut.draw.draw_cut`.
 
         Returns
         -------
@@ -182,6 +254,15 @@ class MinCut:
         ------
         ImportError
             Without matplotlib: ``pip install 'tnconv[plot]'``.
+
+        Examples
+        --------
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt, tnconv as tc
+        >>> ax = tc.min_cut(tc.deep(4, 2, 2, seed=0), [0, 1]).draw()
+        >>> type(ax).__name__
+        'Axes'
+        >>> plt.close("all")
         """
         from .draw import draw_cut
 

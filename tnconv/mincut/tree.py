@@ -232,13 +232,16 @@ class TreeSolver:
             return np.array([int(v) for v in values], dtype=object).reshape(values.shape)
         return np.asarray(values.astype(np.float64), dtype=self.dtype)
 
-    def solve(self, on: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    def solve(self, on: np.ndarray, free: np.ndarray | None = None) -> tuple[np.ndarray, list[int]]:
         """Optimal labellings of a batch of partitions.
 
         Parameters
         ----------
         on : (P, B) bool
             ``on[p, b]``: open leg ``p`` is in side ``I`` of partition ``b``.
+        free : (P, B) bool, optional
+            ``free[p, b]``: open leg ``p`` may go to either side in query ``b`` (A|B cuts); ``on`` is
+            ignored there.
 
         Returns
         -------
@@ -261,8 +264,13 @@ class TreeSolver:
         dT = np.zeros((V,) + tail, dtype=dt)
         dX = np.repeat(self.x0[ex], B, axis=1) if B > 1 else self.x0.copy()
         zi = np.array([zero, inf], dtype=dt)  # indexed by a bool mask: no int64 round trip for big ints
-        dS[self.open_rows] = zi[(~on_).astype(np.intp)]
-        dT[self.open_rows] = zi[on_.astype(np.intp)]
+        if free is None:
+            dS[self.open_rows] = zi[(~on_).astype(np.intp)]
+            dT[self.open_rows] = zi[on_.astype(np.intp)]
+        else:
+            fr = free[:, 0] if B == 1 else free
+            dS[self.open_rows] = zi[(~on_ & ~fr).astype(np.intp)]
+            dT[self.open_rows] = zi[(on_ & ~fr).astype(np.intp)]
 
         def push(target: np.ndarray, vals: np.ndarray, m: int, pu: np.ndarray) -> None:
             target[pu] += vals if m == 1 else vals.reshape((-1, m) + tail).sum(axis=1)

@@ -44,6 +44,42 @@ __all__ = ["ConvAC", "ConvNet", "WidthSpec"]
 WidthSpec = int | Sequence[int] | Mapping[Any, int]
 
 
+class ForwardRangeWarning(RuntimeWarning):
+    """A plain (not log-scale) forward left the float range: zeros from underflow, subnormals, or
+    infinities from overflow. ``forward(x, log=True)`` returns ``(sign, log|h|)`` without range limits."""
+
+
+def _warn_out_of_range(out: np.ndarray, features: np.ndarray) -> None:
+    """Warn (once) when ``out`` left the float range; cheap: one pass over ``out``, and over the features
+    of the zero samples only (a zero feature vector makes a product net's output exactly 0)."""
+    import warnings
+
+    if not np.issubdtype(out.dtype, np.floating):
+        return
+    mag = np.abs(out)
+    tiny = np.finfo(out.dtype).tiny
+    low = mag < tiny
+    if not low.any() and np.isfinite(out).all():
+        return
+    problems = []
+    rows = np.nonzero(low.any(axis=tuple(range(1, out.ndim))))[0] if out.ndim > 1 else np.nonzero(low)[0]
+    zero_rows = rows[np.all(out[rows].reshape(len(rows), -1) == 0, axis=1)] if rows.size else rows
+    real_zero = np.array([bool(np.any(np.all(features[b] == 0, axis=-1))) for b in zero_rows], dtype=bool)
+    underflow = int((~real_zero).sum()) if zero_rows.size else 0
+    if underflow:
+        problems.append(f"{underflow} sample(s) underflowed to exactly 0")
+    subnormal = int(np.count_nonzero(low & (mag > 0)))
+    if subnormal:
+        problems.append(f"{subnormal} value(s) are subnormal (below {tiny:.3g}; precision lost)")
+    overflow = int(np.count_nonzero(~np.isfinite(out)))
+    if overflow:
+        problems.append(f"{overflow} value(s) overflowed to inf")
+    if problems:
+        warnings.warn(f"forward left the {out.dtype} range: {'; '.join(problems)}. Use forward(x, log=True), "
+                      "which returns (sign, log|h|) and never over- or underflows.", ForwardRangeWarning,
+                      stacklevel=3)
+
+
 class ConvNet(Parameters, Persistable):
     """A ConvNet over a mode tree with pooling operator ``g`` (``"product"`` gives a ConvAC).
 
@@ -193,6 +229,12 @@ class ConvNet(Parameters, Persistable):
         ------
         ValueError
             ``node`` is not a node of the tree (naming it).
+
+        Examples
+        --------
+        >>> net = ConvAC(ModeTree.balanced(4), 3, [2, 5])
+        >>> net.in_width({0}), net.in_width({0, 1}), net.in_width(net.tree.root)
+        (3, 2, 5)
         """
         node = self._node(node)
         if self.tree.is_leaf(node):
@@ -206,6 +248,12 @@ class ConvNet(Parameters, Persistable):
         ------
         ValueError
             ``node`` is not a node of the tree (naming it).
+
+        Examples
+        --------
+        >>> net = ConvAC(ModeTree.balanced(4), 3, [2, 5], n_outputs=4)
+        >>> net.weight_shape({0}), net.weight_shape({0, 1}), net.weight_shape(net.tree.root)
+        ((3, 2), (2, 5), (5, 4))
         """
         node = self._node(node)
         return (self.in_width(node), self.widths[node])
@@ -257,6 +305,11 @@ class ConvNet(Parameters, Persistable):
     def set_weights(self, weights: Mapping[Any, Any]) -> None:
         """Replace the weights with ``{node: matrix}`` (shapes checked, every node required).
 
+        Parameters
+        ----------
+        weights : mapping
+            ``{node: matrix}`` for every node, shapes as :meth:`weight_shape`.
+
         Raises
         ------
         TypeError
@@ -265,6 +318,13 @@ class ConvNet(Parameters, Persistable):
         ValueError
             A missing node, a node not in the tree, a wrong shape, NaN or infinite entries, or (with
             ``shared=True``) weights that differ within a level.
+
+        Examples
+        --------
+        >>> net = ConvAC(ModeTree.flat(2), 2, 1)
+        >>> net.set_weights({n: np.ones(net.weight_shape(n)) for n in net.tree.nodes})
+        >>> net.forward(np.ones((1, 2, 2))).tolist()
+        [[4.0]]
         """
         if not isinstance(weights, Mapping):
             raise TypeError(f"weights must be a dict {{node: matrix}}, got {type(weights).__name__}")
@@ -300,6 +360,7 @@ class ConvNet(Parameters, Persistable):
 
     @property
     def n_inputs(self) -> int:
+        """The number of inputs ``N`` (leaves of the tree)."""
         return self.tree.n_inputs
 
     @property
@@ -318,10 +379,23 @@ class ConvNet(Parameters, Persistable):
         if all(isinstance(w, np.ndarray) for w in self.weights.values()):
             self.weights = pack_weights(self.tree, self.weights, self.dtype)
 
+    def _widths_by_height(self) -> list[int] | list[list[int]]:
+        """The widths as given to ``deep``: one per height (leaves first), or per node where a height
+        has several."""
+        tree = self.tree
+        by: dict[int, list[int]] = {}
+        for v in tree.nodes:
+            if v != tree.root:
+                by.setdefault(tree.height(v), []).append(self.widths[v])
+        rows = [by[h] for h in sorted(by)]
+        if all(len(set(r)) == 1 for r in rows):
+            return [r[0] for r in rows]
+        return [sorted(set(r)) for r in rows]
+
     def __repr__(self) -> str:
         name = type(self).__name__
         g = "" if name == "ConvAC" else f", g={self.g.name!r}"
-        widths = sorted({self.widths[v] for v in self.tree.nodes if v != self.tree.root})
+        widths = self._widths_by_height()
         return (
             f"{name}(n_inputs={self.n_inputs}, n_descriptors={self.n_descriptors}, widths={widths}, "
             f"n_outputs={self.n_outputs}, height={self.tree.height(self.tree.root)}{g}, shared={self.shared})"
@@ -362,10 +436,30 @@ class ConvNet(Parameters, Persistable):
             Features on another device than ``backend``, or of a non-real dtype; ``log`` not a bool.
         ImportError
             ``backend="cupy"`` without CuPy (``pip install 'tnconv[gpu]'``).
+
+        Warns
+        -----
+        ForwardRangeWarning
+            Once per call, when a product-pooling net on numpy features returns exact zeros for samples
+            whose feature vectors are all nonzero (underflow: the value is below the float range),
+            subnormal values (precision lost) or infinities (overflow). ``log=True`` has no range limit.
+
+        Examples
+        --------
+        >>> net = ConvAC(ModeTree.balanced(4), 2, 2, seed=0)
+        >>> F = np.random.default_rng(0).standard_normal((3, 4, 2))
+        >>> net.forward(F).shape
+        (3, 1)
+        >>> sign, log_abs = net.forward(F, log=True)
+        >>> bool(np.allclose(sign * np.exp(log_abs), net.forward(F)))
+        True
         """
         from .protocol import hook
 
-        return hook("forward")(self, features, backend=backend, log=log, engine=engine)
+        out = hook("forward")(self, features, backend=backend, log=log, engine=engine)
+        if not log and isinstance(out, np.ndarray) and isinstance(features, np.ndarray) and self.g.is_product:
+            _warn_out_of_range(out, features)
+        return out
 
     def _forward_reference(self, features: Any, log: bool = False) -> Any:
         # Kept for contract/bench.py's "reference" label: the generic array-API executor.
@@ -399,6 +493,13 @@ class ConvNet(Parameters, Persistable):
         References
         ----------
         .. [1] Cohen & Shashua, ICML 2016, arXiv:1603.00162, Sec. 3 (grid tensors).
+
+        Examples
+        --------
+        >>> net = ConvAC(ModeTree.balanced(4), 2, 2, seed=0)
+        >>> G = net.grid_tensor(np.eye(2))   # templates with features e_1, e_2: the coefficient tensor
+        >>> G.shape, bool(np.allclose(G, net.coefficient_tensor()))
+        ((2, 2, 2, 2), True)
         """
         output = self._check_output(output)
         tf = check_templates(template_features, self.n_descriptors, self.dtype)
@@ -453,10 +554,26 @@ class ConvNet(Parameters, Persistable):
     def to_tensor_network(self, output: int = 0) -> Any:
         """Compile into a :class:`~tnconv.network.TensorNetwork` (weights, copy tensors, open legs).
 
+        Parameters
+        ----------
+        output : int
+            The output channel ``y`` (the root's column).
+
+        Returns
+        -------
+        TensorNetwork
+
         Raises
         ------
         ValueError
             For a non-product pooling operator, which has no tensor network.
+
+        Examples
+        --------
+        >>> net = ConvAC(ModeTree.balanced(4), 2, 2, seed=0)
+        >>> tn = net.to_tensor_network()
+        >>> len(tn.open_legs), bool(np.allclose(tn.contract(), net.coefficient_tensor()))
+        (4, True)
         """
         from .protocol import compile_network
 

@@ -69,9 +69,11 @@ def shallow(
     n_inputs : int or (height, width)
         Positive ints; an image shape gives ``height * width`` inputs.
     n_descriptors : int
+        M, the number of features per input.
     width : int
+        Channels of the one hidden layer (the CP rank).
     n_outputs, shared, seed, dtype, weights, init
-        As :class:`ConvAC`.
+        As :class:`ConvAC` (``seed`` makes the random weights reproducible).
 
     Raises
     ------
@@ -127,13 +129,26 @@ def deep(
     n_inputs : int or (height, width)
         A power of 2 (1D) or an image shape with power-of-2 sides (2D grid pooling).
     n_descriptors : int
+        M, the number of features per input.
     widths : int, sequence or dict
+        Output channels per tree height, **leaf level first**: one int for every layer, or one entry
+        per height below the root, ``widths[0]`` after the first 1x1 convolution (at the leaves) and
+        ``widths[-1]`` entering the root (``len(widths)`` is the tree height, ``log2 N`` for 1D size-2
+        pooling); or ``{node: width}`` for every non-root node.
     pooling : {"contiguous", "interleaved"}
         Contiguous windows, or windows joining inputs half the sequence/image apart.
     arity : int, optional
         1D window size (default 2); 2D windows are ``arity x arity``.
-    n_outputs, shared, seed, dtype, weights, init
+    n_outputs : int
+        Outputs (classes) of the root.
+    shared : bool
+        One weight matrix per height (a true convolution).
+    seed : int or numpy Generator, optional
+        Seed of the random weights; the same seed gives the same model.
+    dtype, weights
         As :class:`ConvAC`.
+    init : {"normal", "orthogonal"}
+        Random weights: Gaussian scaled by ``1/sqrt(fan_in)``, or random orthonormal columns.
 
     Raises
     ------
@@ -158,6 +173,9 @@ def deep(
     (((0, 1), (2, 3)), ((4, 5), (6, 7)))
     >>> tc.deep((4, 4), 2, [2, 2]).n_inputs
     16
+    >>> net = tc.deep(8, 2, [4, 3, 2], seed=0, init="orthogonal")  # widths per height, leaves first
+    >>> net.weight_shape({0}), net.weight_shape({0, 1}), net.weight_shape(range(4)), net.weight_shape(range(8))
+    ((2, 4), (4, 3), (3, 2), (2, 1))
     """
     if not isinstance(pooling, str) or pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {list(POOLINGS)}, got {pooling!r}")

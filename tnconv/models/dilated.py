@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from array_api_compat import device
 
-from .._core.arrays import is_numpy
+from .._core.arrays import cached_copy, clear_cached_copies, is_numpy
 from .._core.options import check_budget
 from .._core.validate import check_flag
 from ..trees import ModeTree, format_node
@@ -148,7 +148,6 @@ class DilatedConvNet(Persistable):
         init = check_init(init)
         self.dilations = check_dilations(self.tree, dilations)
         self._plan: LevelPlan | None = None
-        self._moved: dict[tuple[str, str], tuple[int, dict[frozenset, Any]]] = {}
         self._lock = threading.Lock()
         if weights is None:
             rng = make_rng(seed)
@@ -165,6 +164,7 @@ class DilatedConvNet(Persistable):
     # ------------------------------------------------------------------ weights
     @property
     def n_inputs(self) -> int:
+        """The number of inputs ``N = 2 ** n_layers`` (time points)."""
         return self.tree.n_inputs
 
     def weight_shapes(self, node: Iterable[int]) -> tuple[int, int] | tuple[tuple[int, int], ...]:
@@ -227,7 +227,7 @@ class DilatedConvNet(Persistable):
         with self._lock:
             self.weights = weights
             self._plan = None
-            self._moved = {}
+        clear_cached_copies(self)
 
     def weights_in(self, xp: Any, like: Any) -> dict[frozenset, Any]:
         """The weights as arrays of ``xp`` on the device of ``like`` (numpy: the weights themselves).
@@ -245,26 +245,43 @@ class DilatedConvNet(Persistable):
         if is_numpy(xp):
             return self.weights
         dev = device(like)
-        key = (getattr(xp, "__name__", str(xp)), str(dev))
-        with self._lock:
-            weights = self.weights
-            hit = self._moved.get(key)
-            if hit is not None and hit[0] == id(weights):
-                return hit[1]
-
-            moved = weights_on(weights, xp, dev)
-            self._moved[key] = (id(weights), moved)
-            return moved
+        weights = self.weights
+        slot = ("dilated weights", getattr(xp, "__name__", str(xp)), str(dev))
+        return cached_copy(self, slot, id(weights), lambda: weights_on(weights, xp, dev))
 
     def node_matrices(self, node: frozenset, output: int | None, xp: Any = np, like: Any = None) -> tuple[Any, ...]:
-        """The per-child matrices of an internal node in ``xp`` (at the root, only column ``output``)."""
+        """The per-child matrices of an internal node in ``xp`` (at the root, only column ``output``).
+
+        Parameters
+        ----------
+        node : frozenset
+            An internal node of the tree.
+        output : int or None
+            At the root, keep only this output column; None keeps them all.
+        xp : array namespace
+            Where the matrices should live (numpy by default).
+        like : array, optional
+            An array of ``xp`` on the target device (the weights are moved there once and cached).
+
+        Returns
+        -------
+        tuple of array
+            One matrix per child, in ``tree.children(node)`` order.
+
+        Examples
+        --------
+        >>> import tnconv as tc
+        >>> net = tc.DilatedConvNet(tc.ModeTree.dilated(2), 3, 4, n_outputs=2, seed=0)
+        >>> [W.shape for W in net.node_matrices(net.tree.root, output=1)]
+        [(4, 1), (4, 1)]
+        """
         mats = (self.weights if like is None else self.weights_in(xp, like))[node]
         if output is not None and node == self.tree.root:
             return tuple(W[:, output : output + 1] for W in mats)
         return mats
 
     def __getstate__(self) -> dict[str, Any]:  # no lock to copy; device copies stay on their device
-        return {k: ({} if k == "_moved" else v) for k, v in self.__dict__.items() if k != "_lock"}
+        return {k: v for k, v in self.__dict__.items() if k != "_lock" and not k.startswith("_tnconv_")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)

@@ -189,12 +189,35 @@ class Persistable:
         register_model(cls, layout)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Save as ``.npz`` with a JSON spec inside (no pickle); see :func:`save_model`."""
+        """Save as ``.npz`` with a JSON spec inside (no pickle); see :func:`save_model`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (``.npz``).
+
+        Examples
+        --------
+        >>> import os, tempfile, tnconv as tc
+        >>> path = os.path.join(tempfile.mkdtemp(), "net.npz")
+        >>> tc.deep(4, 2, [2, 3], seed=0).save(path)
+        >>> tc.ConvAC.load(path).weight_shape({0, 1})
+        (2, 3)
+        """
         save_model(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Any:
         """Load a model saved by :meth:`save`; see :func:`load_model`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+
+        Returns
+        -------
+        model
+            An instance of this class.
 
         Raises
         ------
@@ -202,6 +225,14 @@ class Persistable:
             If the file holds another model class.
         ValueError
             If the file is not a valid tnconv model file (see :func:`load_model`).
+
+        Examples
+        --------
+        >>> import os, tempfile, tnconv as tc
+        >>> path = os.path.join(tempfile.mkdtemp(), "net.npz")
+        >>> tc.deep(4, 2, [2, 3], seed=0).save(path)
+        >>> tc.ConvAC.load(path).weight_shape({0, 1})
+        (2, 3)
         """
         model = load_model(path)
         if not isinstance(model, cls):

@@ -203,22 +203,27 @@ class MixedConvNet(Persistable):
 
     @property
     def n_inputs(self) -> int:
+        """The number of inputs ``N`` (shared by both trees)."""
         return self.nets[0].n_inputs
 
     @property
     def n_descriptors(self) -> int:
+        """``M``, the features per input."""
         return self.nets[0].n_descriptors
 
     @property
     def width(self) -> int:
+        """``r``, the channels of every hidden layer of both nets."""
         return self.nets[0].width
 
     @property
     def n_outputs(self) -> int:
+        """The number of outputs (the two roots are summed)."""
         return self.nets[0].n_outputs
 
     @property
     def g(self) -> PoolingOperator:
+        """The pooling operator, shared by both nets."""
         return self.nets[0].g
 
 

@@ -45,6 +45,13 @@ class PoolingOperator:
         ``pair(a, b)``, elementwise on arrays.
     reduce_fn : callable or None
         ``reduce_fn(x, axis)``, a vectorized fold over one axis (falls back to folding ``pair``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> g = pooling_operator("relu_max")
+    >>> g.pair(np.array([-1.0, 2.0]), np.array([-3.0, 1.0])).tolist()
+    [0.0, 2.0]
     """
 
     name: str
@@ -53,10 +60,28 @@ class PoolingOperator:
 
     @property
     def is_product(self) -> bool:
+        """Whether this is product pooling (a ConvAC: coefficient tensor and tensor network exist)."""
         return self.name == "product"
 
     def reduce(self, x: Any, axis: int) -> Any:
-        """Fold ``g`` over ``axis`` of ``x``."""
+        """Fold ``g`` over ``axis`` of ``x``.
+
+        Parameters
+        ----------
+        x : array
+        axis : int
+
+        Returns
+        -------
+        array
+            ``x`` with ``axis`` folded away.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> pooling_operator("relu_sum").reduce(np.array([[-1.0, 2.0, 3.0]]), axis=1).tolist()
+        [5.0]
+        """
         if self.reduce_fn is not None:
             return self.reduce_fn(x, axis)
         idx: list[Any] = [slice(None)] * x.ndim
@@ -67,7 +92,27 @@ class PoolingOperator:
         return self.fold(parts)
 
     def fold(self, arrays: list[Any]) -> Any:
-        """Fold ``g`` over a list of equally shaped arrays (at least one)."""
+        """Fold ``g`` over a list of equally shaped arrays (at least one).
+
+        Parameters
+        ----------
+        arrays : list of array
+
+        Returns
+        -------
+        array
+
+        Raises
+        ------
+        ValueError
+            An empty list.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> pooling_operator("product").fold([np.array([2.0]), np.array([3.0]), np.array([4.0])]).tolist()
+        [24.0]
+        """
         if not len(arrays):
             raise ValueError(f"pooling operator {self.name!r}: fold needs at least one array, got none")
         out = arrays[0]
@@ -111,13 +156,54 @@ OPERATORS: dict[str, PoolingOperator] = {
 }
 
 
+class _NamespaceCheckedPair:
+    """A user's ``g(a, b)``, refused clearly when it leaves the namespace of its inputs.
+
+    A callable written with numpy (``np.maximum``) turns JAX, torch or CuPy arrays into numpy arrays,
+    or fails on a JAX tracer with an error that does not say why; ``xp = array_namespace(a, b)`` inside
+    ``g`` is what makes it work everywhere.
+    """
+
+    def __init__(self, fn: Callable[[Any, Any], Any], name: str) -> None:
+        self.fn, self.name = fn, name
+
+    def __call__(self, a: Any, b: Any) -> Any:
+        hint = ("write g with the inputs' own namespace, e.g. `xp = array_api_compat.array_namespace(a, b); "
+                "return xp.maximum(a, b)`")
+        try:
+            out = self.fn(a, b)
+        except Exception as exc:
+            if is_numpy(namespace(a, b)):
+                raise
+            raise TypeError(f"pooling operator {self.name!r} failed on {type(a).__name__} inputs: {exc}; "
+                            f"{hint}") from exc
+        if type(out) is not type(a) and not (isinstance(a, np.ndarray) and np.isscalar(out)):
+            try:
+                same = namespace(out) is namespace(a)
+            except TypeError:
+                same = False
+            if not same:
+                raise TypeError(f"pooling operator {self.name!r} returned {type(out).__name__} for "
+                                f"{type(a).__name__} inputs; {hint}")
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _NamespaceCheckedPair) and other.fn == self.fn
+
+    def __hash__(self) -> int:
+        return hash(self.fn)
+
+
 def pooling_operator(g: str | Callable[[Any, Any], Any] | PoolingOperator, check: bool = True) -> PoolingOperator:
     """Resolve ``g`` (a name, a callable or a :class:`PoolingOperator`).
 
     Parameters
     ----------
     g : str, callable or PoolingOperator
-        ``"product"``, ``"relu_max"``, ``"relu_sum"``, or an elementwise ``g(a, b)``.
+        ``"product"``, ``"relu_max"``, ``"relu_sum"``, or an elementwise ``g(a, b)``. A callable must
+        return an array of its inputs' namespace, so that models on JAX, torch or CuPy can run it: write
+        it with ``xp = array_api_compat.array_namespace(a, b)`` rather than numpy functions. One that
+        leaves the namespace raises ``TypeError`` at the forward, naming the operator.
     check : bool
         For callables, test commutativity and associativity on random samples.
 
@@ -171,7 +257,7 @@ def pooling_operator(g: str | Callable[[Any, Any], Any] | PoolingOperator, check
             raise ValueError(
                 f"pooling operator {name!r} is not associative: g(g(a, b), c) != g(a, g(b, c)) on random samples"
             )
-    return PoolingOperator(name, g)
+    return PoolingOperator(name, _NamespaceCheckedPair(g, name))
 
 
 def check_log_operator(g: Any) -> None:

@@ -107,7 +107,7 @@ def _identity(z: np.ndarray) -> np.ndarray:
 
 
 class NeuronDescriptors:
-    """``f_d(x) = sigma(w_d . x + b_d)``: one neuron per descriptor.
+    """``f_d(x) = sigma(w_d^T x + b_d)``: one neuron per descriptor.
 
     Parameters
     ----------

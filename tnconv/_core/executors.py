@@ -190,7 +190,7 @@ def resolve_executor(executor: Any) -> Backend:
     Examples
     --------
     >>> from concurrent.futures import ThreadPoolExecutor
-    >>> from tnconv.parallel import resolve_executor
+    >>> from tnconv._core.executors import resolve_executor
     >>> resolve_executor(None)
     Backend(kind='serial', executor=NoneType, n_workers=None)
     >>> with ThreadPoolExecutor(2) as pool:
@@ -446,7 +446,7 @@ def map_chunks(
     Examples
     --------
     >>> from concurrent.futures import ThreadPoolExecutor
-    >>> from tnconv.parallel import map_chunks
+    >>> from tnconv._core.executors import map_chunks
     >>> def squares(chunk):
     ...     return [x * x for x in chunk]
     >>> map_chunks(squares, range(7), chunk_size=3)

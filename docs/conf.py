@@ -1,0 +1,106 @@
+"""Sphinx configuration of the tnconv documentation.
+
+Build (warnings are errors in CI)::
+
+    python -m sphinx -W --keep-going -b html docs /tmp/tnconv-html
+    python -m sphinx -W --keep-going -b doctest docs /tmp/tnconv-doctest
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+# The checkout being documented comes first, so a worktree documents itself and not an installed copy.
+sys.path.insert(0, ROOT)
+
+import tnconv  # noqa: E402
+
+project = "tnconv"
+author = "the tnconv authors"
+copyright = "2026, the tnconv authors"
+release = tnconv.__version__
+version = release
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.doctest",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.intersphinx",
+    "numpydoc",
+    "myst_parser",
+]
+
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+root_doc = "index"
+exclude_patterns = ["_build"]
+templates_path = ["_templates"]
+# numpydoc References sections list papers as citations (``.. [1]``) that the text need not cite.
+suppress_warnings = ["ref.citation"]
+
+# ---- optional modules ---------------------------------------------------------------------------------
+# tnconv.train and tnconv.datasets get reference pages as soon as the modules exist: while one is missing
+# its page is excluded and left out of the API index (no warning, no broken build); once it exists the
+# page is built and listed at the end of the API index's toctree (see _add_optional_pages).
+OPTIONAL_PAGES = {"tnconv.train": "api/train", "tnconv.datasets": "api/datasets"}
+PRESENT_OPTIONAL = [page for module, page in OPTIONAL_PAGES.items() if importlib.util.find_spec(module)]
+exclude_patterns += [page + ".rst" for page in OPTIONAL_PAGES.values() if page not in PRESENT_OPTIONAL]
+
+
+def _add_optional_pages(app, docname, source):  # noqa: ANN001, ANN202
+    if docname == "api/index" and PRESENT_OPTIONAL:
+        entries = "".join(f"   {page.split('/')[-1]}\n" for page in PRESENT_OPTIONAL)
+        source[0] = source[0].rstrip("\n") + "\n" + entries
+
+
+# ---- autodoc / autosummary / numpydoc -----------------------------------------------------------------
+autosummary_generate = True
+autosummary_imported_members = False
+autodoc_default_options = {"members": False}
+autodoc_typehints = "none"  # numpydoc's Parameters sections carry the types
+numpydoc_show_class_members = False  # the class template lists methods and attributes itself
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+numpydoc_attributes_as_param_list = False
+
+# ---- doctest ------------------------------------------------------------------------------------------
+# Only explicit ``.. doctest::`` / ``.. testcode::`` blocks of the pages run here; the docstrings'
+# Examples run under pytest (--doctest-modules), so they are not run twice.
+doctest_test_doctest_blocks = ""
+doctest_global_setup = """
+import numpy as np
+import tnconv as tc
+"""
+import doctest as _doctest  # noqa: E402
+
+doctest_default_flags = _doctest.ELLIPSIS | _doctest.NORMALIZE_WHITESPACE | _doctest.DONT_ACCEPT_TRUE_FOR_1
+
+# ---- cross references ---------------------------------------------------------------------------------
+# No network at build time: intersphinx has no inventories configured, so external names stay text.
+intersphinx_mapping: dict[str, tuple[str, str | None]] = {}
+
+# ---- markdown (docs/architecture.md is kept in markdown and included as it is) ------------------------
+myst_heading_anchors = 2
+
+# ---- HTML ---------------------------------------------------------------------------------------------
+html_theme = "alabaster"
+html_title = f"tnconv {release}"
+html_static_path: list[str] = []
+html_theme_options = {
+    "description": "Convolutional networks as tensor networks",
+    "fixed_sidebar": True,
+    "page_width": "1100px",
+    "sidebar_width": "230px",
+}
+
+
+def setup(app):  # noqa: ANN001, ANN201
+    # The architecture page draws its layer graph in a ```mermaid block; without a mermaid extension it
+    # is shown as text, so give the highlighter a plain-text lexer for it instead of a warning.
+    from pygments.lexers.special import TextLexer
+
+    app.add_lexer("mermaid", TextLexer)
+    app.connect("source-read", _add_optional_pages)
