@@ -171,12 +171,22 @@ def test_levels_engine_thread_count_does_not_change_results(workers, monkeypatch
     np.testing.assert_allclose(s * np.exp(la), ref, rtol=1e-10, atol=0)
 
 
-def test_split_covers_every_parent_and_sample_once():
-    for n_par, a, B, workers in [(1, 2, 300, 2), (3, 2, 5, 4), (512, 2, 256, 2), (7, 3, 1, 1), (2, 2, 1000, 8)]:
-        cover = np.zeros((n_par, B), dtype=int)
-        for p0, p1, b0, b1 in levels._split(n_par, a, B, 64, 8, workers):
-            cover[p0:p1, b0:b1] += 1
-        assert (cover == 1).all()
+@pytest.mark.parametrize("shape", [64, (8, 8), 3**4, 2])
+@pytest.mark.parametrize("chunk", [256, 1 << 14, 1 << 20])
+def test_schedule_covers_every_level_node_and_sample_once(shape, chunk):
+    net = tc.deep(shape, 3, 5, arity=3 if shape == 3**4 else None)
+    plan = levels.level_plan(net)
+    widths = [net.widths[lv[0]] for lv in plan.levels]
+    for B, workers in [(1, 1), (5, 4), (300, 2), (1000, 8)]:
+        bands = levels.schedule(plan, widths, B, 8, workers, chunk)
+        assert [lo for lo, _, _ in bands] == [0] + [hi + 1 for _, hi, _ in bands[:-1]]
+        assert bands[-1][1] == len(plan.levels) - 1
+        for _lo, hi, tasks in bands:
+            n_out = len(plan.levels[hi + 1]) if hi + 1 < len(plan.levels) else 1
+            cover = np.zeros((n_out, B), dtype=int)
+            for q0, q1, b0, b1 in tasks:
+                cover[q0:q1, b0:b1] += 1
+            assert (cover == 1).all()
 
 
 def test_node_groups_engine_with_mixed_shapes():

@@ -27,6 +27,8 @@ References
 
 from __future__ import annotations
 
+import contextlib
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -36,11 +38,13 @@ from .._core.options import check_budget
 from .._core.validate import check_flag
 from ..models.checks import check_features
 from ..models.operators import check_log_operator
+from ..models.packing import pack_groups
 from ..models.parameters import weights_for
 from ..models.protocol import install_hook
-from .backends import blas_threads, resolve_backend
+from .backends import blas_threads, check_finite_features, resolve_backend
 from .levels import level_plan, run_levels
 from .logscale import finish, normalize, pool_log
+from .stacks import group_weights
 
 __all__ = ["ENGINES", "coefficient_tensor", "node_groups", "run_forward", "run_generic", "select_engine"]
 
@@ -122,13 +126,23 @@ def run_forward(model: Any, features: Any, backend: Any = None, log: bool = Fals
     be = resolve_backend(backend, features if hasattr(features, "shape") else None)
     if log:
         check_log_operator(model.g)
-    feats = check_features(features, model.n_inputs, model.n_descriptors, model.dtype)
+    # A NaN or inf feature reaches every output of its sample through products and sums (inf * 0 is
+    # NaN), so the numpy level engine of a ConvAC scans only its small output, and the features only
+    # when the output is not finite: one pass over the features less.
+    deferred = (engine == "levels" and not log and model.g.is_product and be.is_numpy
+                and isinstance(features, np.ndarray))
+    feats = check_features(features, model.n_inputs, model.n_descriptors, model.dtype, finite=not deferred)
     if engine == "levels":
         level_plan(model)  # refuses trees that are not uniform, whatever the namespace
     ws = weights_for(model, namespace(feats), feats)
     if be.is_numpy and is_numpy(namespace(*ws.values())):
         if engine == "levels":
-            return run_levels(model, feats, be, log=log)
+            # "invalid" (inf - inf, 0 * inf) follows only an inf: bad features, or an overflow that warned.
+            with np.errstate(invalid="ignore") if deferred else contextlib.nullcontext():
+                out = run_levels(model, feats, be, log=log)
+            if deferred and not np.isfinite(out).all():
+                check_finite_features(feats)  # raises, naming the first bad entry, if the features are bad
+            return out
         with blas_threads(1):  # small stacked GEMMs run best single-threaded (see levels.run_levels)
             return run_generic(model, feats, ws, log=log)
     return run_generic(model, feats, ws, log=log)
@@ -136,20 +150,61 @@ def run_forward(model: Any, features: Any, backend: Any = None, log: bool = Fals
 
 # ---------------------------------------------------------------------- the generic executor
 def node_groups(model: Any) -> list:
-    """``[((arity, weight shape), nodes), ...]`` bottom-up: the groups of one stacked GEMM each (cached)."""
+    """``[((arity, weight shape), nodes), ...]`` bottom-up: the groups of one stacked GEMM each (cached).
+
+    The groups and their order are those in which models store their weights
+    (:func:`tnconv.models.packing.pack_groups`), so that numpy weights are used without a copy.
+    """
+    return _generic_plan(model)[0]
+
+
+def _generic_plan(model: Any) -> tuple[list, list, list]:
+    """``(groups, sources, last use)``: how each group gathers its children's activations (cached).
+
+    ``sources[g][j]`` is where slot ``j`` (the ``j``-th child of every node of group ``g``) comes from:
+    ``(src, start, stop, step)`` when those children are a regular slice of group ``src``'s output
+    (always the case in uniform trees), else a list of ``(src, position)`` pairs. ``last[g]`` lists the
+    groups whose outputs are no longer needed after group ``g``.
+    """
     tree = model.tree
     key = (model.n_descriptors, model.n_outputs, tuple(sorted(set(model.widths.values()))))
     cached = model.__dict__.get("_tnconv_node_groups")
     if cached is not None and cached[0] is tree and cached[1] == key:
         return cached[2]
-    out: list = []
-    for level in tree.levels():
-        by: dict = {}
-        for v in level:
-            by.setdefault((len(tree.children(v)), model.weight_shape(v)), []).append(v)
-        out.extend((k, tuple(v)) for k, v in by.items())
-    model.__dict__["_tnconv_node_groups"] = (tree, key, out)
-    return out
+    groups = [((k[1], k[2]), nodes) for k, nodes in pack_groups(tree, model.weight_shape)]
+    where = {v: (gi, i) for gi, (_, nodes) in enumerate(groups) for i, v in enumerate(nodes)}
+    sources: list = []
+    final: dict[int, int] = {}
+    for gi, ((arity, _), nodes) in enumerate(groups):
+        slots = []
+        for j in range(arity):
+            refs = [where[tree.children(v)[j]] for v in nodes]
+            for src, _ in refs:
+                final[src] = gi
+            slots.append(_as_slice(refs))
+        sources.append(slots)
+    last: list = [[] for _ in groups]
+    for src, gi in final.items():
+        last[gi].append(src)
+    plan = (groups, sources, last)
+    model.__dict__["_tnconv_node_groups"] = (tree, key, plan)
+    return plan
+
+
+def _as_slice(refs: list) -> Any:
+    src = refs[0][0]
+    pos = [i for _, i in refs]
+    step = pos[1] - pos[0] if len(pos) > 1 else 1
+    if step > 0 and all(s == src for s, _ in refs) and all(b - a == step for a, b in pairwise(pos)):
+        return (src, pos[0], pos[-1] + 1, step)
+    return refs
+
+
+def _gather(outs: list, source: Any, xp: Any) -> Any:
+    if isinstance(source, tuple):
+        src, start, stop, step = source
+        return outs[src][start:stop:step, ...]
+    return xp.stack([outs[src][i, ...] for src, i in source])
 
 
 def _stacks(model: Any, groups: list, ws: dict, xp: Any) -> list:
@@ -157,7 +212,12 @@ def _stacks(model: Any, groups: list, ws: dict, xp: Any) -> list:
         return [xp.stack([ws[v] for v in nodes]) for _, nodes in groups]
 
     first = next(iter(ws.values()))
-    if is_numpy(xp) or not is_concrete(first):  # numpy stacks are cheap; traced weights are never cached
+    if is_numpy(xp) and ws is model.weights:
+        # Views of the model's packed buffers: no copy; groups that are not packed are stacked here.
+        found = group_weights(model, [nodes for _, nodes in groups], "nodes")
+        return [np.stack(w) if isinstance(w, list) else w if w.ndim == 3 else w[None]
+                for w in found]
+    if is_numpy(xp) or not is_concrete(first):  # traced weights are never cached
         return build()
     key = tuple(id(w) for w in ws.values())
     return cached_copy(model, ("stacks", str(type(first)), str(device_of(first))), key, build)
@@ -196,35 +256,32 @@ def run_generic(model: Any, feats: Any, ws: dict, log: bool = False) -> Any:
     (4, 1)
     """
     xp = namespace(feats)
-    tree, g = model.tree, model.g
-    groups = node_groups(model)
+    g = model.g
+    groups, sources, last = _generic_plan(model)
     stacks = _stacks(model, groups, ws, xp)
     E0 = None
     if log:
         feats, E0 = normalize(feats, xp)
-    acts: dict = {}
-    scales: dict = {}
-    for ((arity, _), nodes), Wst in zip(groups, stacks):
+    outs: list = [None] * len(groups)
+    scales: list = [None] * len(groups)
+    for gi, (((arity, _), nodes), Wst) in enumerate(zip(groups, stacks)):
         if arity == 0:
             X, S = _leaf_block(feats, E0, nodes, xp)
         else:
-            kids = [tree.children(v) for v in nodes]
-            slots = [xp.stack([acts.pop(k[j]) for k in kids]) for j in range(arity)]
+            slots = [_gather(outs, src, xp) for src in sources[gi]]
             if log:
-                sl = [xp.stack([scales.pop(k[j]) for k in kids]) for j in range(arity)]
-                X, S = pool_log(slots, sl, g, xp)
+                X, S = pool_log(slots, [_gather(scales, src, xp) for src in sources[gi]], g, xp)
             else:
                 X = g.fold(slots)
         Y = xp.matmul(X, Wst)
         if log:
             Y, k = normalize(Y, xp)
             S = k + S
-        for i, v in enumerate(nodes):
-            acts[v] = Y[i, ...]
-            if log:
-                scales[v] = S[i, ...]
-    out = acts[tree.root]
-    return finish(out, scales[tree.root]) if log else out
+        outs[gi], scales[gi] = Y, S
+        for src in last[gi]:  # free what no later group reads
+            outs[src] = scales[src] = None
+    out = outs[-1][0, ...]
+    return finish(out, scales[-1][0, ...]) if log else out
 
 
 def coefficient_tensor(model: Any, output: int = 0, backend: str | None = None,

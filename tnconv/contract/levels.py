@@ -3,9 +3,23 @@
 ``levels``: for uniform trees (every leaf at the same depth, one arity and one weight shape per level:
 balanced 1D, 2D grids, interleaved), the nodes of a level are ordered so that siblings are adjacent. A
 level is then one stacked GEMM ``(n, batch, w_in) @ (n, w_in, w_out)`` followed by pooling groups of
-``arity`` consecutive nodes (``prod`` for ConvACs, ``g.reduce`` for any other operator). On the CPU the
-level is cut into chunks of a few MiB that worker threads run with single-threaded BLAS; the GEMM output
-of a chunk is pooled while it is still in cache, so the full pre-pooling activations never exist.
+``arity`` consecutive nodes (``prod`` for ConvACs, ``g.reduce`` for any other operator).
+
+Levels are fused into *bands*: one CPU task takes a few consecutive subtrees over a block of samples and
+runs every level of the band on them (GEMM, pooling, the next GEMM on the pooled result, ...) while they
+are in cache, writing only the band's top activations. The pre-pooling activations, and the activations
+of all levels inside a band, never reach memory: for N = 1024 inputs of width 64 the memory traffic drops
+from about 2.5x the activations of the first level (every level written and read back) to the features
+plus a few small band outputs. Tasks are sized by :data:`CHUNK_BYTES` (the GEMM output of the band's
+bottom level in one task) and handed to worker threads that run single-threaded BLAS; the weights of a
+level are used as the model stores them, one buffer per level (:mod:`tnconv.contract.stacks`), without a
+copy per call.
+
+An alternative fusion of the leaf level with the first pooling, through the Kronecker product of two
+feature vectors (``(x_a (x) x_b) @ (KR(W_a, W_b) W_1)``, one GEMM with ``K = M**2``), was measured here and
+rejected: in cache it runs at the same speed as the leaf GEMM, the product and the level-1 GEMM together
+(91 against 94 us per pair at M = 8, width 64, batch 256, float64), needs an ``M**2 x w`` matrix per pair
+and, for windows of four, ``M**4`` columns. Banding removes the memory traffic it was meant to remove.
 
 This is the numpy fast path (threads, in-place pooling, ``out=`` GEMMs). Every other namespace, and
 every tree that is not uniform, runs the generic array-API executor
@@ -29,11 +43,18 @@ import numpy as np
 from ..trees import format_node
 from .backends import Backend, blas_threads, n_workers
 from .logscale import finish, leaf_too_small, normalize_, pool_scales, scale_features
+from .stacks import group_weights
 
-__all__ = ["CHUNK_BYTES", "LevelPlan", "level_plan", "run_levels"]
+__all__ = ["CHUNK_BYTES", "LevelPlan", "level_plan", "run_levels", "schedule"]
 
-#: Target size of one CPU task's GEMM output. Small enough to stay in L2/L3 while it is pooled.
-CHUNK_BYTES = 1 << 20
+#: Target size of the GEMM output of a task's bottom level: small enough that the band stays in cache.
+CHUNK_BYTES = 1 << 21
+
+#: Fewest samples per task: fewer make the GEMMs too small for BLAS to run at speed.
+MIN_ROWS = 16
+#: Most samples per task: ``max(MAX_ROWS, width)``. More make the bands shallow and the strided reads of
+#: the leaf features short; measured best at 64 for widths up to 64 and at 256 for width 256.
+MAX_ROWS = 64
 
 
 @dataclass(frozen=True)
@@ -111,17 +132,58 @@ def _shape_key(model: Any) -> tuple:
     return (model.n_descriptors, model.n_outputs, tuple(sorted(set(model.widths.values()))))
 
 
-# ---------------------------------------------------------------------- weights
-def _level_weights(model: Any, plan: LevelPlan) -> list:
-    """Per level: one 2D matrix when the level shares one array, else the list of its matrices.
+# ---------------------------------------------------------------------- schedule
+def schedule(plan: LevelPlan, widths: list[int], B: int, item: int, workers: int,
+             chunk_bytes: int | None = None) -> list[tuple[int, int, list[tuple[int, int, int, int]]]]:
+    """Cut the levels into bands and each band into tasks.
 
-    Stacked per chunk at run time, so in-place edits of weights are always seen.
+    Parameters
+    ----------
+    plan : LevelPlan
+    widths : list of int
+        ``widths[h]``: output width of level ``h``.
+    B, item, workers : int
+        Batch size, bytes per entry, worker threads.
+    chunk_bytes : int, optional
+        Default :data:`CHUNK_BYTES`.
+
+    Returns
+    -------
+    list of ``(lo, hi, tasks)``
+        Band ``lo..hi`` (inclusive) runs levels ``lo`` to ``hi`` and writes the pooled output of level
+        ``hi`` (the root's output for the last band). Each task ``(q0, q1, b0, b1)`` covers output nodes
+        ``q0:q1`` of the band over samples ``b0:b1``; the tasks of a band cover each (node, sample) once.
+
+    Examples
+    --------
+    >>> import tnconv as tc
+    >>> plan = level_plan(tc.deep(1024, 8, 64))
+    >>> [(lo, hi, len(t)) for lo, hi, t in schedule(plan, [64] * 10 + [1], 256, 8, 2)]
+    [(0, 5, 64), (6, 10, 4)]
     """
-    ws = model.weights
-    out = []
-    for level in plan.levels:
-        first = ws[level[0]]
-        out.append(first if all(ws[v] is first for v in level) else [ws[v] for v in level])
+    budget = CHUNK_BYTES if chunk_bytes is None else chunk_bytes
+    H = len(plan.levels) - 1
+    n = [len(level) for level in plan.levels]
+    cap = max(MAX_ROWS, max(widths))
+    rows = max(1, min(B, cap, max(MIN_ROWS, budget // max(1, plan.arity[1] if H else 1) // (widths[0] * item))))
+    out: list[tuple[int, int, list[tuple[int, int, int, int]]]] = []
+    lo = 0
+    while lo <= H:
+        hi = lo
+        # Grow the band while one output node's subtree over `rows` samples fits the budget.
+        while hi < H and n[lo] // (n[hi + 2] if hi + 1 < H else 1) * rows * widths[lo] * item <= budget:
+            hi += 1
+        n_out = n[hi + 1] if hi < H else 1
+        per_out = n[lo] // n_out  # bottom nodes under one output node
+        t = max(1, budget // max(1, per_out * rows * widths[lo] * item))
+        n_blocks = max(1, -(-B // rows))
+        groups = -(-n_out // t)
+        if groups * n_blocks < workers and B > 1:
+            n_blocks = min(B, -(-workers // groups))
+        bstep = max(1, -(-B // n_blocks))
+        tasks = [(q, min(q + t, n_out), b, min(b + bstep, B)) for q in range(0, n_out, t) for b in range(0, B, bstep)]
+        out.append((lo, hi, tasks))
+        lo = hi + 1
     return out
 
 
@@ -178,7 +240,7 @@ def run_levels(model: Any, feats: np.ndarray, be: Backend | None = None, log: bo
     if be is not None and not be.is_numpy:
         raise ValueError(f"run_levels is the numpy fast path; backend {be.name!r} runs engine.run_generic")
     plan = level_plan(model)
-    W = _level_weights(model, plan)
+    W = group_weights(model, plan.levels, "levels")
     if workers is None:
         workers = n_workers()
     elif isinstance(workers, (bool, np.bool_)) or not isinstance(workers, (int, np.integer)) or workers < 1:
@@ -187,121 +249,142 @@ def run_levels(model: Any, feats: np.ndarray, be: Backend | None = None, log: bo
     # parallelism comes from the worker threads instead.
     with blas_threads(1):
         if not log:
-            return _run_scaled(model, plan, W, feats, None, False, workers)
+            return _run(model, plan, W, feats, None, False, workers)
         feats, E0 = scale_features(feats, np)
-        out = _run_scaled(model, plan, W, feats, E0, True, workers)
+        out = _run(model, plan, W, feats, E0, True, workers)
         if out is None:  # a tiny feature vector: rescale every vector and start again
             feats, E0 = scale_features(feats, np, force=True)
-            out = _run_scaled(model, plan, W, feats, E0, True, workers)
+            out = _run(model, plan, W, feats, E0, True, workers)
         return out
 
 
 @dataclass
-class _Level:
-    """The state one level's tasks share: inputs ``X``/``S`` (previous level), outputs ``P``/``Sp``."""
+class _Band:
+    """What the tasks of one band share: inputs ``X``/``S`` (the band below), outputs ``P``/``Sp``."""
 
-    h: int
-    a: int
-    w_out: int
-    W: Any
+    lo: int
+    hi: int
     X: Any
     S: Any
     P: np.ndarray
     Sp: Any
 
 
-def _gemm(lv: _Level, Xc: np.ndarray, n0: int, n1: int) -> np.ndarray:
-    Wl = lv.W
-    if isinstance(Wl, list) and Wl[0].size * 4 <= Xc.shape[1] * lv.w_out:
-        # Small matrices: stacking them costs less than a Python-level call per node.
+def _gemm(Wl: Any, Xc: np.ndarray, n0: int, n1: int) -> np.ndarray:
+    if not isinstance(Wl, list):
+        return np.matmul(Xc, Wl if Wl.ndim == 2 else Wl[n0:n1])
+    if Wl[0].size * 4 <= Xc.shape[1] * Wl[0].shape[1]:
+        # Small matrices: stacking them (in cache) costs less than a Python-level call per node.
         return np.matmul(Xc, np.stack(Wl[n0:n1]))
-    if isinstance(Wl, list):
-        # Large matrices: one GEMM per node into a task-local buffer, no stacked weight copy.
-        Y = np.empty((n1 - n0, Xc.shape[1], lv.w_out), dtype=Xc.dtype)
-        for k in range(n1 - n0):
-            np.matmul(Xc[k], Wl[n0 + k], out=Y[k])
-        return Y
-    if Wl.ndim == 3:
-        return np.matmul(Xc, Wl[n0:n1])
-    k, bb, wi = Xc.shape  # one shared matrix: a single GEMM over nodes and batch
-    return (np.ascontiguousarray(Xc).reshape(k * bb, wi) @ Wl).reshape(k, bb, lv.w_out)
+    Y = np.empty((n1 - n0, Xc.shape[1], Wl[0].shape[1]), dtype=Xc.dtype)
+    for k in range(n1 - n0):
+        np.matmul(Xc[k], Wl[n0 + k], out=Y[k])
+    return Y
 
 
-def _task(model: Any, plan: LevelPlan, lv: _Level, feats: np.ndarray, E0: Any, log: bool, tiny: list,
-          p0: int, p1: int, b0: int, b1: int) -> None:
-    """One chunk: GEMM of ``a * (p1 - p0)`` nodes over the batch rows ``b0:b1``, then their pooling."""
-    a, n0, n1 = lv.a, p0 * lv.a, p1 * lv.a
-    if lv.h == 0:
-        sel = feats[b0:b1, n0:n1, :] if plan.contiguous else feats[b0:b1][:, plan.leaf_order[n0:n1], :]
-        Xc = sel.transpose(1, 0, 2)
-    else:
-        Xc = lv.X[n0:n1, b0:b1]
-    Y = _gemm(lv, Xc, n0, n1)
-    s: Any = None
-    if log:
-        s = normalize_(Y, np)
-        if lv.h > 0:
-            s += lv.S[n0:n1, b0:b1]
-        elif E0 is not None:
-            s += E0[b0:b1, plan.leaf_order[n0:n1]].T
-        elif leaf_too_small(s, Y.dtype):
-            tiny.append(True)
+def _pool_chunk(g: Any, Y: np.ndarray, s: Any, a: int, dest: Any) -> tuple[Any, Any]:
+    """Pool groups of ``a`` consecutive nodes of ``Y`` (in place where possible), into ``dest`` if given."""
     if a == 1:
-        lv.P[p0:p1, b0:b1] = Y
-        if log:
-            lv.Sp[p0:p1, b0:b1] = s
-        return
-    Yr = Y.reshape(p1 - p0, a, b1 - b0, lv.w_out)
-    out = lv.P[p0:p1, b0:b1]
-    if log:
-        _, lv.Sp[p0:p1, b0:b1] = pool_scales(Yr, s.reshape(p1 - p0, a, b1 - b0), model.g, np, out=out)
-    elif model.g.is_product:
+        if dest is not None:
+            dest[...] = Y
+            return dest, s
+        return Y, s
+    k, b, w = Y.shape
+    Yr = Y.reshape(k // a, a, b, w)
+    if s is not None:
+        return pool_scales(Yr, s.reshape(k // a, a, b), g, np, out=dest)
+    if g.is_product:
+        out = Yr[:, 0] if dest is None else dest
         np.multiply(Yr[:, 0], Yr[:, 1], out=out)
         for j in range(2, a):
             out *= Yr[:, j]
+        return out, None
+    red = g.reduce(Yr, axis=1)
+    if dest is not None:
+        dest[...] = red
+        return dest, None
+    return red, None
+
+
+def _task(model: Any, plan: LevelPlan, W: list, band: _Band, feats: np.ndarray, E0: Any, log: bool,
+          tiny: list, q0: int, q1: int, b0: int, b1: int) -> None:
+    """One task: levels ``band.lo..band.hi`` for the subtrees of output nodes ``q0:q1``, samples ``b0:b1``."""
+    H = len(plan.levels) - 1
+    lo, hi = band.lo, band.hi
+    F = len(plan.levels[lo]) // (len(plan.levels[hi + 1]) if hi < H else 1)
+    n0, n1 = q0 * F, q1 * F
+    s: Any = None
+    if lo == 0:
+        sel = feats[b0:b1, n0:n1, :] if plan.contiguous else feats[b0:b1][:, plan.leaf_order[n0:n1], :]
+        # One contiguous copy (in cache): rows of the features lie n_inputs * M apart, a stride that
+        # maps them onto few cache sets and made the leaf GEMM run at half speed.
+        X = np.ascontiguousarray(sel.transpose(1, 0, 2))
     else:
-        out[...] = model.g.reduce(Yr, axis=1)
+        X = band.X[n0:n1, b0:b1]
+        if log:
+            s = band.S[n0:n1, b0:b1]
+    for h in range(lo, hi + 1):
+        a = plan.arity[h + 1] if h < H else 1
+        Y = _gemm(W[h], X, n0, n1)
+        if log:
+            k = normalize_(Y, np)
+            if h > 0:
+                k += s
+            elif E0 is not None:
+                k += E0[b0:b1, plan.leaf_order[n0:n1]].T
+            elif leaf_too_small(k, Y.dtype):
+                tiny.append(True)
+                return
+            s = k
+        dest = band.P[q0:q1, b0:b1] if h == hi else None
+        X, s = _pool_chunk(model.g, Y, s, a, dest)
+        n0, n1 = n0 // a, n1 // a
+    if log:
+        band.Sp[q0:q1, b0:b1] = s
 
 
-def _run_scaled(model: Any, plan: LevelPlan, W: list, feats: np.ndarray, E0: Any, log: bool,
-                workers: int) -> Any:
+def _run(model: Any, plan: LevelPlan, W: list, feats: np.ndarray, E0: Any, log: bool, workers: int) -> Any:
     B, dtype = feats.shape[0], feats.dtype
     tiny: list[bool] = []
+    widths = [model.widths[level[0]] for level in plan.levels]
     X: Any = None
     S: Any = None
     H = len(plan.levels) - 1
-    for h, level in enumerate(plan.levels):
-        a = plan.arity[h + 1] if h < H else 1
-        w_out = model.widths[level[0]]
-        n_par = len(level) // a
+    for lo, hi, tasks in schedule(plan, widths, B, dtype.itemsize, workers):
+        n_out = len(plan.levels[hi + 1]) if hi < H else 1
         # Exponents are integers held in float64: exact, whatever the activations' dtype.
-        Sp = np.empty((n_par, B), dtype=np.float64) if log else None
-        lv = _Level(h, a, w_out, W[h], X, S, np.empty((n_par, B, w_out), dtype=dtype), Sp)
-        tasks = _split(n_par, a, B, w_out, dtype.itemsize, workers)
-        if workers > 1 and len(tasks) > 1:
-            pool = _pool(workers)
-            for f in [pool.submit(_task, model, plan, lv, feats, E0, log, tiny, *t) for t in tasks]:
-                f.result()
-        else:
-            for t in tasks:
-                _task(model, plan, lv, feats, E0, log, tiny, *t)
+        Sp = np.empty((n_out, B), dtype=np.float64) if log else None
+        band = _Band(lo, hi, X, S, np.empty((n_out, B, widths[hi]), dtype=dtype), Sp)
+        _run_tasks(workers, tasks, lambda t, band=band: _task(model, plan, W, band, feats, E0, log, tiny, *t))
         if tiny:
             return None
-        X, S = lv.P, lv.Sp
+        X, S = band.P, band.Sp
     return finish(X[0], S[0], np) if log else X[0]
 
 
-def _split(n_par: int, a: int, B: int, w: int, item: int, workers: int) -> list[tuple[int, int, int, int]]:
-    """Cut a level into (parent range, batch range) tasks of about CHUNK_BYTES of GEMM output each."""
-    per_parent = a * B * w * item
-    total = n_par * per_parent
-    n_tasks = max(1, min(int(total // CHUNK_BYTES), 4096))
-    if total >= 4 * 65536:
-        n_tasks = max(n_tasks, workers)
-    if n_tasks <= n_par:
-        step = -(-n_par // n_tasks)
-        return [(p, min(p + step, n_par), 0, B) for p in range(0, n_par, step)]
-    # Few parents (top of the tree) but much work: split the batch too.
-    per_node = -(-n_tasks // n_par)
-    bstep = max(1, -(-B // per_node))
-    return [(p, p + 1, b, min(b + bstep, B)) for p in range(n_par) for b in range(0, B, bstep)]
+def _run_tasks(workers: int, tasks: list, fn: Any) -> None:
+    """Run ``fn`` on every task: ``workers`` threads (the caller one of them) take tasks in turn."""
+    if workers == 1 or len(tasks) == 1:
+        for t in tasks:
+            fn(t)
+        return
+    it = iter(tasks)
+    lock = threading.Lock()
+    err = np.geterr()  # numpy's error state is per thread: the workers take the caller's
+
+    def drain() -> None:
+        with np.errstate(**err):
+            while True:
+                with lock:
+                    t = next(it, None)
+                if t is None:
+                    return
+                fn(t)
+
+    pool = _pool(workers - 1)
+    futures = [pool.submit(drain) for _ in range(min(workers, len(tasks)) - 1)]
+    try:
+        drain()
+    finally:
+        for f in futures:
+            f.result()

@@ -35,6 +35,7 @@ from .checks import (
 )
 from .io import Persistable
 from .operators import PoolingOperator, pooling_operator
+from .packing import allocate_packed, pack_weights
 from .parameters import Parameters, weights_for, weights_namespace
 from .tables import dense_table
 
@@ -294,6 +295,8 @@ class ConvNet(Parameters, Persistable):
 
     def _init_weights(self, rng: np.random.Generator, init: str) -> None:
         cache: dict[int, np.ndarray] = {}
+        # Views of one buffer per same-shaped level: the engines' stacked GEMMs use it without a copy.
+        packed = {} if self.shared else allocate_packed(self.tree, self.weight_shape, self.dtype)
         for v in self.tree.nodes:
             h = self.tree.height(v)
             if self.shared and h in cache:
@@ -307,7 +310,11 @@ class ConvNet(Parameters, Persistable):
                 w = q if shape[0] >= shape[1] else q.T
             else:
                 w = rng.standard_normal(shape) / math.sqrt(shape[0])
-            w = np.ascontiguousarray(w, dtype=self.dtype)
+            if v in packed:
+                packed[v][...] = w
+                w = packed[v]
+            else:
+                w = np.ascontiguousarray(w, dtype=self.dtype)
             self.weights[v] = w
             cache[h] = w
 
@@ -365,7 +372,7 @@ class ConvNet(Parameters, Persistable):
                     if new[v] is not first and not np.array_equal(new[v], first):
                         raise ValueError(f"shared=True but node {format_node(v)} has weights unlike its level")
                     new[v] = first
-        self.weights = new
+        self.weights = pack_weights(self.tree, new, self.dtype)
 
     @property
     def n_inputs(self) -> int:
@@ -381,6 +388,12 @@ class ConvNet(Parameters, Persistable):
         # Caches (level plans, device copies, the weights' namespace module) are rebuilt on use; dropping
         # them keeps models picklable for process pools and keeps device arrays out of the pickle.
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_tnconv_")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Pickled views arrive as separate arrays: pack them again for the engines' stacked GEMMs.
+        self.__dict__.update(state)
+        if all(isinstance(w, np.ndarray) for w in self.weights.values()):
+            self.weights = pack_weights(self.tree, self.weights, self.dtype)
 
     def _widths_by_height(self) -> list[int] | list[list[int]]:
         """The widths as given to ``deep``: one per height (leaves first), or per node where a height

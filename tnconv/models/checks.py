@@ -74,12 +74,12 @@ def xp_dtype(xp: Any, dtype: np.dtype) -> Any:
     return getattr(xp, np.dtype(dtype).name)
 
 
-def check_features(features: Any, n_inputs: int, n_descriptors: int, dtype: np.dtype) -> Any:
+def check_features(features: Any, n_inputs: int, n_descriptors: int, dtype: np.dtype, finite: bool = True) -> Any:
     """Validate features of shape ``(batch, n_inputs, M)`` and cast them to ``dtype``.
 
     Arrays of any array API namespace stay in it and on their device. Integer features are cast;
     complex, boolean, object and string arrays, wrong shapes and non-finite values raise. The NaN check
-    runs on concrete arrays only (not on JAX tracers).
+    runs on concrete arrays only (not on JAX tracers); ``finite=False`` leaves it to the caller.
 
     Raises
     ------
@@ -109,7 +109,8 @@ def check_features(features: Any, n_inputs: int, n_descriptors: int, dtype: np.d
         arr = arr.astype(dtype, copy=False)
     elif arr.dtype != xp_dtype(xp, dtype):
         arr = xp.astype(arr, xp_dtype(xp, dtype))
-    check_finite(arr)
+    if finite:
+        check_finite(arr)
     return arr
 
 
