@@ -87,7 +87,7 @@ CASES = [
     (lambda: tc.deep(4, 2, 2, seed=-1), (), ValueError, r"seed -1"),
     (lambda: tc.deep(4, 2, 2, seed="x"), (), TypeError, r"seed 'x'"),
     (lambda: tc.deep(8, 2, 2, arity=2.5), (), TypeError, r"arity.*2\.5"),
-    (tc.deep, (4, 2, [2, 2, 2]), ValueError, r"3 entries.*2 for this tree"),
+    (tc.deep, (4, 2, [2, 2, 2]), ValueError, r"3 entries.*in 2 levels"),
     (tc.deep, (4, 2, [2, -1]), ValueError, r"widths\[1\].*-1"),
     (tc.deep, (4, 2, [2, 2.5]), TypeError, r"widths\[1\].*2\.5"),
     (tc.deep, (4, 2, "2"), TypeError, r"'2'"),
