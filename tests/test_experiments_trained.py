@@ -62,7 +62,7 @@ def _count(side, M, widths, shared, n_classes=10):
     return sum((1 if shared else (side * side) // 4**h) * dims[h] * dims[h + 1] for h in range(len(dims) - 1))
 
 
-@pytest.mark.parametrize("side, M, wide, narrow, shared", [(4, 2, 8, 2, False), (8, 3, 16, 4, False),
+@pytest.mark.parametrize("side, M, wide, narrow, shared", [(4, 2, 8, 2, False), (8, 2, 16, 4, False),
                                                            (16, 3, 16, 4, True), (32, 4, 64, 16, True)])
 def test_width_profiles_equal_parameters(side, M, wide, narrow, shared):
     from tnconv.experiments import width_range_trained as wrt

@@ -7,7 +7,7 @@ net should profit from wide early layers ("wide-base"); on a task whose informat
 whole image, from wide deep layers ("wide-tip").
 
 The experiment trains deep ConvACs with 2x2 pooling on :func:`tnconv.datasets.digits_canvas`: ``local``
-(a small digit at a random place on a noisy canvas; at ``medium``, 4x4 digits on an 8x8 canvas) and
+(a small digit at a random place on a noisy canvas; at ``medium``, 6x6 digits on an 8x8 canvas) and
 ``global`` (the digit stretched over the whole canvas), with two width profiles of equal parameter count
 (within 5%): wide-base (wide below the middle level, narrow above) and wide-tip (the reverse, its top
 width tuned to match the parameter count). ``small`` and ``medium`` nets have unshared weights and train
@@ -24,9 +24,9 @@ References
 Examples
 --------
 >>> from tnconv.experiments import width_range_trained as wrt
->>> p = wrt.profiles(8, M=3, wide=16, narrow=4)
->>> p, wrt.n_parameters(8, 3, p["wide_base"]), wrt.n_parameters(8, 3, p["wide_tip"])
-({'wide_base': [16, 16, 4], 'wide_tip': [4, 4, 248]}, 7464, 7472)
+>>> p = wrt.profiles(8, M=2, wide=16, narrow=4)
+>>> p, wrt.n_parameters(8, 2, p["wide_base"]), wrt.n_parameters(8, 2, p["wide_tip"])
+({'wide_base': [16, 16, 4], 'wide_tip': [4, 4, 218]}, 6440, 6436)
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ def profiles(side: int, M: int, wide: int, narrow: int, shared: bool = False) ->
 class _Config(TypedDict):
     shared: bool
     parameterization: str
+    feature_width: float
     canvas: int
     digit_size: int
     M: int
@@ -102,13 +103,15 @@ class _Config(TypedDict):
 
 
 CONFIG: dict[str, _Config] = {
-    "small": {"shared": False, "parameterization": "signed", "canvas": 4, "digit_size": 2, "M": 2, "wide": 8, "narrow": 2, "n_train": 200, "n_test": 200,
+    "small": {"shared": False, "parameterization": "signed", "feature_width": 1.0, "canvas": 4, "digit_size": 2,
+              "M": 2, "wide": 8, "narrow": 2, "n_train": 200, "n_test": 200,
               "seeds": 2, "epochs": 3, "batch_size": 50, "lr": 0.03, "backend": "jax"},
-    "medium": {"shared": False, "parameterization": "signed", "canvas": 8, "digit_size": 4, "M": 3, "wide": 16, "narrow": 4, "n_train": 2000, "n_test": 1000,
+    "medium": {"shared": False, "parameterization": "signed", "feature_width": 1.0, "canvas": 8, "digit_size": 6,
+               "M": 2, "wide": 16, "narrow": 4, "n_train": 2000, "n_test": 1000,
                "seeds": 3, "epochs": 10, "batch_size": 64, "lr": 0.01, "backend": "jax"},
     # 32x32: unshared wide-base nets have more leaf weights than any wide tip can match; convolutions
     # (shared weights, as the paper's nets) in log space, the parameterization that holds at N = 1024.
-    "full": {"shared": True, "parameterization": "log", "canvas": 32, "digit_size": 8, "M": 4, "wide": 64, "narrow": 16, "n_train": 20000, "n_test": 4000,
+    "full": {"shared": True, "parameterization": "log", "feature_width": 0.5, "canvas": 32, "digit_size": 8, "M": 4, "wide": 64, "narrow": 16, "n_train": 20000, "n_test": 4000,
              "seeds": 5, "epochs": 40, "batch_size": 128, "lr": 0.003, "backend": "jax"},
 }
 
@@ -120,6 +123,7 @@ def grid(size: str = "small", seed: int = 0, backend: str | None = None) -> list
     train = {"epochs": cfg["epochs"], "batch_size": cfg["batch_size"], "lr": cfg["lr"],
              "backend": backend or cfg["backend"], "parameterization": cfg["parameterization"]}
     return [{"data": "digits", "task": task, "side": cfg["canvas"], "digit_size": cfg["digit_size"], "M": cfg["M"],
+             "feature_width": cfg["feature_width"],
              "n_train": cfg["n_train"],
              "n_test": cfg["n_test"], "data_seed": seed * 100 + t, "geometry": "square", "g": "product",
              "shared": cfg["shared"], "profile": name, "widths": prof[name], "n_outputs": N_CLASSES, "seed": seed * 1000 + k,
