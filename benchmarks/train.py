@@ -38,10 +38,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import train_plain as plain  # noqa: E402
+import train_plain as plain
 
-import tnconv as tc  # noqa: E402
-from tnconv.experiments.trained_common import build_net, pixel_features  # noqa: E402
+import tnconv as tc
+from tnconv.experiments.trained_common import build_net, pixel_features
 
 
 def machine() -> str:

@@ -23,8 +23,8 @@ __all__ = ["forward_numpy", "init_weights", "train_jax", "train_torch", "weights
 
 
 def levels(h: int) -> int:
-    L = int(round(math.log2(h)))
-    if 2**L != h:
+    L = round(math.log2(h))
+    if h != 2**L:
         raise ValueError(f"image side must be a power of 2, got {h}")
     return L
 

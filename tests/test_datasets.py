@@ -7,10 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tnconv.datasets import (blob_images, blobs, closedness, digits_canvas, load_source_digits,
-                             resize_bilinear, symmetry)
+from tnconv.datasets import blob_images, blobs, closedness, digits_canvas, load_source_digits, resize_bilinear, symmetry
 from tnconv.datasets.morphology import closing
-
 
 # --- independent references: plain loops over pixels -------------------------------------------------
 

@@ -81,7 +81,8 @@ def test_width_profiles_equal_parameters(side, M, wide, narrow, shared):
 
 def _check_lines(text, expected):
     lines = text.splitlines()
-    flags = [line.rstrip(".").endswith(": True") for line in lines[1:] if line.rstrip(".").endswith((": True", ": False"))]
+    ends = [line.rstrip(".") for line in lines[1:]]
+    flags = [e.endswith(": True") for e in ends if e.endswith((": True", ": False"))]
     assert flags == expected
     assert lines[0].startswith("SUPPORTED:" if all(expected) else "NOT SUPPORTED:")
 

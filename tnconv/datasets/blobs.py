@@ -34,7 +34,7 @@ def check_task(task: Any, tasks: tuple[str, ...]) -> str:
 
 def closing_radius(size: int) -> int:
     """The radius of the closing disk for images of side ``size``: ``max(1, round(size / 16))`` (2 at 32)."""
-    return max(1, int(round(size / 16)))
+    return max(1, round(size / 16))
 
 
 def blob_images(n: int, size: int = 32, seed: Any = None) -> np.ndarray:

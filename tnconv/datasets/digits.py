@@ -54,7 +54,7 @@ def load_source_digits(split: str | None = None) -> tuple[np.ndarray, np.ndarray
     keep = []
     for c in range(10):
         idx = rng.permutation(np.flatnonzero(labels == c))
-        cut = int(round(TRAIN_FRACTION * len(idx)))
+        cut = round(TRAIN_FRACTION * len(idx))
         keep.append(idx[:cut] if split == "train" else idx[cut:])
     sel = np.sort(np.concatenate(keep))
     return images[sel], labels[sel]

@@ -133,8 +133,8 @@ def entanglement_point(point: Mapping[str, Any]) -> dict[str, Any]:
                      weights={v: (root(w) if v == tree.root else w) for v, w in first.items()})
     random = ConvAC(tree, 2, point["width"], seed=seed + 7, init="orthogonal")
     with blas_threads(1):
-        out = {"trained": measure(trained, parts), "initial": measure(initial, parts),
-               "random": measure(random, parts)}
+        out: dict[str, Any] = {"trained": measure(trained, parts), "initial": measure(initial, parts),
+                               "random": measure(random, parts)}
     out["test_accuracy"] = float(np.mean(res.predict(Ft) == yt))
     return out
 

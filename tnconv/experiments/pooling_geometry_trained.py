@@ -62,13 +62,13 @@ class _Config(TypedDict):
 
 
 CONFIG: dict[str, _Config] = {
-    "small": {"kinds": ["convac"], "side": 4, "M": 2, "width": 4, "n_train": 200, "n_test": 200, "seeds": 2, "epochs": 3,
-              "batch_size": 50, "lr": 0.03, "backend": "jax"},
-    "medium": {"kinds": list(KINDS), "side": 8, "M": 2, "width": 8, "n_train": 2000, "n_test": 1000, "seeds": 3, "epochs": 10,
-               "batch_size": 64, "lr": 0.01, "backend": "jax"},
+    "small": {"kinds": ["convac"], "side": 4, "M": 2, "width": 4, "n_train": 200, "n_test": 200, "seeds": 2,
+              "epochs": 3, "batch_size": 50, "lr": 0.03, "backend": "jax"},
+    "medium": {"kinds": list(KINDS), "side": 8, "M": 2, "width": 8, "n_train": 2000, "n_test": 1000, "seeds": 3,
+               "epochs": 10, "batch_size": 64, "lr": 0.01, "backend": "jax"},
     # The paper's scale: 32x32 images, 20,000 / 4,000 kept per task.
-    "full": {"kinds": list(KINDS), "side": 32, "M": 2, "width": 32, "n_train": 20000, "n_test": 4000, "seeds": 5, "epochs": 40,
-             "batch_size": 128, "lr": 0.003, "backend": "jax"},
+    "full": {"kinds": list(KINDS), "side": 32, "M": 2, "width": 32, "n_train": 20000, "n_test": 4000, "seeds": 5,
+             "epochs": 40, "batch_size": 128, "lr": 0.003, "backend": "jax"},
 }
 
 

@@ -19,8 +19,8 @@ import numpy as np
 from ..models.convnet import ConvNet
 from ..trees import ModeTree
 
-__all__ = ["GEOMETRIES", "build_net", "compare", "dataset", "grid_tree", "mean_std", "mirror_tree", "pixel_features", "run_grid",
-           "train_point"]
+__all__ = ["GEOMETRIES", "build_net", "compare", "dataset", "grid_tree", "mean_std", "mirror_tree", "pixel_features",
+           "run_grid", "train_point"]
 
 #: Pooling geometries of the trained experiments: contiguous 2x2 windows, or mirror (interleaved) ones.
 GEOMETRIES = ("square", "mirror")

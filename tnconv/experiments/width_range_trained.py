@@ -111,8 +111,9 @@ CONFIG: dict[str, _Config] = {
                "seeds": 3, "epochs": 10, "batch_size": 64, "lr": 0.01, "backend": "jax"},
     # 32x32: unshared wide-base nets have more leaf weights than any wide tip can match; convolutions
     # (shared weights, as the paper's nets) in log space, the parameterization that holds at N = 1024.
-    "full": {"shared": True, "parameterization": "log", "feature_width": 0.5, "canvas": 32, "digit_size": 8, "M": 4, "wide": 64, "narrow": 16, "n_train": 20000, "n_test": 4000,
-             "seeds": 5, "epochs": 40, "batch_size": 128, "lr": 0.003, "backend": "jax"},
+    "full": {"shared": True, "parameterization": "log", "feature_width": 0.5, "canvas": 32, "digit_size": 8,
+             "M": 4, "wide": 64, "narrow": 16, "n_train": 20000, "n_test": 4000, "seeds": 5, "epochs": 40,
+             "batch_size": 128, "lr": 0.003, "backend": "jax"},
 }
 
 
@@ -126,8 +127,8 @@ def grid(size: str = "small", seed: int = 0, backend: str | None = None) -> list
              "feature_width": cfg["feature_width"],
              "n_train": cfg["n_train"],
              "n_test": cfg["n_test"], "data_seed": seed * 100 + t, "geometry": "square", "g": "product",
-             "shared": cfg["shared"], "profile": name, "widths": prof[name], "n_outputs": N_CLASSES, "seed": seed * 1000 + k,
-             "train": train}
+             "shared": cfg["shared"], "profile": name, "widths": prof[name], "n_outputs": N_CLASSES,
+             "seed": seed * 1000 + k, "train": train}
             for t, task in enumerate(TASKS) for name in PROFILES for k in range(cfg["seeds"])]
 
 
