@@ -87,11 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--side", type=int, default=8)
     ap.add_argument("--task", default="global")
-    ap.add_argument("--M", type=int, default=3)
+    ap.add_argument("--M", type=int, default=2)
     ap.add_argument("--width", type=int, default=16)
     ap.add_argument("--n-train", type=int, default=3000)
     ap.add_argument("--n-val", type=int, default=1000)
-    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--target", type=float, default=0.5)
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     X, y = tc.datasets.digits_canvas(args.n_train, canvas=args.side, task=args.task, seed=0, split="train")
     Xv, yv = tc.datasets.digits_canvas(args.n_val, canvas=args.side, task=args.task, seed=1, split="test")
     # Unit-RMS features keep the plain linear code's products at unit scale (its init assumes it).
-    F, Fv = pixel_features(X, args.M), pixel_features(Xv, args.M)
+    F, Fv = pixel_features(X, args.M, 1.0), pixel_features(Xv, args.M, 1.0)
     scale = float(np.sqrt(np.mean(F**2)))
     F, Fv = F / scale, Fv / scale
     L = args.side.bit_length() - 1

@@ -223,7 +223,7 @@ def verdict(result: EntanglementTrainedResult) -> str:
         ("SUPPORTED" if ok else "NOT SUPPORTED") + ": trained nets stay below the min-cut bound and use less of it.",
         f"- {len(r.entropy)} (network, partition) pairs: entropy > log(min cut) in {viol_s}; geometric measure > "
         f"1 - 1/min cut in {viol_g}.",
-        f"- mean entropy / log(min cut): random {fr:.3f}, trained {ft:.3f} (trained lower: {ft < fr}).",
+        f"- mean entropy / log(min cut): random {fr:.3f}, trained {ft:.3f}; trained lower: {ft < fr}.",
         f"- for reference, the trained nets' positive starting point: {fi:.3f} (training "
         f"{'raised' if ft > fi else 'lowered'} it by {abs(ft - fi):.3f}).",
         f"- trained nets' test accuracy: {min(accs):.3f} to {max(accs):.3f} over {len(accs)} nets (chance 0.5).",
