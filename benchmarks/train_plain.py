@@ -23,8 +23,8 @@ __all__ = ["forward_numpy", "init_weights", "train_jax", "train_torch", "weights
 
 
 def levels(h: int) -> int:
-    L = int(round(math.log2(h)))
-    if 2**L != h:
+    L = round(math.log2(h))
+    if h != 2**L:
         raise ValueError(f"image side must be a power of 2, got {h}")
     return L
 
@@ -98,7 +98,8 @@ def train_torch(weights: list[np.ndarray], X: np.ndarray, y: np.ndarray, Xv: np.
                 epochs: int, batch_size: int, lr: float, seed: int, log: bool) -> dict[str, list[float]]:
     """Adam on cross-entropy of the logits (``log h_y`` in log space, ``h_y`` otherwise), float32.
 
-    Returns per-epoch ``seconds`` (cumulative training time) and validation ``accuracy``.
+    Returns per-epoch ``seconds`` (cumulative time of the epochs, each including its validation
+    pass, as :func:`tnconv.train.fit` times its epochs) and validation ``accuracy``.
     """
     import torch
 
@@ -120,9 +121,9 @@ def train_torch(weights: list[np.ndarray], X: np.ndarray, y: np.ndarray, Xv: np.
             loss = torch.nn.functional.cross_entropy(_torch_forward(torch, params, Xt[idx], log), yt[idx])
             loss.backward()
             opt.step()
-        elapsed += time.perf_counter() - t0
         with torch.no_grad():
             pred = _torch_forward(torch, params, Xvt, log).argmax(dim=1).numpy()
+        elapsed += time.perf_counter() - t0
         hist["seconds"].append(elapsed)
         hist["accuracy"].append(float(np.mean(pred == yv)))
     return hist
@@ -179,9 +180,8 @@ def train_jax(weights: list[np.ndarray], X: np.ndarray, y: np.ndarray, Xv: np.nd
         for k in range(0, n_full, batch_size):
             idx = perm[k:k + batch_size]
             params, state = step(params, state, Xj[idx], yj[idx])
-        jax.block_until_ready(params)
-        elapsed += time.perf_counter() - t0
         pred = np.asarray(predict(params, Xvj))
+        elapsed += time.perf_counter() - t0
         hist["seconds"].append(elapsed)
         hist["accuracy"].append(float(np.mean(pred == yv)))
     return hist

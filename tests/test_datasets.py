@@ -7,10 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tnconv.datasets import (blob_images, blobs, closedness, digits_canvas, load_source_digits,
-                             resize_bilinear, symmetry)
+from tnconv.datasets import blob_images, blobs, closedness, digits_canvas, load_source_digits, resize_bilinear, symmetry
 from tnconv.datasets.morphology import closing
-
 
 # --- independent references: plain loops over pixels -------------------------------------------------
 
@@ -176,6 +174,24 @@ def test_local_pastes_one_source_digit():
 
 
 @needs_sklearn
+@needs_sklearn
+def test_local_small_digit_is_the_resized_source():
+    X, y = digits_canvas(6, canvas=8, task="local", seed=4, noise=0.0, digit_size=4)
+    src, lab = load_source_digits()
+    small = np.stack([loop_bilinear(s, 4) for s in src])
+    for img, label in zip(X, y):
+        hits = set()
+        for i in range(5):
+            for j in range(5):
+                rest = img.copy()
+                rest[i:i + 4, j:j + 4] = 0
+                if not rest.any():
+                    win = img[i:i + 4, j:j + 4]
+                    hits |= {int(lab[k]) for k in np.flatnonzero(np.abs(small - win).max(axis=(1, 2)) < 1e-12)}
+        assert label in hits
+
+
+@needs_sklearn
 def test_global_is_the_resized_digit():
     X, y = digits_canvas(12, canvas=20, task="global", seed=2, noise=0.0)
     src, lab = load_source_digits()
@@ -206,9 +222,11 @@ def test_digits_deterministic_noise_and_range():
 
 @pytest.mark.parametrize("kwargs, exc, word", [
     ({"n": 0}, ValueError, "0"), ({"n": 5, "canvas": 7}, ValueError, "7"),
+    ({"n": 5, "canvas": 1, "task": "global"}, ValueError, "1"),
     ({"n": 5, "task": "middle"}, ValueError, "middle"), ({"n": 5, "noise": -1.0}, ValueError, "-1.0"),
     ({"n": 5, "noise": float("nan")}, ValueError, "nan"), ({"n": 5, "split": "val"}, ValueError, "val"),
-    ({"n": 5, "canvas": 16.0}, TypeError, "16.0"),
+    ({"n": 5, "canvas": 16.0}, TypeError, "16.0"), ({"n": 5, "digit_size": 9}, ValueError, "9"),
+    ({"n": 5, "canvas": 3, "digit_size": 4}, ValueError, "3"),
 ])
 @needs_sklearn
 def test_digits_bad_input(kwargs, exc, word):

@@ -69,7 +69,7 @@ def load_source_digits(split: str | None = None) -> tuple[np.ndarray, np.ndarray
     keep = []
     for c in range(10):
         idx = rng.permutation(np.flatnonzero(labels == c))
-        cut = int(round(TRAIN_FRACTION * len(idx)))
+        cut = round(TRAIN_FRACTION * len(idx))
         keep.append(idx[:cut] if split == "train" else idx[cut:])
     sel = np.sort(np.concatenate(keep))
     return images[sel], labels[sel]
@@ -115,7 +115,7 @@ def _balanced_labels(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def digits_canvas(n: int, canvas: int = 32, task: str = "local", seed: Any = None, *, noise: float = 0.2,
-                  split: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  split: str | None = None, digit_size: int = DIGIT) -> tuple[np.ndarray, np.ndarray]:
     """Ten-class digit images on a noisy ``canvas x canvas`` canvas: a local task or a global one.
 
     After Levine et al. [1]_, who contrast a task whose label is decided by a small region of the image
@@ -127,21 +127,24 @@ def digits_canvas(n: int, canvas: int = 32, task: str = "local", seed: Any = Non
 
     1. the label is drawn class-balanced (``arange(n) % 10``, shuffled: counts differ by at most one), and
        a source digit of that class uniformly (with replacement) from the chosen ``split``;
-    2. ``local``: the 8x8 digit is pasted, at its own size, at a uniformly random position (top-left
-       corner in ``0..canvas-8`` on each axis) of a blank canvas;
+    2. ``local``: the 8x8 digit, resized bilinearly to ``digit_size x digit_size`` when that is not 8
+       (:func:`resize_bilinear`), is pasted at a uniformly random position (top-left corner in
+       ``0..canvas-digit_size`` on each axis) of a blank canvas;
        ``global``: the digit is resized bilinearly to the whole ``canvas x canvas`` canvas
        (:func:`resize_bilinear`), so every region of the image carries part of it;
     3. i.i.d. Gaussian noise of standard deviation ``noise`` is added to every pixel, and the result is
        clipped to ``[0, 1]``.
 
-    At ``canvas=8`` the two tasks coincide (no room to move, nothing to stretch).
+    At ``canvas == digit_size == 8`` the two tasks coincide (no room to move, nothing to stretch); a
+    smaller ``digit_size`` makes a local task on a small canvas (e.g. 4x4 digits on an 8x8 canvas).
 
     Parameters
     ----------
     n : int
         Number of images (>= 1).
     canvas : int
-        Canvas side, at least 8 (the digits' side).
+        Canvas side: at least ``digit_size`` for ``local``, at least 2 for ``global`` (a canvas under 8
+        shrinks the digit).
     task : {"local", "global"}
     seed : int, numpy Generator or None
         Same seed, same images.
@@ -150,6 +153,8 @@ def digits_canvas(n: int, canvas: int = 32, task: str = "local", seed: Any = Non
     split : {None, "train", "test"}
         Which source digits to use (:func:`load_source_digits`): build train and test sets from
         ``"train"`` and ``"test"`` so that no source digit is shared.
+    digit_size : int
+        Side of the pasted digit in the ``local`` task (2..8; default 8, the source size).
 
     Returns
     -------
@@ -163,7 +168,8 @@ def digits_canvas(n: int, canvas: int = 32, task: str = "local", seed: Any = Non
     TypeError
         ``n`` or ``canvas`` not an int, or an invalid seed.
     ValueError
-        ``n < 1``, ``canvas < 8``, an unknown task or split, or a negative or non-finite ``noise``.
+        ``n < 1``, a canvas too small (under ``digit_size`` for ``local``, under 2 for ``global``),
+        ``digit_size`` outside 2..8, an unknown task or split, or a negative or non-finite ``noise``.
     ImportError
         Without scikit-learn.
 
@@ -179,9 +185,13 @@ def digits_canvas(n: int, canvas: int = 32, task: str = "local", seed: Any = Non
     """
     n = check_positive_int(n, "n")
     canvas = check_positive_int(canvas, "canvas")
-    if canvas < DIGIT:
-        raise ValueError(f"canvas must be at least {DIGIT} (the side of the digits), got {canvas}")
     task = check_task(task, TASKS)
+    d = check_positive_int(digit_size, "digit_size")
+    if not 2 <= d <= DIGIT:
+        raise ValueError(f"digit_size must be in 2..{DIGIT}, got {d}")
+    need = 2 if task == "global" else d
+    if canvas < need:
+        raise ValueError(f"canvas must be at least {need} (the side of the digits), got {canvas}")
     if isinstance(noise, (bool, np.bool_)) or not isinstance(noise, (int, float, np.integer, np.floating)) \
             or not np.isfinite(noise) or noise < 0:
         raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
@@ -194,10 +204,12 @@ def digits_canvas(n: int, canvas: int = 32, task: str = "local", seed: Any = Non
         pick[where] = rng.choice(np.flatnonzero(labels == c), size=len(where))
     digits = images[pick]
     if task == "local":
+        if d != DIGIT:
+            digits = resize_bilinear(digits, d)
         X = np.zeros((n, canvas, canvas))
-        top = rng.integers(0, canvas - DIGIT + 1, size=(n, 2))
-        rows = top[:, 0, None, None] + np.arange(DIGIT)[None, :, None]
-        cols = top[:, 1, None, None] + np.arange(DIGIT)[None, None, :]
+        top = rng.integers(0, canvas - d + 1, size=(n, 2))
+        rows = top[:, 0, None, None] + np.arange(d)[None, :, None]
+        cols = top[:, 1, None, None] + np.arange(d)[None, None, :]
         X[np.arange(n)[:, None, None], rows, cols] = digits
     else:
         X = resize_bilinear(digits, canvas)

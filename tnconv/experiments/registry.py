@@ -1,6 +1,7 @@
 """The registry of experiments: one entry per claim, with its notebook and figure.
 
-Every experiment module provides ``run(size="small"|"full", seed=0)`` (trained ones also ``"medium"``), ``plot(result, ax_or_path=None)``
+Every experiment module provides ``run(size="small"|"full", seed=0)`` (trained ones also ``"medium"``),
+``plot(result, ax_or_path=None)``
 and ``verdict(result) -> str``. :func:`run_experiment` runs one by name and can write its PNG and JSON.
 
 Examples

@@ -19,31 +19,66 @@ import numpy as np
 from ..models.convnet import ConvNet
 from ..trees import ModeTree
 
-__all__ = ["GEOMETRIES", "build_net", "compare", "dataset", "grid_tree", "mean_std", "pixel_features", "run_grid",
-           "train_point"]
+__all__ = ["GEOMETRIES", "build_net", "compare", "dataset", "grid_tree", "mean_std", "mirror_tree", "pixel_features",
+           "run_grid", "train_point"]
 
 #: Pooling geometries of the trained experiments: contiguous 2x2 windows, or mirror (interleaved) ones.
 GEOMETRIES = ("square", "mirror")
 
 
-def pixel_features(X: np.ndarray, M: int) -> np.ndarray:
+def pixel_features(X: np.ndarray, M: int, width: float = 0.5) -> np.ndarray:
     """Gaussian features of every pixel: ``(n, h*w, M)`` with ``f_d(x) = exp(-(x - mu_d)^2 / (2 s^2))``,
-    ``mu_d = d / (M - 1)`` and ``s = 1 / (M - 1)`` (``mu = 0.5``, ``s = 0.5`` for ``M = 1``).
+    ``mu_d = d / (M - 1)`` and ``s = width / (M - 1)``, ``width`` times the spacing of the centres
+    (``mu = 0.5``, ``s = width`` for ``M = 1``).
 
-    Pixels lie in ``[0, 1]``, so every feature is at least ``exp(-(M - 1)^2 / 2)``: positive, as log-space
-    training needs, and a fixed representation for every net of an experiment.
+    Pixels lie in ``[0, 1]``, so every feature is at least ``exp(-(M - 1)^2 / (2 width^2))``: positive,
+    as log-space training needs. ``width = 0.5`` (near one-hot: ``(1, e^-2)`` and ``(e^-2, 1)`` for binary
+    pixels and ``M = 2``) suits log space, where only the log features matter; ``width = 1`` (smooth
+    features) suits signed training, whose products of ``N`` features must stay in range.
     """
     x = np.asarray(X, dtype=np.float64).reshape(len(X), -1)[..., None]
     mu = np.linspace(0.0, 1.0, M) if M > 1 else np.array([0.5])
-    s = 1.0 / (M - 1) if M > 1 else 0.5
+    s = width / (M - 1) if M > 1 else width
     return np.exp(-((x - mu) ** 2) / (2 * s * s))
 
 
+def mirror_tree(side: int) -> ModeTree:
+    """ICLR'17's mirror pooling over a ``side x side`` image (``side`` a power of 2, at least 2).
+
+    The first level pools every pixel with its three reflections: window ``(i, j)`` (``i, j < side/2``)
+    holds pixels ``(i, j)``, ``(i, side-1-j)``, ``(side-1-i, j)`` and ``(side-1-i, side-1-j)``; the
+    windows then pool in contiguous 2x2 blocks of their ``(i, j)`` indices, as square pooling does. Every
+    first-level window meets both the left and the right half (and the top and the bottom one), so the
+    left/right partition gets the high separation rank that square pooling gives to interleaved ones.
+
+    Examples
+    --------
+    >>> mirror_tree(4).to_nested()[0]
+    (0, 3, 12, 15)
+    """
+    half = side // 2
+    if side < 2 or side & (side - 1):
+        raise ValueError(f"mirror pooling needs a power-of-2 side >= 2, got {side!r}")
+
+    def window(i: int, j: int) -> tuple[int, ...]:
+        a, b = side - 1 - i, side - 1 - j
+        return (i * side + j, i * side + b, a * side + j, a * side + b)
+
+    def block(i: int, j: int, size: int) -> Any:
+        if size == 1:
+            return window(i, j)
+        h = size // 2
+        return tuple(block(i + di, j + dj, h) for di in (0, h) for dj in (0, h))
+
+    return ModeTree.from_nested(block(0, 0, half))
+
+
 def grid_tree(side: int, geometry: str) -> ModeTree:
-    """The 2x2-pooling tree of a ``side x side`` image: ``square`` (contiguous) or ``mirror`` (interleaved)."""
+    """The 2x2-pooling tree of a ``side x side`` image: ``square`` (contiguous) or ``mirror`` (reflections,
+    :func:`mirror_tree`)."""
     if geometry not in GEOMETRIES:
         raise ValueError(f"geometry must be one of {GEOMETRIES}, got {geometry!r}")
-    return ModeTree.grid(side, side, window=2, interleaved=geometry == "mirror")
+    return ModeTree.grid(side, side, window=2) if geometry == "square" else mirror_tree(side)
 
 
 def build_net(spec: Mapping[str, Any], seed: int) -> ConvNet:
@@ -54,14 +89,15 @@ def build_net(spec: Mapping[str, Any], seed: int) -> ConvNet:
 
 
 @functools.lru_cache(maxsize=8)
-def _cached(kind: str, task: str, side: int, n: int, seed: int, split: str | None, M: int) -> tuple:
+def _cached(kind: str, task: str, side: int, n: int, seed: int, split: str | None, M: int, digit: int,
+            width: float) -> tuple:
     from .. import datasets
 
     if kind == "blobs":
         X, y = datasets.blobs(n, size=side, task=task, seed=seed)
     else:
-        X, y = datasets.digits_canvas(n, canvas=side, task=task, seed=seed, split=split)
-    F = pixel_features(X, M)
+        X, y = datasets.digits_canvas(n, canvas=side, task=task, seed=seed, split=split, digit_size=digit)
+    F = pixel_features(X, M, width)
     F.setflags(write=False)
     y.setflags(write=False)
     return F, y
@@ -71,9 +107,9 @@ def dataset(point: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarra
     """``(F_train, y_train, F_test, y_test)`` of a grid point; train and test from different seeds (and,
     for digits, from disjoint source digits)."""
     kind, task, side, M = point["data"], point["task"], point["side"], point["M"]
-    s = int(point["data_seed"])
-    tr = _cached(kind, task, side, point["n_train"], 2 * s, "train" if kind == "digits" else None, M)
-    te = _cached(kind, task, side, point["n_test"], 2 * s + 1, "test" if kind == "digits" else None, M)
+    s, digit, fw = int(point["data_seed"]), int(point.get("digit_size", 8)), float(point.get("feature_width", 0.5))
+    tr = _cached(kind, task, side, point["n_train"], 2 * s, "train" if kind == "digits" else None, M, digit, fw)
+    te = _cached(kind, task, side, point["n_test"], 2 * s + 1, "test" if kind == "digits" else None, M, digit, fw)
     return tr[0], tr[1], te[0], te[1]
 
 
