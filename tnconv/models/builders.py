@@ -193,8 +193,9 @@ def deep(
         what = f"{shape[0]}x{shape[1]} image" if shape else f"sequence of {n}"
         sides = [w for _, w in levels] if shape is None else levels
         raise ValueError(
-            f"widths {list(widths)} has {len(widths)} entries, but deep pools the {what} in {len(levels)} "
-            f"levels (windows {sides}); give one width per level, from the leaves up"
+            f"widths {list(widths)} has {len(widths)} entries; a per-level sequence needs {len(levels)} for this "
+            f"tree: deep pools the {what} in {len(levels)} levels (windows {sides}), one width per level from "
+            "the leaves up"
         )
     if weights is None:
         _precheck(n, n_descriptors, widths, dtype)
