@@ -62,7 +62,7 @@ def rows_for(label: str, shape: tuple[int, int], M: int, width: int, batch: int,
     rows: list[list[str]] = []
 
     def add(what: str, t: float, ref_name: str, ref: float, note: str = "") -> None:
-        rows.append([label, what, fmt(t), f"{ref_name} {fmt(ref)}", f"{t / ref:.2f}x", note])
+        rows.append([label, what, fmt(t), f"{ref_name} {fmt(ref)}", f"{t / ref:.3g}x", note])
         print(" | ".join(rows[-1]), flush=True)
 
     t_build, net = timeit(lambda: tc.deep(shape, M, width, windows=windows, seed=0), 1)

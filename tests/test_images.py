@@ -149,6 +149,7 @@ def test_named_windows_from_the_issue():
     (dict(windows="22"), TypeError, "sequence"),
     (dict(windows=[True]), TypeError, "int"),
     (dict(window=1), ValueError, "window=1"),
+    (dict(window=[2, 2, 7]), TypeError, "go in windows="),
 ])
 def test_grid_window_errors(kwargs, error, match):
     with pytest.raises(error, match=match):
@@ -290,7 +291,7 @@ def test_28x28_construction(mnist_nets):
     assert default.tree.height(default.tree.root) == 4  # 28 -> 14 -> 7 -> 3 -> 1
     assert [len(level) for level in windows.tree.levels()] == [784, 196, 49, 1]
     assert windows.weights[windows.tree.root].shape == (2, 1)
-    with pytest.raises(ValueError, match="in 4 levels"):
+    with pytest.raises(ValueError, match=r"needs 4 for this tree.*in 4 levels"):
         tc.deep((28, 28), 3, [2, 2, 2])
     with pytest.raises(ValueError, match="not both"):
         tc.deep((28, 28), 3, 2, arity=2, windows=[2, 2, 7])

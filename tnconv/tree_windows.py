@@ -5,14 +5,15 @@ Sides need not be powers of the window, nor divisible by it. The rule for what d
 
 * **Contiguous pooling.** ``c`` blocks along a side, pooled with a window of ``k`` (``1 <= k <= c``),
   form ``s = c // k`` runs of ``k`` consecutive blocks. The ``c % k`` blocks left over join the last
-  run, which then has ``k + c % k`` blocks. A mode tree has no unary nodes, so a single leftover block
-  cannot form a window of its own; it is absorbed by its neighbour.
+  run, which then has ``k + c % k`` blocks. So no window is smaller than ``k``, and a single leftover
+  block, which could not form a window (a mode tree has no unary nodes), never stands alone.
 * **Interleaved ("mirror") pooling.** Run ``j`` takes blocks ``j, j + s, ..., j + (k - 1) s``. The
   leftover blocks ``k s .. c - 1`` join the last run, ``j = s - 1``.
 * **Default windows.** Without ``windows``, every level pools ``window x window`` (2 x 2). A side that
   is down to fewer blocks than ``window`` uses the blocks it has, and a side that is down to one block
   uses 1, so the last levels of a rectangle are strips. So a side of ``c`` pixels is pooled in
-  ``floor(log_window(c))`` levels. Every window has ``window`` to ``2 * window - 1`` blocks per side.
+  about ``log_window(c)`` levels (``floor(log2(c))`` for windows of 2), and a window never spans more
+  than ``2 * window - 1`` blocks per side (2 or 3 for windows of 2).
   For powers of the window this is the classic tree. For example, 28 pools as 28 -> 14 -> 7 -> 3 -> 1
   (the 7 pools as runs 2, 2, 3).
 * **Explicit windows.** ``windows[l]`` is level ``l``'s window, counted from the leaves: a pair

@@ -47,8 +47,10 @@ __all__ = ["BYTES_PER_NODE", "BYTES_PER_POSITION", "ModeTree", "format_node", "h
 class ModeTree:
     """A rooted tree over input positions ``0..n_inputs-1`` whose nodes are frozensets.
 
-    Build one with a constructor (:meth:`from_nested`, :meth:`balanced`, :meth:`interleaved`,
-    :meth:`grid`, :meth:`flat`, :meth:`dilated`, :meth:`random`) rather than directly.
+    Build one with a constructor (:meth:`from_nested`, :meth:`from_codes`, :meth:`balanced`,
+    :meth:`interleaved`, :meth:`grid`, :meth:`flat`, :meth:`dilated`, :meth:`random`) rather than
+    directly. Every constructor takes time linear in the size of the tree (``sum(len(v) for v in
+    nodes)``) and none recurses, so trees of 10**6 leaves and caterpillars 10**4 deep build.
 
     Parameters
     ----------
@@ -330,10 +332,13 @@ class ModeTree:
     @classmethod
     def _pooled(cls, height: int, width: int, window: int, windows: Sequence[Any] | None, interleaved: bool,
                 what: str, dims: int) -> ModeTree:
+        name = "arity" if dims == 1 else "window"
+        if isinstance(window, (list, tuple)):
+            raise TypeError(f"{what}: {name} is one int; per-level windows such as {short_repr(window)} go in "
+                            "windows=")
         if windows is not None and window != 2:
-            name = "arity" if dims == 1 else "window"
             raise ValueError(f"{what}: give either {name}={window!r} or windows, not both")
-        check_int(window, "arity" if dims == 1 else "window")
+        check_int(window, name)
         if dims == 1 and check_int(width, "n") < 2:
             raise ValueError(f"{what}(n={width}): a mode tree needs at least two inputs")
         levels = pooling_windows(height, width, windows, window, dims)

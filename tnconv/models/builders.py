@@ -129,7 +129,9 @@ def deep(
     Any number of inputs and any image shape work. Sides that are not powers of the window follow the
     ragged-edge rule of :meth:`ModeTree.grid`: where a window does not divide a side's blocks, the last
     window along that side takes the blocks left over. ``windows`` sets each level's window
-    explicitly.
+    explicitly. Windows that divide every side give a uniform tree, which the level-batched forward
+    engine runs; a ragged tree runs node by node (at 100 x 100, M = 256, width 16, about 6x slower:
+    ``benchmarks/images.py``).
 
     Parameters
     ----------
@@ -208,8 +210,9 @@ def deep(
         what = f"{shape[0]}x{shape[1]} image" if shape else f"sequence of {n}"
         sides = [w for _, w in levels] if shape is None else levels
         raise ValueError(
-            f"widths {list(widths)} has {len(widths)} entries, but deep pools the {what} in {len(levels)} "
-            f"levels (windows {sides}); give one width per level, from the leaves up"
+            f"widths {list(widths)} has {len(widths)} entries; a per-level sequence needs {len(levels)} for this "
+            f"tree: deep pools the {what} in {len(levels)} levels (windows {sides}), one width per level from "
+            "the leaves up"
         )
     if weights is None:
         _precheck(n, n_descriptors, widths, dtype)
