@@ -590,14 +590,14 @@ def test_cli_footer_qualifies_the_rank_claim(capsys):
 
 @pytest.mark.parametrize("max_components", [0, 10**6])
 def test_tree_solver_rooting_paths_agree_with_a_closed_form(monkeypatch, max_components):
-    """Both rootings of the tree DP (scipy's BFS; the Python BFS used for many components) on a forest of
-    18 two-site chains with bonds of dimension 3 and legs of 2 or 4: a chain with one leg on each side costs
+    """Both rootings of the tree DP (numpy level-synchronous BFS; the Python BFS for many components) on a
+    forest of 18 two-site chains with bonds of dimension 3 and legs of 2 or 4: a chain with one leg on each side costs
     min(3, its smaller leg), the others nothing."""
     import string
 
     import tnconv.mincut.tree as tree_mod
 
-    monkeypatch.setattr(tree_mod, "_CSGRAPH_MAX_COMPONENTS", max_components)
+    monkeypatch.setattr(tree_mod, "_VECTOR_MAX_COMPONENTS", max_components)
     letters = iter(string.ascii_letters + string.digits + "αβγδεζηθικλμνξπρστυφχψω")
     terms, outs, shapes, legs = [], [], [], []
     rng = np.random.default_rng(0)
