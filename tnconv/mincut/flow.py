@@ -206,7 +206,7 @@ class CutProblem:
                 from ..partition_resolve import PartitionResolver
 
                 tn = self.tn
-                shape = getattr(tn.tree, "image_shape", None) if tn.tree is not None else None
+                shape = tn.leg_shape or (getattr(tn.tree, "image_shape", None) if tn.tree is not None else None)
                 if shape is not None and math.prod(shape) != self.n_open:
                     shape = None
                 self._resolver = PartitionResolver(self.n_open, shape=shape, labels=tn.open_inds,
