@@ -590,14 +590,14 @@ def test_cli_footer_qualifies_the_rank_claim(capsys):
 
 @pytest.mark.parametrize("max_components", [0, 10**6])
 def test_tree_solver_rooting_paths_agree_with_a_closed_form(monkeypatch, max_components):
-    """Both rootings of the tree DP (scipy's BFS; the Python BFS used for many components) on a forest of
-    18 two-site chains with bonds of dimension 3 and legs of 2 or 4: a chain with one leg on each side costs
+    """Both rootings of the tree DP (numpy level-synchronous BFS; the Python BFS for many components) on a
+    forest of 18 two-site chains with bonds of dimension 3 and legs of 2 or 4: a chain with one leg on each side costs
     min(3, its smaller leg), the others nothing."""
     import string
 
     import tnconv.mincut.tree as tree_mod
 
-    monkeypatch.setattr(tree_mod, "_CSGRAPH_MAX_COMPONENTS", max_components)
+    monkeypatch.setattr(tree_mod, "_VECTOR_MAX_COMPONENTS", max_components)
     letters = iter(string.ascii_letters + string.digits + "αβγδεζηθικλμνξπρστυφχψω")
     terms, outs, shapes, legs = [], [], [], []
     rng = np.random.default_rng(0)
@@ -614,3 +614,35 @@ def test_tree_solver_rooting_paths_agree_with_a_closed_form(monkeypatch, max_com
         want = math.prod(min(3, legs[2 * k], legs[2 * k + 1]) for k in range(18)
                          if (2 * k in part) != (2 * k + 1 in part))
         assert min_cut(tn, part, method="tree").bound == want
+
+
+@st.composite
+def ab_queries(draw):
+    tn, _ = draw(networks())
+    P = len(tn.open_inds)
+    legs = draw(st.permutations(range(P)))
+    na = draw(st.integers(1, P - 1))
+    nb = draw(st.integers(1, P - na))
+    return tn, frozenset(legs[:na]), frozenset(legs[na : na + nb])
+
+
+@settings(deadline=None)
+@given(ab_queries())
+def test_ab_cuts_match_the_exhaustive_minimum_over_free_legs(case):
+    """A|B cuts (other legs free) on random networks (hyperedges, near-tied dimensions): every method
+    returns the minimum over all ways to add the free legs to A of the exhaustive ordinary min cut, and
+    its labelling (free legs where it puts them) costs exactly that."""
+    tn, a, b = case
+    free = sorted(set(range(len(tn.open_inds))) - a - b)
+    want = min(brute_min_cut(tn, a | {f for k, f in enumerate(free) if mask >> k & 1})
+               for mask in range(2 ** len(free)))
+    for method in METHODS:
+        if method == "tree" and not is_forest(tn):
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            cut = min_cut(tn, (a, b), method=method)
+        assert cut.bound == want, (method, sorted(a), sorted(b))
+        assert a <= cut.open_side and not cut.open_side & b
+        assert labelling_cost(tn, cut.open_side, cut.tensor_sides()) == want
+        assert math.prod(e.dim for e in cut.edges) == want

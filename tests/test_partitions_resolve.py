@@ -59,7 +59,7 @@ def test_labels_and_tags():
     ({0: 1}, TypeError, "got a dict"),
     (3, TypeError, "single int"),
     (b"ab", TypeError, "got the string b'ab'"),
-    (([0], [1]), TypeError, "A|B pair"),
+    (([0], [1]), TypeError, r"an A\|B pair"),
 ])
 def test_resolve_errors(part, exc, match):
     r = PartitionResolver(4, shape=(2, 2), labels=["a", "b", "c", "d"], tags={"left": [0, 1]})

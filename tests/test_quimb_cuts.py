@@ -228,3 +228,17 @@ def test_min_cuts_executor_options_are_checked():
         min_cuts(net, [[0]], chunk_size=0)
     with pytest.raises(TypeError, match="progress must be True or False"):
         min_cuts(net, [[0]], progress=1)
+
+
+def test_peps_sites_carry_their_grid_for_partition_names():
+    peps = qtn.PEPS.rand(3, 4, bond_dim=2, seed=0)
+    tn = tc.TensorNetwork.from_quimb(peps)
+    assert tn.leg_shape == (3, 4)
+    for name in ("checkerboard", "left_right", "top_bottom"):
+        part = tc.partitions.named(name, (3, 4))
+        cut = min_cut(peps, name)
+        assert cut.part == part and cut.bound == brute_min_cut(tn, part)
+    # columns 0-1 against 2-3: three horizontal bonds of dimension 2
+    assert min_cut(peps, "left_right").bound == 8
+    # open legs that are not exactly the sites, row-major: no grid
+    assert tc.TensorNetwork.from_quimb(peps, list(reversed(tn.open_inds))).leg_shape is None

@@ -90,6 +90,13 @@ def network_spectrum(
     >>> sp = network_spectrum(tc.deep(8, 2, 2, seed=0), [0, 1, 2, 3])
     >>> sp.values.size, sp.n_rows, sp.n_cols, sp.cut_dim
     (2, 16, 16, 2)
+
+    An A|B pair: inputs 0 and 7, the six others free. The cut leaves them all with input 0, so the values
+    are those of the 128 x 2 matricization ``({0, ..., 6}, {7})``:
+
+    >>> sp = network_spectrum(tc.deep(8, 2, 2, seed=0), ([0], [7]))
+    >>> sp.values.size, sp.n_rows, sp.n_cols
+    (2, 128, 2)
     """
     if isinstance(max_cut_dim, (bool, np.bool_)) or not isinstance(max_cut_dim, (int, np.integer)):
         raise TypeError(f"max_cut_dim must be a positive int, got {max_cut_dim!r}")

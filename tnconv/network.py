@@ -69,6 +69,9 @@ class TensorNetwork:
 
     #: Tags of each tensor (a quimb import's tags; None otherwise: the ``names`` serve as tags).
     tensor_tags: list[frozenset[str]] | None = None
+    #: ``(rows, cols)`` of the open legs (row-major) when they form a grid, e.g. a quimb PEPS's sites:
+    #: the geometry of 2D partition names. A compiled 2D model has its tree's ``image_shape`` instead.
+    leg_shape: tuple[int, int] | None = None
 
     def __init__(
         self,
@@ -251,7 +254,9 @@ class TensorNetwork:
         -------
         TensorNetwork
             Its ``names`` are the tensors' tags joined by commas; the tags themselves (``tensor_tags``)
-            select open legs in partitions (``min_cut(tn, ["I0", "I1"])``), as do the index names.
+            select open legs in partitions (``min_cut(tn, ["I0", "I1"])``), as do the index names. A
+            PEPS whose sites are the open legs gets ``leg_shape = (Lx, Ly)``, so that 2D partition names
+            (``"checkerboard"``) apply.
 
         Raises
         ------
@@ -272,9 +277,9 @@ class TensorNetwork:
         ('k0', 'k1')
         """
         parts = quimb_parts(tn, open_inds, sum_inds)
-        tags = parts.pop("tags")
+        tags, shape = parts.pop("tags"), parts.pop("leg_shape")
         net = cls(**parts)
-        net.tensor_tags = tags
+        net.tensor_tags, net.leg_shape = tags, shape
         return net
 
     def string_labels(self) -> dict[Hashable, str]:

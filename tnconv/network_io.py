@@ -130,7 +130,20 @@ def quimb_parts(tn: Any, open_inds: Sequence[Hashable] | None = None,
         )
     arrays = [np.asarray(t.data) if type(t.data).__module__.split(".")[0] == "numpy" else t.data for t in tensors]
     return {"arrays": arrays, "inds": [tuple(t.inds) for t in tensors], "open_inds": opened, "names": names,
-            "tags": tags}
+            "tags": tags, "leg_shape": _grid_shape(tn, opened)}
+
+
+def _grid_shape(tn: Any, opened: Sequence[Hashable]) -> tuple[int, int] | None:
+    """``(Lx, Ly)`` when the open legs are exactly a 2D quimb network's site indices in row-major order
+    (a PEPS), so that 2D partition names apply; else None."""
+    Lx, Ly = getattr(tn, "Lx", None), getattr(tn, "Ly", None)
+    if not (isinstance(Lx, int) and isinstance(Ly, int)) or Lx * Ly != len(opened):
+        return None
+    try:
+        sites = [tn.site_ind(i, j) for i in range(Lx) for j in range(Ly)]
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return (Lx, Ly) if list(opened) == sites else None
 
 
 def string_labels(inds: Sequence[Sequence[Hashable]], open_inds: Sequence[Hashable]) -> dict[Hashable, str]:

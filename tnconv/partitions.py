@@ -70,8 +70,9 @@ def validate_partition(part: Any, n_inputs: int, allow_full: bool = False) -> fr
     ----------
     part : iterable of int or boolean mask
         The input positions on one side (a set, list, tuple, range or 1D integer array), or a boolean
-        array of shape ``(n_inputs,)``. Names such as ``"odd_even"`` are not partitions: build one with
-        :func:`odd_even` or :func:`named`.
+        array of shape ``(n_inputs,)``. This context-free check takes no names: ``min_cut``, the spectra
+        and the dense measures read names (``"odd_even"``), image-shaped masks and open-leg labels
+        through :class:`tnconv.partition_resolve.PartitionResolver`, which knows the geometry.
     n_inputs : int
         Total number of inputs.
     allow_full : bool

@@ -119,40 +119,74 @@ def _root_at_centres(adj: _Adjacency, V: int) -> tuple[np.ndarray, np.ndarray, l
     return parent, kind, cap, order
 
 
-# More components than this are rooted by the Python BFS: each scipy BFS call costs O(V) set-up.
-_CSGRAPH_MAX_COMPONENTS = 16
+# More components than this are rooted by the Python BFS: numpy's costs a few calls per level.
+_VECTOR_MAX_COMPONENTS = 16
 
 
-def _root_csgraph(prob: Any, first_copy: int) -> tuple[np.ndarray, np.ndarray, list[int], list[int]] | None:
-    """:func:`_root_at_centres` with scipy's breadth-first searches (C loops, no per-vertex Python);
-    None where scipy is missing or the forest has many components."""
-    try:
-        import scipy.sparse as sp
-        from scipy.sparse.csgraph import breadth_first_order, connected_components
-    except ImportError:  # pragma: no cover - scipy is in the test extra
-        return None
+def _csr(V: int, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Undirected adjacency of links ``u[k] - v[k]`` as (indptr, indices)."""
+    src = np.concatenate([u, v])
+    dst = np.concatenate([v, u])
+    order = np.argsort(src, kind="stable")
+    return np.r_[0, np.cumsum(np.bincount(src, minlength=V))], dst[order]
+
+
+def _bfs(indptr: np.ndarray, indices: np.ndarray, r: int, seen: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Breadth-first order of ``r``'s tree, level by level in numpy (a forest: every new vertex has one
+    parent in the frontier); marks ``seen`` and sets ``pred``."""
+    levels = [np.array([r], dtype=np.int64)]
+    seen[r] = True
+    pred[r] = -1
+    frontier = levels[0]
+    while frontier.size:
+        starts = indptr[frontier]
+        counts = indptr[frontier + 1] - starts
+        total = int(counts.sum())
+        if total == 0:
+            break
+        offsets = np.repeat(starts - (np.cumsum(counts) - counts), counts)
+        nbrs = indices[np.arange(total) + offsets]
+        parents = np.repeat(frontier, counts)
+        new = ~seen[nbrs]
+        frontier, parents = nbrs[new], parents[new]
+        seen[frontier] = True
+        pred[frontier] = parents
+        levels.append(frontier)
+    return np.concatenate(levels)
+
+
+def _root_vectorized(prob: Any, first_copy: int) -> tuple[np.ndarray, np.ndarray, list[int], list[int]] | None:
+    """:func:`_root_at_centres` with level-synchronous numpy searches (no per-vertex Python); None for
+    forests of many components (the Python searches are cheaper there)."""
     V = prob.n_vertices
     H = len(prob.hyper)
     hub = np.repeat(np.arange(first_copy, first_copy + H, dtype=np.int64), prob.hyper_sizes)
-    u = np.concatenate([prob.edge_u, hub])
-    v = np.concatenate([prob.edge_v, prob.hyper_members])
-    G = sp.csr_array((np.ones(2 * u.size, dtype=np.int8), (np.r_[u, v], np.r_[v, u])), shape=(V, V))
-    n_comp, comp = connected_components(G, directed=False)
-    if n_comp > _CSGRAPH_MAX_COMPONENTS:
-        return None
+    indptr, indices = _csr(V, np.concatenate([prob.edge_u, hub]), np.concatenate([prob.edge_v, prob.hyper_members]))
+    seen = np.zeros(V, dtype=bool)
+    scratch = np.zeros(V, dtype=bool)
+    pred = np.full(V, -1, dtype=np.int64)
     parent = np.full(V, -1, dtype=np.int64)
-    orders = []
-    for c in range(n_comp):
-        r0 = int(np.flatnonzero(comp == c)[0])
-        a = int(breadth_first_order(G, r0, directed=False, return_predecessors=False)[-1])
-        far, pred = breadth_first_order(G, a, directed=False, return_predecessors=True)
+    orders: list[np.ndarray] = []
+    start = 0
+    while True:
+        left = np.flatnonzero(~seen[start:])
+        if left.size == 0:
+            break
+        if len(orders) >= _VECTOR_MAX_COMPONENTS:
+            return None
+        r0 = start + int(left[0])
+        start = r0
+        # two sweeps find a longest path; its middle vertex roots the component (fewest levels)
+        comp = _bfs(indptr, indices, r0, scratch, pred)
+        scratch[comp] = False
+        far = _bfs(indptr, indices, int(comp[-1]), scratch, pred)
+        scratch[far] = False
         path = [int(far[-1])]
-        while path[-1] != a:
+        while pred[path[-1]] >= 0:
             path.append(int(pred[path[-1]]))
-        order, pred = breadth_first_order(G, path[len(path) // 2], directed=False, return_predecessors=True)
-        parent[order[1:]] = pred[order[1:]]
+        order = _bfs(indptr, indices, path[len(path) // 2], seen, pred)
+        parent[order] = pred[order]
         orders.append(order)
-    order_all = np.concatenate(orders).astype(np.int64)
     kind = np.zeros(V, dtype=np.int8)
     has = parent >= 0
     kind[has & (np.arange(V) >= first_copy)] = _CHILD_COPY
@@ -160,11 +194,11 @@ def _root_csgraph(prob: Any, first_copy: int) -> tuple[np.ndarray, np.ndarray, l
     cap = np.zeros(V, dtype=object)
     units = np.array(prob.edge_units, dtype=object)
     eu, ev = prob.edge_u, prob.edge_v
-    down = parent[ev] == eu  # the edge links v to its parent u
+    down = parent[ev] == eu  # the bond links v to its parent u
     cap[ev[down]] = units[down]
     up = ~down & (parent[eu] == ev)
     cap[eu[up]] = units[up]
-    return parent, kind, cap.tolist(), order_all.tolist()
+    return parent, kind, cap.tolist(), np.concatenate(orders).tolist()
 
 
 def _heights(parent: np.ndarray, order: list[int], V: int) -> np.ndarray:
@@ -235,7 +269,7 @@ class TreeSolver:
         V = prob.n_vertices
         T, P = prob.n_tensors, prob.n_open
         first_copy = T + P
-        rooted = _root_csgraph(prob, first_copy)
+        rooted = _root_vectorized(prob, first_copy)
         parent, kind, cap, order = rooted if rooted is not None else _root_at_centres(_adjacency(prob, first_copy), V)
         height = _heights(parent, order, V)
         cap_arr = np.array(cap, dtype=object)
