@@ -177,6 +177,8 @@ def test_no_matplotlib_same_message_and_status(monkeypatch, tmp_path, capsys):
     message = "no figure written (plotting needs matplotlib: pip install 'tnconv[plot]'); the data is in "
     assert err_a == f"tnconv linear-accel: {message}{tmp_path / 'la' / 'linear_accel.json'}\n"
     assert err_b == f"tnconv experiments run: {message}{tmp_path / 'ex' / 'rectifier.json'}\n"
+    written = json.loads((tmp_path / "ex" / "rectifier.json").read_text())  # result files carry the metadata too
+    assert set(written["meta"]) == META and written["experiment"] == "rectifier" and "result" in written
 
 
 class _SlowOptimizer:
