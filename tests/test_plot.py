@@ -149,6 +149,13 @@ def test_grid_and_chain_detection_from_structure_alone():
     order = chain_order(chain)  # iterative: 2,500 sites
     assert len(order) == 2500 and all(chain.has_edge(a, b) for a, b in itertools.pairwise(order))
     assert grid_coordinates(chain) is None and chain_order(G) is None
+    model = tc.deep(8, 2, 2, seed=0).to_tensor_network()
+    assert detect_layout(model)[0] == "tree"
+    for layout in ("chain", "grid"):  # asked for explicitly on a network without that structure
+        with pytest.raises(ValueError, match=layout):
+            detect_layout(model, layout)
+    with pytest.raises(ValueError, match="layout"):
+        detect_layout(model, "circle")
 
 
 def test_mincut_plot_option_saves_the_picture(tmp_path, capsys):
