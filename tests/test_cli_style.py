@@ -75,22 +75,26 @@ def test_bound_is_always_an_exact_json_int(capsys):
     assert type(rows["left_right"]["bound"]) is int and rows["left_right"]["bound"] == 4
 
 
-def test_entropies_are_in_bits_everywhere(capsys):
-    from tnconv.cli import demo_rows
+def test_entropies_are_in_bits_everywhere(capsys, monkeypatch):
+    import tnconv.cli.demo as demo
 
     doc = _json(["mincut", "--inputs", "8", "--widths", "2", "--descriptors", "2", "0,1,2,3", "--json"], capsys)
     assert doc["entropy_unit"] == "bits"
     A = tc.deep(8, 2, 2, pooling="contiguous", seed=0).coefficient_tensor()
     assert doc["partitions"][0]["entropy_bits"] == pytest.approx(_bits(A, {0, 1, 2, 3}), abs=1e-9)
-    rows, deep_net, shallow_net = demo_rows()
+    seen = []
+    real = demo.demo_rows
+    monkeypatch.setattr(demo, "demo_rows", lambda seed=0: seen.append(real(seed)) or seen[-1])
+    assert main(["demo"]) == 0  # one run: its rows and nets are checked, and what it printed
+    out = capsys.readouterr().out
+    rows, deep_net, shallow_net = seen[0]
     part = tc.partitions.named("checkerboard", (4, 4))
     by = {r["partition"]: r for r in rows}
-    assert by["checkerboard"]["deep_entropy_bits"] == pytest.approx(_bits(deep_net.coefficient_tensor(), part))
+    deep_bits = _bits(deep_net.coefficient_tensor(), part)
+    assert by["checkerboard"]["deep_entropy_bits"] == pytest.approx(deep_bits)
     assert by["checkerboard"]["shallow_entropy_bits"] == pytest.approx(
         _bits(shallow_net.coefficient_tensor(), part))
-    assert main(["demo"]) == 0
-    out = capsys.readouterr().out
-    assert "(bits)" in out and "nats" not in out
+    assert f"{deep_bits:.3f}" in out and "(bits)" in out and "nats" not in out
     # honest about the budget: 165 parameters against 196, not "the same"
     assert "165 parameters" in out and "196" in out and "same parameter" not in out
 
@@ -177,6 +181,8 @@ def test_no_matplotlib_same_message_and_status(monkeypatch, tmp_path, capsys):
     message = "no figure written (plotting needs matplotlib: pip install 'tnconv[plot]'); the data is in "
     assert err_a == f"tnconv linear-accel: {message}{tmp_path / 'la' / 'linear_accel.json'}\n"
     assert err_b == f"tnconv experiments run: {message}{tmp_path / 'ex' / 'rectifier.json'}\n"
+    written = json.loads((tmp_path / "ex" / "rectifier.json").read_text())  # result files carry the metadata too
+    assert set(written["meta"]) == META and written["experiment"] == "rectifier" and "result" in written
 
 
 class _SlowOptimizer:

@@ -63,9 +63,9 @@ def test_draw_at_256_inputs_keeps_markers_apart_and_shows_the_sides():
 
     from tnconv.mincut.draw import SIDE_COLORS
 
-    bars = list(ax.patches)
-    assert len(bars) == n
-    colors = [matplotlib.colors.to_hex(b.get_facecolor()) for b in sorted(bars, key=lambda b: b.get_x())]
+    (strip,) = [c for c in ax.collections if c.get_gid() == "inputs"]
+    colors = [matplotlib.colors.to_hex(c) for c in strip.get_facecolors()]  # cells left to right
+    assert len(colors) == n
     _, pos = detect_layout(cut.network)
     by_x = sorted(range(n), key=lambda i: pos[("open", i)][0])  # inputs in the picture's left-to-right order
     assert colors == [SIDE_COLORS[0] if i % 2 == 0 else SIDE_COLORS[1] for i in by_x]
@@ -149,6 +149,13 @@ def test_grid_and_chain_detection_from_structure_alone():
     order = chain_order(chain)  # iterative: 2,500 sites
     assert len(order) == 2500 and all(chain.has_edge(a, b) for a, b in itertools.pairwise(order))
     assert grid_coordinates(chain) is None and chain_order(G) is None
+    model = tc.deep(8, 2, 2, seed=0).to_tensor_network()
+    assert detect_layout(model)[0] == "tree"
+    for layout in ("chain", "grid"):  # asked for explicitly on a network without that structure
+        with pytest.raises(ValueError, match=layout):
+            detect_layout(model, layout)
+    with pytest.raises(ValueError, match="layout"):
+        detect_layout(model, "circle")
 
 
 def test_mincut_plot_option_saves_the_picture(tmp_path, capsys):
@@ -160,3 +167,31 @@ def test_mincut_plot_option_saves_the_picture(tmp_path, capsys):
                      "--plot", str(path)]) == 0
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"wrote {path}" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # a few seconds: 2,500 tensors drawn
+def test_a_2500_site_mps_draws_as_a_chain():
+    """issue 14: the tree layout once recursed (RecursionError at 2,500 sites); a long chain now gets the
+    chain layout, a strip of its inputs' sides and a tick where the one severed bond is."""
+    qtn = pytest.importorskip("quimb.tensor")
+    import matplotlib
+
+    from tnconv.mincut.draw import CUT_COLOR, SIDE_COLORS
+
+    n = 2500
+    tn = tc.TensorNetwork.from_quimb(qtn.MPS_rand_state(n, 2, phys_dim=2, seed=0),
+                                     open_inds=[f"k{i}" for i in range(n)])
+    cut = tc.min_cut(tn, list(range(1000)))
+    assert cut.bound == 2  # one bond of dimension 2 between sites 999 and 1000
+    ax = cut.draw()
+    (strip,) = [c for c in ax.collections if c.get_gid() == "inputs"]
+    colors = [matplotlib.colors.to_hex(c) for c in strip.get_facecolors()]
+    one, other = [SIDE_COLORS[0]] * 1000, [SIDE_COLORS[1]] * 1500
+    assert colors in (one + other, other + one)
+    ticks = [c for c in ax.collections if c.get_gid() == "severed"]
+    assert len(ticks) == 1 and len(ticks[0].get_offsets()) == 1
+    assert matplotlib.colors.to_hex(ticks[0].get_edgecolors()[0]) == CUT_COLOR
+    _, pos = detect_layout(tn)
+    xs = {tn.names[k]: pos[("tensor", k)][0] for k in range(tn.n_tensors)}
+    assert ticks[0].get_offsets()[0][0] == pytest.approx((xs["I999"] + xs["I1000"]) / 2)
+    _close(ax)

@@ -32,6 +32,19 @@ def no_figure(command: str, reason: BaseException | str, data: str | None) -> No
     print(f"tnconv {command}: no figure written ({reason}){where}", file=sys.stderr)
 
 
+def _stamp(path: str, argv: list[str] | None) -> None:
+    """Put the ``meta`` member (versions, machine, time, command) in front of a written result file."""
+    import json
+
+    from .output import metadata
+
+    with open(path, encoding="utf-8") as fh:
+        data = json.load(fh)
+    if isinstance(data, dict):
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump({"meta": metadata(argv), **data}, fh, indent=1)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     """Print every experiment: name, section, notebook and claim (``--json``: the same as JSON)."""
     if getattr(args, "json", False):
@@ -62,6 +75,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         with warnings.catch_warnings():  # the figure's absence is said once, below, in the CLI's words
             warnings.filterwarnings("ignore", message=f"{name}: wrote JSON but no figure", category=UserWarning)
             info = run_experiment(name, size=args.size, seed=args.seed, out=args.out)
+        if info.get("json"):
+            _stamp(info["json"], getattr(args, "argv", None))
         row = {"name": name, "size": args.size, "seed": args.seed, "seconds": info["seconds"],
                "verdict": info["verdict"], "json": info.get("json"), "png": info.get("png")}
         done.append(row)

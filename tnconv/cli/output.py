@@ -5,7 +5,8 @@ Conventions (every command follows them)
 - ``--json`` is a flag. It writes one JSON object to stdout (and nothing else to stdout); progress and
   messages go to stderr.
 - Every JSON object has a ``"meta"`` member (:func:`metadata`): the tnconv, Python and numpy versions,
-  the platform, the machine, a UTC timestamp and the command line.
+  the platform, the machine, a UTC timestamp and the command line. The result files that
+  ``experiments run --out`` writes carry it too.
 - A min-cut ``bound`` is always a JSON integer, written exactly however large (Python ints are arbitrary
   precision and :mod:`json` writes them digit for digit). Readers that parse numbers as doubles lose
   precision above ``2**53``: use ``log2_bound`` (a float) there, or a big-integer parser.

@@ -137,15 +137,15 @@ class Recorder:
 
     def record(self, method: str, search: float | None, cost: Any, run: Callable[[], Any] | None) -> None:
         """Run ``run`` once (its output is checked), then time it; over-budget paths are never run."""
-        row = {"method": method, "search_s": search, "flops": None if cost is None else int(cost.flops),
-               "largest_intermediate": None if cost is None else int(cost.largest_intermediate),
-               "contract_s": None, "ratio": None, "status": self.stopped or "ok"}
+        row: dict[str, Any] = {"method": method, "search_s": search, "flops": None if cost is None else int(cost.flops),
+                               "largest_intermediate": None if cost is None else int(cost.largest_intermediate),
+                               "contract_s": None, "ratio": None, "status": self.stopped or "ok"}
         stopped, self.stopped = self.stopped, None
         try:
             self._contract(row, cost, run)
         finally:
             if stopped and row["status"] != stopped:  # infeasible or failed: still say the cap stopped it
-                row["status"] += f" ({stopped[4:]})"
+                row["status"] = f"{row['status']} ({stopped[4:]})"
             self.add(row)
 
     def _contract(self, row: dict, cost: Any, run: Callable[[], Any] | None) -> None:

@@ -158,13 +158,19 @@ def _draw_network(cut: Any, ax: Any, layout: str, with_labels: bool | None, lege
     cut_edges = [(u, v) for u, v, d in G.edges(data=True) if set(d["inds"]) & severed_inds]
     cut_set = set(cut_edges)
     full = G
-    if big and name == "tree":
+    compact = big and name in ("tree", "chain")
+    if compact:
         # thousands of vertical legs read as a grey block: the strip below shows the inputs' sides, and
         # only the severed legs are drawn (red, down to the strip)
         G = G.subgraph([x for x in G if x[0] != "open"])
     other = [(u, v) for u, v in G.edges() if (u, v) not in cut_set]
     nx.draw_networkx_edges(G, pos, edgelist=other, edge_color="#9a9a9a", width=0.35 if big else 0.8, ax=ax)
     nx.draw_networkx_edges(full, pos, edgelist=cut_edges, edge_color=CUT_COLOR, width=1.2 if big else 2.5, ax=ax)
+    if compact and name == "chain":  # one severed bond among thousands: a tick that shows at any size
+        mids = [((pos[u][0] + pos[v][0]) / 2, (pos[u][1] + pos[v][1]) / 2) for u, v in cut_edges
+                if u[0] != "open" and v[0] != "open"]
+        if mids:
+            ax.scatter(*zip(*mids), marker="|", s=900, linewidths=2.5, color=CUT_COLOR, zorder=5, gid="severed")
     shapes = {"tensor": "s", "copy": "o", "open": "v"}
     base = {"tensor": 140, "copy": 60, "open": 25}
     for kind, marker in shapes.items():
@@ -183,9 +189,9 @@ def _draw_network(cut: Any, ax: Any, layout: str, with_labels: bool | None, lege
         ax.set_aspect("equal")
         ax.margins(0.08)
     elif name == "chain":
-        ax.set_ylim(-1.2, 0.6)
-    if big and name == "tree":
-        _side_strip(ax, pos, side_of, tn.graph)
+        ax.set_ylim(-1.4 if compact else -1.2, 0.6)
+    if compact:
+        _side_strip(ax, pos, side_of, tn.graph, 1.8 if name == "tree" else 1.1)
     ax.set_title(_title(cut))
     ax.set_axis_off()
     if legend:
@@ -193,15 +199,24 @@ def _draw_network(cut: Any, ax: Any, layout: str, with_labels: bool | None, lege
     return ax
 
 
-def _side_strip(ax: Any, pos: dict, side_of: dict, G: Any) -> None:
-    """A band under the tree: one cell per input, coloured by its side (readable however many)."""
+def _side_strip(ax: Any, pos: dict, side_of: dict, G: Any, below: float) -> None:
+    """A band under the network: one cell per input, coloured by its side (readable however many).
+
+    One ``PolyCollection`` (gid ``"inputs"``), cells in left-to-right order: thousands of bar patches
+    took seconds to draw."""
+    from matplotlib.collections import PolyCollection
+
     opens = sorted((x for x in G if x[0] == "open"), key=lambda x: pos[x][0])
     if not opens:
         return
-    y = min(pos[x][1] for x in G if x[0] != "open") - 1.8
+    y = min(pos[x][1] for x in G if x[0] != "open") - below
     xs = [pos[x][0] for x in opens]
-    colors = [SIDE_COLORS[side_of[x]] for x in opens]
-    ax.bar(xs, 0.8, bottom=y, width=1.0, color=colors, linewidth=0)
+    cells = [[(x - 0.5, y), (x + 0.5, y), (x + 0.5, y + 0.8), (x - 0.5, y + 0.8)] for x in xs]
+    strip = PolyCollection(cells, facecolors=[SIDE_COLORS[side_of[x]] for x in opens], linewidths=0)
+    strip.set_gid("inputs")
+    ax.add_collection(strip)
+    ax.update_datalim([(min(xs) - 0.5, y), (max(xs) + 0.5, y + 0.8)])
+    ax.autoscale_view()
     ax.text(min(xs) - 1, y + 0.4, "inputs", ha="right", va="center", fontsize=8)
 
 

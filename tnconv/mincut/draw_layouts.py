@@ -168,13 +168,14 @@ def detect_layout(tn: Any, layout: str = "auto") -> tuple[str, dict]:
     if layout not in ("auto", "tree", "chain", "grid", "spring"):
         raise ValueError(f"layout must be 'auto', 'tree', 'chain', 'grid' or 'spring', got {layout!r}")
     G = tn.graph
-    if layout in ("auto", "chain") and tn.tree is None:
+    auto = layout == "auto" and tn.tree is None  # a model is drawn as its pooling tree
+    if auto or layout == "chain":
         order = chain_order(G)
         if order is not None:
             return "chain", anchored_layout(G, {t: (k, 0.0) for k, t in enumerate(order)})
         if layout == "chain":
             raise ValueError("layout='chain' needs a network whose tensors form a path (an MPS)")
-    if layout in ("auto", "grid") and tn.tree is None:
+    if auto or layout == "grid":
         coords = grid_coordinates(G)
         if coords is not None:
             return "grid", anchored_layout(G, {t: (c, -r) for t, (r, c) in coords.items()}, leg=(0.28, -0.28))
