@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import Counter
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -33,7 +32,7 @@ from ..models.checks import as_array
 from ..models.protocol import install_hook
 from .backends import Backend, check_finite_features, device_weights, resolve_backend
 from .paths import network_inputs, path_cost, structure_path
-from .shims import pair_contract, sum_out
+from .program import compile_path, run_program
 
 __all__ = ["EXECUTORS", "EXHAUSTIVE_LIMITS", "contract_network", "execute_path", "resolve_optimizer"]
 
@@ -340,32 +339,8 @@ def execute_path(inputs: Sequence[Sequence[Hashable]], output: Sequence[Hashable
     ops = list(arrays)
     if ops and (xp is np or not hasattr(xp, "permute_dims")):
         xp = namespace(*ops)  # the array API names (permute_dims) of the operands' namespace
-    inds = [tuple(ix) for ix in inputs]
-    count: Counter = Counter(i for ix in inds for i in ix)
-    out = set(output)
-    for step in path:
-        taken = [(ops[p], inds[p]) for p in step]
-        for p in sorted(step, reverse=True):
-            del ops[p]
-            del inds[p]
-        for _, ix in taken:
-            count.subtract(ix)
-        union = {i for _, ix in taken for i in ix}
-        keep = {i for i in union if count[i] > 0 or i in out}
-        x, ix = taken[0]
-        if len(taken) == 1:
-            x, ix = sum_out(x, ix, keep, xp)
-        for j in range(1, len(taken)):
-            y, iy = taken[j]
-            later = {i for _, iz in taken[j + 1 :] for i in iz}
-            x, ix = pair_contract(x, ix, y, iy, keep | later, xp)
-        count.update(ix)
-        ops.append(x)
-        inds.append(ix)
-    if len(ops) != 1:
-        raise ValueError(f"the path leaves {len(ops)} operands; it must reduce them to one")
-    x, ix = sum_out(ops[0], inds[0], out, xp)
-    return xp.permute_dims(x, tuple(ix.index(i) for i in output)) if tuple(ix) != tuple(output) else x
+    prog = compile_path(inputs, output, path, [tuple(a.shape) for a in ops])
+    return run_program(prog, ops, xp)
 
 
 # TensorNetwork.contract sits left of this layer and calls the executor through this hook.
