@@ -292,19 +292,24 @@ def contract_network(tn: Any, features: Any = None, optimize: Any = None, backen
         arrays = arrays + [features[:, p, :] for p in range(len(tn.open_inds))]
     opt, path = resolve_optimizer(tn, optimize, features is not None, batch)
     inputs, output, sizes = network_inputs(tn, features is not None, batch)
+    prog = None
     if path is None:
         path, largest = _searched_path(tn, opt, features is not None, batch, memory_limit)
     else:
-        largest = path_cost(inputs, output, sizes, path).largest_intermediate
+        # Compiling is cached per structure and shapes, and counts the largest intermediate too.
+        prog = compile_path(inputs, output, path, [tuple(a.shape) for a in arrays])
+        largest = prog.largest
     out_size = 1
     for i in output:
         out_size *= sizes[i]
-    item = max(np.dtype(str(a.dtype).rsplit(".", 1)[-1]).itemsize for a in arrays)
+    item = max(np.dtype(str(dt).rsplit(".", 1)[-1]).itemsize for dt in {a.dtype for a in arrays})
     n_bytes = float(max(largest, out_size)) * item if max(largest, out_size) < 2**1000 else math.inf
     check_budget("the largest intermediate of the contraction", n_bytes, max_bytes,
                  hint="contract with optimize='structure' (compiled networks) or a path with smaller intermediates")
     if executor != "opt_einsum":
-        return execute_path(inputs, output, path, arrays, be.xp)
+        if prog is None:
+            prog = compile_path(inputs, output, path, [tuple(a.shape) for a in arrays])
+        return run_program(prog, arrays, _array_api(arrays, be.xp))
     import opt_einsum as oe
 
     if not path:  # a single operand: opt_einsum returns it untouched for an empty path
@@ -337,10 +342,20 @@ def execute_path(inputs: Sequence[Sequence[Hashable]], output: Sequence[Hashable
     True
     """
     ops = list(arrays)
-    if ops and (xp is np or not hasattr(xp, "permute_dims")):
-        xp = namespace(*ops)  # the array API names (permute_dims) of the operands' namespace
     prog = compile_path(inputs, output, path, [tuple(a.shape) for a in ops])
-    return run_program(prog, ops, xp)
+    return run_program(prog, ops, _array_api(ops, xp))
+
+
+def _array_api(ops: Sequence[Any], xp: Any) -> Any:
+    """The namespace to run on: numpy itself for numpy >= 2 arrays (it has the array API names, and its
+    functions skip array_api_compat's wrappers), else the operands' array API namespace."""
+    if not ops:
+        return xp
+    if hasattr(np, "permute_dims") and all(type(a) is np.ndarray for a in ops):
+        return np
+    if xp is np or not hasattr(xp, "permute_dims"):
+        return namespace(*ops)
+    return xp
 
 
 # TensorNetwork.contract sits left of this layer and calls the executor through this hook.

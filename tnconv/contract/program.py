@@ -19,6 +19,8 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 __all__ = ["Program", "compile_path", "pair_call", "pair_ops", "run_program", "sum_op"]
 
 _CACHE: OrderedDict = OrderedDict()
@@ -28,13 +30,17 @@ _LOCK = threading.Lock()
 
 @dataclass(frozen=True)
 class Program:
-    """The compiled form of one path: ``steps`` of ``(slot_a, slot_b or -1, out slot, ops)``."""
+    """The compiled form of one path: ``steps`` of ``(slot_a, slot_b or -1, out slot, ops)``.
+
+    ``largest`` is the largest step result in elements (``paths.path_cost``'s ``largest_intermediate``).
+    """
 
     n_inputs: int
     steps: tuple
     final: tuple
     n_slots: int
     result: int
+    largest: int
 
 
 def sum_op(ix: tuple, keep: set) -> tuple[tuple | None, tuple]:
@@ -67,17 +73,21 @@ def pair_ops(ia: tuple, ib: tuple, keep: set, shape: dict) -> tuple[list, list, 
     summed = [i for i in ia if i in sb and i not in keep]
     afree = [i for i in ia if i not in sb]
     bfree = [i for i in ib if i not in sa]
-    if not batch:
-        axes = (tuple(ia.index(i) for i in summed), tuple(ib.index(i) for i in summed))
-        return pre_a, pre_b, ("tensordot", axes), tuple(afree + bfree)
-    perm_a = tuple(ia.index(i) for i in batch + afree + summed)
-    perm_b = tuple(ib.index(i) for i in batch + summed + bfree)
+    perm_a = _perm(ia, batch + afree + summed)
+    perm_b = _perm(ib, batch + summed + bfree)
     Pb, Pa, Pc, Pf = _prod(shape, batch), _prod(shape, afree), _prod(shape, summed), _prod(shape, bfree)
     rinds = tuple(batch + afree + bfree)
     out_shape = tuple(shape[i] for i in rinds)
+    if not batch:  # tensordot, as one 2D matmul (np.tensordot's own bookkeeping costs ~50 us a call)
+        return pre_a, pre_b, ("mm", perm_a, (Pa, Pc), perm_b, (Pc, Pf), out_shape), rinds
     if not summed:
         return pre_a, pre_b, ("outer", perm_a, (Pb, Pa, 1), perm_b, (Pb, 1, Pf), out_shape), rinds
-    return pre_a, pre_b, ("bmm", perm_a, (Pb, Pa, Pc), perm_b, (Pb, Pc, Pf), out_shape), rinds
+    return pre_a, pre_b, ("mm", perm_a, (Pb, Pa, Pc), perm_b, (Pb, Pc, Pf), out_shape), rinds
+
+
+def _perm(ix: tuple, order: list) -> tuple | None:
+    perm = tuple(ix.index(i) for i in order)
+    return None if perm == tuple(range(len(ix))) else perm
 
 
 def compile_path(inputs: Sequence[Sequence[Hashable]], output: Sequence[Hashable], path: Sequence[Sequence[int]],
@@ -114,6 +124,7 @@ def _compile(inputs: tuple, output: tuple, path: tuple, shapes: tuple) -> Progra
     out = set(output)
     n_slots = len(inputs)
     steps: list[tuple] = []
+    largest = 0
     for step in path:
         taken = [(slots[p], inds[p]) for p in step]
         for p in sorted(step, reverse=True):
@@ -135,13 +146,14 @@ def _compile(inputs: tuple, output: tuple, path: tuple, shapes: tuple) -> Progra
             steps.append((s, t, n_slots, (tuple(pre_a), tuple(pre_b), op)))
             s, n_slots = n_slots, n_slots + 1
         count.update(ix)
+        largest = max(largest, _prod(shape, ix))
         slots.append(s)
         inds.append(ix)
     if len(slots) != 1:
         raise ValueError(f"the path leaves {len(slots)} operands; it must reduce them to one")
     op, ix = sum_op(inds[0], out)
     perm = tuple(ix.index(i) for i in output) if tuple(ix) != tuple(output) else None
-    return Program(len(inputs), tuple(steps), (op, perm), n_slots, slots[0])
+    return Program(len(inputs), tuple(steps), (op, perm), n_slots, slots[0], largest)
 
 
 def _apply(op: tuple, x: Any, xp: Any) -> Any:
@@ -149,12 +161,14 @@ def _apply(op: tuple, x: Any, xp: Any) -> Any:
 
 
 def pair_call(op: tuple, a: Any, b: Any, xp: Any) -> Any:
-    kind = op[0]
-    if kind == "tensordot":
-        return xp.tensordot(a, b, axes=op[1])
-    _, perm_a, sa, perm_b, sb, out_shape = op
-    at = xp.reshape(xp.permute_dims(a, perm_a), sa)
-    bt = xp.reshape(xp.permute_dims(b, perm_b), sb)
+    """Run the pair op of :func:`pair_ops` on ``a`` and ``b`` (after their sums)."""
+    kind, perm_a, sa, perm_b, sb, out_shape = op
+    if xp is np:  # ndarray methods: no dispatch wrappers on the hot path
+        at = (a if perm_a is None else a.transpose(perm_a)).reshape(sa)
+        bt = (b if perm_b is None else b.transpose(perm_b)).reshape(sb)
+        return (at * bt if kind == "outer" else at @ bt).reshape(out_shape)
+    at = xp.reshape(a if perm_a is None else xp.permute_dims(a, perm_a), sa)
+    bt = xp.reshape(b if perm_b is None else xp.permute_dims(b, perm_b), sb)
     r = at * bt if kind == "outer" else xp.matmul(at, bt)
     return xp.reshape(r, out_shape)
 
