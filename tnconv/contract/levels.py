@@ -40,12 +40,13 @@ from typing import Any
 
 import numpy as np
 
+from .._core.options import check_budget
 from ..trees import format_node
 from .backends import Backend, blas_threads, n_workers
 from .logscale import finish, leaf_too_small, normalize_, pool_scales, scale_features
 from .stacks import group_weights
 
-__all__ = ["CHUNK_BYTES", "LevelPlan", "level_plan", "run_levels", "schedule"]
+__all__ = ["CHUNK_BYTES", "LevelPlan", "level_plan", "live_bytes", "run_levels", "schedule"]
 
 #: Target size of the GEMM output of a task's bottom level: small enough that the band stays in cache.
 CHUNK_BYTES = 1 << 21
@@ -187,6 +188,26 @@ def schedule(plan: LevelPlan, widths: list[int], B: int, item: int, workers: int
     return out
 
 
+def live_bytes(model: Any, B: int, item: int, workers: int) -> int:
+    """The most bytes the level engine holds at once (beyond the features): a band's input and output.
+
+    Examples
+    --------
+    >>> import tnconv as tc
+    >>> round(live_bytes(tc.deep(1024, 8, 64), 256, 8, 2) / 2**20, 2)  # the first band's output, in MiB
+    2.0
+    """
+    plan = level_plan(model)
+    widths = [model.widths[level[0]] for level in plan.levels]
+    H = len(plan.levels) - 1
+    most, prev = 0, 0
+    for _, hi, _ in schedule(plan, widths, B, item, workers):
+        out = (len(plan.levels[hi + 1]) if hi < H else 1) * B * widths[hi] * item
+        most = max(most, prev + out)
+        prev = out
+    return most
+
+
 # ---------------------------------------------------------------------- executor
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
@@ -245,6 +266,9 @@ def run_levels(model: Any, feats: np.ndarray, be: Backend | None = None, log: bo
         workers = n_workers()
     elif isinstance(workers, (bool, np.bool_)) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise ValueError(f"workers must be a positive int, got {workers!r}")
+    check_budget(f"the forward's activations (batch {feats.shape[0]})",
+                 float(live_bytes(model, feats.shape[0], feats.dtype.itemsize, workers)),
+                 hint="evaluate the batch in chunks (or as a dask array)")
     # Multi-threaded BLAS on these small GEMMs is 5-10x slower than one thread (measured); the
     # parallelism comes from the worker threads instead.
     with blas_threads(1):
