@@ -111,5 +111,6 @@ def forward_dask(model: Any, features: Any, backend: Any = None, log: bool = Fal
         out = da.map_blocks(_block, x, ref, log=True, engine=engine, backend=backend, dtype=dtype,
                             chunks=(x.chunks[0], (n_out,), (2,)), meta=meta[:0, :0, :0].astype(dtype))
         return out[..., 0], out[..., 1]
+    meta2 = meta[:0, :0, :0].reshape((0, 0)).astype(dtype)
     return da.map_blocks(_block, x, ref, log=False, engine=engine, backend=backend, dtype=dtype,
-                         chunks=(x.chunks[0], (n_out,)), drop_axis=2, meta=meta[:0, :0, :0].reshape((0, 0)).astype(dtype))
+                         chunks=(x.chunks[0], (n_out,)), drop_axis=2, meta=meta2)

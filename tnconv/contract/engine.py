@@ -42,8 +42,8 @@ from ..models.packing import pack_groups
 from ..models.parameters import weights_for
 from ..models.protocol import install_hook
 from .backends import blas_threads, check_finite_features, resolve_backend
-from .levels import level_plan, run_levels
 from .dask_forward import forward_dask, is_dask_array
+from .levels import level_plan, run_levels
 from .logscale import finish, normalize, pool_log
 from .stacks import group_weights
 
