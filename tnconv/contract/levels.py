@@ -34,6 +34,7 @@ References
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -223,7 +224,7 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 
 
 def run_levels(model: Any, feats: np.ndarray, be: Backend | None = None, log: bool = False,
-               workers: int | None = None) -> Any:
+               workers: int | None = None, timings: list | None = None) -> Any:
     """Evaluate ``model`` level by level on numpy: the threaded fast path (uniform trees).
 
     Other namespaces run the generic executor (:func:`tnconv.contract.engine.run_generic`), which a
@@ -239,6 +240,8 @@ def run_levels(model: Any, feats: np.ndarray, be: Backend | None = None, log: bo
         Return ``(sign, log|h|)``.
     workers : int, optional
         CPU worker threads (default :func:`~tnconv.contract.backends.n_workers`).
+    timings : list, optional
+        For benchmarks: ``(lo, hi, seconds)`` is appended for every band run.
 
     Returns
     -------
@@ -273,12 +276,12 @@ def run_levels(model: Any, feats: np.ndarray, be: Backend | None = None, log: bo
     # parallelism comes from the worker threads instead.
     with blas_threads(1):
         if not log:
-            return _run(model, plan, W, feats, None, False, workers)
+            return _run(model, plan, W, feats, None, False, workers, timings)
         feats, E0 = scale_features(feats, np)
-        out = _run(model, plan, W, feats, E0, True, workers)
+        out = _run(model, plan, W, feats, E0, True, workers, timings)
         if out is None:  # a tiny feature vector: rescale every vector and start again
             feats, E0 = scale_features(feats, np, force=True)
-            out = _run(model, plan, W, feats, E0, True, workers)
+            out = _run(model, plan, W, feats, E0, True, workers, timings)
         return out
 
 
@@ -367,7 +370,8 @@ def _task(model: Any, plan: LevelPlan, W: list, band: _Band, feats: np.ndarray, 
         band.Sp[q0:q1, b0:b1] = s
 
 
-def _run(model: Any, plan: LevelPlan, W: list, feats: np.ndarray, E0: Any, log: bool, workers: int) -> Any:
+def _run(model: Any, plan: LevelPlan, W: list, feats: np.ndarray, E0: Any, log: bool, workers: int,
+         timings: list | None = None) -> Any:
     B, dtype = feats.shape[0], feats.dtype
     tiny: list[bool] = []
     widths = [model.widths[level[0]] for level in plan.levels]
@@ -379,7 +383,10 @@ def _run(model: Any, plan: LevelPlan, W: list, feats: np.ndarray, E0: Any, log: 
         # Exponents are integers held in float64: exact, whatever the activations' dtype.
         Sp = np.empty((n_out, B), dtype=np.float64) if log else None
         band = _Band(lo, hi, X, S, np.empty((n_out, B, widths[hi]), dtype=dtype), Sp)
+        t0 = time.perf_counter()
         _run_tasks(workers, tasks, lambda t, band=band: _task(model, plan, W, band, feats, E0, log, tiny, *t))
+        if timings is not None:
+            timings.append((lo, hi, time.perf_counter() - t0))
         if tiny:
             return None
         X, S = band.P, band.Sp
