@@ -12,8 +12,10 @@ activations (N * batch * width * 8 bytes).
 
 Usage::
 
-    python benchmarks/contraction.py --quick
-    python benchmarks/contraction.py --write benchmarks/RESULTS_contraction.md
+    python benchmarks/contraction.py --quick               # forward roofline, small networks, memory
+    python benchmarks/contraction.py --kernels --write benchmarks/RESULTS_forward.md   # both BLAS kernels
+    python benchmarks/contraction.py --paths --quick       # the path tables of every method
+    python benchmarks/contraction.py --paths --write benchmarks/RESULTS_contraction.md
 """
 
 from __future__ import annotations
@@ -72,8 +74,10 @@ def peak_memory(model: tc.ConvAC, F: np.ndarray) -> tuple[int, int]:
     return peak, largest
 
 
-def main(argv: list[str] | None = None) -> int:
+def paths_main(argv: list[str] | None = None) -> int:
+    """The path tables of every method (``--paths``)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--paths", action="store_true")
     ap.add_argument("--quick", action="store_true", help="N up to 1024, width 16, capped searches")
     ap.add_argument("--sizes", default=None, help="comma-separated N (default 64,256,1024,4096)")
     ap.add_argument("--widths", default=None, help="comma-separated widths (default 16,64)")
@@ -145,5 +149,256 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+
+# ====================================================================== roofline, small networks, memory
+FORWARD_GRID = [  # (inputs, width, dtype); N up to 4096, widths 16-256, 1D and 2D
+    (1024, 16, "float64"), (1024, 64, "float64"), (1024, 256, "float64"),
+    (1024, 16, "float32"), (1024, 64, "float32"), (1024, 256, "float32"),
+    (4096, 64, "float64"), (4096, 64, "float32"), (4096, 256, "float32"),
+    ((32, 32), 16, "float64"), ((32, 32), 64, "float64"), ((32, 32), 64, "float32"),
+    ((64, 64), 64, "float32"),
+]
+QUICK_GRID = [(1024, 16, "float64"), (1024, 64, "float64"), (1024, 64, "float32"), ((32, 32), 64, "float64"),
+              (4096, 64, "float32")]
+SMALL_NETS = [(16, 2, 4), (64, 2, 4), (64, 4, 8), (64, 8, 16), (256, 2, 4), ((4, 4), 4, 4)]
+
+
+def blas_kernel() -> str:
+    from threadpoolctl import threadpool_info
+
+    parts = [f"{i.get('internal_api')} {i.get('version')} kernel {i.get('architecture', '?')}, "
+             f"{i.get('num_threads')} threads" for i in threadpool_info() if i.get("user_api") == "blas"]
+    env = ", ".join(f"{k}={os.environ[k]}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ)
+    return "; ".join(parts) + f" ({env or 'OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset'})"
+
+
+def _timed(fn, repeats: int) -> tuple[float, float]:
+    """(median wall seconds, median process CPU seconds) of ``repeats`` calls after one warm-up."""
+    fn()
+    wall, cpu = [], []
+    for _ in range(repeats):
+        c0, t0 = time.process_time(), time.perf_counter()
+        fn()
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return float(np.median(wall)), float(np.median(cpu))
+
+
+def machine_limits(repeats: int = 3) -> dict:
+    """GEMM rates (wall, all BLAS threads; CPU time, one thread) and copy bandwidth, measured now."""
+    from threadpoolctl import threadpool_limits
+
+    out: dict = {}
+    rng = np.random.default_rng(0)
+    for dt in ("float64", "float32"):
+        n = 2048
+        a = rng.standard_normal((n, n)).astype(dt)
+        b = rng.standard_normal((n, n)).astype(dt)
+        wall, _ = _timed(lambda a=a, b=b: a @ b, repeats)
+        with threadpool_limits(1, user_api="blas"):
+            _, cpu = _timed(lambda a=a, b=b: a @ b, repeats)
+        out[dt] = (2 * n**3 / wall, 2 * n**3 / cpu)
+    x = np.ones(2**25)
+    y = np.empty_like(x)
+    half = len(x) // 2
+
+    def copy2() -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(2) as ex:
+            list(ex.map(lambda s: np.copyto(y[s], x[s]), [slice(0, half), slice(half, None)]))
+
+    bw1 = 2 * x.nbytes / _timed(lambda: np.copyto(y, x), repeats)[0]
+    bw2 = 2 * x.nbytes / _timed(copy2, repeats)[0]
+    out["bandwidth"] = max(bw1, bw2)
+    return out
+
+
+def _level_costs(model, B: int, item: int) -> list[tuple[float, float]]:
+    """Per level: (GEMM flops, bytes of its weights)."""
+    from tnconv.contract.levels import level_plan
+
+    plan = level_plan(model)
+    return [(2.0 * len(lv) * B * model.weight_shape(lv[0])[0] * model.weight_shape(lv[0])[1],
+             float(len(lv) * model.weight_shape(lv[0])[0] * model.weight_shape(lv[0])[1] * item))
+            for lv in plan.levels]
+
+
+def forward_row(shape, w: int, dt: str, B: int, lim: dict, repeats: int) -> dict:
+    from tnconv.contract import levels
+
+    model = tc.deep(shape, 8, w, seed=0, dtype=dt)
+    N, item = model.n_inputs, np.dtype(dt).itemsize
+    F = np.random.default_rng(0).standard_normal((B, N, 8)).astype(dt)
+    gemm_wall, gemm_cpu = lim[dt]
+    bw = lim["bandwidth"]
+    costs = _level_costs(model, B, item)
+    flops = sum(c[0] for c in costs)
+    n_bytes = F.nbytes + sum(c[1] for c in costs) + B * item  # features + weights + output: the least traffic
+    roof_wall = max(flops / gemm_wall, n_bytes / bw)
+    roof_cpu = max(flops / gemm_cpu, n_bytes / bw)
+    wall, cpu = _timed(lambda: model.forward(F), repeats)
+    # per band (the fused levels one task runs in cache): its time against its own roofline
+    bands = []
+    for _ in range(repeats):
+        t: list = []
+        levels.run_levels(model, F, timings=t)
+        bands.append(t)
+    plan = levels.level_plan(model)
+    widths = [model.widths[lv[0]] for lv in plan.levels]
+    per_band = []
+    for k, (lo, hi, _) in enumerate(bands[0]):
+        sec = float(np.median([b[k][2] for b in bands]))
+        fl = sum(costs[h][0] for h in range(lo, hi + 1))
+        inp = F.nbytes if lo == 0 else len(plan.levels[lo]) * B * widths[lo - 1] * item
+        out_n = len(plan.levels[hi + 1]) if hi + 1 < len(plan.levels) else 1
+        by = inp + sum(costs[h][1] for h in range(lo, hi + 1)) + out_n * B * widths[hi] * item
+        per_band.append(f"{lo}-{hi}: {sec / max(fl / gemm_wall, by / bw):.2f}x")
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        model.forward(F)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    live = levels.live_bytes(model, B, item, levels.n_workers())
+    nodes = None
+    if N <= 1024 and w <= 64:
+        nodes = _timed(lambda: model.forward(F, engine="nodes"), max(1, repeats // 2))[0]
+    return {"shape": shape, "w": w, "dt": dt, "wall": wall, "cpu": cpu, "roof_wall": roof_wall,
+            "roof_cpu": roof_cpu, "gflops": flops / 1e9, "bound": "flops" if flops / gemm_wall >= n_bytes / bw
+            else "bytes", "bands": ", ".join(per_band), "peak": peak, "live": live, "nodes": nodes}
+
+
+def small_row(shape, M: int, w: int, B: int, repeats: int) -> dict:
+    import opt_einsum as oe
+
+    from tnconv.contract.paths import structure_path
+
+    model = tc.deep(shape, M, w, seed=0)
+    tn = model.to_tensor_network()
+    N = model.n_inputs
+    F = np.random.default_rng(0).standard_normal((B, N, M))
+    ops = list(tn.arrays) + [F[:, p, :] for p in range(N)]
+    eq = tn.equation(features=True)
+    shapes = [o.shape for o in ops]
+    sp = structure_path(tn, features=True)
+    expr_s = oe.contract_expression(eq, *shapes, optimize=sp.path)
+    path, info = oe.contract_path(eq, *shapes, shapes=True, optimize="greedy")
+    row = {"net": f"deep({shape}, {M}, {w})", "steps": len(sp.path)}
+    row["structure"] = _timed(lambda: tn.contract(F), repeats)[0]
+    row["structure+oe"] = _timed(lambda: expr_s(*ops), repeats)[0]
+    item = 8
+    if info.largest_intermediate * item <= 2**28:
+        expr_g = oe.contract_expression(eq, *shapes, optimize=path)
+        row["greedy"] = _timed(lambda: expr_g(*ops), repeats)[0]
+        row["greedy_call"] = _timed(lambda: tn.contract(F, optimize="greedy"), repeats)[0]
+    else:
+        row["greedy"] = row["greedy_call"] = None
+        row["greedy_why"] = f"infeasible: largest intermediate {info.largest_intermediate:.3g} elements"
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        tn.contract(F)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    row["peak_ratio"] = peak / (sp.cost.largest_intermediate * item)
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="five forward rows")
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--kernels", action="store_true",
+                    help="run twice in subprocesses: OPENBLAS_CORETYPE/L2_SIZE unset, then OPENBLAS_CORETYPE=Haswell")
+    ap.add_argument("--write", metavar="PATH", help="write (append with --kernels) a markdown section")
+    args = ap.parse_args(argv)
+    if args.kernels:
+        return _both_kernels(args)
+    md = forward_report(args)
+    if args.write:
+        with open(args.write, "a" if os.environ.get("TNCONV_BENCH_APPEND") else "w") as fh:
+            fh.write("\n".join(md) + "\n")
+    return 0
+
+
+def _both_kernels(args) -> int:
+    import subprocess
+
+    base = [sys.executable, os.path.abspath(__file__)] + (["--quick"] if args.quick else [])
+    base += ["--batch", str(args.batch), "--repeats", str(args.repeats)]
+    if args.write:
+        base += ["--write", args.write]
+        open(args.write, "w").close()
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    for extra in ({}, {"OPENBLAS_CORETYPE": "Haswell"}):
+        subprocess.run(base, env={**env, **extra, "TNCONV_BENCH_APPEND": "1"}, check=True)
+    return 0
+
+
+def forward_report(args) -> list[str]:
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
+    warnings.filterwarnings("ignore", message=".*range.*")
+    t_start = time.perf_counter()
+    load0 = os.getloadavg()
+    head = (f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, numpy {np.__version__}, BLAS: {blas_kernel()}. "
+            f"Load average at start {load0[0]:.1f} (1 min) / {load0[1]:.1f} (5 min).")
+    print(head, flush=True)
+    lim = machine_limits(args.repeats)
+    limits = (f"Measured now: GEMM 2048^3 float64 {lim['float64'][0] / 1e9:.1f} GFLOP/s wall (all threads), "
+              f"{lim['float64'][1] / 1e9:.1f} GFLOP/s per CPU-second (1 thread); float32 "
+              f"{lim['float32'][0] / 1e9:.1f} / {lim['float32'][1] / 1e9:.1f}; copy bandwidth "
+              f"{lim['bandwidth'] / 1e9:.1f} GB/s.")
+    print(limits, flush=True)
+    md = ["## Forward against the roofline (benchmarks/contraction.py)", "", head, limits, "",
+          f"Deep ConvAC, M = 8, batch {args.batch}, medians of {args.repeats}. roofline = max(GEMM flops / GEMM "
+          "rate, (features + weights + output bytes) / bandwidth). `wall/roof` uses the wall-clock GEMM rate "
+          "(all threads), `cpu/roof` the forward's process CPU time against the one-thread GEMM rate per "
+          "CPU-second (robust to other jobs on the machine). Bands: the levels one task runs in cache, each "
+          "against its own roofline (wall). peak: tracemalloc peak of one forward over the largest live "
+          "intermediate (a band's input plus output).", "",
+          "| inputs | width | dtype | GFLOP | forward (wall) | roofline | wall/roof | cpu/roof | bound | per band "
+          "(levels: wall/roof) | peak/live | nodes/levels |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    print(md[-2])
+    for shape, w, dt in (QUICK_GRID if args.quick else FORWARD_GRID):
+        r = forward_row(shape, w, dt, args.batch, lim, args.repeats)
+        nodes = "-" if r["nodes"] is None else f"{r['nodes'] / r['wall']:.2f}x"
+        line = (f"| {shape} | {w} | {dt} | {r['gflops']:.2f} | {r['wall'] * 1e3:.1f} ms "
+                f"| {r['roof_wall'] * 1e3:.1f} ms "
+                f"| {r['wall'] / r['roof_wall']:.2f}x | {r['cpu'] / r['roof_cpu']:.2f}x | {r['bound']} | {r['bands']} "
+                f"| {r['peak'] / r['live']:.2f}x | {nodes} |")
+        print(line, flush=True)
+        md.append(line)
+    md += ["", "### Small networks: tn.contract(F) on the structure path against opt_einsum greedy", "",
+           f"Batch 64, float64, medians of {max(5, args.repeats)} (wall). `structure`: the whole `tn.contract(F)` call "
+           "(checks, cached compiled path); `structure+oe`: a prebuilt opt_einsum expression of the same path; "
+           "`greedy`: a prebuilt expression of opt_einsum's greedy path (contraction only); `greedy call`: "
+           "`tn.contract(F, optimize='greedy')` (path cached after the first call). peak: tracemalloc peak of "
+           "`tn.contract(F)` over the structure path's largest intermediate.", "",
+           "| network | steps | structure | structure+oe | greedy | greedy call | greedy / structure | peak/largest |",
+           "|---|---|---|---|---|---|---|---|"]
+    print("\n".join(md[-2:]))
+    for shape, M, w in SMALL_NETS:
+        r = small_row(shape, M, w, 64, max(5, args.repeats))
+        g = r["greedy"]
+        line = (f"| {r['net']} | {r['steps']} | {r['structure'] * 1e3:.2f} ms | {r['structure+oe'] * 1e3:.2f} ms | "
+                + (f"{g * 1e3:.2f} ms | {r['greedy_call'] * 1e3:.2f} ms | {g / r['structure']:.2f}x"
+                   if g is not None else f"- | - | {r['greedy_why']}")
+                + f" | {r['peak_ratio']:.2f}x |")
+        print(line, flush=True)
+        md.append(line)
+    load1 = os.getloadavg()
+    tail = f"Load average at end {load1[0]:.1f}; total {time.perf_counter() - t_start:.0f} s."
+    print(tail)
+    md += ["", tail, ""]
+    return md
+
+
 if __name__ == "__main__":
+    if "--paths" in sys.argv[1:]:
+        raise SystemExit(paths_main())
     raise SystemExit(main())

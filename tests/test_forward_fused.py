@@ -151,3 +151,14 @@ def test_overflow_of_finite_features_is_returned_as_plain_arithmetic():
     with np.errstate(over="ignore"):
         out = net.forward(F)
     assert not np.isfinite(out).all()
+
+
+def test_forward_over_the_byte_budget_is_refused_before_it_starts():
+    net = tc.deep(64, 3, 8, seed=0)
+    F = np.ones((50, 64, 3))
+    need = levels.live_bytes(net, 50, 8, 2)
+    assert need >= 50 * 8  # at least the output (one root, one channel)
+    with tc.option_context(max_dense_bytes=need - 1), pytest.raises(tc.TensorTooLargeError, match="forward"):
+        levels.run_levels(net, F, workers=2)
+    with tc.option_context(max_dense_bytes=need):
+        np.testing.assert_allclose(levels.run_levels(net, F, workers=2), einsum_forward(net, F), rtol=1e-11)

@@ -42,6 +42,7 @@ from ..models.packing import pack_groups
 from ..models.parameters import weights_for
 from ..models.protocol import install_hook
 from .backends import blas_threads, check_finite_features, resolve_backend
+from .dask_forward import forward_dask, is_dask_array
 from .levels import level_plan, run_levels
 from .logscale import finish, normalize, pool_log
 from .stacks import group_weights
@@ -85,7 +86,9 @@ def run_forward(model: Any, features: Any, backend: Any = None, log: bool = Fals
     model : ConvNet
     features : array (batch, n_inputs, M)
         Any array API namespace (numpy, CuPy, JAX, torch, array-api-strict); integer features are cast
-        to the model's dtype. Numpy weights are moved to the features' device once and cached.
+        to the model's dtype. Numpy weights are moved to the features' device once and cached. A
+        ``dask.array`` gives a lazy dask array, one engine call per batch chunk
+        (:mod:`tnconv.contract.dask_forward`).
     backend : str or namespace module, optional
         Defaults to the backend of ``features``; when given, it must be theirs.
     log : bool
@@ -123,6 +126,8 @@ def run_forward(model: Any, features: Any, backend: Any = None, log: bool = Fals
     """
     log = check_flag(log, "log")
     engine = select_engine(model, engine)
+    if is_dask_array(features):  # lazily, one engine call per batch chunk
+        return forward_dask(model, features, backend=backend, log=log, engine=engine)
     be = resolve_backend(backend, features if hasattr(features, "shape") else None)
     if log:
         check_log_operator(model.g)

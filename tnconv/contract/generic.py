@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import Counter
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -33,7 +32,7 @@ from ..models.checks import as_array
 from ..models.protocol import install_hook
 from .backends import Backend, check_finite_features, device_weights, resolve_backend
 from .paths import network_inputs, path_cost, structure_path
-from .shims import pair_contract, sum_out
+from .program import compile_path, run_program
 
 __all__ = ["EXECUTORS", "EXHAUSTIVE_LIMITS", "contract_network", "execute_path", "resolve_optimizer"]
 
@@ -293,19 +292,24 @@ def contract_network(tn: Any, features: Any = None, optimize: Any = None, backen
         arrays = arrays + [features[:, p, :] for p in range(len(tn.open_inds))]
     opt, path = resolve_optimizer(tn, optimize, features is not None, batch)
     inputs, output, sizes = network_inputs(tn, features is not None, batch)
+    prog = None
     if path is None:
         path, largest = _searched_path(tn, opt, features is not None, batch, memory_limit)
     else:
-        largest = path_cost(inputs, output, sizes, path).largest_intermediate
+        # Compiling is cached per structure and shapes, and counts the largest intermediate too.
+        prog = compile_path(inputs, output, path, [tuple(a.shape) for a in arrays])
+        largest = prog.largest
     out_size = 1
     for i in output:
         out_size *= sizes[i]
-    item = max(np.dtype(str(a.dtype).rsplit(".", 1)[-1]).itemsize for a in arrays)
+    item = max(np.dtype(str(dt).rsplit(".", 1)[-1]).itemsize for dt in {a.dtype for a in arrays})
     n_bytes = float(max(largest, out_size)) * item if max(largest, out_size) < 2**1000 else math.inf
     check_budget("the largest intermediate of the contraction", n_bytes, max_bytes,
                  hint="contract with optimize='structure' (compiled networks) or a path with smaller intermediates")
     if executor != "opt_einsum":
-        return execute_path(inputs, output, path, arrays, be.xp)
+        if prog is None:
+            prog = compile_path(inputs, output, path, [tuple(a.shape) for a in arrays])
+        return run_program(prog, arrays, _array_api(arrays, be.xp))
     import opt_einsum as oe
 
     if not path:  # a single operand: opt_einsum returns it untouched for an empty path
@@ -338,34 +342,20 @@ def execute_path(inputs: Sequence[Sequence[Hashable]], output: Sequence[Hashable
     True
     """
     ops = list(arrays)
-    if ops and (xp is np or not hasattr(xp, "permute_dims")):
-        xp = namespace(*ops)  # the array API names (permute_dims) of the operands' namespace
-    inds = [tuple(ix) for ix in inputs]
-    count: Counter = Counter(i for ix in inds for i in ix)
-    out = set(output)
-    for step in path:
-        taken = [(ops[p], inds[p]) for p in step]
-        for p in sorted(step, reverse=True):
-            del ops[p]
-            del inds[p]
-        for _, ix in taken:
-            count.subtract(ix)
-        union = {i for _, ix in taken for i in ix}
-        keep = {i for i in union if count[i] > 0 or i in out}
-        x, ix = taken[0]
-        if len(taken) == 1:
-            x, ix = sum_out(x, ix, keep, xp)
-        for j in range(1, len(taken)):
-            y, iy = taken[j]
-            later = {i for _, iz in taken[j + 1 :] for i in iz}
-            x, ix = pair_contract(x, ix, y, iy, keep | later, xp)
-        count.update(ix)
-        ops.append(x)
-        inds.append(ix)
-    if len(ops) != 1:
-        raise ValueError(f"the path leaves {len(ops)} operands; it must reduce them to one")
-    x, ix = sum_out(ops[0], inds[0], out, xp)
-    return xp.permute_dims(x, tuple(ix.index(i) for i in output)) if tuple(ix) != tuple(output) else x
+    prog = compile_path(inputs, output, path, [tuple(a.shape) for a in ops])
+    return run_program(prog, ops, _array_api(ops, xp))
+
+
+def _array_api(ops: Sequence[Any], xp: Any) -> Any:
+    """The namespace to run on: numpy itself for numpy >= 2 arrays (it has the array API names, and its
+    functions skip array_api_compat's wrappers), else the operands' array API namespace."""
+    if not ops:
+        return xp
+    if hasattr(np, "permute_dims") and all(type(a) is np.ndarray for a in ops):
+        return np
+    if xp is np or not hasattr(xp, "permute_dims"):
+        return namespace(*ops)
+    return xp
 
 
 # TensorNetwork.contract sits left of this layer and calls the executor through this hook.

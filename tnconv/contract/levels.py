@@ -34,18 +34,20 @@ References
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .._core.options import check_budget
 from ..trees import format_node
 from .backends import Backend, blas_threads, n_workers
 from .logscale import finish, leaf_too_small, normalize_, pool_scales, scale_features
 from .stacks import group_weights
 
-__all__ = ["CHUNK_BYTES", "LevelPlan", "level_plan", "run_levels", "schedule"]
+__all__ = ["CHUNK_BYTES", "LevelPlan", "level_plan", "live_bytes", "run_levels", "schedule"]
 
 #: Target size of the GEMM output of a task's bottom level: small enough that the band stays in cache.
 CHUNK_BYTES = 1 << 21
@@ -187,6 +189,26 @@ def schedule(plan: LevelPlan, widths: list[int], B: int, item: int, workers: int
     return out
 
 
+def live_bytes(model: Any, B: int, item: int, workers: int) -> int:
+    """The most bytes the level engine holds at once (beyond the features): a band's input and output.
+
+    Examples
+    --------
+    >>> import tnconv as tc
+    >>> round(live_bytes(tc.deep(1024, 8, 64), 256, 8, 2) / 2**20, 2)  # the first band's output, in MiB
+    2.0
+    """
+    plan = level_plan(model)
+    widths = [model.widths[level[0]] for level in plan.levels]
+    H = len(plan.levels) - 1
+    most, prev = 0, 0
+    for _, hi, _ in schedule(plan, widths, B, item, workers):
+        out = (len(plan.levels[hi + 1]) if hi < H else 1) * B * widths[hi] * item
+        most = max(most, prev + out)
+        prev = out
+    return most
+
+
 # ---------------------------------------------------------------------- executor
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
@@ -202,7 +224,7 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 
 
 def run_levels(model: Any, feats: np.ndarray, be: Backend | None = None, log: bool = False,
-               workers: int | None = None) -> Any:
+               workers: int | None = None, timings: list | None = None) -> Any:
     """Evaluate ``model`` level by level on numpy: the threaded fast path (uniform trees).
 
     Other namespaces run the generic executor (:func:`tnconv.contract.engine.run_generic`), which a
@@ -218,6 +240,8 @@ def run_levels(model: Any, feats: np.ndarray, be: Backend | None = None, log: bo
         Return ``(sign, log|h|)``.
     workers : int, optional
         CPU worker threads (default :func:`~tnconv.contract.backends.n_workers`).
+    timings : list, optional
+        For benchmarks: ``(lo, hi, seconds)`` is appended for every band run.
 
     Returns
     -------
@@ -245,16 +269,19 @@ def run_levels(model: Any, feats: np.ndarray, be: Backend | None = None, log: bo
         workers = n_workers()
     elif isinstance(workers, (bool, np.bool_)) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise ValueError(f"workers must be a positive int, got {workers!r}")
+    check_budget(f"the forward's activations (batch {feats.shape[0]})",
+                 float(live_bytes(model, feats.shape[0], feats.dtype.itemsize, workers)),
+                 hint="evaluate the batch in chunks (or as a dask array)")
     # Multi-threaded BLAS on these small GEMMs is 5-10x slower than one thread (measured); the
     # parallelism comes from the worker threads instead.
     with blas_threads(1):
         if not log:
-            return _run(model, plan, W, feats, None, False, workers)
+            return _run(model, plan, W, feats, None, False, workers, timings)
         feats, E0 = scale_features(feats, np)
-        out = _run(model, plan, W, feats, E0, True, workers)
+        out = _run(model, plan, W, feats, E0, True, workers, timings)
         if out is None:  # a tiny feature vector: rescale every vector and start again
             feats, E0 = scale_features(feats, np, force=True)
-            out = _run(model, plan, W, feats, E0, True, workers)
+            out = _run(model, plan, W, feats, E0, True, workers, timings)
         return out
 
 
@@ -343,7 +370,8 @@ def _task(model: Any, plan: LevelPlan, W: list, band: _Band, feats: np.ndarray, 
         band.Sp[q0:q1, b0:b1] = s
 
 
-def _run(model: Any, plan: LevelPlan, W: list, feats: np.ndarray, E0: Any, log: bool, workers: int) -> Any:
+def _run(model: Any, plan: LevelPlan, W: list, feats: np.ndarray, E0: Any, log: bool, workers: int,
+         timings: list | None = None) -> Any:
     B, dtype = feats.shape[0], feats.dtype
     tiny: list[bool] = []
     widths = [model.widths[level[0]] for level in plan.levels]
@@ -355,7 +383,10 @@ def _run(model: Any, plan: LevelPlan, W: list, feats: np.ndarray, E0: Any, log: 
         # Exponents are integers held in float64: exact, whatever the activations' dtype.
         Sp = np.empty((n_out, B), dtype=np.float64) if log else None
         band = _Band(lo, hi, X, S, np.empty((n_out, B, widths[hi]), dtype=dtype), Sp)
+        t0 = time.perf_counter()
         _run_tasks(workers, tasks, lambda t, band=band: _task(model, plan, W, band, feats, E0, log, tiny, *t))
+        if timings is not None:
+            timings.append((lo, hi, time.perf_counter() - t0))
         if tiny:
             return None
         X, S = band.P, band.Sp

@@ -28,6 +28,7 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 from .._core.arrays import backend_name, namespace
+from .program import pair_call, pair_ops, sum_op
 
 __all__ = ["einsum", "exponents", "pair_contract", "scale_pow2", "sum_out", "tensordot", "transpose"]
 
@@ -104,24 +105,14 @@ def einsum(eq: str, *operands: Any, **kwargs: Any) -> Any:
 # ---------------------------------------------------------------------- pairwise contraction
 def sum_out(x: Any, ix: tuple, keep: set, xp: Any) -> tuple[Any, tuple]:
     """Sum ``x`` over the indices not in ``keep``; returns the array and its remaining indices."""
-    drop = tuple(k for k, i in enumerate(ix) if i not in keep)
-    if not drop:
-        return x, ix
-    return xp.sum(x, axis=drop), tuple(i for i in ix if i in keep)
-
-
-def _size(shape: dict, ix: list) -> int:
-    p = 1
-    for i in ix:
-        p *= shape[i]
-    return p
+    op, rest = sum_op(tuple(ix), keep)
+    return (x if op is None else xp.sum(x, axis=op[1])), rest
 
 
 def pair_contract(a: Any, ia: tuple, b: Any, ib: tuple, keep: set, xp: Any) -> tuple[Any, tuple[Hashable, ...]]:
     """Contract two operands with index tuples ``ia``, ``ib``, keeping the indices in ``keep``.
 
-    Shared indices not kept are summed (``tensordot``, or a batched ``matmul`` when other shared
-    indices are kept); shared kept indices are batch axes.
+    The arithmetic of :func:`tnconv.contract.program.pair_ops`, run at once.
 
     Examples
     --------
@@ -131,27 +122,14 @@ def pair_contract(a: Any, ia: tuple, b: Any, ib: tuple, keep: set, xp: Any) -> t
     >>> r.shape, ir
     ((2, 4), ('i', 'k'))
     """
-    a, ia = sum_out(a, ia, keep | set(ib), xp)
-    b, ib = sum_out(b, ib, keep | set(ia), xp)
-    sa, sb = set(ia), set(ib)
-    batch = [i for i in ia if i in sb and i in keep]
-    summed = [i for i in ia if i in sb and i not in keep]
-    afree = [i for i in ia if i not in sb]
-    bfree = [i for i in ib if i not in sa]
-    if not batch:
-        r = xp.tensordot(a, b, axes=(tuple(ia.index(i) for i in summed), tuple(ib.index(i) for i in summed)))
-        return r, tuple(afree + bfree)
     shape = dict(zip(ia, a.shape))
     shape.update(zip(ib, b.shape))
-    at = xp.permute_dims(a, tuple(ia.index(i) for i in batch + afree + summed))
-    bt = xp.permute_dims(b, tuple(ib.index(i) for i in batch + summed + bfree))
-    Pb, Pa, Pc, Pf = _size(shape, batch), _size(shape, afree), _size(shape, summed), _size(shape, bfree)
-    if not summed:
-        r = xp.reshape(at, (Pb, Pa, 1)) * xp.reshape(bt, (Pb, 1, Pf))
-    else:
-        r = xp.matmul(xp.reshape(at, (Pb, Pa, Pc)), xp.reshape(bt, (Pb, Pc, Pf)))
-    rinds = batch + afree + bfree
-    return xp.reshape(r, tuple(shape[i] for i in rinds)), tuple(rinds)
+    pre_a, pre_b, op, rinds = pair_ops(tuple(ia), tuple(ib), keep, shape)
+    for o in pre_a:
+        a = xp.sum(a, axis=o[1])
+    for o in pre_b:
+        b = xp.sum(b, axis=o[1])
+    return pair_call(op, a, b, xp), rinds
 
 
 # ---------------------------------------------------------------------- binary exponents
