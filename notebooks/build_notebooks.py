@@ -3,12 +3,13 @@
 Usage::
 
     python notebooks/build_notebooks.py                      # write the .ipynb files (no outputs)
-    python notebooks/build_notebooks.py --execute            # ... and run them at full size, keeping outputs
+    python notebooks/build_notebooks.py --execute            # ... and run them at their size, keeping outputs
     python notebooks/build_notebooks.py --execute --size small --only rectifier
 
-Each notebook reads its size from the environment variable ``TNCONV_NOTEBOOK_SIZE`` (default
-``"full"``). At full size it writes its figure and JSON to ``notebooks/figures/``; at small size (the
-tests) it writes them to a temporary directory, so test runs never overwrite the recorded results.
+Each notebook reads its size from the environment variable ``TNCONV_NOTEBOOK_SIZE`` (default: the
+experiment's ``notebook_size``, ``"full"``, or ``"medium"`` for the trained experiments). At that size it
+writes its figure and JSON to ``notebooks/figures/``; at small size (the tests) it writes them to a
+temporary directory, so test runs never overwrite the recorded results.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ from IPython.display import Image, display
 from tnconv.experiments import {name} as exp
 from tnconv.experiments import to_json
 
-SIZE = os.environ.get("TNCONV_NOTEBOOK_SIZE", "full")
-# Full-size figures are the recorded results; small runs (tests) go to a scratch directory.
-FIG_DIR = Path("figures") if SIZE == "full" else Path(tempfile.mkdtemp(prefix="tnconv-nb-"))
+SIZE = os.environ.get("TNCONV_NOTEBOOK_SIZE", "{size}")
+# {size_cap}-size figures are the recorded results; small runs (tests) go to a scratch directory.
+FIG_DIR = Path("figures") if SIZE == "{size}" else Path(tempfile.mkdtemp(prefix="tnconv-nb-"))
 FIG_DIR.mkdir(exist_ok=True)
 print("size:", SIZE)"""
 
@@ -91,6 +92,23 @@ print("required single-tree width:", dict(zip(result.r_values, result.required_w
     "implicit_acceleration": """\
 from tnconv.experiments import linear_acceleration as la
 print(la.format_table(result.results))""",
+    "pooling_geometry_trained": """\
+print("test accuracy, mean +- std over seeds")
+print(exp.format_table(result))
+print("parameters:", result.n_parameters)
+print(f"training: {sum(result.seconds):.0f} s over {len(result.seconds)} runs")""",
+    "width_range_trained": """\
+print("test accuracy, mean +- std over seeds")
+print(exp.format_table(result))
+print(f"training: {sum(result.seconds):.0f} s over {len(result.seconds)} runs")""",
+    "entanglement_trained": """\
+import numpy as np
+for kind in exp.KINDS:
+    m = [k == kind for k in result.kind]
+    s = np.array(result.entropy)[m]; c = np.array(result.log_bound)[m]
+    print(f"{kind:<8} pairs {m.count(True):>4}  max S - log C = {np.max(s - c):+.3e}  mean S/log C = {np.mean(s / c):.3f}")
+for net, acc in result.test_accuracy.items():
+    print(f"trained {net}: test accuracy {acc:.3f}")""",
     "contraction_paths": """\
 print(f"{'network':<12}{'method':<16}{'flops':>12}{'search s':>10}{'contract s':>12}  status")
 for row in zip(result.network, result.method, result.flops, result.search_s, result.contract_s, result.status):
@@ -105,8 +123,8 @@ def intro(exp) -> str:
     doc = (mod.__doc__ or "").split("References\n")[0].strip()
     title, _, body = doc.partition("\n")
     return (f"# {exp.section}. {exp.title}\n\n**Claim.** {exp.claim} ({exp.paper})\n\n{body.strip()}\n\n"
-            f"Run size: set `TNCONV_NOTEBOOK_SIZE=small|full` (default `full`). From the command line: "
-            f"`tnconv experiments run {exp.name} --size full --out DIR`.")
+            f"Run size: set `TNCONV_NOTEBOOK_SIZE={'|'.join(exp.sizes)}` (default `{exp.notebook_size}`). From the "
+            f"command line: `tnconv experiments run {exp.name} --size {exp.notebook_size} --out DIR`.")
 
 
 def build(names: list[str] | None = None) -> list[Path]:
@@ -120,7 +138,8 @@ def build(names: list[str] | None = None) -> list[Path]:
     for exp in EXPERIMENTS.values():
         if names and exp.name not in names:
             continue
-        fmt = {"name": exp.name, "figure": exp.figure}
+        fmt = {"name": exp.name, "figure": exp.figure, "size": exp.notebook_size,
+               "size_cap": exp.notebook_size.capitalize()}
         cells = [
             new_markdown_cell(intro(exp)),
             new_code_cell(SETUP.format(**fmt)),
@@ -143,23 +162,27 @@ def build(names: list[str] | None = None) -> list[Path]:
     return paths
 
 
-def execute(paths: list[Path], size: str, timeout: int = 600) -> None:
+def execute(paths: list[Path], size: str | None, timeout: int = 600) -> None:
     import nbformat
     from nbclient import NotebookClient
 
-    os.environ["TNCONV_NOTEBOOK_SIZE"] = size
+    if size is None:
+        os.environ.pop("TNCONV_NOTEBOOK_SIZE", None)
+    else:
+        os.environ["TNCONV_NOTEBOOK_SIZE"] = size
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         t0 = time.perf_counter()
         NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}).execute()
         nbformat.write(nb, path)
-        print(f"executed {path.name} at size {size} in {time.perf_counter() - t0:.1f} s", flush=True)
+        print(f"executed {path.name} at size {size or 'default'} in {time.perf_counter() - t0:.1f} s", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--execute", action="store_true", help="run the notebooks and keep their outputs")
-    parser.add_argument("--size", choices=["small", "full"], default="full")
+    parser.add_argument("--size", choices=["small", "medium", "full"], default=None,
+                        help="default: each notebook's own size (full; medium for the trained experiments)")
     parser.add_argument("--only", nargs="*", default=None, metavar="NAME", help="experiment names")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
     args = parser.parse_args(argv)

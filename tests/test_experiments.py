@@ -513,7 +513,7 @@ def test_check_size_and_registry_errors():
         de.run("huge")
     with pytest.raises(KeyError, match="nope"):
         registry.get("nope")
-    assert [registry.get(n).section for n in registry.names()] == list(range(1, 9))
+    assert [registry.get(n).section for n in registry.names()] == list(range(1, 12))
 
 
 def test_run_experiment_writes_png_and_json(tmp_path):

@@ -1,4 +1,4 @@
-"""``tnconv experiments list`` and ``tnconv experiments run NAME... [--size small|full] [--out DIR]``.
+"""``tnconv experiments list`` and ``tnconv experiments run NAME... [--size small|medium|full] [--out DIR]``.
 
 Examples
 --------
@@ -17,6 +17,7 @@ import sys
 import warnings
 from typing import Any
 
+from ..experiments.common import check_size
 from ..experiments.registry import EXPERIMENTS, get, run_experiment
 from .common import progress
 from .output import add_json_flag, write_json
@@ -54,7 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """
     names = list(EXPERIMENTS) if args.names == ["all"] else list(args.names)
     for n in names:
-        get(n)  # unknown names fail before anything runs
+        check_size(args.size, get(n).sizes)  # unknown names and sizes fail before anything runs
     as_json = bool(getattr(args, "json", False))
     done = []
     for name in progress(names, desc="experiments"):
@@ -87,7 +88,8 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
     pl.set_defaults(func=cmd_list)
     pr = sub.add_parser("run", help="run experiments by name ('all' for every one)")
     pr.add_argument("names", nargs="+", metavar="NAME", help=f"one of: {', '.join(EXPERIMENTS)}, or all")
-    pr.add_argument("--size", choices=["small", "full"], default="small", help="problem size")
+    pr.add_argument("--size", choices=["small", "medium", "full"], default="small",
+                    help="problem size (medium: the trained experiments only, minutes on a CPU)")
     pr.add_argument("--out", default=None, metavar="DIR", help="directory for NAME.png and NAME.json")
     pr.add_argument("--seed", type=int, default=0, help="seed of every random draw")
     add_json_flag(pr)

@@ -15,6 +15,7 @@ from .._core.threads import blas_threads
 
 __all__ = [
     "SIZES",
+    "TRAINED_SIZES",
     "blas_threads",
     "check_size",
     "figure_target",
@@ -27,12 +28,14 @@ __all__ = [
 ]
 
 SIZES = ("small", "full")
+#: The sizes of the trained experiments: ``medium`` runs in minutes on a CPU (their notebooks use it).
+TRAINED_SIZES = ("small", "medium", "full")
 
 
-def check_size(size: Any) -> str:
-    """Validate the ``size`` argument of every ``run`` function."""
-    if size not in SIZES:
-        raise ValueError(f"size must be one of {SIZES}, got {size!r}")
+def check_size(size: Any, sizes: tuple[str, ...] = SIZES) -> str:
+    """Validate the ``size`` argument of every ``run`` function (against ``sizes``)."""
+    if not isinstance(size, str) or size not in sizes:
+        raise ValueError(f"size must be one of {sizes}, got {size!r}")
     return str(size)
 
 

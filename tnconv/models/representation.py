@@ -8,13 +8,15 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 
+from .._core.arrays import is_numpy, namespace
 from .._core.options import check_budget
-from .checks import check_positive_int, make_rng
+from .checks import check_bool, check_positive_int, make_rng
 
 __all__ = ["GaussianDescriptors", "NeuronDescriptors"]
 
@@ -46,6 +48,12 @@ def _real_array(value: Any, name: str) -> np.ndarray:
 class GaussianDescriptors:
     """``f_d(x) = exp(-||x - mu_d||^2 / (2 sigma_d^2))``: Gaussian (RBF) descriptors.
 
+    With ``learnable=True`` the means and the log-scales ``log sigma_d`` are trainable parameters
+    (the similarity layer of SimNets [2]_): :func:`tnconv.train.fit` optimizes them with the network.
+    :meth:`parameters` / :meth:`with_parameters` expose them as a pytree of arrays in any namespace, and
+    :meth:`log_features` evaluates ``log f_d(x) = -||x - mu_d||^2 / (2 sigma_d^2)`` exactly, without the
+    ``exp`` that underflows for patches far from every mean (what log-space training uses).
+
     Parameters
     ----------
     M : int
@@ -55,15 +63,22 @@ class GaussianDescriptors:
     seed : int, optional
     means, sigmas : arrays, optional
         ``(M, s)`` centers and ``(M,)`` widths (default: standard normal centers, ``sigma = sqrt(s)``).
+    learnable : bool
+        Whether training updates the means and log-scales (default False: a fixed representation).
 
     Raises
     ------
     TypeError
-        ``M`` or ``s`` not an int (bools and floats refused).
+        ``M`` or ``s`` not an int (bools and floats refused); ``learnable`` not a bool.
     ValueError
         Non-positive sizes, means or sigmas of the wrong shape, non-finite, or non-positive sigmas.
     tnconv.TensorTooLargeError
         Parameters, or (when called) the ``(batch, n_inputs, M, s)`` temporaries, over the byte budget.
+
+    References
+    ----------
+    .. [1] N. Cohen, O. Sharir, A. Shashua, COLT 2016, arXiv:1509.05009, Sec. 3.
+    .. [2] N. Cohen, O. Sharir, A. Shashua, "Deep SimNets", CVPR 2016, arXiv:1506.03059.
 
     Examples
     --------
@@ -71,26 +86,82 @@ class GaussianDescriptors:
     >>> rep = GaussianDescriptors(3, 2, seed=0)
     >>> rep(np.zeros((4, 5, 2))).shape
     (4, 5, 3)
+    >>> rep = GaussianDescriptors(3, 2, seed=0, learnable=True)
+    >>> sorted(rep.parameters())
+    ['log_sigmas', 'means']
+    >>> bool(np.allclose(np.exp(rep.log_features(np.ones((1, 1, 2)))), rep(np.ones((1, 1, 2)))))
+    True
     """
 
-    def __init__(self, M: int, s: int, seed: Any = None, means: Any = None, sigmas: Any = None):
+    def __init__(self, M: int, s: int, seed: Any = None, means: Any = None, sigmas: Any = None,
+                 learnable: bool = False):
         self.M, self.s = check_positive_int(M, "M"), check_positive_int(s, "s")
+        self.learnable = check_bool(learnable, "learnable")
         rng = make_rng(seed)
         check_budget(f"GaussianDescriptors(M={self.M}, s={self.s}) means", float(self.M) * self.s * 8 + self.M * 8)
-        self.means = rng.standard_normal((self.M, self.s)) if means is None else _real_array(means, "means")
-        self.sigmas = np.full(self.M, np.sqrt(self.s)) if sigmas is None else _real_array(sigmas, "sigmas")
-        if self.means.shape != (self.M, self.s):
-            raise ValueError(f"means have shape {self.means.shape}, expected ({self.M}, {self.s})")
-        if self.sigmas.shape != (self.M,) or not (self.sigmas > 0).all():
-            raise ValueError(f"sigmas must be {self.M} positive numbers, got {self.sigmas}")
+        means = rng.standard_normal((self.M, self.s)) if means is None else _real_array(means, "means")
+        sigmas = np.full(self.M, np.sqrt(self.s)) if sigmas is None else _real_array(sigmas, "sigmas")
+        if means.shape != (self.M, self.s):
+            raise ValueError(f"means have shape {means.shape}, expected ({self.M}, {self.s})")
+        if sigmas.shape != (self.M,) or not (sigmas > 0).all():
+            raise ValueError(f"sigmas must be {self.M} positive numbers, got {sigmas}")
+        self.means: Any = means
+        self.log_sigmas: Any = np.log(sigmas)
 
-    def __call__(self, patches: Any) -> np.ndarray:
-        x = _check_patches(patches, self.s)
-        b, n = x.shape[:2]
-        # the (batch, n_inputs, M, s) difference and its square exist at once
-        check_budget(f"GaussianDescriptors on patches of shape {x.shape}", 2.0 * b * n * self.M * self.s * 8)
-        d2 = ((x[:, :, None, :] - self.means[None, None]) ** 2).sum(-1)
-        return np.exp(-d2 / (2 * self.sigmas**2))
+    @property
+    def sigmas(self) -> Any:
+        """The widths ``exp(log_sigmas)``, in the namespace of the parameters."""
+        return namespace(self.log_sigmas).exp(self.log_sigmas)
+
+    def parameters(self) -> dict[str, Any]:
+        """``{"means": (M, s), "log_sigmas": (M,)}``: the trainable arrays (a pytree)."""
+        return {"means": self.means, "log_sigmas": self.log_sigmas}
+
+    def with_parameters(self, params: Mapping[str, Any]) -> GaussianDescriptors:
+        """A copy holding ``params`` (any namespace, not copied; only keys and shapes are checked).
+
+        Raises
+        ------
+        TypeError
+            ``params`` is not a mapping.
+        ValueError
+            Missing or unknown keys, or arrays of the wrong shape (naming the key).
+        """
+        if not isinstance(params, Mapping):
+            raise TypeError(f"params must be a dict with 'means' and 'log_sigmas', got {type(params).__name__}")
+        if set(params) != {"means", "log_sigmas"}:
+            raise ValueError(f"params must have the keys ['log_sigmas', 'means'], got {sorted(map(str, params))}")
+        for key, shape in (("means", (self.M, self.s)), ("log_sigmas", (self.M,))):
+            got = tuple(getattr(params[key], "shape", ()))
+            if got != shape:
+                raise ValueError(f"params[{key!r}] has shape {got}, expected {shape}")
+        new = copy.copy(self)
+        new.means, new.log_sigmas = params["means"], params["log_sigmas"]
+        return new
+
+    def log_features(self, patches: Any) -> Any:
+        """``log f_d(x) = -||x - mu_d||^2 / (2 sigma_d^2)`` of shape ``(batch, n_inputs, M)``, exactly.
+
+        In the namespace of ``patches`` (numpy patches are validated and computed in float64); the
+        parameters must be in that namespace too (or numpy, for numpy patches). Differentiable.
+        """
+        if is_numpy(namespace(patches)) and is_numpy(namespace(self.means, self.log_sigmas)):
+            x = _check_patches(patches, self.s)
+            b, n = x.shape[:2]
+            # the (batch, n_inputs, M, s) difference and its square exist at once
+            check_budget(f"GaussianDescriptors on patches of shape {x.shape}", 2.0 * b * n * self.M * self.s * 8)
+            means, log_s = np.asarray(self.means, np.float64), np.asarray(self.log_sigmas, np.float64)
+        else:
+            x, means, log_s = patches, self.means, self.log_sigmas
+            if tuple(x.shape[2:]) != (self.s,) or len(x.shape) != 3:
+                raise ValueError(f"patches have shape {tuple(x.shape)}; expected (batch, n_inputs, s={self.s})")
+        xp = namespace(x, means, log_s)
+        d2 = xp.sum((x[:, :, None, :] - means[None, None, :, :]) ** 2, axis=-1)
+        return -d2 * (0.5 * xp.exp(-2 * log_s))
+
+    def __call__(self, patches: Any) -> Any:
+        lf = self.log_features(patches)
+        return namespace(lf).exp(lf)
 
 
 # Module-level functions, not lambdas, so that models and representation layers pickle (process pools).

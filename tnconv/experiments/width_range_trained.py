@@ -1,0 +1,255 @@
+"""Claim 3, trained -- at equal parameter count, wide-base nets win local tasks, wide-tip nets global ones.
+
+Levine et al. (ICLR'18) tie a layer's width to the range of the correlations the network can model:
+the widths of early layers bound the entanglement across short-range partitions, those of deep layers
+across long-range ones (claim 3). Trained on a task whose label sits in a small region of the image, a
+net should profit from wide early layers ("wide-base"); on a task whose information is spread over the
+whole image, from wide deep layers ("wide-tip").
+
+The experiment trains deep ConvACs with 2x2 pooling and shared weights (true convolutions) on
+:func:`tnconv.datasets.digits_canvas`, ``local`` (an 8x8 digit at a random place on a noisy canvas) and
+``global`` (the digit stretched over the whole canvas), with two width profiles of equal parameter
+count (within 5%): wide-base (wide below the middle level, narrow above) and wide-tip (the reverse, its
+top width tuned to match the parameter count). Test accuracy is reported as mean +- std over seeds. The
+claim holds when wide-base beats wide-tip on ``local`` and wide-tip beats wide-base on ``global``, each by
+more than the spread (the sum of the two standard deviations).
+
+References
+----------
+.. [1] Y. Levine, D. Yakira, N. Cohen, A. Shashua, "Deep Learning and Quantum Entanglement: Fundamental
+   Connections with Implications to Network Design", ICLR 2018, arXiv:1704.01552 (Sec. 6).
+
+Examples
+--------
+>>> from tnconv.experiments import width_range_trained as wrt
+>>> p = wrt.profiles(16, M=3, wide=16, narrow=4)
+>>> p["wide_base"], abs(wrt.n_parameters(16, 3, p["wide_tip"]) / wrt.n_parameters(16, 3, p["wide_base"]) - 1) <= 0.05
+([16, 16, 4, 4], True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, TypedDict
+
+import numpy as np
+
+from .common import TRAINED_SIZES, check_size, figure_target, finish_figure
+from .trained_common import build_net, compare, mean_std, run_grid, train_point
+
+__all__ = ["CONFIG", "PROFILES", "TASKS", "WidthTrainedResult", "grid", "n_parameters", "plot", "profiles", "run",
+           "verdict"]
+
+TASKS = ("local", "global")
+PROFILES = ("wide_base", "wide_tip")
+EXPECTED = {"local": "wide_base", "global": "wide_tip"}
+#: Allowed relative difference of the two profiles' parameter counts.
+TOLERANCE = 0.05
+N_CLASSES = 10
+
+
+def n_parameters(side: int, M: int, widths: list[int]) -> int:
+    """Parameters of the shared-weight deep ConvAC over a ``side x side`` image with ``widths``."""
+    return int(build_net({"side": side, "geometry": "square", "M": M, "widths": widths, "n_outputs": N_CLASSES,
+                          "shared": True}, 0).n_parameters)
+
+
+def profiles(side: int, M: int, wide: int, narrow: int) -> dict[str, list[int]]:
+    """Wide-base ``[wide]*(L - L//2) + [narrow]*(L//2)`` and a wide-tip profile of the same parameter count.
+
+    The wide-tip profile is ``[narrow]*(L - L//2) + [wide]*(L//2)`` with its top width replaced by the
+    value that brings its parameter count closest to the wide-base one.
+
+    Raises
+    ------
+    ValueError
+        When no top width brings the two counts within 5% (naming both counts).
+    """
+    L = side.bit_length() - 1
+    base = [wide] * (L - L // 2) + [narrow] * (L // 2)
+    target = n_parameters(side, M, base)
+    tip = [narrow] * (L - L // 2) + [wide] * (L // 2)
+    best = min(range(1, 8 * wide + 1), key=lambda w: abs(n_parameters(side, M, tip[:-1] + [w]) - target))
+    tip = tip[:-1] + [best]
+    got = n_parameters(side, M, tip)
+    if abs(got / target - 1) > TOLERANCE:
+        raise ValueError(f"no wide-tip profile within 5% of the wide-base count {target} (closest {tip}: {got})")
+    return {"wide_base": base, "wide_tip": tip}
+
+
+class _Config(TypedDict):
+    canvas: int
+    M: int
+    wide: int
+    narrow: int
+    n_train: int
+    n_test: int
+    seeds: int
+    epochs: int
+    batch_size: int
+    lr: float
+    backend: str
+
+
+CONFIG: dict[str, _Config] = {
+    "small": {"canvas": 8, "M": 2, "wide": 6, "narrow": 2, "n_train": 200, "n_test": 200, "seeds": 3,
+              "epochs": 3, "batch_size": 50, "lr": 0.03, "backend": "jax"},
+    "medium": {"canvas": 16, "M": 3, "wide": 16, "narrow": 4, "n_train": 3000, "n_test": 1000, "seeds": 3,
+               "epochs": 12, "batch_size": 64, "lr": 0.01, "backend": "jax"},
+    "full": {"canvas": 32, "M": 4, "wide": 64, "narrow": 16, "n_train": 20000, "n_test": 4000, "seeds": 5,
+             "epochs": 40, "batch_size": 128, "lr": 0.003, "backend": "jax"},
+}
+
+
+def grid(size: str = "small", seed: int = 0, backend: str | None = None) -> list[dict[str, Any]]:
+    """The grid points (one training run each): task x profile x seed."""
+    cfg = CONFIG[check_size(size, TRAINED_SIZES)]
+    prof = profiles(cfg["canvas"], cfg["M"], cfg["wide"], cfg["narrow"])
+    train = {"epochs": cfg["epochs"], "batch_size": cfg["batch_size"], "lr": cfg["lr"],
+             "backend": backend or cfg["backend"]}
+    return [{"data": "digits", "task": task, "side": cfg["canvas"], "M": cfg["M"], "n_train": cfg["n_train"],
+             "n_test": cfg["n_test"], "data_seed": seed * 100 + t, "geometry": "square", "g": "product",
+             "shared": True, "profile": name, "widths": prof[name], "n_outputs": N_CLASSES, "seed": seed * 1000 + k,
+             "train": train}
+            for t, task in enumerate(TASKS) for name in PROFILES for k in range(cfg["seeds"])]
+
+
+@dataclasses.dataclass
+class WidthTrainedResult:
+    """``accuracy[task][profile]``: test accuracy per seed; ``mean`` / ``std`` over seeds; ``widths`` and
+    ``n_parameters`` per profile."""
+
+    size: str
+    canvas: int
+    n_train: int
+    n_test: int
+    epochs: int
+    seeds: int
+    widths: dict[str, list[int]]
+    n_parameters: dict[str, int]
+    accuracy: dict[str, dict[str, list[float]]]
+    train_accuracy: dict[str, dict[str, list[float]]]
+    mean: dict[str, dict[str, float]]
+    std: dict[str, dict[str, float]]
+    seconds: list[float]
+
+
+def run(size: str = "small", seed: int = 0, executor: Any = None, backend: str | None = None) -> WidthTrainedResult:
+    """Train wide-base and wide-tip ConvACs of equal parameter count on local and global digits.
+
+    Parameters
+    ----------
+    size : {"small", "medium", "full"}
+        ``small``: 8x8 canvas (where the two tasks coincide; the tests), seconds; ``medium``: 16x16, 3,000
+        training images, minutes on a CPU (the notebook); ``full``: 32x32, 20,000 images.
+    seed : int
+    executor : None, concurrent.futures.Executor or dask.distributed.Client
+        Runs the training grid (:func:`tnconv.sweep`).
+    backend : {"jax", "torch"}, optional
+        The autodiff backend of :func:`tnconv.train.fit` (default ``"jax"``).
+
+    Returns
+    -------
+    WidthTrainedResult
+    """
+    cfg = CONFIG[check_size(size, TRAINED_SIZES)]
+    points = grid(size, seed, backend)
+    outs = run_grid(train_point, points, executor)
+    acc: dict[str, dict[str, list[float]]] = {t: {p: [] for p in PROFILES} for t in TASKS}
+    tr: dict[str, dict[str, list[float]]] = {t: {p: [] for p in PROFILES} for t in TASKS}
+    widths, params = {}, {}
+    for p, o in zip(points, outs):
+        acc[p["task"]][p["profile"]].append(o["test_accuracy"])
+        tr[p["task"]][p["profile"]].append(o["train_accuracy"])
+        widths[p["profile"]], params[p["profile"]] = list(p["widths"]), o["n_parameters"]
+    ms = {t: {p: mean_std(acc[t][p]) for p in PROFILES} for t in TASKS}
+    return WidthTrainedResult(
+        size=size, canvas=cfg["canvas"], n_train=cfg["n_train"], n_test=cfg["n_test"], epochs=cfg["epochs"],
+        seeds=cfg["seeds"], widths=widths, n_parameters=params, accuracy=acc, train_accuracy=tr,
+        mean={t: {p: v[0] for p, v in d.items()} for t, d in ms.items()},
+        std={t: {p: v[1] for p, v in d.items()} for t, d in ms.items()},
+        seconds=[o["seconds"] for o in outs])
+
+
+def format_table(result: WidthTrainedResult) -> str:
+    """Test accuracy, mean +- std over seeds, one row per task."""
+    head = "".join(f"{p + ' ' + str(result.widths[p]):>26}" for p in PROFILES)
+    lines = [f"{'task':<8}{head}"]
+    for task in TASKS:
+        cells = "".join(f"{result.mean[task][p]:.3f} +- {result.std[task][p]:.3f}".rjust(26) for p in PROFILES)
+        lines.append(f"{task:<8}{cells}")
+    lines.append(f"parameters: {result.n_parameters}")
+    return "\n".join(lines)
+
+
+def verdict(result: WidthTrainedResult) -> str:
+    """Wide-base wins ``local`` and wide-tip wins ``global``, by more than the spread; equal parameters.
+
+    Parameters
+    ----------
+    result : the dataclass returned by :func:`run`
+
+    Returns
+    -------
+    str
+        ``"SUPPORTED: ..."`` or ``"NOT SUPPORTED: ..."`` followed by one line per check, with the numbers.
+    """
+    pb, pt = result.n_parameters["wide_base"], result.n_parameters["wide_tip"]
+    equal = abs(pt / pb - 1) <= TOLERANCE
+    cs = []
+    for task in TASKS:
+        win = EXPECTED[task]
+        lose = next(p for p in PROFILES if p != win)
+        cs.append((task, win, lose, compare(result.accuracy[task][win], result.accuracy[task][lose])))
+    ok = equal and all(c["wins"] for *_, c in cs)
+    lines = [("SUPPORTED" if ok else "NOT SUPPORTED")
+             + f": layer widths should follow the task's interaction range ({result.canvas}x{result.canvas} canvas, "
+             f"{result.n_train} training images, {result.seeds} seeds)."]
+    lines.append(f"- parameters: wide-base {pb}, wide-tip {pt} (within 5%: {equal}).")
+    for task, win, lose, c in cs:
+        lines.append(f"- {task}: {win} - {lose} = {c['gap']:+.3f} test accuracy, spread (sum of stds) "
+                     f"{c['spread']:.3f}: {c['wins']}.")
+    if result.canvas <= 8:
+        lines.append("- note: on an 8x8 canvas the local and the global task are the same images.")
+    return "\n".join(lines)
+
+
+def plot(result: WidthTrainedResult, ax_or_path: Any = None) -> Any:
+    """Test accuracy (mean +- std over seeds) per task and width profile.
+
+    Parameters
+    ----------
+    result : the dataclass returned by :func:`run`
+    ax_or_path : None, str, PathLike, matplotlib Axes or Figure
+        None: a new pyplot figure; a path: a PNG written with the Agg canvas; an Axes: drawn on it; a
+        Figure: the panel is added to it.
+
+    Returns
+    -------
+    matplotlib.figure.Figure, or the path written
+
+    Raises
+    ------
+    ImportError
+        Without matplotlib (``pip install 'tnconv[plot]'``).
+    TypeError
+        An ``ax_or_path`` of another type.
+    """
+    fig, axes = figure_target(ax_or_path, n_panels=1, width=6.0)
+    ax = axes[0]
+    x = np.arange(len(TASKS))
+    for k, (prof, color) in enumerate(zip(PROFILES, ("C2", "C1"))):
+        m = [result.mean[t][prof] for t in TASKS]
+        s = [result.std[t][prof] for t in TASKS]
+        label = f"{prof} {result.widths[prof]} ({result.n_parameters[prof]} params)"
+        ax.bar(x + (k - 0.5) * 0.38, m, 0.38, yerr=s, capsize=4, color=color, label=label)
+        for t, task in enumerate(TASKS):
+            ax.scatter(np.full(result.seeds, t + (k - 0.5) * 0.38), result.accuracy[task][prof], s=10, color="k",
+                       zorder=3)
+    ax.axhline(0.1, color="grey", lw=0.8, ls=":")
+    ax.set_xticks(x, TASKS)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("test accuracy (10 classes)")
+    ax.set_title(f"digits on a {result.canvas}x{result.canvas} canvas, {result.seeds} seeds")
+    ax.legend(fontsize=7, loc="upper left")
+    return finish_figure(fig, ax_or_path)

@@ -1,0 +1,196 @@
+"""One small adapter per autodiff backend: JAX (with optax) and torch (with torch.optim).
+
+The training loop of :func:`tnconv.train.fit` is backend-free; an adapter moves arrays to the backend,
+builds the differentiated step from :meth:`~tnconv.train.objective.Objective.logits` and a loss, runs
+it, and hands parameters back as numpy. The same split as quimb's ``TNOptimizer(autodiff_backend=...)``.
+
+JAX: the whole step (forward, gradient, optimizer update) is one ``jax.jit``-compiled function; a
+float64 model trains under ``jax.enable_x64``. torch: eager autograd, ``torch.optim.Adam``/``SGD``.
+
+References
+----------
+.. [1] J. Gray, "quimb: a python package for quantum information and many-body calculations",
+   JOSS 2018 (``TNOptimizer``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = ["BACKENDS", "OPTIMIZERS", "JaxAdapter", "TorchAdapter", "make_adapter"]
+
+BACKENDS = ("jax", "torch")
+OPTIMIZERS = ("adam", "sgd")
+
+
+def _missing(backend: str, what: str, exc: ImportError) -> ImportError:
+    return ImportError(
+        f"backend={backend!r} needs {what}, which is not installed ({exc}); pip install 'tnconv[{backend}]'"
+    )
+
+
+class JaxAdapter:
+    """Training steps with ``jax.value_and_grad`` and an optax optimizer, jit-compiled.
+
+    Raises
+    ------
+    ImportError
+        Without jax or optax (naming ``pip install 'tnconv[jax]'``).
+    """
+
+    name = "jax"
+
+    def __init__(self, dtype: np.dtype):
+        try:
+            import jax
+            import jax.numpy as jnp
+            import optax
+        except ImportError as exc:
+            raise _missing("jax", "jax and optax", exc) from None
+        self.jax, self.jnp, self.optax = jax, jnp, optax
+        self.dtype = np.dtype(dtype)
+
+    def context(self) -> Any:
+        """float64 models run under ``jax.enable_x64`` (JAX computes in float32 otherwise)."""
+        return self.jax.enable_x64(True) if self.dtype == np.float64 else contextlib.nullcontext()
+
+    def put(self, a: np.ndarray) -> Any:
+        return self.jnp.asarray(a)
+
+    def take(self, a: Any, idx: np.ndarray) -> Any:
+        return a[self.jnp.asarray(idx)]
+
+    def _transform(self, optimizer: Any, lr: float) -> Any:
+        if optimizer == "adam":
+            return self.optax.adam(lr)
+        if optimizer == "sgd":
+            return self.optax.sgd(lr)
+        if isinstance(optimizer, self.optax.GradientTransformation):
+            return optimizer
+        raise ValueError(f"unknown optimizer {optimizer!r}; choose from {OPTIMIZERS} or pass an optax transformation")
+
+    def setup(self, logits: Callable, loss: Callable, optimizer: Any, lr: float, params: dict) -> None:
+        jax, optax = self.jax, self.optax
+        tx = self._transform(optimizer, lr)
+        self.params = {k: self.jnp.asarray(v) for k, v in params.items()}
+        self.state = tx.init(self.params)
+
+        def objective(p: dict, xb: Any, yb: Any) -> Any:
+            out = logits(p, xb)
+            return loss(out, yb), out
+
+        def step(p: dict, s: Any, xb: Any, yb: Any) -> Any:
+            (val, out), grads = jax.value_and_grad(objective, has_aux=True)(p, xb, yb)
+            updates, s = tx.update(grads, s, p)
+            correct = (out.argmax(axis=1) == yb).sum() if yb.ndim == 1 else val * 0
+            return optax.apply_updates(p, updates), s, val, correct
+
+        self._step = jax.jit(step)
+        self._logits = jax.jit(logits)
+
+    def step(self, xb: Any, yb: Any) -> tuple[Any, Any]:
+        self.params, self.state, val, correct = self._step(self.params, self.state, xb, yb)
+        return val, correct
+
+    def logits(self, xb: Any) -> np.ndarray:
+        return np.asarray(self._logits(self.params, xb))
+
+    def numpy_params(self) -> dict[str, np.ndarray]:
+        return {k: np.array(v) for k, v in self.params.items()}
+
+    @staticmethod
+    def scalar(value: Any) -> float:
+        return float(value)
+
+
+class TorchAdapter:
+    """Training steps with torch autograd and ``torch.optim`` (``Adam``, ``SGD`` or any optimizer class).
+
+    Raises
+    ------
+    ImportError
+        Without torch (naming ``pip install 'tnconv[torch]'``).
+    """
+
+    name = "torch"
+
+    def __init__(self, dtype: np.dtype):
+        try:
+            import torch
+        except ImportError as exc:
+            raise _missing("torch", "torch", exc) from None
+        self.torch = torch
+        self.dtype = np.dtype(dtype)
+
+    def context(self) -> Any:
+        return contextlib.nullcontext()
+
+    def put(self, a: np.ndarray) -> Any:
+        return self.torch.from_numpy(np.ascontiguousarray(a))
+
+    def take(self, a: Any, idx: np.ndarray) -> Any:
+        return a[self.torch.from_numpy(np.asarray(idx, dtype=np.int64))]
+
+    def _optimizer(self, optimizer: Any, lr: float, params: list) -> Any:
+        optim = self.torch.optim
+        if optimizer == "adam":
+            return optim.Adam(params, lr=lr)
+        if optimizer == "sgd":
+            return optim.SGD(params, lr=lr)
+        if isinstance(optimizer, type) and issubclass(optimizer, optim.Optimizer):
+            return optimizer(params, lr=lr)
+        raise ValueError(
+            f"unknown optimizer {optimizer!r}; choose from {OPTIMIZERS} or pass a torch.optim.Optimizer class"
+        )
+
+    def setup(self, logits: Callable, loss: Callable, optimizer: Any, lr: float, params: dict) -> None:
+        torch = self.torch
+        self.params = {k: torch.tensor(np.asarray(v), requires_grad=True) for k, v in params.items()}
+        self.opt = self._optimizer(optimizer, lr, list(self.params.values()))
+        self._fn, self._loss = logits, loss
+
+    def step(self, xb: Any, yb: Any) -> tuple[Any, Any]:
+        self.opt.zero_grad(set_to_none=True)
+        out = self._fn(self.params, xb)
+        val = self._loss(out, yb)
+        val.backward()
+        self.opt.step()
+        correct = (out.detach().argmax(dim=1) == yb).sum() if yb.ndim == 1 else val.detach() * 0
+        return val.detach(), correct
+
+    def logits(self, xb: Any) -> np.ndarray:
+        with self.torch.no_grad():
+            return self._fn(self.params, xb).numpy()
+
+    def numpy_params(self) -> dict[str, np.ndarray]:
+        return {k: v.detach().numpy().copy() for k, v in self.params.items()}
+
+    @staticmethod
+    def scalar(value: Any) -> float:
+        return float(value)
+
+
+def make_adapter(backend: Any, dtype: Any) -> JaxAdapter | TorchAdapter:
+    """The adapter of ``backend`` (``"jax"`` or ``"torch"``) for a model of ``dtype``.
+
+    Raises
+    ------
+    ValueError
+        An unknown backend (listing the valid ones).
+    ImportError
+        The backend is not installed (naming the extra to install).
+
+    Examples
+    --------
+    >>> make_adapter("jax", "float32").name
+    'jax'
+    """
+    if backend == "jax":
+        return JaxAdapter(np.dtype(dtype))
+    if backend == "torch":
+        return TorchAdapter(np.dtype(dtype))
+    raise ValueError(f"unknown backend {backend!r}; choose from {BACKENDS}")
