@@ -136,6 +136,16 @@ def _architecture_diagram(app, docname, source):  # noqa: ANN001, ANN202
         source[0] = _MERMAID.sub(_flowchart_as_list, source[0])
 
 
+def _skip_foreign_members(app, what, name, obj, skip, options):  # noqa: ANN001, ANN202
+    # Document tnconv's own methods only: an estimator inherits scikit-learn's (get_params, score,
+    # set_*_request ...), whose docstrings cross-reference scikit-learn's own pages.
+    target = obj.fget if isinstance(obj, property) else getattr(obj, "__func__", obj)
+    module = getattr(target, "__module__", None)
+    if what == "class" and callable(target) and module and not module.startswith("tnconv"):
+        return True
+    return None
+
+
 def setup(app):  # noqa: ANN001, ANN201
     # docs/architecture.md draws its layer graph in a ```mermaid block, shown as a list of arrows
     # (_architecture_diagram); any other mermaid block is shown as text, without a highlighter warning.
@@ -144,3 +154,4 @@ def setup(app):  # noqa: ANN001, ANN201
     app.add_lexer("mermaid", TextLexer)
     app.connect("source-read", _add_optional_pages)
     app.connect("source-read", _architecture_diagram)
+    app.connect("autodoc-skip-member", _skip_foreign_members)

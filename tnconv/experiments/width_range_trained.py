@@ -49,7 +49,25 @@ N_CLASSES = 10
 
 
 def n_parameters(side: int, M: int, widths: list[int]) -> int:
-    """Parameters of the shared-weight deep ConvAC over a ``side x side`` image with ``widths``."""
+    """Parameters of the shared-weight deep ConvAC over a ``side x side`` image with ``widths``.
+
+    Parameters
+    ----------
+    side : int
+        The image side.
+    M : int
+    widths : list of int
+        One width per height, leaf level first.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> n_parameters(4, 2, [3, 5])
+    71
+    """
     return int(build_net({"side": side, "geometry": "square", "M": M, "widths": widths, "n_outputs": N_CLASSES,
                           "shared": True}, 0).n_parameters)
 
@@ -60,10 +78,28 @@ def profiles(side: int, M: int, wide: int, narrow: int) -> dict[str, list[int]]:
     The wide-tip profile is ``[narrow]*(L - L//2) + [wide]*(L//2)`` with its top width replaced by the
     value that brings its parameter count closest to the wide-base one.
 
+    Parameters
+    ----------
+    side : int
+        The image side.
+    M : int
+    wide, narrow : int
+        The two widths.
+
+    Returns
+    -------
+    dict
+        ``{"wide_base": widths, "wide_tip": widths}``.
+
     Raises
     ------
     ValueError
         When no top width brings the two counts within 5% (naming both counts).
+
+    Examples
+    --------
+    >>> profiles(16, 3, wide=16, narrow=4)
+    {'wide_base': [16, 16, 4, 4], 'wide_tip': [4, 4, 16, 13]}
     """
     L = side.bit_length() - 1
     base = [wide] * (L - L // 2) + [narrow] * (L // 2)
@@ -102,7 +138,26 @@ CONFIG: dict[str, _Config] = {
 
 
 def grid(size: str = "small", seed: int = 0, backend: str | None = None) -> list[dict[str, Any]]:
-    """The grid points (one training run each): task x profile x seed."""
+    """The grid points (one training run each): task x profile x seed.
+
+    Parameters
+    ----------
+    size : {"small", "medium", "full"}
+    seed : int
+    backend : {"jax", "torch"}, optional
+        Default: the size's.
+
+    Returns
+    -------
+    list of dict
+        One dict per training run (its data, net and training options).
+
+    Examples
+    --------
+    >>> points = grid("small")
+    >>> len(points), sorted({p["profile"] for p in points})
+    (12, ['wide_base', 'wide_tip'])
+    """
     cfg = CONFIG[check_size(size, TRAINED_SIZES)]
     prof = profiles(cfg["canvas"], cfg["M"], cfg["wide"], cfg["narrow"])
     train = {"epochs": cfg["epochs"], "batch_size": cfg["batch_size"], "lr": cfg["lr"],
