@@ -150,7 +150,8 @@ class GaussianDescriptors:
         Examples
         --------
         >>> import numpy as np
-        >>> rep = GaussianDescriptors(3, 2, seed=0).with_parameters({"means": np.zeros((3, 2)), "log_sigmas": np.zeros(3)})
+        >>> params = {"means": np.zeros((3, 2)), "log_sigmas": np.zeros(3)}
+        >>> rep = GaussianDescriptors(3, 2, seed=0).with_parameters(params)
         >>> rep(np.zeros((1, 1, 2))).tolist()
         [[[1.0, 1.0, 1.0]]]
         """
