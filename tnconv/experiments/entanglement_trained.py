@@ -84,7 +84,25 @@ def tree_of(name: str) -> ModeTree:
 
 
 def grid(size: str = "small", seed: int = 0, backend: str | None = None) -> list[dict[str, Any]]:
-    """The grid points: task x tree x width x seed; each trains one net and measures it and a random one."""
+    """The grid points: task x tree x width x seed; each trains one net and measures it and a random one.
+
+    Parameters
+    ----------
+    size : {"small", "medium", "full"}
+    seed : int
+    backend : {"jax", "torch"}, optional
+        Default: the size's.
+
+    Returns
+    -------
+    list of dict
+        One dict per training run (its data, net and training options).
+
+    Examples
+    --------
+    >>> len(grid("small"))
+    2
+    """
     cfg = CONFIG[check_size(size, TRAINED_SIZES)]
     train = {"epochs": cfg["epochs"], "batch_size": cfg["batch_size"], "lr": cfg["lr"],
              "backend": backend or cfg["backend"], "parameterization": "log"}

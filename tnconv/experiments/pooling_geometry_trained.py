@@ -73,7 +73,26 @@ CONFIG: dict[str, _Config] = {
 
 
 def grid(size: str = "small", seed: int = 0, backend: str | None = None) -> list[dict[str, Any]]:
-    """The grid points (one training run each): task x geometry x net kind x seed."""
+    """The grid points (one training run each): task x geometry x net kind x seed.
+
+    Parameters
+    ----------
+    size : {"small", "medium", "full"}
+    seed : int
+    backend : {"jax", "torch"}, optional
+        Default: the size's.
+
+    Returns
+    -------
+    list of dict
+        One dict per training run (its data, net and training options).
+
+    Examples
+    --------
+    >>> points = grid("small")
+    >>> len(points), sorted({p["geometry"] for p in points})
+    (24, ['mirror', 'square'])
+    """
     cfg = CONFIG[check_size(size, TRAINED_SIZES)]
     levels = cfg["side"].bit_length() - 1
     train = {"epochs": cfg["epochs"], "batch_size": cfg["batch_size"], "lr": cfg["lr"],

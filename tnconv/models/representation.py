@@ -114,11 +114,31 @@ class GaussianDescriptors:
         return namespace(self.log_sigmas).exp(self.log_sigmas)
 
     def parameters(self) -> dict[str, Any]:
-        """``{"means": (M, s), "log_sigmas": (M,)}``: the trainable arrays (a pytree)."""
+        """``{"means": (M, s), "log_sigmas": (M,)}``: the trainable arrays (a pytree).
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> rep = GaussianDescriptors(3, 2, seed=0, learnable=True)
+        >>> {k: v.shape for k, v in rep.parameters().items()}
+        {'means': (3, 2), 'log_sigmas': (3,)}
+        """
         return {"means": self.means, "log_sigmas": self.log_sigmas}
 
     def with_parameters(self, params: Mapping[str, Any]) -> GaussianDescriptors:
         """A copy holding ``params`` (any namespace, not copied; only keys and shapes are checked).
+
+        Parameters
+        ----------
+        params : mapping
+            ``{"means": (M, s), "log_sigmas": (M,)}``, as :meth:`parameters` returns.
+
+        Returns
+        -------
+        GaussianDescriptors
 
         Raises
         ------
@@ -126,6 +146,14 @@ class GaussianDescriptors:
             ``params`` is not a mapping.
         ValueError
             Missing or unknown keys, or arrays of the wrong shape (naming the key).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> params = {"means": np.zeros((3, 2)), "log_sigmas": np.zeros(3)}
+        >>> rep = GaussianDescriptors(3, 2, seed=0).with_parameters(params)
+        >>> rep(np.zeros((1, 1, 2))).tolist()
+        [[[1.0, 1.0, 1.0]]]
         """
         if not isinstance(params, Mapping):
             raise TypeError(f"params must be a dict with 'means' and 'log_sigmas', got {type(params).__name__}")
@@ -144,6 +172,22 @@ class GaussianDescriptors:
 
         In the namespace of ``patches`` (numpy patches are validated and computed in float64); the
         parameters must be in that namespace too (or numpy, for numpy patches). Differentiable.
+
+        Parameters
+        ----------
+        patches : array of shape (batch, n_inputs, s)
+
+        Returns
+        -------
+        array of shape (batch, n_inputs, M)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> rep = GaussianDescriptors(3, 2, seed=0)
+        >>> x = np.ones((1, 1, 2))
+        >>> bool(np.allclose(np.exp(rep.log_features(x)), rep(x)))
+        True
         """
         if is_numpy(namespace(patches)) and is_numpy(namespace(self.means, self.log_sigmas)):
             x = _check_patches(patches, self.s)

@@ -71,6 +71,15 @@ class FitResult:
 
         Log space: ``log h_y`` from the log features and ``log W`` (no ``exp`` of a feature is taken, so
         nothing underflows); signed: the net's forward on the features.
+
+        Parameters
+        ----------
+        X : array
+            Raw inputs, as given to :func:`fit`.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n, n_outputs)
         """
         net, rep = self.model, self.representation
         width, name = (rep.s, "patch size s") if rep is not None else (net.n_descriptors, "n_descriptors")
@@ -83,18 +92,51 @@ class FitResult:
         return np.asarray(net.forward(feats), dtype=np.float64)
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """``softmax(logits)``: ``p(y|x) = h_y / sum h`` in log space."""
+        """``softmax(logits)``: ``p(y|x) = h_y / sum h`` in log space.
+
+        Parameters
+        ----------
+        X : array
+            Raw inputs, as given to :func:`fit`.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n, n_outputs)
+        """
         z = self.logits(X)
         z = np.exp(z - z.max(axis=1, keepdims=True))
         return z / z.sum(axis=1, keepdims=True)
 
     def predict(self, X: Any) -> np.ndarray:
-        """The most likely class of every sample."""
+        """The most likely class of every sample.
+
+        Parameters
+        ----------
+        X : array
+            Raw inputs, as given to :func:`fit`.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n,)
+        """
         return np.argmax(self.logits(X), axis=1)
 
 
 class DivergenceError(FloatingPointError):
-    """Training produced a non-finite loss or weights. ``result`` holds the last finite epoch's :class:`FitResult`."""
+    """Training produced a non-finite loss or weights. ``result`` holds the last finite epoch's :class:`FitResult`.
+
+    Parameters
+    ----------
+    message : str
+    result : FitResult
+        The last finite epoch.
+
+    Examples
+    --------
+    >>> err = DivergenceError("the loss is NaN at epoch 3", FitResult(model=None, history={"loss": [0.7]}))
+    >>> isinstance(err, FloatingPointError), err.result.history["loss"]
+    (True, [0.7])
+    """
 
     def __init__(self, message: str, result: FitResult):
         super().__init__(message)
@@ -207,6 +249,8 @@ def fit(model: Any, X: Any, y: Any, *, loss: Any = "cross_entropy", optimizer: A
     >>> res = tc.train.fit(tc.deep(4, 2, 4, n_outputs=2, seed=0), X, y, epochs=2, seed=0, progress=False)
     >>> len(res.history["loss"]), type(res.model).__name__, res.parameterization
     (2, 'ConvAC', 'signed')
+    >>> res.logits(X[:3]).shape, res.predict_proba(X[:3]).shape, res.predict(X[:3]).shape
+    ((3, 2), (3, 2), (3,))
     """
     model = check_model(model)
     lr, epochs, batch_size, patience, progress = _options(lr, epochs, batch_size, patience, progress)
