@@ -164,7 +164,7 @@ class ConvACClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, codes = np.unique(y, return_inverse=True)
         if self.classes_.size < 2:
             raise ValueError(f"y has only one class ({self.classes_[0]!r}); a classifier needs at least 2")
-        n, h, w, c = images.shape
+        _, h, w, c = images.shape
         self.shape_, self.n_channels_, self.n_features_in_ = (h, w), c, h * w * c
         rng = np.random.default_rng(self.seed)
         patches = self._patches(images)
@@ -198,4 +198,4 @@ class ConvACClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """The most likely class of every image."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]  # type: ignore[no-any-return]
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
