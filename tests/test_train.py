@@ -235,7 +235,7 @@ def test_bad_input_names_the_value(kwargs, exc, match):
 def test_nan_pixels_name_the_sample():
     X = np.full((8, 4, 2), 0.5)
     X[5, 2, 1] = np.nan
-    with pytest.raises(ValueError, match="NaN or infinite values.*sample 5"):
+    with pytest.raises(ValueError, match=r"NaN or infinite values.*sample 5"):
         fit(tc.deep(4, 2, 2, n_outputs=2), X, [0, 1] * 4, progress=False)
 
 

@@ -165,7 +165,7 @@ def test_n1024_log_space_forward_and_gradient_are_finite(backend, dtype):
 
 def test_n1024_log_space_gradient_matches_finite_differences_of_the_engine():
     torch = pytest.importorskip("torch")
-    net, tree = _big_net("float64")
+    net, _ = _big_net("float64")
     F = np.random.default_rng(7).uniform(1e-3, 1e-2, (2, 1024, 2))
     obj = Objective(net, "log")
     p0 = obj.init_params(obj.prepare(F))
@@ -236,5 +236,6 @@ def test_mpmath_oracle_is_the_definition():
     net = _positive_net(tc.ModeTree.balanced(4), 2, 2, 1, seed=11)
     F = np.random.default_rng(12).uniform(0.1, 1.0, (4, 2))
     A = net.coefficient_tensor()
-    direct = sum(A[idx] * np.prod([F[i, d] for i, d in enumerate(idx)]) for idx in itertools.product(range(2), repeat=4))
+    direct = sum(A[idx] * np.prod([F[i, d] for i, d in enumerate(idx)])
+                 for idx in itertools.product(range(2), repeat=4))
     assert float(_mp_eval(net.tree, net.weights, F, net.tree.root)[0]) == pytest.approx(direct, rel=1e-13)
