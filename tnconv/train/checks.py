@@ -83,7 +83,7 @@ def check_y(y: Any, n: int, n_outputs: int, regression: bool, what: str = "y") -
         bad = np.flatnonzero((arr < 0) | (arr >= n_outputs))
         if bad.size:
             raise ValueError(
-                f"label {arr[bad[0]]!r} ({what}[{bad[0]}]) is out of range: the model has n_outputs={n_outputs}, so "
+                f"label {int(arr[bad[0]])} ({what}[{bad[0]}]) is out of range: the model has n_outputs={n_outputs}, so "
                 f"labels must be in 0..{n_outputs - 1}"
             )
         return arr.astype(np.int64)

@@ -80,8 +80,6 @@ class ConvACClassifier(ClassifierMixin, BaseEstimator):
     >>> clf = tc.ConvACClassifier(widths=4, n_descriptors=3, epochs=1, seed=0).fit(X, y)
     >>> clf.predict_proba(X).shape, clf.model_.n_inputs
     ((40, 2), 16)
-    >>> clf.predict(X[:3]).shape, clf.decision_function(X[:3]).shape, 0 <= clf.score(X, y) <= 1
-    ((3,), (3,), True)
     """
 
     def __init__(self, shape: Any = None, pooling: Any = "square", widths: Any = 8, n_descriptors: int = 8,
@@ -145,18 +143,6 @@ class ConvACClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any) -> ConvACClassifier:
         """Train on images ``X`` and labels ``y``.
 
-        Parameters
-        ----------
-        X : array of shape (n, h, w) or (n, h, w, c)
-            Images.
-        y : array of shape (n,)
-            Class labels (any hashable values; two classes at least).
-
-        Returns
-        -------
-        ConvACClassifier
-            ``self``, trained (:attr:`model_`, :attr:`classes_`).
-
         Raises
         ------
         ValueError
@@ -178,7 +164,7 @@ class ConvACClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, codes = np.unique(y, return_inverse=True)
         if self.classes_.size < 2:
             raise ValueError(f"y has only one class ({self.classes_[0]!r}); a classifier needs at least 2")
-        n, h, w, c = images.shape
+        _, h, w, c = images.shape
         self.shape_, self.n_channels_, self.n_features_in_ = (h, w), c, h * w * c
         rng = np.random.default_rng(self.seed)
         patches = self._patches(images)
@@ -200,47 +186,16 @@ class ConvACClassifier(ClassifierMixin, BaseEstimator):
             raise NotFittedError("this ConvACClassifier is not fitted yet; call fit(X, y) first")
 
     def decision_function(self, X: Any) -> np.ndarray:
-        """The logits ``(n, n_classes)``: ``log h_y(x)`` in log space, ``h_y(x)`` with signed weights.
-
-        Parameters
-        ----------
-        X : array of shape (n, h, w) or (n, h, w, c)
-            Images.
-
-        Returns
-        -------
-        numpy.ndarray
-        """
+        """The logits ``(n, n_classes)``: ``log h_y(x)`` in log space, ``h_y(x)`` with signed weights."""
         self._check_fitted()
         z = self.result_.logits(self._patches(self._images(X, fitted=True)))
         return z[:, 1] - z[:, 0] if z.shape[1] == 2 else z
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities ``softmax(logits)``, columns in the order of :attr:`classes_`.
-
-        Parameters
-        ----------
-        X : array of shape (n, h, w) or (n, h, w, c)
-            Images.
-
-        Returns
-        -------
-        numpy.ndarray of shape (n, n_classes)
-        """
+        """Class probabilities ``softmax(logits)``, columns in the order of :attr:`classes_`."""
         self._check_fitted()
         return self.result_.predict_proba(self._patches(self._images(X, fitted=True)))
 
     def predict(self, X: Any) -> np.ndarray:
-        """The most likely class of every image.
-
-        Parameters
-        ----------
-        X : array of shape (n, h, w) or (n, h, w, c)
-            Images.
-
-        Returns
-        -------
-        numpy.ndarray of shape (n,)
-            Labels, from :attr:`classes_`.
-        """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]  # type: ignore[no-any-return]
+        """The most likely class of every image."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

@@ -64,7 +64,7 @@ def group_plan(model: Any) -> GroupPlan:
     """The :class:`GroupPlan` of ``model`` (cached on it, rebuilt for another tree)."""
     cached = model.__dict__.get("_tnconv_group_plan")
     if cached is not None and cached[0] is model.tree and cached[1] == model.n_outputs:
-        return cached[2]  # type: ignore[no-any-return]
+        return cached[2]
     plan = GroupPlan(model)
     model.__dict__["_tnconv_group_plan"] = (model.tree, model.n_outputs, plan)
     return plan

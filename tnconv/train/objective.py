@@ -85,7 +85,7 @@ class Objective:
             if bad.size:
                 at = tuple(int(i) for i in bad[0])
                 raise ValueError(
-                    f"log-space training needs positive features, but X{list(at)} = {X[at]!r}; use a "
+                    f"log-space training needs positive features, but X{list(at)} = {float(X[at])!r}; use a "
                     "representation such as GaussianDescriptors, or parameterization='signed'"
                 )
             return np.log(X).astype(self.model.dtype)
@@ -110,7 +110,7 @@ class Objective:
             self.scales = level_scales(self.model, self.features(sample), weights)
         params: dict[str, np.ndarray] = {}
         plan = group_plan(self.model)
-        for key, h, (_, nodes) in zip(self.keys, plan.heights, plan.groups):
+        for key, (_, nodes) in zip(self.keys, plan.groups):
             stack = weights[nodes[0]] if self.model.shared else np.stack([weights[v] for v in nodes])
             if self.kind == "log":
                 top = float(np.abs(stack).max()) or 1.0
