@@ -27,6 +27,10 @@ def _controller() -> Any:
             except ImportError:
                 _CONTROLLER = False
             else:
+                try:  # SciPy's wheels carry their own OpenBLAS: load it before the one scan, or it runs unlimited
+                    import scipy.linalg  # noqa: F401
+                except ImportError:  # pragma: no cover - SciPy is optional
+                    pass
                 # Scanning the loaded libraries costs milliseconds; do it once per process.
                 _CONTROLLER = ThreadpoolController()
         return _CONTROLLER
