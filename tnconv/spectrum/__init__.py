@@ -76,8 +76,8 @@ import numpy as np
 from .._core.arrays import is_numpy, namespace
 from .._core.options import TensorTooLargeError, check_budget
 from .._core.threads import blas_threads
-from .errors import CutTooLargeError, SpectrumAccuracyWarning, SpectrumRangeError
 from .batched import BatchFold
+from .errors import CutTooLargeError, SpectrumAccuracyWarning, SpectrumRangeError
 from .forest import side_forest
 from .loops import side_direct, side_gram
 from .sides import PreparedNetwork, cached_plan, cut_indices, side_factors, side_links
@@ -197,7 +197,7 @@ def _check_sides(tn: Any, part: frozenset, tensor_sides: Any) -> np.ndarray:
     return np.concatenate([sides, opens])
 
 
-def _scaled(xp: Any, s: Any, log_scale: Any, concrete: bool) -> Any:
+def _scaled(xp: Any, s: Any, log_scale: Any, concrete: bool, kw: dict[str, Any]) -> Any:
     if concrete and int(s.shape[0]) and float(s[0]) > 0:
         top = math.log(float(s[0])) + float(log_scale)
         if top > 700 or top < -700:
@@ -206,7 +206,7 @@ def _scaled(xp: Any, s: Any, log_scale: Any, concrete: bool) -> Any:
                 "(entropies and the geometric measure do not depend on the scale)"
             )
         return s * math.exp(float(log_scale)) if log_scale else s
-    return s * xp.exp(xp.asarray(log_scale, dtype=s.dtype))
+    return s * xp.exp(xp.asarray(log_scale, dtype=s.dtype, **kw))
 
 
 def side_factor(
@@ -218,7 +218,7 @@ def side_factor(
     box = cached_plan(prep, key, lambda: [side_links(prep, set(np.flatnonzero(side_mask).tolist()), set(K)), None])
     (links, verts, forest), plan = box
     if forest:
-        run = BatchFold(prep.xp, max_bytes)
+        run = BatchFold(prep.xp, max_bytes, prep.kw.get("device"))
         run.concrete = prep.concrete
         R, a, box[1] = side_forest(prep.xp, run, factors, links, verts, K, engine == "levels", plan)
         return R, a, False, run.largest
@@ -243,15 +243,15 @@ def side_factor(
     return R, a, True, 0.0
 
 
-def _values(xp: Any, core: Any, n_vals: int) -> Any:
+def _values(xp: Any, core: Any, n_vals: int, kw: dict[str, Any]) -> Any:
     """The singular values of the core, padded with exact zeros to ``n_vals`` (the rank bound)."""
     if xp is np:
         s = np.linalg.svd(core, compute_uv=False) if core.size else np.zeros(0)
         return np.concatenate([s[:n_vals], np.zeros(max(0, n_vals - s.size))])
-    s = xp.linalg.svdvals(core) if math.prod(core.shape) else xp.zeros(0, dtype=xp.float64)
+    s = xp.linalg.svdvals(core) if math.prod(core.shape) else xp.zeros(0, dtype=xp.float64, **kw)
     s = s[:n_vals]
     if int(s.shape[0]) < n_vals:
-        s = xp.concat([s, xp.zeros(n_vals - int(s.shape[0]), dtype=s.dtype)])
+        s = xp.concat([s, xp.zeros(n_vals - int(s.shape[0]), dtype=s.dtype, **kw)])
     return s
 
 
@@ -318,12 +318,12 @@ def cut_spectrum(tn: Any, part: frozenset, tensor_sides: Any, *, cutoff: float |
         # X = Q_L R_L and Y = Q_R R_R give [[A]]_I = X Y^T = Q_L (R_L R_R^T) Q_R^T.
         core = xp.matmul(RL, xp.permute_dims(RR, (1, 0)))
         # The core has at most min(r_L, r_R) <= n_vals values; the others are exactly zero (rank bound).
-        s = _values(xp, core, min(chi, n_rows, n_cols))
+        s = _values(xp, core, min(chi, n_rows, n_cols), prep.kw)
     if cutoff is not None and int(s.shape[0]):
         s = xp.where(s > cutoff * s[0], s, xp.zeros_like(s))
     if normalize:
         nrm = xp.linalg.vector_norm(s) if xp is not np else float(np.linalg.norm(s))
         values = s / xp.where(nrm > 0, nrm, xp.ones_like(nrm)) if xp is not np else (s / nrm if nrm > 0 else s)
     else:
-        values = _scaled(xp, s, aL + aR, prep.concrete)
+        values = _scaled(xp, s, aL + aR, prep.concrete, prep.kw)
     return NetworkSpectrum(values, n_rows, n_cols, chi, gL or gR, max(mL, mR))

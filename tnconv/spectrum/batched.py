@@ -125,8 +125,9 @@ class BatchFold:
     ``largest`` is the largest intermediate allocated, in bytes (for the memory benchmarks).
     """
 
-    def __init__(self, xp: Any, max_bytes: float | None):
+    def __init__(self, xp: Any, max_bytes: float | None, device: Any = None):
         self.xp = xp
+        self.kw: dict[str, Any] = {} if xp is np or device is None else {"device": device}
         self.max_bytes = max_bytes
         self.log_scale: Any = 0.0
         self.largest = 0.0
@@ -186,12 +187,12 @@ class BatchFold:
         self._budget(f"a {n * n}x{n} message of the cut-side contraction", 16.0 * n ** 3, B)
         order, blocks = staircase(n)
         KR = xp.reshape(xp.multiply(xp.reshape(Ra, (B, n, 1, n)), xp.reshape(Rb, (B, 1, n, n))), (B, n * n, n))
-        KR = xp.take(KR, xp.asarray(order), axis=1)
+        KR = xp.take(KR, xp.asarray(order, **self.kw), axis=1)
         T = None
         for lo, r0, r1 in blocks:
             rows = KR[:, r0:r1, lo:]
             if T is not None:
-                pad = xp.zeros((B, T.shape[1], n - lo - T.shape[2]), dtype=rows.dtype)
+                pad = xp.zeros((B, T.shape[1], n - lo - T.shape[2]), dtype=rows.dtype, **self.kw)
                 rows = xp.concat([rows, xp.concat([pad, T], axis=2)], axis=1)
             T = qr_r(xp, rows)  # every block has at least as many rows as columns: (n-lo)(n+lo) >= n-lo
         return self.rescale(T, cols, True)

@@ -108,7 +108,7 @@ def gather(xp: Any, refs: list[Ref]) -> Any:
         j = k + 1
         while j < len(refs) and refs[j][0] is arr and refs[j][1] == idx + (j - k):
             j += 1
-        parts.append(arr[idx : idx + (j - k)])
+        parts.append(arr[idx : idx + (j - k), ...])
         k = j
     return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
 
@@ -222,5 +222,5 @@ def side_forest(xp: Any, run: BatchFold, factors: dict[int, tuple[Any, tuple[Has
     (R, _, cols, _), = _fold_batch(run, [(-1, roots, plan.root_labels)], plan.root_sig, K_set)
     if set(cols) != K_set or len(cols) != len(K):  # pragma: no cover - guards the bookkeeping above
         raise RuntimeError(f"internal error: a side ends with indices {cols}, expected the cut {K}")
-    R = xp.permute_dims(R[0], (0, *[cols.index(lab) + 1 for lab in K]))
+    R = xp.permute_dims(R[0, ...], (0, *[cols.index(lab) + 1 for lab in K]))
     return xp.reshape(R, (R.shape[0], -1)), run.log_scale, plan

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from .._core.arrays import is_concrete
+from .._core.arrays import device_of, is_concrete
 
-__all__ = ["MAX_PLANS", "Factor", "PreparedNetwork", "as_float64", "cached_plan", "cut_indices", "host64", "side_factors",
-           "side_links", "structure"]
+__all__ = ["MAX_PLANS", "Factor", "PreparedNetwork", "as_float64", "cached_plan", "cut_indices", "host64",
+           "side_factors", "side_links", "structure"]
 
 #: Message type: an array of shape ``(rows, *column dims)`` and the labels of its column axes.
 Factor = tuple[Any, tuple[Hashable, ...]]
@@ -100,6 +100,8 @@ class PreparedNetwork:
         self.tn = tn
         self.xp = xp
         self.concrete = xp is np or all(is_concrete(a) for a in tn.arrays)
+        #: Keywords that put new arrays on the tensors' device (none for numpy).
+        self.kw: dict[str, Any] = {} if xp is np or not tn.arrays else {"device": device_of(tn.arrays[0])}
         size = tn.size_dict
         self.tensors: list[Factor] = []
         for k, (arr, ix) in enumerate(zip(tn.arrays, tn.inds)):
@@ -160,7 +162,7 @@ def side_factors(prep: PreparedNetwork, side_mask: np.ndarray) -> tuple[dict[int
     for p in open_ps:
         i = tn.open_inds[p]
         if size[i] > 1 and i not in direct:
-            factors[T + p] = (xp.eye(size[i], dtype=xp.float64), (i,))
+            factors[T + p] = (xp.eye(size[i], dtype=xp.float64, **prep.kw), (i,))
     return factors, tensors, open_ps
 
 
