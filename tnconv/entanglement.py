@@ -281,6 +281,10 @@ def schmidt_rank(
 
     tol = check_tolerance(rtol, "rtol")
     s, shape, dtype = _spectrum(A, part, output, None, not _is_dense(A), max_cut_dim, method, max_bytes)
+    if not isinstance(s, np.ndarray):
+        from ._core.arrays import to_numpy
+
+        s = to_numpy(s)  # a count: the explicit host transfer of the namespace
     if s.size == 0 or s[0] == 0:
         return 0
     if tol is None:
@@ -288,12 +292,32 @@ def schmidt_rank(
     return int(np.count_nonzero(s > tol * s[0]))
 
 
-def _probabilities(s: np.ndarray) -> np.ndarray:
-    p = np.asarray(s, dtype=np.float64) ** 2
-    total = p.sum()
-    if total == 0:
+def _probabilities(s: Any) -> tuple[Any, Any]:
+    """``(namespace, s^2 / sum s^2)``; numpy arrays come back as float64 numpy, others stay in their
+    namespace (JAX tracers included: the zero check then runs only on concrete values)."""
+    if isinstance(s, np.ndarray):
+        p = np.asarray(s, dtype=np.float64) ** 2
+        total = p.sum()
+        if total == 0:
+            raise ValueError("the tensor is zero; its entanglement is undefined")
+        return np, p / total
+    from ._core.arrays import is_concrete, namespace
+
+    xp = namespace(s)
+    p = s * s
+    total = xp.sum(p)
+    if is_concrete(total) and float(total) == 0:
         raise ValueError("the tensor is zero; its entanglement is undefined")
-    return p / total
+    return xp, p / total
+
+
+def _entropy(xp: Any, p: Any) -> Any:
+    if xp is np:
+        p = p[p > 0]
+        return float(-(p * np.log(p)).sum())
+    # Zero probabilities contribute 0; the inner where keeps log(0) (and its gradient) out of the sum.
+    pos = p > 0
+    return -xp.sum(xp.where(pos, p * xp.log(xp.where(pos, p, xp.ones_like(p))), xp.zeros_like(p)))
 
 
 def _check_base(base: Any) -> float | None:
@@ -349,10 +373,11 @@ def entanglement_entropy(
     """
     b = _check_base(base)
     s = _spectrum(A, part, output, cutoff, not _is_dense(A), max_cut_dim, method, max_bytes)[0]
-    p = _probabilities(s)
-    p = p[p > 0]
-    h = float(-(p * np.log(p)).sum())
-    return float(h / math.log(b)) if b is not None else h
+    xp, p = _probabilities(s)
+    h = _entropy(xp, p)
+    if xp is np:
+        return float(h / math.log(b)) if b is not None else h
+    return h / math.log(b) if b is not None else h
 
 
 def geometric_measure(
@@ -393,5 +418,5 @@ def geometric_measure(
     0.5
     """
     s = _spectrum(A, part, output, cutoff, not _is_dense(A), max_cut_dim, method, max_bytes)[0]
-    p = _probabilities(s)
-    return float(1.0 - p[0])
+    xp, p = _probabilities(s)
+    return float(1.0 - p[0]) if xp is np else 1.0 - p[0]

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ._core.arrays import cached_copy, is_concrete
 from .mincut import min_cut, prepare
 from .network import TensorNetwork
 from .network_io import is_quimb_network
@@ -30,7 +31,30 @@ from .spectrum import (
     cut_spectrum,
 )
 
-__all__ = ["network_schmidt_values", "network_spectrum"]
+__all__ = ["model_network", "network_schmidt_values", "network_spectrum"]
+
+
+def model_network(model: Any, output: int = 0) -> TensorNetwork:
+    """``TensorNetwork.from_model(model, output)``, cached on the model while its weights are the same.
+
+    The key is the identity of every weight array (the network holds them, so their ids cannot be
+    reused while it is cached); in-place edits of the arrays reach the cached network too, since it
+    holds the same arrays. Replacing a weight recompiles. Thread-safe (:func:`tnconv._core.arrays.cached_copy`);
+    traced weights (JAX) are never cached.
+
+    Examples
+    --------
+    >>> import tnconv as tc
+    >>> net = tc.deep(4, 2, 2, seed=0)
+    >>> model_network(net) is model_network(net)
+    True
+    """
+    weights = getattr(model, "weights", None)
+    if not isinstance(weights, dict) or not all(is_concrete(w) for w in weights.values()):
+        # The one compiler: its errors name what a model lacks (non-product pooling, a MixedConvNet).
+        return TensorNetwork.from_model(model, output)
+    key = tuple((v, id(w)) for v, w in weights.items())
+    return cached_copy(model, ("tensor network", int(output)), key, lambda: TensorNetwork.from_model(model, output))
 
 
 def _as_network(obj: Any, output: Any) -> Any:
@@ -43,8 +67,7 @@ def _as_network(obj: Any, output: Any) -> Any:
             raise ValueError(f"output={output!r} selects a model's output channel; a TensorNetwork has one tensor")
         return obj
     if hasattr(obj, "n_inputs") and hasattr(obj, "g"):
-        # The one compiler: its errors name what a model lacks (non-product pooling, a MixedConvNet).
-        return TensorNetwork.from_model(obj, int(output))
+        return model_network(obj, int(output))
     raise TypeError(
         f"exact spectra without the dense tensor need a TensorNetwork or a tree model "
         f"(tnconv.models.protocol.TreeModel, product pooling); got {type(obj).__name__}. Pass its "

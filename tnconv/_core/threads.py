@@ -6,6 +6,7 @@ On a busy machine OpenBLAS's spin-waiting threads made a 256x256 ``eigh`` 40x sl
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import threading
 from collections.abc import Iterator
@@ -27,6 +28,9 @@ def _controller() -> Any:
             except ImportError:
                 _CONTROLLER = False
             else:
+                # SciPy's wheels carry their own OpenBLAS: load it before the one scan, or it runs unlimited.
+                with contextlib.suppress(ImportError):
+                    import scipy.linalg  # noqa: F401
                 # Scanning the loaded libraries costs milliseconds; do it once per process.
                 _CONTROLLER = ThreadpoolController()
         return _CONTROLLER

@@ -73,11 +73,14 @@ from typing import Any
 
 import numpy as np
 
+from .._core.arrays import is_numpy, namespace
 from .._core.options import TensorTooLargeError, check_budget
 from .._core.threads import blas_threads
+from .batched import BatchFold
 from .errors import CutTooLargeError, SpectrumAccuracyWarning, SpectrumRangeError
+from .forest import side_forest
 from .loops import side_direct, side_gram
-from .sides import PreparedNetwork, cut_indices, side_factors, side_forest, side_links
+from .sides import PreparedNetwork, cached_plan, cut_indices, side_factors, side_links
 
 __all__ = [
     "DEFAULT_MAX_CUT_DIM",
@@ -114,13 +117,17 @@ class NetworkSpectrum:
         ``chi``, the dimension of the min cut used.
     gram_fallback : bool
         Whether a side fell back to the Gram form (accuracy ``sqrt(chi eps) s_1`` only).
+    largest_intermediate : float
+        Bytes of the largest stacked intermediate of the forest sides (budget estimate, 16 bytes per
+        entry), for memory benchmarks; 0 when no side is a forest.
     """
 
-    values: np.ndarray
+    values: Any
     n_rows: int
     n_cols: int
     cut_dim: int
     gram_fallback: bool = False
+    largest_intermediate: float = 0.0
 
 
 def check_tolerance(value: Any, name: str) -> float | None:
@@ -190,31 +197,39 @@ def _check_sides(tn: Any, part: frozenset, tensor_sides: Any) -> np.ndarray:
     return np.concatenate([sides, opens])
 
 
-def _scaled(s: np.ndarray, log_scale: float) -> np.ndarray:
-    if log_scale and s.size and s[0] > 0:
-        top = math.log(s[0]) + log_scale
+def _scaled(xp: Any, s: Any, log_scale: Any, concrete: bool, kw: dict[str, Any]) -> Any:
+    if concrete and int(s.shape[0]) and float(s[0]) > 0:
+        top = math.log(float(s[0])) + float(log_scale)
         if top > 700 or top < -700:
             raise SpectrumRangeError(
                 f"the largest Schmidt value is exp({top:.1f}), outside float64; pass normalize=True "
                 "(entropies and the geometric measure do not depend on the scale)"
             )
-        s = s * math.exp(log_scale)
-    return s
+        return s * math.exp(float(log_scale)) if log_scale else s
+    return s * xp.exp(xp.asarray(log_scale, dtype=s.dtype, **kw))
 
 
 def side_factor(
-    prep: PreparedNetwork, side_mask: np.ndarray, K: list[Hashable], max_bytes: float | None
-) -> tuple[np.ndarray, float, bool]:
-    """``(R, log scale, used the Gram fallback)`` for one side of the cut."""
+    prep: PreparedNetwork, side_mask: np.ndarray, K: list[Hashable], max_bytes: float | None, engine: str = "levels"
+) -> tuple[Any, Any, bool, float]:
+    """``(R, log scale, used the Gram fallback, largest intermediate in bytes)`` for one side of the cut."""
     factors, tensors, open_ps = side_factors(prep, side_mask)
-    on_side = set(np.flatnonzero(side_mask).tolist())
-    links, verts, forest = side_links(prep, on_side, set(K))
+    key = (side_mask.tobytes(), engine)
+    box = cached_plan(prep, key, lambda: [side_links(prep, set(np.flatnonzero(side_mask).tolist()), set(K)), None])
+    (links, verts, forest), plan = box
     if forest:
-        R, a = side_forest(factors, links, verts, K, max_bytes)
-        return R, a, False
+        run = BatchFold(prep.xp, max_bytes, prep.kw.get("device"))
+        run.concrete = prep.concrete
+        R, a, box[1] = side_forest(prep.xp, run, factors, links, verts, K, engine == "levels", plan)
+        return R, a, False, run.largest
+    if prep.xp is not np:
+        raise TypeError(
+            "a side of this cut has cycles, which only numpy arrays support (opt_einsum on the host); "
+            "convert the network's arrays with numpy.asarray to compute its spectrum"
+        )
     try:
         R, a = side_direct(prep, tensors, open_ps, K, max_bytes)
-        return R, a, False
+        return R, a, False, 0.0
     except TensorTooLargeError as exc:
         reason = str(exc)
     R, a = side_gram(prep, tensors, open_ps, K, max_bytes)
@@ -225,17 +240,30 @@ def side_factor(
         SpectrumAccuracyWarning,
         stacklevel=5,
     )
-    return R, a, True
+    return R, a, True, 0.0
+
+
+def _values(xp: Any, core: Any, n_vals: int, kw: dict[str, Any]) -> Any:
+    """The singular values of the core, padded with exact zeros to ``n_vals`` (the rank bound)."""
+    if xp is np:
+        s = np.linalg.svd(core, compute_uv=False) if core.size else np.zeros(0)
+        return np.concatenate([s[:n_vals], np.zeros(max(0, n_vals - s.size))])
+    s = xp.linalg.svdvals(core) if math.prod(core.shape) else xp.zeros(0, dtype=xp.float64, **kw)
+    s = s[:n_vals]
+    if int(s.shape[0]) < n_vals:
+        s = xp.concat([s, xp.zeros(n_vals - int(s.shape[0]), dtype=s.dtype, **kw)])
+    return s
 
 
 def cut_spectrum(tn: Any, part: frozenset, tensor_sides: Any, *, cutoff: float | None = None,
-                 normalize: bool = False, max_bytes: float | None = None) -> NetworkSpectrum:
+                 normalize: bool = False, max_bytes: float | None = None, engine: str = "levels") -> NetworkSpectrum:
     """Schmidt values of ``tn`` across ``(part, rest)`` through the cut that ``tensor_sides`` defines.
 
     Parameters
     ----------
     tn : TensorNetwork
-        With arrays.
+        With arrays, all of one namespace (numpy, CuPy, JAX, torch, ...: the values are computed and
+        returned in it; JAX arrays may be tracers, so ``jax.grad`` goes through).
     part : frozenset of int
         The open legs of ``I`` (validated by the caller).
     tensor_sides : bool array of shape (n_tensors,)
@@ -243,6 +271,9 @@ def cut_spectrum(tn: Any, part: frozenset, tensor_sides: Any, *, cutoff: float |
         exact values; a min cut makes the core smallest.
     cutoff, normalize, max_bytes
         As :func:`tnconv.measures.network_schmidt_values`.
+    engine : {"levels", "nodes"}
+        ``"levels"`` stacks the same-shaped messages of each level and folds them at once; ``"nodes"``
+        folds every vertex alone (same arithmetic, slower: a reference).
 
     Returns
     -------
@@ -251,7 +282,9 @@ def cut_spectrum(tn: Any, part: frozenset, tensor_sides: Any, *, cutoff: float |
     Raises
     ------
     ValueError
-        Sides of the wrong shape or dtype; NaN/inf tensors.
+        Sides of the wrong shape or dtype; NaN/inf tensors; an unknown engine.
+    TypeError
+        Arrays of several namespaces; a side with cycles on a namespace other than numpy.
     TensorTooLargeError
         A message or the core over ``max_bytes``.
     SpectrumRangeError
@@ -265,8 +298,12 @@ def cut_spectrum(tn: Any, part: frozenset, tensor_sides: Any, *, cutoff: float |
     >>> cut_spectrum(tn, frozenset({0, 1}), sides).cut_dim
     2
     """
+    if engine not in ("levels", "nodes"):
+        raise ValueError(f"engine must be 'levels' or 'nodes', got {engine!r}")
     side = _check_sides(tn, part, tensor_sides)
-    prep = PreparedNetwork(tn)
+    xp = namespace(*tn.arrays)
+    xp = np if is_numpy(xp) else xp
+    prep = PreparedNetwork(tn, xp)
     K = cut_indices(prep, side)
     size = tn.size_dict
     chi = math.prod(int(size[i]) for i in K)
@@ -274,21 +311,19 @@ def cut_spectrum(tn: Any, part: frozenset, tensor_sides: Any, *, cutoff: float |
     n_rows = math.prod(int(size[tn.open_inds[p]]) for p in part)
     n_cols = math.prod(int(size[tn.open_inds[p]]) for p in range(P) if p not in part)
     with blas_threads(1 if chi <= SINGLE_THREAD_MAX_CHI else None):
-        RL, aL, gL = side_factor(prep, side, K, max_bytes)
-        RR, aR, gR = side_factor(prep, ~side, K, max_bytes)
+        RL, aL, gL, mL = side_factor(prep, side, K, max_bytes, engine)
+        RR, aR, gR, mR = side_factor(prep, ~side, K, max_bytes, engine)
         check_budget(f"the {RL.shape[0]}x{RR.shape[0]} core of the cut", 16.0 * RL.shape[0] * RR.shape[0] * 2,
                      max_bytes)
         # X = Q_L R_L and Y = Q_R R_R give [[A]]_I = X Y^T = Q_L (R_L R_R^T) Q_R^T.
-        core = RL @ RR.T
-        s = np.linalg.svd(core, compute_uv=False) if core.size else np.zeros(0)
-    n_vals = min(chi, n_rows, n_cols)
-    # The core has at most min(r_L, r_R) <= n_vals values; the others are exactly zero (rank bound).
-    s = np.concatenate([s[:n_vals], np.zeros(max(0, n_vals - s.size))])
-    if cutoff is not None and s.size and s[0] > 0:
-        s = np.where(s > cutoff * s[0], s, 0.0)
+        core = xp.matmul(RL, xp.permute_dims(RR, (1, 0)))
+        # The core has at most min(r_L, r_R) <= n_vals values; the others are exactly zero (rank bound).
+        s = _values(xp, core, min(chi, n_rows, n_cols), prep.kw)
+    if cutoff is not None and int(s.shape[0]):
+        s = xp.where(s > cutoff * s[0], s, xp.zeros_like(s))
     if normalize:
-        nrm = float(np.linalg.norm(s))
-        values = s / nrm if nrm > 0 else s
+        nrm = xp.linalg.vector_norm(s) if xp is not np else float(np.linalg.norm(s))
+        values = s / xp.where(nrm > 0, nrm, xp.ones_like(nrm)) if xp is not np else (s / nrm if nrm > 0 else s)
     else:
-        values = _scaled(s, aL + aR)
-    return NetworkSpectrum(values, n_rows, n_cols, chi, gL or gR)
+        values = _scaled(xp, s, aL + aR, prep.concrete, prep.kw)
+    return NetworkSpectrum(values, n_rows, n_cols, chi, gL or gR, max(mL, mR))

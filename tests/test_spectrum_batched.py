@@ -1,0 +1,162 @@
+"""The level-batched spectrum engine: against dense SVDs, against the per-node engine, and its caches."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from test_spectrum import dense_convac, matricize
+from test_spectrum_accuracy import assert_close_to_dense
+
+import tnconv as tc
+from tnconv import partitions
+from tnconv.measures import model_network, network_spectrum
+from tnconv.spectrum import batched, cut_spectrum
+
+
+def _staircase_everywhere(monkeypatch, on: bool) -> None:
+    # The staircase QR of Khatri-Rao products runs from width 9 by default; forcing it from width 2
+    # exercises it on networks small enough for a dense SVD.
+    monkeypatch.setattr(batched, "STAIRCASE_MIN", 2 if on else 10**9)
+
+
+@st.composite
+def wide_cases(draw):
+    """Trees, partitions and widths with enough descriptors that the leaves' messages are QR'd
+    (triangular), so Khatri-Rao products of triangular factors occur; dense tensors up to 2^18."""
+    kind = draw(st.sampled_from(["random", "balanced", "grid"]))
+    if kind == "random":
+        n = draw(st.integers(2, 5))
+        tree = tc.ModeTree.random(n, arity=(2, 4), seed=draw(st.integers(0, 2**31 - 1)))
+    elif kind == "balanced":
+        tree = tc.ModeTree.balanced(4)
+    else:
+        tree = tc.ModeTree.grid(2, 2)
+    n = tree.n_inputs
+    M = draw(st.integers(2, {2: 64, 3: 32, 4: 16, 5: 10}[n]))
+    widths = {}
+    for v in tree.internal_nodes:
+        w = draw(st.integers(1, 12))
+        for c in tree.children(v):
+            widths[c] = w
+    k = draw(st.integers(1, n - 1))
+    part = sorted(draw(st.permutations(range(n)))[:k])
+    net = tc.ConvAC(tree, M, widths, seed=draw(st.integers(0, 2**31 - 1)))
+    if draw(st.booleans()):
+        rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+        net.set_weights({v: W * 10.0 ** rng.uniform(-3, 3, size=W.shape[1]) for v, W in net.weights.items()})
+    return net, part, draw(st.booleans())
+
+
+@settings(deadline=None)
+@given(wide_cases())
+def test_batched_values_match_dense_svd(case):
+    net, part, staircase = case
+    dense = np.linalg.svd(matricize(dense_convac(net), part), compute_uv=False)
+    assume(dense[0] > 0)
+    mp = pytest.MonkeyPatch()
+    try:
+        _staircase_everywhere(mp, staircase)
+        s = tc.schmidt_values(net, part)
+    finally:
+        mp.undo()
+    assert_close_to_dense(s, dense)
+
+
+def test_staircase_blocks_cover_every_row_once():
+    for n in (2, 5, 9, 32):
+        order, blocks = batched.staircase(n)
+        assert sorted(order.tolist()) == list(range(n * n))
+        assert blocks[0][1] == 0 and blocks[-1][2] == n * n and blocks[-1][0] == 0
+        for (lo, r0, r1), nxt in zip(blocks, blocks[1:] + ((None, n * n, None),)):
+            assert r1 == nxt[1]
+            i, j = np.divmod(order[r0:r1], n)
+            assert np.all(np.maximum(i, j) >= lo)  # each block's rows are zero left of its columns
+
+
+def test_staircase_r_factor_matches_dense_qr(rng):
+    n, B = 12, 5
+    A = np.triu(rng.standard_normal((B, n, n)))
+    Bm = np.triu(rng.standard_normal((B, n, n)))
+    fold = batched.BatchFold(np, None)
+    R, cols, tri = fold.kr_triangular(A, Bm, (0,))
+    KR = (A[:, :, None, :] * Bm[:, None, :, :]).reshape(B, n * n, n)
+    for b in range(B):
+        ref = np.linalg.svd(KR[b], compute_uv=False)
+        got = np.linalg.svd(R[b], compute_uv=False)
+        # Each matrix is divided by its own top entry (the logs are summed): compare the spectra's ratios.
+        np.testing.assert_allclose(got / got[0], ref / ref[0], rtol=0, atol=1e-13)
+    assert tri and cols == (0,) and R.shape == (B, n, n)
+    assert np.allclose(np.tril(R, -1), 0)
+
+
+@pytest.mark.parametrize("shape, M, w", [(64, 4, 8), ((8, 8), 6, 12), (32, 16, 10)])
+def test_levels_engine_matches_per_node_engine(shape, M, w):
+    """Medium networks (no dense tensor): the stacked engine against every vertex folded alone."""
+    net = tc.deep(shape, M, w, seed=3)
+    n = net.n_inputs
+    block = partitions.contiguous_block(n, n // 4, n // 8) if isinstance(shape, int) else partitions.top_bottom(shape)
+    for part in (partitions.left_right(shape), block):
+        cut = tc.min_cut(net, part)
+        tn = model_network(net)
+        assert cut.bound <= 4096
+        a = cut_spectrum(tn, cut.part, cut.tensor_sides(), normalize=True)
+        b = cut_spectrum(tn, cut.part, cut.tensor_sides(), normalize=True, engine="nodes")
+        np.testing.assert_allclose(a.values, b.values, rtol=0, atol=1e-13)
+
+
+def test_model_network_cache_follows_weights():
+    net = tc.deep(8, 3, 4, seed=0)
+    tn = model_network(net)
+    assert model_network(net) is tn
+    part = [0, 1, 2, 3]
+    before = tc.schmidt_values(net, part)
+    v = net.tree.root
+    net.weights[v] = net.weights[v] * 2.0  # a replaced array recompiles
+    assert model_network(net) is not tn
+    np.testing.assert_allclose(tc.schmidt_values(net, part), 2 * before, rtol=1e-12)
+    net.weights[v][...] *= 0.5  # an in-place edit reaches the cached network (it holds the same array)
+    np.testing.assert_allclose(tc.schmidt_values(net, part), before, rtol=1e-12)
+    dense = np.linalg.svd(matricize(dense_convac(net), part), compute_uv=False)
+    assert_close_to_dense(tc.schmidt_values(net, part), dense)
+
+
+def test_concurrent_calls_agree():
+    """Caches (network, structure, plans) shared by threads: every thread gets the dense answer."""
+    net = tc.deep(8, 3, 5, seed=2)
+    parts = [partitions.left_right(8), partitions.odd_even(8), [0, 5, 6]]
+    dense = {tuple(p): np.linalg.svd(matricize(dense_convac(net), p), compute_uv=False) for p in parts}
+    errors: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            for j in range(6):
+                p = parts[(k + j) % len(parts)]
+                assert_close_to_dense(tc.schmidt_values(net, p), dense[tuple(p)])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+
+
+def test_unknown_engine_is_refused():
+    net = tc.deep(4, 2, 2, seed=0)
+    cut = tc.min_cut(net, [0, 1])
+    with pytest.raises(ValueError, match="engine"):
+        cut_spectrum(model_network(net), cut.part, cut.tensor_sides(), engine="fast")
+
+
+def test_memory_is_tracked_and_budget_refuses_large_messages():
+    net = tc.deep(16, 8, 8, seed=0)
+    sp = network_spectrum(net, partitions.left_right(16))
+    assert sp.largest_intermediate > 0
+    with pytest.raises(MemoryError, match="message"):
+        network_spectrum(net, partitions.left_right(16), max_bytes=4096)
