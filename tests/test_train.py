@@ -130,9 +130,10 @@ def test_validation_history_and_early_stopping():
     Xv, yv = _task(n=32, seed=1)
     net = tc.deep(4, 2, 4, n_outputs=2, seed=0)
     res = fit(net, X, y, epochs=3, seed=0, validation=(Xv, yv), progress=False, backend="torch")
+    assert res.parameterization == "log"
     assert set(res.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"}
     assert all(len(v) == 3 for v in res.history.values())
-    z = res.model.forward(Xv)
+    z = np.log(res.model.forward(Xv))  # logits log h_y, by the engine
     z = z - z.max(1, keepdims=True)
     want = np.mean(np.log(np.exp(z).sum(1)) - z[np.arange(32), yv])
     assert res.history["val_loss"][-1] == pytest.approx(want, rel=1e-10)
@@ -158,7 +159,7 @@ def test_learnable_representation_is_trained_and_input_untouched():
         np.testing.assert_array_equal(v, before[k])
     assert not np.allclose(res.representation.means, rep.means)
     assert not np.allclose(res.representation.log_sigmas, rep.log_sigmas)
-    np.testing.assert_allclose(res.logits(P), res.model.forward(res.representation(P)), rtol=1e-10)
+    np.testing.assert_allclose(res.logits(P), np.log(res.model.forward(res.representation(P))), rtol=1e-10)
     fixed = tc.GaussianDescriptors(3, 1, seed=0)
     res2 = fit(tc.deep(4, 3, 3, n_outputs=2, seed=0), P, y, representation=fixed, epochs=1, seed=0,
                progress=False, backend="torch")
@@ -252,7 +253,8 @@ def test_divergence_stops_with_the_epoch_and_keeps_finite_weights():
     X, y = _task(n=32, N=16)
     net = tc.deep(16, 2, 2, n_outputs=2, seed=0, dtype="float32")
     with pytest.raises(DivergenceError, match=r"diverged at epoch \d+.*lower lr.*parameterization='log'") as info:
-        fit(net, X * 50, y, epochs=20, optimizer="sgd", lr=1e4, seed=0, progress=False, backend="torch")
+        fit(net, X * 50, y, epochs=20, optimizer="sgd", lr=1e4, seed=0, progress=False, backend="torch",
+            parameterization="signed")
     result = info.value.result
     assert all(np.isfinite(w).all() for w in result.model.weights.values())
     assert len(result.history["loss"]) == result.best_epoch

@@ -13,7 +13,7 @@ import tnconv as tc
 from tnconv.models.io import load_model
 from tnconv.train.forward import group_plan, run_groups
 from tnconv.train.images import image_tree
-from tnconv.train.logspace import SIGNED_PRODUCT_MAX_INPUTS, level_scales, log_forward, resolve_parameterization
+from tnconv.train.logspace import level_scales, log_forward, resolve_parameterization
 from tnconv.train.objective import Objective
 
 jax = pytest.importorskip("jax")
@@ -214,8 +214,8 @@ def test_trained_log_model_roundtrips_through_save_load(tmp_path):
 
 
 def test_resolve_parameterization_rules():
-    assert resolve_parameterization(tc.deep(SIGNED_PRODUCT_MAX_INPUTS, 2, 2), "auto") == "signed"
-    assert resolve_parameterization(tc.deep(2 * SIGNED_PRODUCT_MAX_INPUTS, 2, 2), "auto") == "log"
+    assert resolve_parameterization(tc.deep(4, 2, 2), "auto") == "log"
+    assert resolve_parameterization(tc.deep(4, 2, 2), "signed") == "signed"
     relu = tc.ConvNet(tc.ModeTree.balanced(256), 2, 2, g="relu_max")
     assert resolve_parameterization(relu, "auto") == "signed"
     with pytest.raises(ValueError, match="relu_max"):

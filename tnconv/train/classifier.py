@@ -149,6 +149,8 @@ class ConvACClassifier(ClassifierMixin, BaseEstimator):
             Mismatched lengths, NaN pixels, images unlike ``shape``, fewer than two classes, a
             continuous ``y``, invalid hyper-parameters (naming the value).
         """
+        if y is None:
+            raise ValueError("ConvACClassifier requires y to be passed, but the target y is None")
         images = self._images(X, fitted=False)
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
@@ -156,7 +158,8 @@ class ConvACClassifier(ClassifierMixin, BaseEstimator):
 
             from sklearn.exceptions import DataConversionWarning
 
-            warnings.warn("y is a column vector; use y.ravel()", DataConversionWarning, stacklevel=2)
+            warnings.warn("A column-vector y was passed when a 1d array was expected; use y.ravel()",
+                          DataConversionWarning, stacklevel=2)
             y = y.ravel()
         check_classification_targets(y)
         if y.shape[0] != images.shape[0]:
@@ -198,4 +201,5 @@ class ConvACClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """The most likely class of every image."""
+        self._check_fitted()
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

@@ -220,8 +220,8 @@ def fit(model: Any, X: Any, y: Any, *, loss: Any = "cross_entropy", optimizer: A
     parameterization : {"auto", "log", "signed"}
         ``"log"``: positive weights stored as logs, log-sum-exp convolutions, pooling as a sum of logs,
         logits ``log h_y`` (product pooling only; any ``N``). ``"signed"``: signed weights with fixed
-        per-level scales, logits ``h_y``. ``"auto"``: log space for product nets over more than 64 inputs,
-        signed otherwise (ReLU nets and moderate ``N``). See :mod:`tnconv.train.logspace`.
+        per-level scales, logits ``h_y`` (any pooling; product nets of moderate ``N`` only). ``"auto"``:
+        log space for product pooling, signed for ReLU and custom pooling. See :mod:`tnconv.train.logspace`.
 
     Returns
     -------
@@ -248,7 +248,7 @@ def fit(model: Any, X: Any, y: Any, *, loss: Any = "cross_entropy", optimizer: A
     >>> X = rng.uniform(0.1, 1.0, (64, 4, 2)); y = (X[:, 0, 0] > X[:, 0, 1]).astype(int)
     >>> res = tc.train.fit(tc.deep(4, 2, 4, n_outputs=2, seed=0), X, y, epochs=2, seed=0, progress=False)
     >>> len(res.history["loss"]), type(res.model).__name__, res.parameterization
-    (2, 'ConvAC', 'signed')
+    (2, 'ConvAC', 'log')
     >>> res.logits(X[:3]).shape, res.predict_proba(X[:3]).shape, res.predict(X[:3]).shape
     ((3, 2), (3, 2), (3,))
     """

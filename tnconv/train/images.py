@@ -119,6 +119,13 @@ def as_images(X: Any) -> np.ndarray:
     TypeError
         Non-numeric data.
     """
+    if X is None:
+        raise ValueError("X is None; expected images (n, h, w) or (n, h, w, c), or rows (n, d)")
+    if type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError(
+            "Sparse data was passed for X, but dense data is required: images are dense. Use '.toarray()' to "
+            "convert to a dense numpy array"
+        )
     try:
         arr = np.asarray(X)
     except (ValueError, TypeError) as exc:
@@ -139,8 +146,10 @@ def as_images(X: Any) -> np.ndarray:
         )
     if arr.ndim not in (2, 3, 4):
         raise ValueError(f"X has shape {arr.shape}; expected images (n, h, w) or (n, h, w, c), or rows (n, d)")
-    if arr.shape[0] == 0 or arr.size == 0:
-        raise ValueError(f"X has shape {arr.shape}: 0 sample(s) or features; at least one sample is required")
+    if arr.shape[0] == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape={arr.shape}) while a minimum of 1 is required.")
+    if arr.size == 0:
+        raise ValueError(f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 2 is required.")
     arr = arr.astype(np.float64, copy=False)
     if not np.isfinite(arr).all():
         raise ValueError("X contains NaN or infinity; clean or impute the images first")

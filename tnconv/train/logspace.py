@@ -25,7 +25,15 @@ Signed (``"signed"``, any pooling)
     the network's plain outputs ``h_y(x)`` with weights ``s_h theta_h``, through tnconv's own forward
     engine. Outputs of ReLU nets grow only with depth (``log N``), so this holds at any ``N``; product
     nets multiply ``N`` numbers, so a drift of the scales during training is raised to the ``N``-th
-    power: signed product nets are for moderate ``N`` (``auto`` uses them up to 64 inputs).
+    power: signed product nets are for moderate ``N``, and only on request (``parameterization=
+    "signed"``, e.g. to train a ConvAC with weights of both signs). They are also harder to optimize:
+    on 8x8 images (``tests/test_classifier.py``'s task) a signed product net stayed at chance after ten
+    epochs where the same net in log space reached 100% test accuracy.
+
+When each is used
+    ``parameterization="auto"`` (the default of :func:`tnconv.train.fit`): log space for product
+    pooling, whatever ``N``; signed weights with per-level scales for ``relu_max``, ``relu_sum`` and
+    custom pooling operators (which have no log-domain form).
 
 The trained model always holds the effective weights (``exp(theta)``, or ``s_h theta_h``) as numpy
 arrays, so it is an ordinary :class:`~tnconv.models.ConvNet`: its coefficient tensor, min cuts and
@@ -47,18 +55,14 @@ import numpy as np
 from .._core.arrays import device_of, namespace, to_namespace
 from ..contract.engine import node_groups
 
-__all__ = ["PARAMETERIZATIONS", "SIGNED_PRODUCT_MAX_INPUTS", "level_scales", "log_forward", "log_matmul",
-           "resolve_parameterization"]
+__all__ = ["PARAMETERIZATIONS", "level_scales", "log_forward", "log_matmul", "resolve_parameterization"]
 
 PARAMETERIZATIONS = ("auto", "log", "signed")
 
-#: ``parameterization="auto"`` trains product nets over more inputs than this in log space.
-SIGNED_PRODUCT_MAX_INPUTS = 64
-
 
 def resolve_parameterization(model: Any, parameterization: str) -> str:
-    """``"log"`` or ``"signed"`` for ``model``: ``auto`` picks log space for product nets over more than 64
-    inputs, signed weights otherwise.
+    """``"log"`` or ``"signed"`` for ``model``: ``auto`` picks log space for product pooling, signed weights
+    (with per-level scales) for every other pooling operator.
 
     Raises
     ------
@@ -68,7 +72,8 @@ def resolve_parameterization(model: Any, parameterization: str) -> str:
     Examples
     --------
     >>> import tnconv as tc
-    >>> resolve_parameterization(tc.deep(128, 2, 2), "auto"), resolve_parameterization(tc.deep(8, 2, 2), "auto")
+    >>> relu = tc.ConvNet(tc.ModeTree.balanced(8), 2, 2, g="relu_max")
+    >>> resolve_parameterization(tc.deep(8, 2, 2), "auto"), resolve_parameterization(relu, "auto")
     ('log', 'signed')
     """
     if not isinstance(parameterization, str) or parameterization not in PARAMETERIZATIONS:
@@ -80,7 +85,7 @@ def resolve_parameterization(model: Any, parameterization: str) -> str:
             "use 'signed'"
         )
     if parameterization == "auto":
-        return "log" if product and model.n_inputs > SIGNED_PRODUCT_MAX_INPUTS else "signed"
+        return "log" if product else "signed"
     return parameterization
 
 
