@@ -36,10 +36,8 @@ def is_dask_array(x: Any) -> bool:
     return any(c.__name__ == "Array" and (c.__module__ or "").startswith("dask.array") for c in type(x).__mro__)
 
 
-def _block(feats: Any, model: Any, log: bool, engine: str, backend: Any) -> Any:
-    from .engine import run_forward
-
-    out = run_forward(model, feats, backend=backend, log=log, engine=engine)
+def _block(feats: Any, model: Any, run: Any, log: bool, engine: str, backend: Any) -> Any:
+    out = run(model, feats, backend=backend, log=log, engine=engine)
     if log:
         sign, logabs = out
         xp = type(sign).__module__.split(".")[0]
@@ -48,8 +46,8 @@ def _block(feats: Any, model: Any, log: bool, engine: str, backend: Any) -> Any:
     return out
 
 
-def forward_dask(model: Any, features: Any, backend: Any = None, log: bool = False, engine: str = "auto",
-                 model_ref: Any = None) -> Any:
+def forward_dask(model: Any, features: Any, run: Any, backend: Any = None, log: bool = False,
+                 engine: str = "auto", model_ref: Any = None) -> Any:
     """Evaluate ``model`` on a dask array of features ``(batch, n_inputs, M)``, lazily.
 
     Parameters
@@ -57,6 +55,9 @@ def forward_dask(model: Any, features: Any, backend: Any = None, log: bool = Fal
     model : ConvNet
     features : dask.array.Array (batch, n_inputs, M)
         Chunked along the batch axis; numpy or CuPy blocks.
+    run : callable
+        The per-block forward, ``run(model, block, backend=, log=, engine=)`` (the engine's
+        ``run_forward``, passed in so that this module does not import the engine).
     backend, log, engine
         As :func:`~tnconv.contract.engine.run_forward`, applied to every block.
     model_ref : dask Delayed or distributed Future, optional
@@ -108,9 +109,9 @@ def forward_dask(model: Any, features: Any, backend: Any = None, log: bool = Fal
     n_out = model.n_outputs
     meta = getattr(x, "_meta", np.empty((0, 0, 0)))
     if log:
-        out = da.map_blocks(_block, x, ref, log=True, engine=engine, backend=backend, dtype=dtype,
+        out = da.map_blocks(_block, x, ref, run, log=True, engine=engine, backend=backend, dtype=dtype,
                             chunks=(x.chunks[0], (n_out,), (2,)), meta=meta[:0, :0, :0].astype(dtype))
         return out[..., 0], out[..., 1]
     meta2 = meta[:0, :0, :0].reshape((0, 0)).astype(dtype)
-    return da.map_blocks(_block, x, ref, log=False, engine=engine, backend=backend, dtype=dtype,
+    return da.map_blocks(_block, x, ref, run, log=False, engine=engine, backend=backend, dtype=dtype,
                          chunks=(x.chunks[0], (n_out,)), drop_axis=2, meta=meta2)

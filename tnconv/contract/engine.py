@@ -127,7 +127,7 @@ def run_forward(model: Any, features: Any, backend: Any = None, log: bool = Fals
     log = check_flag(log, "log")
     engine = select_engine(model, engine)
     if is_dask_array(features):  # lazily, one engine call per batch chunk
-        return forward_dask(model, features, backend=backend, log=log, engine=engine)
+        return forward_dask(model, features, run_forward, backend=backend, log=log, engine=engine)
     be = resolve_backend(backend, features if hasattr(features, "shape") else None)
     if log:
         check_log_operator(model.g)
