@@ -11,9 +11,9 @@ from tnconv.train.images import image_patches, image_tree
 
 pytest.importorskip("sklearn")
 pytest.importorskip("torch")
-from sklearn.base import clone  # noqa: E402
-from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 
 @pytest.fixture(autouse=True)
@@ -56,7 +56,7 @@ def _checks():
     names, values = mark.args[:2]
     ids = mark.kwargs.get("ids")
     out = []
-    for k, v in enumerate(values):
+    for v in values:
         est, check = v.values if hasattr(v, "values") else v
         name = getattr(check, "func", check).__name__
         marks = [*getattr(v, "marks", ()), *([pytest.mark.slow] if name in SLOW_CHECKS else [])]
@@ -115,7 +115,7 @@ def test_clone_cross_val_score_and_grid_search():
     twin = clone(clf)
     assert twin.get_params() == clf.get_params() and not hasattr(twin, "model_")
     scores = cross_val_score(clf, X, y, cv=2)
-    assert scores.shape == (2,) and np.all((0 <= scores) & (scores <= 1))
+    assert scores.shape == (2,) and np.all((scores >= 0) & (scores <= 1))
     grid = GridSearchCV(clf, {"widths": [2, 3]}, cv=2).fit(X, y)
     assert grid.best_params_["widths"] in (2, 3)
     assert grid.best_estimator_.model_.widths[grid.best_estimator_.model_.tree.leaves[0]] == grid.best_params_["widths"]
