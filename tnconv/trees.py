@@ -163,6 +163,15 @@ class ModeTree:
         in order, the root last: ``((0, 1), 2)`` is ``[0, 1, -2, 2, -2]``. Time is linear in the size
         of the tree, with no recursion; :meth:`codes` is the inverse.
 
+        Parameters
+        ----------
+        codes : sequence of int
+            The post-order codes.
+
+        Returns
+        -------
+        ModeTree
+
         Raises
         ------
         ValueError

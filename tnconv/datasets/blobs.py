@@ -33,7 +33,21 @@ def check_task(task: Any, tasks: tuple[str, ...]) -> str:
 
 
 def closing_radius(size: int) -> int:
-    """The radius of the closing disk for images of side ``size``: ``max(1, round(size / 16))`` (2 at 32)."""
+    """The radius of the closing disk for images of side ``size``: ``max(1, round(size / 16))`` (2 at 32).
+
+    Parameters
+    ----------
+    size : int
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> closing_radius(8), closing_radius(32)
+    (1, 2)
+    """
     return max(1, round(size / 16))
 
 
@@ -45,6 +59,24 @@ def blob_images(n: int, size: int = 32, seed: Any = None) -> np.ndarray:
     ``(1 - a) f + a f[:, ::-1]`` with ``a ~ U(0, 0.5)`` (``a = 0.5`` is exactly left-right symmetric,
     ``a = 0`` not at all), so that symmetry scores spread over ``[0, 1]``; the result is thresholded at
     its ``1 - v`` quantile with a foreground fraction ``v ~ U(0.2, 0.45)``. Every image has foreground.
+
+    Parameters
+    ----------
+    n : int
+        Images.
+    size : int
+        Image side.
+    seed : int or numpy Generator, optional
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n, size, size)
+
+    Examples
+    --------
+    >>> images = blob_images(2, size=8, seed=0)
+    >>> images.shape, images.dtype.name, bool(images.any(axis=(1, 2)).all())
+    ((2, 8, 8), 'bool', True)
     """
     n = check_positive_int(n, "n")
     size = check_positive_int(size, "size")
@@ -69,7 +101,25 @@ def blob_images(n: int, size: int = 32, seed: Any = None) -> np.ndarray:
 
 def closedness(images: np.ndarray, radius: int | None = None) -> np.ndarray:
     """``|B| / |closing(B)|`` per image, in ``(0, 1]`` (1 for a blob its closing leaves unchanged; 1 for an
-    empty image). ``radius`` defaults to :func:`closing_radius` of the image side."""
+    empty image). ``radius`` defaults to :func:`closing_radius` of the image side.
+
+    Parameters
+    ----------
+    images : numpy.ndarray of bool, shape (n, h, w)
+    radius : int, optional
+        Radius of the closing disk.
+
+    Returns
+    -------
+    numpy.ndarray of float, shape (n,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> square = np.zeros((1, 8, 8), bool); square[0, 2:6, 2:6] = True
+    >>> closedness(square).tolist()   # a convex blob: its closing adds nothing
+    [1.0]
+    """
     b = np.asarray(images, dtype=bool)
     r = closing_radius(b.shape[-1]) if radius is None else int(radius)
     area = b.sum(axis=(1, 2))
@@ -79,7 +129,24 @@ def closedness(images: np.ndarray, radius: int | None = None) -> np.ndarray:
 
 def symmetry(images: np.ndarray) -> np.ndarray:
     """Left-right symmetry per image: ``|B & B'| / |B | B'|`` for the mirror image ``B'`` (intersection over
-    union; 1 for a symmetric blob, and for an empty image)."""
+    union; 1 for a symmetric blob, and for an empty image).
+
+    Parameters
+    ----------
+    images : numpy.ndarray of bool, shape (n, h, w)
+
+    Returns
+    -------
+    numpy.ndarray of float, shape (n,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> square = np.zeros((1, 8, 8), bool); square[0, 2:6, 2:6] = True
+    >>> left = square.copy(); left[0, :, 4:] = False
+    >>> symmetry(square).tolist(), symmetry(left).tolist()
+    ([1.0], [0.0])
+    """
     b = np.asarray(images, dtype=bool)
     m = b[:, :, ::-1]
     inter = (b & m).sum(axis=(1, 2))
@@ -88,7 +155,24 @@ def symmetry(images: np.ndarray) -> np.ndarray:
 
 
 def blob_scores(images: np.ndarray, task: str) -> np.ndarray:
-    """:func:`closedness` or :func:`symmetry` of a boolean batch, by task name."""
+    """:func:`closedness` or :func:`symmetry` of a boolean batch, by task name.
+
+    Parameters
+    ----------
+    images : numpy.ndarray of bool, shape (n, h, w)
+    task : {"closedness", "symmetry"}
+
+    Returns
+    -------
+    numpy.ndarray of float, shape (n,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> square = np.zeros((1, 8, 8), bool); square[0, 2:6, 2:6] = True
+    >>> blob_scores(square, "symmetry").tolist()
+    [1.0]
+    """
     return closedness(images) if check_task(task, TASKS) == "closedness" else symmetry(images)
 
 

@@ -55,6 +55,25 @@ def n_parameters(side: int, M: int, widths: list[int], shared: bool = False) -> 
 
     Height ``h`` has ``side**2 / 4**h`` nodes, each with a ``(w_{h-1}, w_h)`` matrix (``M`` below the
     leaves, 10 classes at the root); shared weights keep one matrix per height.
+
+    Parameters
+    ----------
+    side : int
+        The image side.
+    M : int
+    widths : list of int
+        One width per height, leaf level first.
+    shared : bool
+        One weight matrix per height.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> n_parameters(4, 2, [3, 5]), n_parameters(4, 2, [3, 5], shared=True)
+    (206, 71)
     """
     dims = [M, *widths, N_CLASSES]
     n = side * side
@@ -67,10 +86,30 @@ def profiles(side: int, M: int, wide: int, narrow: int, shared: bool = False) ->
     The wide-tip profile is ``[narrow]*(L - L//2) + [wide]*(L//2)`` with its top width replaced by the
     value that brings its parameter count closest to the wide-base one.
 
+    Parameters
+    ----------
+    side : int
+        The image side.
+    M : int
+    wide, narrow : int
+        The two widths.
+    shared : bool
+        Count parameters with one weight matrix per height.
+
+    Returns
+    -------
+    dict
+        ``{"wide_base": widths, "wide_tip": widths}``.
+
     Raises
     ------
     ValueError
         When no top width brings the two counts within 5% (naming both counts).
+
+    Examples
+    --------
+    >>> profiles(16, 3, wide=16, narrow=4)
+    {'wide_base': [16, 16, 4, 4], 'wide_tip': [4, 4, 16, 334]}
     """
     L = side.bit_length() - 1
     base = [wide] * (L - L // 2) + [narrow] * (L // 2)
@@ -118,7 +157,26 @@ CONFIG: dict[str, _Config] = {
 
 
 def grid(size: str = "small", seed: int = 0, backend: str | None = None) -> list[dict[str, Any]]:
-    """The grid points (one training run each): task x profile x seed."""
+    """The grid points (one training run each): task x profile x seed.
+
+    Parameters
+    ----------
+    size : {"small", "medium", "full"}
+    seed : int
+    backend : {"jax", "torch"}, optional
+        Default: the size's.
+
+    Returns
+    -------
+    list of dict
+        One dict per training run (its data, net and training options).
+
+    Examples
+    --------
+    >>> points = grid("small")
+    >>> len(points), sorted({p["profile"] for p in points})
+    (8, ['wide_base', 'wide_tip'])
+    """
     cfg = CONFIG[check_size(size, TRAINED_SIZES)]
     prof = profiles(cfg["canvas"], cfg["M"], cfg["wide"], cfg["narrow"], cfg["shared"])
     train = {"epochs": cfg["epochs"], "batch_size": cfg["batch_size"], "lr": cfg["lr"],

@@ -143,6 +143,18 @@ class ConvACClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any) -> ConvACClassifier:
         """Train on images ``X`` and labels ``y``.
 
+        Parameters
+        ----------
+        X : array
+            Images ``(n, h, w)`` or ``(n, h, w, c)`` (or rows ``(n, d)``, read as ``1 x d`` images).
+        y : array
+            One class label per image.
+
+        Returns
+        -------
+        ConvACClassifier
+            ``self``, fitted (``model_``, ``classes_``, ``history_``).
+
         Raises
         ------
         ValueError
@@ -189,17 +201,47 @@ class ConvACClassifier(ClassifierMixin, BaseEstimator):
             raise NotFittedError("this ConvACClassifier is not fitted yet; call fit(X, y) first")
 
     def decision_function(self, X: Any) -> np.ndarray:
-        """The logits ``(n, n_classes)``: ``log h_y(x)`` in log space, ``h_y(x)`` with signed weights."""
+        """The logits ``(n, n_classes)``: ``log h_y(x)`` in log space, ``h_y(x)`` with signed weights.
+
+        Parameters
+        ----------
+        X : array
+            Images ``(n, h, w)`` or ``(n, h, w, c)`` of the fitted shape.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
         self._check_fitted()
         z = self.result_.logits(self._patches(self._images(X, fitted=True)))
         return z[:, 1] - z[:, 0] if z.shape[1] == 2 else z
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities ``softmax(logits)``, columns in the order of :attr:`classes_`."""
+        """Class probabilities ``softmax(logits)``, columns in the order of :attr:`classes_`.
+
+        Parameters
+        ----------
+        X : array
+            Images ``(n, h, w)`` or ``(n, h, w, c)`` of the fitted shape.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n, n_classes)
+        """
         self._check_fitted()
         return self.result_.predict_proba(self._patches(self._images(X, fitted=True)))
 
     def predict(self, X: Any) -> np.ndarray:
-        """The most likely class of every image."""
+        """The most likely class of every image.
+
+        Parameters
+        ----------
+        X : array
+            Images ``(n, h, w)`` or ``(n, h, w, c)`` of the fitted shape.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n,)
+        """
         self._check_fitted()
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
