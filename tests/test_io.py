@@ -331,3 +331,15 @@ def test_wrong_class(small):
     _, path = small
     with pytest.raises(TypeError, match="not a DilatedConvNet"):
         tc.DilatedConvNet.load(path)
+
+
+def test_image_shape_survives_save_and_load(tmp_path):
+    """Partition names read the image shape; a loaded 2D model must not fall back to 1D names."""
+    net = tc.deep((4, 6), 2, 2, seed=0)
+    path = tmp_path / "grid.npz"
+    tc.save(net, path)
+    back = tc.load(path)
+    assert back.tree.image_shape == (4, 6)
+    mask = np.indices((4, 6)).sum(axis=0) % 2 == 0  # the checkerboard, built here
+    assert tc.min_cut(back, "checkerboard").bound == tc.min_cut(back, mask).bound
+    assert tc.min_cut(back, "checkerboard").bound == tc.min_cut(net, mask.ravel()).bound

@@ -259,6 +259,8 @@ def _convnet_spec(model: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "shared": bool(model.shared),
         "dtype": model.dtype.name,
     }
+    if tree.image_shape is not None:  # the geometry that partition names ("checkerboard") read
+        spec["image_shape"] = [int(n) for n in tree.image_shape]
     arrays: dict[str, np.ndarray] = {}
     if _layout(spec["class"]) == "dilated":
         spec["width"] = int(model.width)
@@ -351,6 +353,12 @@ class _Plan:
         else:
             self.tree = tree_from_codes(spec, raw_tree)
         tree = self.tree
+        if "image_shape" in spec.obj:
+            shape = spec.int_list("image_shape", 1, tree.n_inputs)
+            if len(shape) != 2 or shape[0] * shape[1] != tree.n_inputs:
+                raise spec.fail(f"field 'image_shape' {shape} is not (height, width) of the tree's "
+                                f"{tree.n_inputs} inputs")
+            tree.image_shape = (shape[0], shape[1])
         nodes = tree.nodes
         self.M = spec.integer("n_descriptors")
         self.n_outputs = spec.integer("n_outputs")
