@@ -28,11 +28,8 @@ def _one_torch_thread():
 
 
 def _tiny(**kw):
-    # torch: eager, so the dozens of fits of the checks pay no compile; 30 one-batch epochs of signed
-    # weights reach the accuracy that check_classifiers_train demands (> 0.83 on its blobs). The log
-    # parameterization (the default for product nets) stays below it on that tabular data in 30-60 epochs.
-    base = dict(widths=2, n_descriptors=3, epochs=30, lr=0.05, batch_size=256, backend="torch", seed=0,
-                parameterization="signed")
+    # torch: eager, so the dozens of fits of the checks pay no compile
+    base = dict(widths=2, n_descriptors=3, epochs=30, lr=0.05, batch_size=256, backend="torch", seed=0)
     base.update(kw)
     return tc.ConvACClassifier(**base)
 
@@ -54,7 +51,9 @@ SLOW_CHECKS = {"check_classifiers_train", "check_methods_subset_invariance", "ch
 
 def _checks():
     """scikit-learn's checks as pytest params, the many-fit ones marked slow."""
-    mark = parametrize_with_checks([_tiny()], expected_failed_checks=lambda est: EXPECTED_FAILED)
+    # 30 one-batch epochs of signed weights reach the accuracy that check_classifiers_train demands (> 0.83
+    # on its tabular blobs); log space (the default for product nets) stays below it there in 30-60 epochs.
+    mark = parametrize_with_checks([_tiny(parameterization="signed")], expected_failed_checks=lambda est: EXPECTED_FAILED)
     names, values = mark.args[:2]
     ids = mark.kwargs.get("ids")
     out = []

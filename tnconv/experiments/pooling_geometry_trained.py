@@ -91,7 +91,7 @@ def grid(size: str = "small", seed: int = 0, backend: str | None = None) -> list
     --------
     >>> points = grid("small")
     >>> len(points), sorted({p["geometry"] for p in points})
-    (24, ['mirror', 'square'])
+    (8, ['mirror', 'square'])
     """
     cfg = CONFIG[check_size(size, TRAINED_SIZES)]
     levels = cfg["side"].bit_length() - 1
