@@ -53,7 +53,8 @@ def _checks():
     """scikit-learn's checks as pytest params, the many-fit ones marked slow."""
     # 30 one-batch epochs of signed weights reach the accuracy that check_classifiers_train demands (> 0.83
     # on its tabular blobs); log space (the default for product nets) stays below it there in 30-60 epochs.
-    mark = parametrize_with_checks([_tiny(parameterization="signed")], expected_failed_checks=lambda est: EXPECTED_FAILED)
+    mark = parametrize_with_checks([_tiny(parameterization="signed")],
+                                   expected_failed_checks=lambda est: EXPECTED_FAILED)
     names, values = mark.args[:2]
     ids = mark.kwargs.get("ids")
     out = []

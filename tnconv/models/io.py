@@ -354,11 +354,11 @@ class _Plan:
             self.tree = tree_from_codes(spec, raw_tree)
         tree = self.tree
         if "image_shape" in spec.obj:
-            shape = spec.int_list("image_shape", 1, tree.n_inputs)
-            if len(shape) != 2 or shape[0] * shape[1] != tree.n_inputs:
-                raise spec.fail(f"field 'image_shape' {shape} is not (height, width) of the tree's "
+            image = spec.int_list("image_shape", 1, tree.n_inputs)
+            if len(image) != 2 or image[0] * image[1] != tree.n_inputs:
+                raise spec.fail(f"field 'image_shape' {image} is not (height, width) of the tree's "
                                 f"{tree.n_inputs} inputs")
-            tree.image_shape = (shape[0], shape[1])
+            tree.image_shape = (image[0], image[1])
         nodes = tree.nodes
         self.M = spec.integer("n_descriptors")
         self.n_outputs = spec.integer("n_outputs")
