@@ -205,7 +205,7 @@ def test_every_public_submodule_has_a_reference_section() -> None:
     # Subpackages are documented with automodule, module by module: a new module needs its section.
     pages = "\n".join(p.read_text() for p in (ROOT / "docs" / "api").glob("*.rst"))
     documented = set(re.findall(r"^\.\. automodule:: ([\w.]+)", pages, re.MULTILINE))
-    for name, (obj, kind) in API.items():
+    for name, (_obj, kind) in API.items():
         if kind == "module" and name != "tnconv":
             assert name in documented, f"{name} has no automodule section in docs/api/*.rst"
 
