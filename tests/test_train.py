@@ -3,6 +3,7 @@ learnable representations, trained models work with the rest of tnconv, bad inpu
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import sys
 
@@ -12,6 +13,10 @@ import pytest
 import tnconv as tc
 from tnconv.models.io import load_model
 from tnconv.train import DivergenceError, fit
+
+#: torch is optional (several GB): the tests that train with it skip without it.
+NEEDS_TORCH = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                                 reason="needs torch: pip install 'tnconv[torch]'")
 
 pytest.importorskip("jax")
 pytest.importorskip("optax")
@@ -41,8 +46,9 @@ def _task(n=128, N=4, M=2, seed=0):
 
 
 @pytest.mark.parametrize("g, shared, backend", [
-    ("product", False, "jax"), ("product", True, "torch"), ("relu_max", False, "torch"),
-    ("relu_sum", True, "jax"), ("relu_sum", False, "torch"),
+    ("product", False, "jax"), pytest.param("product", True, "torch", marks=NEEDS_TORCH),
+    pytest.param("relu_max", False, "torch", marks=NEEDS_TORCH), ("relu_sum", True, "jax"),
+    pytest.param("relu_sum", False, "torch", marks=NEEDS_TORCH),
 ])
 def test_fit_learns_for_every_pooling(g, shared, backend):
     X, y = _task()
@@ -60,6 +66,7 @@ def test_fit_learns_for_every_pooling(g, shared, backend):
             assert all(res.model.weights[v] is res.model.weights[level[0]] for v in level)
 
 
+@NEEDS_TORCH
 def test_fit_on_a_non_uniform_tree_in_log_space():
     tree = tc.ModeTree.from_nested((((0, 1), (2, 3, 4)), (5, (6, 7))))
     X, y = _task(N=8)
@@ -71,6 +78,7 @@ def test_fit_on_a_non_uniform_tree_in_log_space():
     assert np.mean(np.argmax(logabs, axis=1) == y) > 0.8
 
 
+@NEEDS_TORCH
 @pytest.mark.parametrize("kind", ["signed", "log"])
 def test_jax_and_torch_take_the_same_steps(kind):
     X, y = _task(n=32)
@@ -115,6 +123,7 @@ def test_sgd_step_is_the_finite_difference_gradient_step():
     np.testing.assert_allclose(res.model.weights[root], scaled[root] - lr * s**2 * grad, rtol=1e-7, atol=1e-10)
 
 
+@NEEDS_TORCH
 def test_seed_makes_runs_identical():
     X, y = _task()
     net = tc.deep(4, 2, 3, n_outputs=2, seed=0, dtype="float32")
@@ -125,6 +134,7 @@ def test_seed_makes_runs_identical():
     assert not np.array_equal(a.model.weights[net.tree.root], c.model.weights[net.tree.root])
 
 
+@NEEDS_TORCH
 def test_validation_history_and_early_stopping():
     X, y = _task(n=64)
     Xv, yv = _task(n=32, seed=1)
@@ -147,6 +157,7 @@ def test_validation_history_and_early_stopping():
     assert len(stop.history["loss"]) == stop.best_epoch + 2
 
 
+@NEEDS_TORCH
 def test_learnable_representation_is_trained_and_input_untouched():
     rng = np.random.default_rng(0)
     P = rng.uniform(0, 1, (64, 4, 1))  # raw "pixels"
@@ -166,6 +177,7 @@ def test_learnable_representation_is_trained_and_input_untouched():
     assert res2.representation is fixed
 
 
+@NEEDS_TORCH
 def test_squared_and_callable_losses():
     X, y = _task(n=32)
     net = tc.deep(4, 2, 2, n_outputs=2, seed=0)
@@ -186,6 +198,7 @@ def test_squared_and_callable_losses():
     assert np.isfinite(hn.history["loss"]).all()
 
 
+@NEEDS_TORCH
 def test_trained_model_works_with_min_cut_spectra_and_save_load(tmp_path):
     X, y = _task(n=64, N=8)
     res = fit(tc.deep(8, 2, 2, n_outputs=2, seed=0), X, y, epochs=3, seed=0, progress=False, backend="torch")
@@ -249,6 +262,7 @@ def test_missing_backend_names_the_extra(monkeypatch, backend, modules, extra):
         fit(tc.deep(4, 2, 2, n_outputs=2), np.full((8, 4, 2), 0.5), [0, 1] * 4, backend=backend, progress=False)
 
 
+@NEEDS_TORCH
 def test_divergence_stops_with_the_epoch_and_keeps_finite_weights():
     X, y = _task(n=32, N=16)
     net = tc.deep(16, 2, 2, n_outputs=2, seed=0, dtype="float32")

@@ -3,6 +3,7 @@ finite forward and gradient at N = 1024 in float32 and float64) and signed per-l
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 
 import mpmath
@@ -15,6 +16,10 @@ from tnconv.train.forward import group_plan, run_groups
 from tnconv.train.images import image_tree
 from tnconv.train.logspace import level_scales, log_forward, resolve_parameterization
 from tnconv.train.objective import Objective
+
+#: torch is optional (several GB): the tests that train with it skip without it.
+NEEDS_TORCH = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                                 reason="needs torch: pip install 'tnconv[torch]'")
 
 jax = pytest.importorskip("jax")
 jnp = jax.numpy
@@ -187,6 +192,7 @@ def test_n1024_log_space_gradient_matches_finite_differences_of_the_engine():
     assert analytic == pytest.approx(numeric, rel=1e-5, abs=1e-7)
 
 
+@NEEDS_TORCH
 def test_n1024_trains_one_epoch_in_log_space_without_overflow():
     tree = image_tree(32, 32)
     net = tc.ConvAC(tree, 2, 2, n_outputs=2, seed=0, dtype="float32")
@@ -201,6 +207,7 @@ def test_n1024_trains_one_epoch_in_log_space_without_overflow():
     assert np.isfinite(z).all()
 
 
+@NEEDS_TORCH
 def test_trained_log_model_roundtrips_through_save_load(tmp_path):
     rng = np.random.default_rng(10)
     X = rng.uniform(0.1, 1.0, (32, 4, 2))
