@@ -31,3 +31,17 @@ def _single_blas_thread():
         return
     with threadpool_limits(1):
         yield
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny torch ops on a shared 2-core machine: one intra-op thread avoids spinning workers."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -1,9 +1,11 @@
 """Independent reference computations for the tests (no tnconv code inside)."""
 
+import importlib.util
 import itertools
 from fractions import Fraction
 
 import numpy as np
+import pytest
 
 
 def brute_force_output(A, F):
@@ -108,3 +110,8 @@ POOL_PAIRS = {
     "relu_max": lambda a, b: np.maximum(np.maximum(a, b), 0),
     "relu_sum": lambda a, b: np.maximum(a, 0) + np.maximum(b, 0),
 }
+
+
+#: torch is optional (several GB): the tests that train with it skip without it.
+NEEDS_TORCH = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                                 reason="needs torch: pip install 'tnconv[torch]'")

@@ -14,14 +14,7 @@ pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_fits_blobs_symmetry_above_chance():

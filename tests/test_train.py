@@ -3,37 +3,22 @@ learnable representations, trained models work with the rest of tnconv, bad inpu
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import sys
 
 import numpy as np
 import pytest
+from helpers import NEEDS_TORCH
 
 import tnconv as tc
 from tnconv.models.io import load_model
 from tnconv.train import DivergenceError, fit
 
-#: torch is optional (several GB): the tests that train with it skip without it.
-NEEDS_TORCH = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
-                                 reason="needs torch: pip install 'tnconv[torch]'")
-
 pytest.importorskip("jax")
 pytest.importorskip("optax")
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny torch ops on a shared 2-core machine: one intra-op thread avoids spinning workers."""
-    try:
-        import torch
-    except ImportError:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _task(n=128, N=4, M=2, seed=0):

@@ -3,12 +3,12 @@ finite forward and gradient at N = 1024 in float32 and float64) and signed per-l
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 
 import mpmath
 import numpy as np
 import pytest
+from helpers import NEEDS_TORCH
 
 import tnconv as tc
 from tnconv.models.io import load_model
@@ -17,26 +17,11 @@ from tnconv.train.images import image_tree
 from tnconv.train.logspace import level_scales, log_forward, resolve_parameterization
 from tnconv.train.objective import Objective
 
-#: torch is optional (several GB): the tests that train with it skip without it.
-NEEDS_TORCH = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
-                                 reason="needs torch: pip install 'tnconv[torch]'")
-
 jax = pytest.importorskip("jax")
 jnp = jax.numpy
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny torch ops on a shared 2-core machine: one intra-op thread avoids spinning workers."""
-    try:
-        import torch
-    except ImportError:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _positive_net(tree, M, width, n_out, seed, dtype="float64"):
