@@ -235,25 +235,45 @@ class MinCut:
         return (f"MinCut(bound={bound}, log2_bound={self.log2_bound:.6g}, |I|={len(self._part)}{pair}, "
                 f"severed={len(self._cut_e) + len(self._cut_h)} groups, method={self.method!r})")
 
-    def draw(self, ax: Any = None, layout: str = "auto", **kw: Any) -> Any:
-        """Draw the network with the two sides coloured and the severed bonds/copy tensors highlighted.
+    def draw(self, ax: Any = None, layout: str = "auto", with_labels: bool | None = None, shape: Any = None,
+             view: str = "auto", legend: bool = True) -> Any:
+        """Draw the cut: the network with its two sides coloured and the severed bonds and copy tensors
+        in red, or, for a 2D model, the image with each side's pixels coloured.
 
         Parameters
         ----------
         ax : matplotlib Axes, optional
-        layout : {"auto", "tree", "spring"}
-            ``"tree"`` lays forest networks out by depth (root on top); ``"auto"`` picks it for forests.
-        **kw
-            Passed on to :func:`tnconv.mincut.draw.draw_cut`.
+            Where to draw (one view). Default: a new figure (both views side by side when ``shape`` is
+            given and ``view="auto"``).
+        layout : {"auto", "tree", "chain", "grid", "spring"}
+            ``"tree"`` lays forest networks out by depth (root on top), ``"chain"`` draws an MPS,
+            ``"grid"`` a PEPS; ``"auto"`` picks from the network's structure (or quimb's tags).
+        with_labels : bool, optional
+            Tensor names; by default only for at most 16 tensors.
+        shape : (height, width), optional
+            The image shape of the inputs (position ``r * width + c``); adds the image view, which
+            outlines the window of every severed index, coloured by its height in the pooling tree.
+        view : {"auto", "network", "image", "both"}
+            ``"auto"``: the network alone without ``shape``; with it, both views (one when ``ax`` is given).
+        legend : bool
+            A legend naming the sides and the severed legs.
 
         Returns
         -------
         matplotlib Axes
+            The image view's axes when there is one, else the network's (``ax.figure.axes`` holds both).
 
         Raises
         ------
+        ValueError
+            An unknown ``layout`` or ``view``, an image view without ``shape``, or a ``shape`` that does not
+            match the inputs.
         ImportError
             Without matplotlib: ``pip install 'tnconv[plot]'``.
+
+        See Also
+        --------
+        tnconv.mincut.draw.draw_cut : the same picture as a function.
 
         Examples
         --------
@@ -262,8 +282,12 @@ class MinCut:
         >>> ax = tc.min_cut(tc.deep(4, 2, 2, seed=0), [0, 1]).draw()
         >>> type(ax).__name__
         'Axes'
+        >>> cut = tc.min_cut(tc.deep((4, 4), 2, 2, seed=0), tc.partitions.checkerboard((4, 4)))
+        >>> [a.get_title() for a in cut.draw(shape=(4, 4)).figure.axes]
+        ['min cut 16 = 2^4: on the image', 'min cut 16 = 2^4']
         >>> plt.close("all")
         """
         from .draw import draw_cut
 
-        return draw_cut(self, ax=ax, layout=layout, **kw)
+        return draw_cut(self, ax=ax, layout=layout, with_labels=with_labels, shape=shape, view=view,
+                        legend=legend)
