@@ -242,3 +242,24 @@ def test_peps_sites_carry_their_grid_for_partition_names():
     assert min_cut(peps, "left_right").bound == 8
     # open legs that are not exactly the sites, row-major: no grid
     assert tc.TensorNetwork.from_quimb(peps, list(reversed(tn.open_inds))).leg_shape is None
+
+
+def test_ab_cut_picture_colours_free_legs_by_the_side_the_cut_chose():
+    """An A|B cut's free legs are drawn on the side the cut put them (``open_side``), not by ``part``. The
+    case is one where they differ; that side assignment is checked against the dense tensor: the
+    matricization across it has rank at most the cut's bound (dense SVD)."""
+    mpl = pytest.importorskip("matplotlib")
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+
+    net = tc.deep((4, 4), 2, 2, seed=0)
+    a, b = [0, 1], [14, 15]
+    cut = min_cut(net, (a, b))
+    side = sorted(cut.open_side)
+    assert set(side) > set(a) and not set(side) & set(b)  # free legs went to A's side
+    s = np.linalg.svd(tc.matricize(net.coefficient_tensor(), side), compute_uv=False)
+    assert int(np.count_nonzero(s > 1e-10 * s[0])) <= cut.bound
+    ax = cut.draw(shape=(4, 4), view="image")
+    img = np.asarray(ax.images[0].get_array()).reshape(-1)
+    assert np.flatnonzero(img == 1).tolist() == side
+    plt.close("all")

@@ -32,12 +32,14 @@ def _sides(cut: Any, G: Any) -> dict:
     """0 (``I``), 1 (``I^c``) or -1 (severed) for every node of the cut graph."""
     severed_copies = {e.index for e in cut.edges if e.kind == "copy"}
     tensor_side = cut.tensor_sides()
+    # open_side, not part: an A|B cut's free legs are drawn on the side the cut put them
+    open_side = cut.open_side
     side_of: dict = {}
     for x in G:
         if x[0] == "tensor":
             side_of[x] = 0 if tensor_side[x[1]] else 1
         elif x[0] == "open":
-            side_of[x] = 0 if x[1] in cut.part else 1
+            side_of[x] = 0 if x[1] in open_side else 1
     for x in G:
         if x[0] == "copy":
             sides = {side_of[m] for m in G[x] if m in side_of}

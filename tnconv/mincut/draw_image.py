@@ -92,7 +92,7 @@ def draw_on_image(cut: Any, shape: tuple[int, int], ax: Any, legend: bool = True
     if h * w != n:
         raise ValueError(f"shape {tuple(shape)} has {h * w} pixels, but the network has {n} inputs")
     mask = np.zeros(h * w, dtype=int)
-    mask[list(cut.part)] = 1
+    mask[sorted(cut.open_side)] = 1  # an A|B cut's free pixels: the side the cut put them on
     ax.imshow(mask.reshape(h, w), cmap=ListedColormap([LIGHT_SIDES[1], LIGHT_SIDES[0]]), vmin=0, vmax=1,
               interpolation="nearest")
     if max(h, w) <= 48:
