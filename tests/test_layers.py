@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1] / "tnconv"
 # package of the same layer (contract, mincut and spectrum are peers).
 LAYERS: list[tuple[str, ...]] = [
     ("tnconv._core", "tnconv._version"),
-    ("tnconv.tree_builders", "tnconv.tree_windows", "tnconv.hybrid", "tnconv.trees", "tnconv.partitions",
+    ("tnconv.tree_checks", "tnconv.tree_codes", "tnconv.tree_builders", "tnconv.tree_windows", "tnconv.hybrid",
+     "tnconv.tree_navigation", "tnconv.trees", "tnconv.partition_checks", "tnconv.partitions",
      "tnconv.partition_resolve"),
     ("tnconv.models",),
     ("tnconv.network", "tnconv.network_io", "tnconv.network_compile"),

@@ -20,12 +20,14 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ._core.options import check_budget
+from .partition_checks import PARTITION_NAMES, as_parts, validate_partition
+from .tree_checks import STRUCTURE_FLOOR_BYTES, check_int
 
 __all__ = [
     "NAMES_1D",
@@ -48,125 +50,12 @@ __all__ = [
 BYTES_PER_POSITION = 64
 
 
-def _check_int(value: Any, name: str) -> int:
-    """An int (Python or numpy integer); bools and floats (even ``2.0``) are refused."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
-    return int(value)
-
-
 def _check_size(what: str, n_positions: float) -> None:
-    # Small partitions are always built: the budget is meant for dense tensors (see trees.py).
-    if float(n_positions) * BYTES_PER_POSITION <= 2**24:
+    # Small partitions are always built: the budget is meant for dense tensors (see tree_checks.py).
+    if float(n_positions) * BYTES_PER_POSITION <= STRUCTURE_FLOOR_BYTES:
         return
     check_budget(what, float(n_positions) * BYTES_PER_POSITION,
                  hint=f"a partition is held as a frozenset of {n_positions:.4g} positions")
-
-
-def validate_partition(part: Any, n_inputs: int, allow_full: bool = False) -> frozenset:
-    """Check one side ``I`` of a partition of ``n_inputs`` inputs and return it as a frozenset.
-
-    Parameters
-    ----------
-    part : iterable of int or boolean mask
-        The input positions on one side (a set, list, tuple, range or 1D integer array), or a boolean
-        array of shape ``(n_inputs,)``. This context-free check takes no names: ``min_cut``, the spectra
-        and the dense measures read names (``"odd_even"``), image-shaped masks and open-leg labels
-        through :class:`tnconv.partition_resolve.PartitionResolver`, which knows the geometry.
-    n_inputs : int
-        Total number of inputs.
-    allow_full : bool
-        Accept ``I`` equal to every input (used by :meth:`ModeTree.tiling`).
-
-    Returns
-    -------
-    frozenset of int
-
-    Raises
-    ------
-    ValueError
-        Duplicated positions, positions outside ``0..n_inputs-1``, an empty side or a full side.
-    TypeError
-        A string, a mapping, a single int, or entries that are not integers.
-
-    Examples
-    --------
-    >>> sorted(validate_partition([2, 0], 4))
-    [0, 2]
-    >>> validate_partition([0, 0, 1], 4)
-    Traceback (most recent call last):
-    ...
-    ValueError: partition has duplicated positions [0]
-    """
-    n_inputs = _check_int(n_inputs, "n_inputs")
-    _refuse_non_positions(part)
-    positions = _read_positions(part, n_inputs)
-    seen: set[int] = set()
-    dups = sorted({x for x in positions if x in seen or seen.add(x)})  # type: ignore[func-returns-value]
-    if dups:
-        raise ValueError(f"partition has duplicated positions {dups[:10]}")
-    bad = sorted(x for x in positions if not 0 <= x < n_inputs)
-    if bad:
-        raise ValueError(
-            f"partition positions {bad[:10]} are out of range for {n_inputs} inputs (0..{n_inputs - 1})"
-        )
-    out = frozenset(positions)
-    if not out:
-        raise ValueError("partition side I is empty; it must hold at least one input position")
-    if len(out) == n_inputs and not allow_full:
-        raise ValueError(f"partition side I holds all {n_inputs} inputs; its complement must be non-empty")
-    return out
-
-
-def _refuse_non_positions(part: Any) -> None:
-    """Refuse the things that are not a set of positions: names, mappings, a single int."""
-    if isinstance(part, (str, bytes)):
-        text = part if isinstance(part, str) else part.decode("utf-8", "replace")
-        base = text.split(":")[0]
-        hint = f"use tc.partitions.{base}(shape)" if base in _BUILDERS else "see tc.partitions.named"
-        raise TypeError(
-            f"a partition is a set of input positions, got the string {part!r}; partition names are "
-            f"accepted only by tc.partitions.named(name, shape) and the command line: {hint} "
-            f"(known names: {', '.join(_NAMES)})"
-        )
-    if isinstance(part, Mapping):
-        raise TypeError(
-            f"a partition is a set of input positions, got a {type(part).__name__}; pass the positions of "
-            "one side, e.g. a set or list of ints, or a boolean mask"
-        )
-    if isinstance(part, (int, np.integer)):
-        raise TypeError(f"a partition is a set of input positions, got the single int {part!r}")
-
-
-def _read_positions(part: Any, n_inputs: int) -> list[int]:
-    """The positions of ``part`` (an iterable of ints or a boolean mask) as Python ints, never more
-    than ``n_inputs + 1`` of them: a longer input cannot be a partition and is not materialized."""
-    if isinstance(part, np.ndarray):
-        if part.dtype == bool:
-            if part.shape != (n_inputs,):
-                raise ValueError(f"boolean partition mask has shape {part.shape}, expected ({n_inputs},)")
-            part = np.flatnonzero(part)
-        elif part.ndim != 1:
-            raise ValueError(f"a partition array must be 1D (positions) or a boolean mask, got shape {part.shape}")
-    try:
-        size = len(part)
-    except TypeError:
-        size = None
-    if size is not None and size > n_inputs:
-        # More entries than inputs means duplicates or out-of-range positions; do not materialize them.
-        raise ValueError(f"partition has {size} positions but there are only {n_inputs} inputs")
-    try:
-        iterator = iter(part)
-    except TypeError:
-        raise TypeError(f"a partition is an iterable of input positions, got {part!r}") from None
-    positions = []
-    for x in iterator:
-        if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)):
-            raise TypeError(f"partition positions must be ints, got {x!r} ({type(x).__name__})")
-        positions.append(int(x))
-        if len(positions) > n_inputs:
-            raise ValueError(f"partition has more than {n_inputs} positions but there are only {n_inputs} inputs")
-    return positions
 
 
 def _shape(shape: Any, what: str) -> tuple[int, ...]:
@@ -178,7 +67,7 @@ def _shape(shape: Any, what: str) -> tuple[int, ...]:
         return (int(shape),)
     if not isinstance(shape, (tuple, list)):
         raise TypeError(f"{what}: shape must be an int n or a pair (height, width), got {shape!r}")
-    dims = tuple(_check_int(s, f"{what}: each image side") for s in shape)
+    dims = tuple(check_int(s, f"{what}: each image side") for s in shape)
     if len(dims) != 2:
         raise ValueError(f"{what}: image shape must be (height, width), got {shape!r}")
     if min(dims) < 1 or dims[0] * dims[1] < 2:
@@ -356,7 +245,7 @@ def block_interleaved(shape: int | tuple[int, int], level: int) -> frozenset:
     s = _shape(shape, "block_interleaved")
     if len(s) != 2:
         raise ValueError(f"block_interleaved is a 2D partition, got shape {shape!r}")
-    level = _check_int(level, "block_interleaved level")
+    level = check_int(level, "block_interleaved level")
     if level < 0 or level.bit_length() > 7 or 2**level >= max(s):
         raise ValueError(f"block_interleaved level {level} gives blocks too large for the image {s}; the level "
                          "must be >= 0 with 2**level below the longer side")
@@ -387,9 +276,9 @@ def contiguous_block(n: int, size: int, start: int = 0) -> frozenset:
     >>> sorted(contiguous_block(6, 2, start=3))
     [3, 4]
     """
-    n = _check_int(n, "n")
-    size = _check_int(size, "size")
-    start = _check_int(start, "start")
+    n = check_int(n, "n")
+    size = check_int(size, "size")
+    start = check_int(start, "start")
     if not 0 < size < n or start < 0 or start + size > n:
         raise ValueError(f"block start={start}, size={size} does not fit inside 0..{n - 1} as a proper subset")
     _check_size(f"contiguous_block of size {size}", size)
@@ -419,7 +308,7 @@ def random(shape: int | tuple[int, int], k: int | None = None, seed: Any = None)
     """
     s = _shape(shape, "random")
     n = math.prod(s)
-    k = n // 2 if k is None else _check_int(k, "k")
+    k = n // 2 if k is None else check_int(k, "k")
     if not 0 < k < n:
         raise ValueError(f"random partition size k={k} must be between 1 and {n - 1}")
     rng = np.random.default_rng(seed)
@@ -430,6 +319,7 @@ NAMES_1D = ("left_right", "odd_even")
 NAMES_2D = ("left_right", "top_bottom", "checkerboard", "center_periphery")
 
 
+# One builder per base name of PARTITION_NAMES, the list validate_partition shows when it refuses a string.
 _BUILDERS: dict[str, Callable[..., frozenset]] = {
     "left_right": left_right,
     "odd_even": odd_even,
@@ -439,8 +329,6 @@ _BUILDERS: dict[str, Callable[..., frozenset]] = {
     "block_interleaved": block_interleaved,
     "random": random,
 }
-_NAMES = ("left_right", "odd_even", "top_bottom", "checkerboard", "center_periphery", "block_interleaved:L",
-          "random:K:SEED")
 
 
 def _int_arg(name: str, text: str, what: str) -> int:
@@ -484,7 +372,7 @@ def named(name: str, shape: int | tuple[int, int]) -> frozenset:
     base, *args = name.split(":")
     n_args = {"block_interleaved": 1, "random": 2}.get(base, 0)
     if base not in _BUILDERS:
-        raise ValueError(f"unknown partition name {name!r}; known: {', '.join(_NAMES)}")
+        raise ValueError(f"unknown partition name {name!r}; known: {', '.join(PARTITION_NAMES)}")
     if len(args) > n_args:
         raise ValueError(f"partition name {name!r} has {len(args)} ':' arguments; {base} takes at most {n_args}")
     if base == "block_interleaved":
@@ -496,30 +384,3 @@ def named(name: str, shape: int | tuple[int, int]) -> frozenset:
             raise ValueError(f"partition name {name!r}: the SEED must be >= 0, got {seed}")
         return random(shape, k, seed)
     return _BUILDERS[base](shape)
-
-
-def as_parts(parts: Iterable[Any], n_inputs: int, resolver: Any = None) -> list[frozenset]:
-    """Validate many partitions at once (see :func:`validate_partition`; with a ``resolver``, every form
-    that :meth:`tnconv.partition_resolve.PartitionResolver.resolve` reads: names, masks, leg names).
-
-    Parameters
-    ----------
-    parts : iterable
-        Partitions, in any form ``resolver`` reads (positions and masks without one).
-    n_inputs : int
-    resolver : PartitionResolver, optional
-
-    Returns
-    -------
-    list of frozenset
-
-    Examples
-    --------
-    >>> from tnconv.partition_resolve import PartitionResolver
-    >>> as_parts([[0], "odd_even"], 4, PartitionResolver(4))
-    [frozenset({0}), frozenset({1, 3})]
-    """
-    if resolver is None:
-        return [validate_partition(p, n_inputs) for p in parts]
-    return [resolver.resolve(p) for p in parts]
-

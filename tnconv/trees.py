@@ -4,6 +4,11 @@ A mode tree is a rooted tree whose nodes are frozensets of input positions. Leav
 internal node is the disjoint union of its (two or more) children, and the root holds every input. It is
 the tree of pooling windows of a ConvAC, and the dimension tree of its hierarchical tensor decomposition.
 
+This module holds :class:`ModeTree` and its constructors. The stored tables and every query on them
+(navigation, tilings, export to nested tuples and codes) are inherited from
+:class:`~tnconv.tree_navigation.ModeTreeNavigation`; the algorithms the constructors call are in
+:mod:`tnconv.tree_builders`, :mod:`tnconv.tree_codes` and :mod:`tnconv.tree_windows`.
+
 References
 ----------
 .. [1] N. Cohen, O. Sharir, A. Shashua, "On the Expressive Power of Deep Learning: A Tensor Analysis",
@@ -16,35 +21,22 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from .hybrid import hybrid_trees
-from .tree_builders import (
-    BYTES_PER_NODE,
-    BYTES_PER_POSITION,
-    check_int,
-    code_tables,
-    codes_to_tables,
-    dilated_children,
-    flat_children,
-    format_node,
-    nested_codes,
-    paused_gc,
-    post_order,
-    random_children,
-    short_repr,
-    validate_children,
-    validate_codes,
-)
+from .tree_builders import dilated_children, flat_children, random_children
+from .tree_checks import BYTES_PER_NODE, BYTES_PER_POSITION, check_int, format_node, short_repr
+from .tree_codes import codes_to_tables, nested_codes, paused_gc, post_order, validate_children, validate_codes
+from .tree_navigation import ModeTreeNavigation
 from .tree_windows import pooled_children, pooling_windows
 
 __all__ = ["BYTES_PER_NODE", "BYTES_PER_POSITION", "ModeTree", "format_node", "hybrid_trees"]
 
 
-class ModeTree:
+class ModeTree(ModeTreeNavigation):
     """A rooted tree over input positions ``0..n_inputs-1`` whose nodes are frozensets.
 
     Build one with a constructor (:meth:`from_nested`, :meth:`from_codes`, :meth:`balanced`,
@@ -92,18 +84,6 @@ class ModeTree:
             if not ints:  # rebuild the nodes from Python ints
                 kids, order = codes_to_tables(codes)
             self._finish(kids, order, codes)
-
-    def _finish(self, kids: dict[frozenset, tuple[frozenset, ...]], order: list[frozenset],
-                codes: Sequence[int]) -> None:
-        """Store a validated tree: its children, its post-order (the root last) and its codes."""
-        # One index dict and flat integer tables instead of a dict per property: a tree of 10**6
-        # leaves has 2 * 10**6 nodes, and each dict of frozenset keys costs about a second to fill.
-        self._children = kids
-        self._root = order[-1]
-        self._nodes = tuple(order)
-        self._index = dict(zip(order, range(len(order))))
-        self._par, self._hgt, self._dep = code_tables(codes)
-        self._leaves: tuple[frozenset, ...] | None = None
 
     @classmethod
     def _trusted(cls, build: Any, *args: Any) -> ModeTree:
@@ -188,17 +168,6 @@ class ModeTree:
         ((0, 1), 2)
         """
         return cls._from_codes(validate_codes(codes))
-
-    def codes(self) -> list[int]:
-        """The post-order codes of the tree (see :meth:`from_codes`).
-
-        Examples
-        --------
-        >>> ModeTree.from_nested(((0, 1), 2)).codes()
-        [0, 1, -2, 2, -2]
-        """
-        kids = self._children
-        return [-len(kids[v]) if v in kids else next(iter(v)) for v in self._nodes]
 
     @classmethod
     def _from_codes(cls, codes: Sequence[int]) -> ModeTree:
@@ -425,236 +394,6 @@ class ModeTree:
         (7, True)
         """
         return cls._trusted(random_children, n, arity, seed, shuffle)
-
-    # ------------------------------------------------------------------ navigation
-    @property
-    def n_inputs(self) -> int:
-        """Number of inputs (leaves)."""
-        return len(self._root)
-
-    @property
-    def root(self) -> frozenset:
-        """The root node, ``frozenset(range(n_inputs))``."""
-        return self._root
-
-    @property
-    def leaves(self) -> tuple[frozenset, ...]:
-        """The leaves ``frozenset({i})``, in input order."""
-        if self._leaves is None:
-            by_input: list[Any] = [None] * self.n_inputs
-            kids = self._children
-            for v in self._nodes:
-                if v not in kids:
-                    by_input[next(iter(v))] = v
-            self._leaves = tuple(by_input)
-        return self._leaves
-
-    @property
-    def nodes(self) -> tuple[frozenset, ...]:
-        """Every node, children before parents (post-order)."""
-        return self._nodes
-
-    @property
-    def internal_nodes(self) -> tuple[frozenset, ...]:
-        """The internal nodes (pooling windows), children before parents."""
-        return tuple(v for v in self._nodes if v in self._children)
-
-    def _where(self, node: Any) -> int:
-        """The post-order position of ``node``, with a clear error for anything else."""
-        try:
-            return self._index[node]
-        except (KeyError, TypeError):
-            pass
-        if not isinstance(node, frozenset):
-            try:
-                node = frozenset(node)
-            except TypeError:
-                raise TypeError(f"a tree node is a set of input positions, got {short_repr(node)}") from None
-        k = self._index.get(node)
-        if k is None:
-            raise ValueError(f"{format_node(node) if node else repr(node)} is not a node of this tree")
-        return k
-
-    def children(self, node: Iterable[int]) -> tuple[frozenset, ...]:
-        """The children of ``node`` in stored order (``()`` for a leaf).
-
-        Parameters
-        ----------
-        node : iterable of int
-            A node (its input positions); anything else is a ValueError naming it.
-
-        Returns
-        -------
-        tuple of frozenset
-
-        Examples
-        --------
-        >>> ModeTree.balanced(4).children({0, 1, 2, 3})
-        (frozenset({0, 1}), frozenset({2, 3}))
-        """
-        return self._children.get(self._nodes[self._where(node)], ())
-
-    def parent(self, node: Iterable[int]) -> frozenset | None:
-        """The parent of ``node`` (``None`` for the root).
-
-        Parameters
-        ----------
-        node : iterable of int
-            A node (its input positions); anything else is a ValueError naming it.
-
-        Returns
-        -------
-        frozenset or None
-
-        Examples
-        --------
-        >>> ModeTree.balanced(4).parent({2})
-        frozenset({2, 3})
-        """
-        p = self._par[self._where(node)]
-        return None if p < 0 else self._nodes[p]
-
-    def is_leaf(self, node: Iterable[int]) -> bool:
-        """Whether ``node`` is a leaf (a single input).
-
-        Parameters
-        ----------
-        node : iterable of int
-            A node (its input positions); anything else is a ValueError naming it.
-
-        Returns
-        -------
-        bool
-
-        Examples
-        --------
-        >>> ModeTree.balanced(4).is_leaf({3}), ModeTree.balanced(4).is_leaf({2, 3})
-        (True, False)
-        """
-        return self._nodes[self._where(node)] not in self._children
-
-    def height(self, node: Iterable[int]) -> int:
-        """Height: leaves 0, otherwise 1 + the largest child height.
-
-        Parameters
-        ----------
-        node : iterable of int
-            A node (its input positions); anything else is a ValueError naming it.
-
-        Returns
-        -------
-        int
-
-        Examples
-        --------
-        >>> t = ModeTree.from_nested(((0, 1), 2))
-        >>> t.height({0}), t.height({0, 1}), t.height(t.root)
-        (0, 1, 2)
-        """
-        return self._hgt[self._where(node)]
-
-    def depth(self, node: Iterable[int]) -> int:
-        """Depth: the root 0, otherwise 1 + the parent's depth.
-
-        Parameters
-        ----------
-        node : iterable of int
-            A node (its input positions); anything else is a ValueError naming it.
-
-        Returns
-        -------
-        int
-
-        Examples
-        --------
-        >>> t = ModeTree.from_nested(((0, 1), 2))
-        >>> t.depth(t.root), t.depth({2}), t.depth({0})
-        (0, 1, 2)
-        """
-        return self._dep[self._where(node)]
-
-    def levels(self) -> list[tuple[frozenset, ...]]:
-        """Nodes grouped by height: ``levels()[h]`` holds the nodes of height ``h`` in tree order.
-
-        Examples
-        --------
-        >>> [len(level) for level in ModeTree.balanced(8).levels()]
-        [8, 4, 2, 1]
-        """
-        out: list[list[frozenset]] = [[] for _ in range(self._hgt[-1] + 1)]
-        for v, h in zip(self._nodes, self._hgt):
-            out[h].append(v)
-        return [tuple(level) for level in out]
-
-    def is_uniform(self) -> bool:
-        """True when every leaf has depth equal to the tree height and each level has one arity.
-
-        Uniform trees (balanced 1D, 2D grids, interleaved) can be evaluated one level at a time.
-
-        Examples
-        --------
-        >>> ModeTree.balanced(8).is_uniform(), ModeTree.from_nested(((0, 1), 2)).is_uniform()
-        (True, False)
-        """
-        root_h = self._hgt[-1]
-        kids = self._children
-        if any(d != root_h for v, d in zip(self._nodes, self._dep) if v not in kids):
-            return False
-        return all(len({len(kids[v]) for v in level}) == 1 for level in self.levels()[1:])
-
-    def to_nested(self) -> Any:
-        """Nested tuples of ints, the inverse of :meth:`from_nested`.
-
-        Examples
-        --------
-        >>> ModeTree.from_nested(((0, 1), 2)).to_nested()
-        ((0, 1), 2)
-        """
-
-        # Iterative over the post-order: deep trees (caterpillars) would exceed the recursion limit.
-        built: list[Any] = []
-        for node in self._nodes:
-            ch = self._children.get(node)
-            if ch is None:
-                built.append(next(iter(node)))
-            else:
-                k = len(ch)
-                sub = tuple(built[-k:])
-                del built[-k:]
-                built.append(sub)
-        return built[0]
-
-    def tiling(self, part: Iterable[int]) -> tuple[frozenset, ...]:
-        """The maximal tree nodes contained in ``part``; their disjoint union is ``part``.
-
-        Parameters
-        ----------
-        part : iterable of int
-            A set of input positions (validated like every partition).
-
-        Returns
-        -------
-        tuple of frozenset
-            Sorted by smallest input position.
-
-        Examples
-        --------
-        >>> t = ModeTree.balanced(8)
-        >>> [sorted(v) for v in t.tiling({0, 1, 2, 3, 5})]
-        [[0, 1, 2, 3], [5]]
-        """
-        from .partitions import validate_partition
-
-        part = validate_partition(part, self.n_inputs, allow_full=True)
-        out: list[frozenset] = []
-        stack = [self._root]
-        while stack:
-            node = stack.pop()
-            if node <= part:
-                out.append(node)
-            elif node & part:
-                stack.extend(self._children[node])
-        return tuple(sorted(out, key=min))
 
     # ------------------------------------------------------------------ dunder
     def __eq__(self, other: object) -> bool:
