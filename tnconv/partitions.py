@@ -329,6 +329,9 @@ _BUILDERS: dict[str, Callable[..., frozenset]] = {
     "block_interleaved": block_interleaved,
     "random": random,
 }
+# The two lists live in two modules (validation sits below the builders); a mismatch is a bug at import.
+if set(_BUILDERS) != {name.split(":")[0] for name in PARTITION_NAMES}:  # pragma: no cover
+    raise RuntimeError(f"partition builders {sorted(_BUILDERS)} do not match PARTITION_NAMES {PARTITION_NAMES}")
 
 
 def _int_arg(name: str, text: str, what: str) -> int:
