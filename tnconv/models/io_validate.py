@@ -32,6 +32,7 @@ __all__ = [
     "archive_errors",
     "build_tree",
     "count_leaves_v1",
+    "open_archive",
     "open_regular",
     "read_array",
     "read_spec",
@@ -136,6 +137,40 @@ def open_regular(path: str) -> IO[bytes]:
     except BaseException:
         os.close(fd)
         raise
+
+
+def open_archive(fh: IO[bytes], path: str) -> zipfile.ZipFile:
+    """The zip archive in the open file ``fh``; a ValueError naming ``path`` if it is not one.
+
+    Parameters
+    ----------
+    fh : binary file
+        Open for reading (from :func:`open_regular`).
+    path : str
+        The file's name, for the message.
+
+    Returns
+    -------
+    zipfile.ZipFile
+
+    Raises
+    ------
+    ValueError
+        When the file is not a zip/.npz archive.
+
+    Examples
+    --------
+    >>> import io
+    >>> open_archive(io.BytesIO(b"not a zip"), "bad.npz")
+    Traceback (most recent call last):
+    ...
+    ValueError: bad.npz is not a tnconv model file (not a zip/.npz archive)
+    """
+    try:
+        return zipfile.ZipFile(fh)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, struct.error, ValueError, OverflowError,
+            NotImplementedError, UnicodeDecodeError):
+        raise ValueError(f"{path} is not a tnconv model file (not a zip/.npz archive)") from None
 
 
 def member_info(zf: zipfile.ZipFile, path: str, name: str) -> zipfile.ZipInfo:
