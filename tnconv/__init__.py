@@ -21,6 +21,7 @@ from .entanglement import (
 from .models import (
     ConvAC,
     ConvNet,
+    ForwardRangeWarning,
     GaussianDescriptors,
     NeuronDescriptors,
     PoolingOperator,
@@ -36,6 +37,7 @@ from .trees import ModeTree, hybrid_trees
 __all__ = [
     "ConvAC",
     "ConvNet",
+    "ForwardRangeWarning",
     "GaussianDescriptors",
     "ModeTree",
     "NeuronDescriptors",

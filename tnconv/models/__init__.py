@@ -7,6 +7,7 @@ Every model module is imported here, so that each model class is registered for 
 from .base import ConvAC, ConvNet
 from .builders import deep, shallow
 from .dilated import DilatedConvNet
+from .forward_range import ForwardRangeWarning
 from .mixed import MixedConvNet
 from .operators import PoolingOperator, pooling_operator
 from .representation import GaussianDescriptors, NeuronDescriptors
@@ -15,6 +16,7 @@ __all__ = [
            "ConvAC",
            "ConvNet",
            "DilatedConvNet",
+           "ForwardRangeWarning",
            "GaussianDescriptors",
            "MixedConvNet",
            "NeuronDescriptors",

@@ -15,7 +15,25 @@ __all__ = ["ForwardRangeWarning", "warn_out_of_range"]
 
 class ForwardRangeWarning(RuntimeWarning):
     """A plain (not log-scale) forward left the float range: zeros from underflow, subnormals, or
-    infinities from overflow. ``forward(x, log=True)`` returns ``(sign, log|h|)`` without range limits."""
+    infinities from overflow. ``forward(x, log=True)`` returns ``(sign, log|h|)`` without range limits.
+
+    A ``RuntimeWarning``, so ``warnings.simplefilter("error", tc.ForwardRangeWarning)`` turns it into an
+    exception and ``"ignore"`` silences it.
+
+    Examples
+    --------
+    >>> import warnings, numpy as np, tnconv as tc
+    >>> net = tc.deep(256, 2, 2, seed=0)
+    >>> x = np.full((1, 256, 2), 1e-3)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     out = net.forward(x)
+    >>> float(out[0, 0]), caught[0].category is tc.ForwardRangeWarning
+    (0.0, True)
+    >>> sign, log_abs = net.forward(x, log=True)   # no range limit
+    >>> bool(np.isfinite(log_abs).all())
+    True
+    """
 
 
 def warn_out_of_range(out: np.ndarray, features: np.ndarray) -> None:
