@@ -68,19 +68,12 @@ def parse_partition(text: str, shape: int | tuple[int, int]) -> list[tuple[str, 
             return [(text, validate_partition(items, n))]
         except (ValueError, TypeError) as exc:
             raise ValueError(f"partition {text!r}: {exc}") from None
-    name, *params = text.split(":")
-    labels = {"random": ("K", "SEED"), "block_interleaved": ("L",)}.get(name, ())
-    for label, value in zip(labels, params):
-        try:
-            int(value)
-        except ValueError:
-            raise ValueError(f"partition {text!r}: {label} must be an integer, got {value!r}") from None
-    if len(params) > len(labels):
-        raise ValueError(f"partition {text!r} has {len(params)} ':' parameters; {name!r} takes at most {len(labels)}")
+    # named() checks the name and its ':' arguments; the CLI only adds the text to the message
     try:
         return [(text, validate_partition(named(text, shape), n))]
     except (ValueError, TypeError, IndexError) as exc:
-        raise ValueError(f"partition {text!r}: {exc}") from None
+        message = str(exc)
+        raise ValueError(message if repr(text) in message else f"partition {text!r}: {message}") from None
 
 
 # Dense mod-p ranks only for small coefficient tensors (M^N entries).
