@@ -34,16 +34,17 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from typing import Any
 
 import numpy as np
 
 from ..entanglement import schmidt_values
 from ..models.convnet import ConvAC
 from ..trees import ModeTree
-from .common import TRAINED_SIZES, blas_threads, check_size, figure_target, finish_figure, min_cut_bounds
+from .common import TRAINED_SIZES, blas_threads, check_size, min_cut_bounds
 from .entanglement_vs_bound import make_partitions
-from .trained_common import dataset, run_grid
+from .figures import bound_scatter, figure_target, finish_figure
+from .trained_common import TrainedConfig, dataset, run_grid, train_options
 
 __all__ = ["CONFIG", "KINDS", "TREES", "EntanglementTrainedResult", "grid", "plot", "run", "verdict"]
 
@@ -56,16 +57,9 @@ SIDE = 4  # 4x4 images: N = 16 inputs, M = 2, a coefficient tensor of 2**16 entr
 TASKS = ("closedness", "symmetry")
 
 
-class _Config(TypedDict):
+class _Config(TrainedConfig):
     widths: list[int]
     tasks: list[str]
-    n_train: int
-    n_test: int
-    seeds: int
-    epochs: int
-    batch_size: int
-    lr: float
-    backend: str
 
 
 CONFIG: dict[str, _Config] = {
@@ -104,8 +98,7 @@ def grid(size: str = "small", seed: int = 0, backend: str | None = None) -> list
     2
     """
     cfg = CONFIG[check_size(size, TRAINED_SIZES)]
-    train = {"epochs": cfg["epochs"], "batch_size": cfg["batch_size"], "lr": cfg["lr"],
-             "backend": backend or cfg["backend"], "parameterization": "log"}
+    train = train_options(cfg, backend, parameterization="log")
     return [{"data": "blobs", "task": task, "side": SIDE, "M": 2, "n_train": cfg["n_train"], "n_test": cfg["n_test"],
              "data_seed": seed * 100 + TASKS.index(task), "tree": tree, "width": w, "seed": seed * 1000 + k,
              "partition_seed": seed, "train": train}
@@ -269,21 +262,7 @@ def plot(result: EntanglementTrainedResult, ax_or_path: Any = None) -> Any:
     TypeError
         An ``ax_or_path`` of another type.
     """
-    r = result
     fig, axes = figure_target(ax_or_path, n_panels=2)
-    xs = np.array(r.log_bound)
-    jitter = np.random.default_rng(0).uniform(-0.04, 0.04, size=xs.size)
-    grid_x = np.linspace(0, max(xs.max(), 1e-3) * 1.05, 50)
-    for k, (ax, key, label) in enumerate(zip(axes, ("entropy", "geometric"),
-                                             ("entanglement entropy (nats)", "geometric measure 1 - p1"))):
-        ys = np.array(getattr(r, key))
-        for kind, color in zip(KINDS, ("C0", "C7", "C3")):
-            m = np.array([x == kind for x in r.kind])
-            ax.scatter(xs[m] + jitter[m], ys[m], s=12, alpha=0.7, color=color, label=kind)
-        ax.plot(grid_x, grid_x if key == "entropy" else 1 - np.exp(-grid_x), "k--", lw=1,
-                label="bound: log C" if key == "entropy" else "bound: 1 - 1/C")
-        ax.set_xlabel("log(min cut)  (nats)")
-        ax.set_ylabel(label)
-        ax.legend(fontsize=7)
-        ax.set_title(f"trained on 4x4 blobs, N = {r.n_inputs}" if k == 0 else "geometric measure")
+    bound_scatter(axes, result, KINDS, ("C0", "C7", "C3"), bits=False, jitter=0.04,
+                  title=f"trained on 4x4 blobs, N = {result.n_inputs}")
     return finish_figure(fig, ax_or_path)

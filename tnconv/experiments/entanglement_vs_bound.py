@@ -42,7 +42,8 @@ from .. import partitions as P
 from ..entanglement import schmidt_values
 from ..models.convnet import ConvAC
 from ..trees import ModeTree
-from .common import blas_threads, check_size, figure_target, finish_figure, min_cut_bounds
+from .common import blas_threads, check_size, min_cut_bounds
+from .figures import bound_scatter, figure_target, finish_figure
 
 __all__ = ["EntanglementBoundResult", "make_networks", "make_partitions", "plot", "run", "verdict"]
 
@@ -240,22 +241,6 @@ def plot(result: EntanglementBoundResult, ax_or_path: Any = None) -> Any:
     TypeError
         An ``ax_or_path`` of another type.
     """
-    r = result
     fig, axes = figure_target(ax_or_path, n_panels=2)
-    xs = np.array(r.log_bound) / math.log(2)  # nats -> bits
-    rng = np.random.default_rng(0)
-    jitter = rng.uniform(-0.06, 0.06, size=xs.size)  # separate points that share a bound
-    grid = np.linspace(0, max(xs.max(), 1e-3) * 1.05, 50)
-    for k, (ax, key, label) in enumerate(zip(axes, ("entropy", "geometric"), ("entanglement entropy (bits)",
-                                                                               "geometric measure 1 - p1"))):
-        ys = np.array(getattr(r, key)) / (math.log(2) if key == "entropy" else 1.0)
-        for kind, color in zip(KINDS, ("C0", "C3")):
-            m = np.array([x == kind for x in r.kind])
-            ax.scatter(xs[m] + jitter[m], ys[m], s=12, alpha=0.7, color=color, label=kind)
-        ax.plot(grid, grid if key == "entropy" else 1 - 2.0**-grid, "k--", lw=1,
-                label="bound: log2 C" if key == "entropy" else "bound: 1 - 1/C")
-        ax.set_xlabel("log2(min cut)  (bits)")
-        ax.set_ylabel(label)
-        ax.legend(fontsize=7)
-        ax.set_title(f"N = {r.n_inputs}" if k == 0 else "geometric measure")
+    bound_scatter(axes, result, KINDS, ("C0", "C3"), bits=True, jitter=0.06, title=f"N = {result.n_inputs}")
     return finish_figure(fig, ax_or_path)
