@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .acceleration_runs import AccelerationResult
+from .figures import require_matplotlib
 
 __all__ = ["format_table", "plot", "save", "verdict"]
 
@@ -120,10 +121,9 @@ def plot(result: AccelerationResult | Sequence[AccelerationResult], path_or_ax: 
     ImportError
         Without matplotlib (``pip install 'tnconv[plot]'``).
     """
-    try:
-        from matplotlib.figure import Figure  # no pyplot: no global backend or figure state touched
-    except ImportError as exc:
-        raise ImportError("plotting needs matplotlib: pip install 'tnconv[plot]'") from exc
+    require_matplotlib()
+    from matplotlib.figure import Figure  # no pyplot: no global backend or figure state touched
+
     results = [result] if isinstance(result, AccelerationResult) else list(result)
     if path_or_ax is None or isinstance(path_or_ax, (str, Path)):
         ncols = min(2, len(results))

@@ -32,17 +32,15 @@ Examples
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from ..entanglement import schmidt_values
 from ..models.convnet import ConvAC
 from ..trees import ModeTree
-from .common import TRAINED_SIZES, blas_threads, check_size, min_cut_bounds
-from .entanglement_vs_bound import make_partitions
+from .common import TRAINED_SIZES, blas_threads, check_size
+from .entanglement_vs_bound import COLUMNS, add_rows, bound_violations, fraction_of_bound, make_partitions, measure
 from .figures import bound_scatter, figure_target, finish_figure
 from .trained_common import TrainedConfig, dataset, run_grid, train_options
 
@@ -103,23 +101,6 @@ def grid(size: str = "small", seed: int = 0, backend: str | None = None) -> list
              "data_seed": seed * 100 + TASKS.index(task), "tree": tree, "width": w, "seed": seed * 1000 + k,
              "partition_seed": seed, "train": train}
             for task in cfg["tasks"] for tree in TREES for w in cfg["widths"] for k in range(cfg["seeds"])]
-
-
-def measure(net: ConvAC, parts: list[tuple[str, frozenset]]) -> dict[str, list[Any]]:
-    """Exact entropy (nats), geometric measure and min cut of ``net`` for every partition."""
-    A = net.coefficient_tensor()
-    bounds = min_cut_bounds(net, [p for _, p in parts])
-    rows: dict[str, list[Any]] = {"partition": [], "bound": [], "log_bound": [], "entropy": [], "geometric": []}
-    for (pname, part), b in zip(parts, bounds):
-        s = schmidt_values(A, part)
-        p = s**2 / np.sum(s**2)
-        nz = p[p > 0]
-        rows["partition"].append(pname)
-        rows["bound"].append(int(b))
-        rows["log_bound"].append(math.log(b))
-        rows["entropy"].append(float(-np.sum(nz * np.log(nz))))
-        rows["geometric"].append(float(1 - p[0]))
-    return rows
 
 
 def entanglement_point(point: Mapping[str, Any]) -> dict[str, Any]:
@@ -190,26 +171,14 @@ def run(size: str = "small", seed: int = 0, executor: Any = None,
     check_size(size, TRAINED_SIZES)
     points = grid(size, seed, backend)
     outs = run_grid(entanglement_point, points, executor)
-    cols: dict[str, list[Any]] = {k: [] for k in ("kind", "network", "partition", "bound", "log_bound", "entropy",
-                                                   "geometric")}
+    cols: dict[str, list[Any]] = {k: [] for k in COLUMNS}
     acc = {}
     for p, o in zip(points, outs):
         desc = f"{p['task']}, {p['tree']}, w={p['width']}, seed {p['seed']}"
         acc[desc] = o["test_accuracy"]
         for kind in KINDS:
-            rows = o[kind]
-            n = len(rows["partition"])
-            cols["kind"] += [kind] * n
-            cols["network"] += [desc] * n
-            for key in ("partition", "bound", "log_bound", "entropy", "geometric"):
-                cols[key] += rows[key]
+            add_rows(cols, kind, desc, o[kind])
     return EntanglementTrainedResult(size=size, n_inputs=SIDE * SIDE, test_accuracy=acc, **cols)
-
-
-def fraction_of_bound(result: EntanglementTrainedResult, kind: str) -> float:
-    """Mean ``entropy / log(min cut)`` over the pairs of ``kind``."""
-    vals = [s / c for k, s, c in zip(result.kind, result.entropy, result.log_bound) if k == kind and c > 0]
-    return float(np.mean(vals)) if vals else float("nan")
 
 
 def verdict(result: EntanglementTrainedResult) -> str:
@@ -225,8 +194,7 @@ def verdict(result: EntanglementTrainedResult) -> str:
         ``"SUPPORTED: ..."`` or ``"NOT SUPPORTED: ..."`` followed by one line per check, with the numbers.
     """
     r = result
-    viol_s = sum(s > c + 1e-9 for s, c in zip(r.entropy, r.log_bound))
-    viol_g = sum(g > 1 - 1 / b + 1e-9 for g, b in zip(r.geometric, r.bound))
+    viol_s, viol_g = bound_violations(r)
     fr, fi, ft = (fraction_of_bound(r, k) for k in KINDS)
     accs = list(r.test_accuracy.values())
     ok = viol_s == 0 and viol_g == 0 and ft < fr

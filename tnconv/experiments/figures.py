@@ -154,7 +154,7 @@ def finish_figure(fig: Any, ax_or_path: Any) -> Any:
 
 
 def label_axes(ax: Any, xlabel: str | None = None, ylabel: str | None = None, title: str | None = None,
-               legend: float | None = 7, log2: str = "") -> None:
+               legend: float | str | None = 7, log2: str = "") -> None:
     """Label a panel: axis labels, title, a legend in ``legend``-point type, and base-2 log axes.
 
     Parameters
@@ -162,8 +162,8 @@ def label_axes(ax: Any, xlabel: str | None = None, ylabel: str | None = None, ti
     ax : matplotlib Axes
     xlabel, ylabel, title : str, optional
         Left as they are when None.
-    legend : float, optional
-        The legend's font size; None: no legend.
+    legend : float or str, optional
+        The legend's font size (points, or a name such as ``"medium"``); None: no legend.
     log2 : str
         The axes on a base-2 log scale: ``""``, ``"x"``, ``"y"`` or ``"xy"``.
 

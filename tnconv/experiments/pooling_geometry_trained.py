@@ -37,9 +37,8 @@ from .trained_common import (
     TrainedConfig,
     check_line,
     expected_checks,
-    mean_std_table,
     run_grid,
-    seed_table,
+    seed_summary,
     train_options,
     train_point,
 )
@@ -149,17 +148,13 @@ def run(size: str = "small", seed: int = 0, executor: Any = None, backend: str |
     points = grid(size, seed, backend)
     outs = run_grid(train_point, points, executor)
     kinds = list(cfg["kinds"])
-    keys, levels = ("kind", "task", "geometry"), (kinds, TASKS, GEOMETRIES)
-    acc = seed_table(points, outs, keys, levels, "test_accuracy")
     params: dict[str, dict[str, int]] = {k: {} for k in kinds}
     for p, o in zip(points, outs):
         params[p["kind"]][p["geometry"]] = o["n_parameters"]
-    mean, std = mean_std_table(acc)
     return PoolingTrainedResult(
         size=size, kinds=kinds, side=cfg["side"], n_train=cfg["n_train"], n_test=cfg["n_test"], epochs=cfg["epochs"],
-        seeds=cfg["seeds"], n_parameters=params, accuracy=acc,
-        train_accuracy=seed_table(points, outs, keys, levels, "train_accuracy"), mean=mean, std=std,
-        seconds=[o["seconds"] for o in outs])
+        seeds=cfg["seeds"], n_parameters=params, seconds=[o["seconds"] for o in outs],
+        **seed_summary(points, outs, ("kind", "task", "geometry"), (kinds, TASKS, GEOMETRIES)))
 
 
 def checks(result: PoolingTrainedResult) -> list[dict[str, Any]]:

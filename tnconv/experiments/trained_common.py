@@ -20,8 +20,8 @@ from ..models.convnet import ConvNet
 from ..trees import ModeTree
 
 __all__ = ["GEOMETRIES", "TrainedConfig", "build_net", "check_line", "compare", "dataset", "expected_checks",
-           "grid_tree", "mean_std", "mean_std_table", "mirror_tree", "pixel_features", "run_grid", "seed_table",
-           "train_options", "train_point"]
+           "grid_tree", "mean_std", "mean_std_table", "mirror_tree", "pixel_features", "run_grid", "seed_summary",
+           "seed_table", "train_options", "train_point"]
 
 #: Pooling geometries of the trained experiments: contiguous 2x2 windows, or mirror (interleaved) ones.
 GEOMETRIES = ("square", "mirror")
@@ -255,6 +255,34 @@ def mean_std_table(table: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, 
     for k, v in table.items():
         means[k], stds[k] = mean_std_table(v) if isinstance(v, Mapping) else mean_std(v)
     return means, stds
+
+
+def seed_summary(points: Sequence[Mapping[str, Any]], outs: Sequence[Mapping[str, Any]], keys: Sequence[str],
+                 levels: Sequence[Sequence[str]]) -> dict[str, dict[str, Any]]:
+    """Test and train accuracy per seed (:func:`seed_table`), and the test accuracy's mean and std.
+
+    Parameters
+    ----------
+    points, outs, keys, levels
+        As :func:`seed_table`.
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``train_accuracy``, ``mean`` and ``std``: the fields of a trained result of those names.
+
+    Examples
+    --------
+    >>> pts = [{"task": "a"}, {"task": "a"}]
+    >>> outs = [{"test_accuracy": 0.5, "train_accuracy": 0.6}, {"test_accuracy": 0.7, "train_accuracy": 0.8}]
+    >>> s = seed_summary(pts, outs, ["task"], [["a"]])
+    >>> s["accuracy"], s["train_accuracy"], round(s["mean"]["a"], 3)
+    ({'a': [0.5, 0.7]}, {'a': [0.6, 0.8]}, 0.6)
+    """
+    acc = seed_table(points, outs, keys, levels, "test_accuracy")
+    mean, std = mean_std_table(acc)
+    return {"accuracy": acc, "train_accuracy": seed_table(points, outs, keys, levels, "train_accuracy"),
+            "mean": mean, "std": std}
 
 
 def expected_checks(accuracy: Mapping[str, Mapping[str, Sequence[float]]], expected: Mapping[str, str],

@@ -40,9 +40,8 @@ from .trained_common import (
     TrainedConfig,
     check_line,
     expected_checks,
-    mean_std_table,
     run_grid,
-    seed_table,
+    seed_summary,
     train_options,
     train_point,
 )
@@ -231,17 +230,13 @@ def run(size: str = "small", seed: int = 0, executor: Any = None, backend: str |
     cfg = CONFIG[check_size(size, TRAINED_SIZES)]
     points = grid(size, seed, backend)
     outs = run_grid(train_point, points, executor)
-    keys, levels = ("task", "profile"), (TASKS, PROFILES)
-    acc = seed_table(points, outs, keys, levels, "test_accuracy")
     widths, params = {}, {}
     for p, o in zip(points, outs):
         widths[p["profile"]], params[p["profile"]] = list(p["widths"]), o["n_parameters"]
-    mean, std = mean_std_table(acc)
     return WidthTrainedResult(
         size=size, canvas=cfg["canvas"], n_train=cfg["n_train"], n_test=cfg["n_test"], epochs=cfg["epochs"],
-        seeds=cfg["seeds"], widths=widths, n_parameters=params, accuracy=acc,
-        train_accuracy=seed_table(points, outs, keys, levels, "train_accuracy"), mean=mean, std=std,
-        seconds=[o["seconds"] for o in outs])
+        seeds=cfg["seeds"], widths=widths, n_parameters=params, seconds=[o["seconds"] for o in outs],
+        **seed_summary(points, outs, ("task", "profile"), (TASKS, PROFILES)))
 
 
 def format_table(result: WidthTrainedResult) -> str:
