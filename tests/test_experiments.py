@@ -2,6 +2,7 @@
 side assignments, exact ranks over GF(p), and dense tensors contracted here from the weights."""
 
 import concurrent.futures
+import dataclasses
 import itertools
 import json
 import math
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 import tnconv as tc
 from tnconv.exact import generic_schmidt_rank
-from tnconv.experiments import common, registry
+from tnconv.experiments import common, figures, registry
 from tnconv.experiments import contraction_paths as cp
 from tnconv.experiments import depth_efficiency as de
 from tnconv.experiments import entanglement_vs_bound as evb
@@ -594,3 +595,62 @@ def test_width_search_dp_and_min_cut_module_equal_brute_force():
     assert [int(tc.min_cut(net, p, method=m).bound) for p in parts for m in ("networkx", "auto")] == [
         e for e in expected for _ in range(2)]
     assert [tree_min_cut(net.tree, 2, widths, p) for p in parts] == expected
+
+
+# --- figure helpers -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n, total", [(1, 0.8), (2, 0.76), (3, 0.8), (5, 0.5)])
+def test_bar_offsets_fill_the_group_symmetrically(n, total):
+    offsets, width = figures.bar_offsets(n, total)
+    assert width == pytest.approx(total / n)
+    # centred, one width apart, and the outer bars' edges span exactly the group's width
+    assert sum(offsets) == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_allclose(np.diff(offsets), width)
+    assert (offsets[-1] + width / 2) - (offsets[0] - width / 2) == pytest.approx(total)
+    with pytest.raises(ValueError, match="0"):
+        figures.bar_offsets(0)
+
+
+def test_label_axes_and_bound_scatter_draw_what_they_say(tmp_path):
+    pytest.importorskip("matplotlib")
+    _, axes = figures.figure_target(tmp_path / "f.png", n_panels=2)
+    figures.label_axes(axes[0], xlabel="x", ylabel="y", title="t", legend=None, log2="xy")
+    assert (axes[0].get_xscale(), axes[0].get_yscale(), axes[0].get_title()) == ("log", "log", "t")
+    with pytest.raises(ValueError, match="'z'"):
+        figures.label_axes(axes[0], log2="z")
+    r = evb.run("small")
+    _, axes = figures.figure_target(tmp_path / "g.png", n_panels=2)
+    figures.bound_scatter(axes, r, evb.KINDS, ("C0", "C3"), bits=True, jitter=0.06, title="bits")
+    for ax, key in zip(axes, ("entropy", "geometric")):
+        pts = np.concatenate([c.get_offsets() for c in ax.collections])
+        want_x = np.concatenate([[b / math.log(2) for k, b in zip(r.kind, r.log_bound) if k == kind]
+                                 for kind in evb.KINDS])
+        want_y = np.concatenate([[v / (math.log(2) if key == "entropy" else 1) for k, v in zip(r.kind, getattr(r, key))
+                                  if k == kind] for kind in evb.KINDS])
+        assert np.all(np.abs(pts[:, 0] - want_x) <= 0.06)
+        np.testing.assert_allclose(pts[:, 1], want_y)
+        (bound,) = ax.get_lines()  # the bound in bits: log2 C, and 1 - 2^-log2 C
+        x, y = bound.get_data()
+        np.testing.assert_allclose(y, x if key == "entropy" else 1 - 2.0 ** -np.asarray(x))
+    assert (axes[0].get_xlabel(), axes[0].get_title()) == ("log2(min cut)  (bits)", "bits")
+
+
+def test_figures_without_matplotlib_say_how_to_install_it(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(ImportError, match=r"tnconv\[plot\]"):
+        figures.require_matplotlib()
+    with pytest.raises(ImportError, match=r"tnconv\[plot\]"):
+        rect.plot(rect.run("small"))
+
+
+def test_claim4_helpers_against_hand_counts():
+    r = evb.run("small")
+    viol_s, viol_g = evb.bound_violations(r)
+    assert (viol_s, viol_g) == (0, 0)
+    shifted = dataclasses.replace(r, entropy=[c + 0.5 for c in r.log_bound])
+    assert evb.bound_violations(shifted)[0] == len(r.entropy)
+    for kind in evb.KINDS:
+        vals = [s / c for k, s, c in zip(r.kind, r.entropy, r.log_bound) if k == kind and c > 0]
+        assert evb.fraction_of_bound(r, kind) == pytest.approx(sum(vals) / len(vals))

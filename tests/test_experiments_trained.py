@@ -57,6 +57,29 @@ def test_mean_std_and_compare():
     assert not tcm.compare([0.7, 0.9], [0.75, 0.8])["wins"]  # gap 0.025 < spread
 
 
+def test_seed_summary_and_expected_checks_against_statistics():
+    rng = np.random.default_rng(3)
+    points = [{"task": t, "geometry": g, "seed": k} for t in ("b", "a") for g in ("square", "mirror") for k in range(3)]
+    outs = [{"test_accuracy": float(rng.uniform()), "train_accuracy": float(rng.uniform())} for _ in points]
+    s = tcm.seed_summary(points, outs, ["task", "geometry"], [["a", "b"], ["square", "mirror"]])
+    assert list(s["accuracy"]) == ["a", "b"] and list(s["accuracy"]["a"]) == ["square", "mirror"]
+    for t in ("a", "b"):
+        for g in ("square", "mirror"):
+            test = [o["test_accuracy"] for p, o in zip(points, outs) if (p["task"], p["geometry"]) == (t, g)]
+            train = [o["train_accuracy"] for p, o in zip(points, outs) if (p["task"], p["geometry"]) == (t, g)]
+            assert s["accuracy"][t][g] == test and s["train_accuracy"][t][g] == train
+            assert s["mean"][t][g] == pytest.approx(statistics.mean(test))
+            assert s["std"][t][g] == pytest.approx(statistics.stdev(test))
+    checks = tcm.expected_checks(s["accuracy"], {"b": "mirror", "a": "square"}, ("square", "mirror"))
+    assert [(c["task"], c["winner"], c["loser"]) for c in checks] == [("b", "mirror", "square"),
+                                                                     ("a", "square", "mirror")]
+    for c in checks:
+        w, lo = s["accuracy"][c["task"]][c["winner"]], s["accuracy"][c["task"]][c["loser"]]
+        gap, spread = statistics.mean(w) - statistics.mean(lo), statistics.stdev(w) + statistics.stdev(lo)
+        assert c["gap"] == pytest.approx(gap) and c["spread"] == pytest.approx(spread) and c["wins"] == (gap > spread)
+        assert tcm.check_line("x", c).endswith(f"{spread:.3f}: {gap > spread}.")
+
+
 def _count(side, M, widths, shared, n_classes=10):
     dims = [M, *widths, n_classes]
     return sum((1 if shared else (side * side) // 4**h) * dims[h] * dims[h + 1] for h in range(len(dims) - 1))

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .acceleration_runs import AccelerationResult
+from .figures import UNDERLAY, require_matplotlib
 
 __all__ = ["format_table", "plot", "save", "verdict"]
 
@@ -120,10 +121,9 @@ def plot(result: AccelerationResult | Sequence[AccelerationResult], path_or_ax: 
     ImportError
         Without matplotlib (``pip install 'tnconv[plot]'``).
     """
-    try:
-        from matplotlib.figure import Figure  # no pyplot: no global backend or figure state touched
-    except ImportError as exc:
-        raise ImportError("plotting needs matplotlib: pip install 'tnconv[plot]'") from exc
+    require_matplotlib()
+    from matplotlib.figure import Figure  # no pyplot: no global backend or figure state touched
+
     results = [result] if isinstance(result, AccelerationResult) else list(result)
     if path_or_ax is None or isinstance(path_or_ax, (str, Path)):
         ncols = min(2, len(results))
@@ -155,8 +155,8 @@ def plot(result: AccelerationResult | Sequence[AccelerationResult], path_or_ax: 
             # factor GD and the end-to-end rule coincide (that is the claim): a wide pale line under a
             # thin dashed one keeps both (and their legend entries) visible
             wide = ls == "-" and m not in styles
-            ax.semilogy(excess, color=color, ls=ls, lw=3.2 if wide else 1.3, alpha=0.45 if wide else 1.0,
-                        zorder=2 if wide else 3, label=f"{m} (lr {r.best_lr[m]:.2g})")
+            style = {"lw": 3.2, **UNDERLAY} if wide else {"lw": 1.3, "zorder": 3}
+            ax.semilogy(excess, color=color, ls=ls, label=f"{m} (lr {r.best_lr[m]:.2g})", **style)
         ax.axhline(r.target - r.loss_star, color="0.6", lw=0.8, label="target")
         ax.set_xlabel("iteration")
         ax.set_ylabel("L - L* (log scale)")

@@ -1,4 +1,8 @@
-"""Shared plumbing of the experiments: sizes, JSON conversion, figures, and min-cut access."""
+"""Shared plumbing of the experiments: sizes, JSON conversion and min-cut access.
+
+:func:`figure_target` and :func:`finish_figure` live in :mod:`~tnconv.experiments.figures`; they are
+re-exported here, where they used to be.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .._core.threads import blas_threads
+from .figures import figure_target, finish_figure
 
 __all__ = [
     "SIZES",
@@ -109,58 +114,6 @@ def save_json(result: Any, path: str | os.PathLike) -> str:
         fh.write(to_json(result))
         fh.write("\n")
     return str(path)
-
-
-def _require_matplotlib() -> Any:
-    try:
-        import matplotlib
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ImportError("plotting needs matplotlib: pip install 'tnconv[plot]'") from None
-    return matplotlib
-
-
-def figure_target(ax_or_path: Any, n_panels: int = 1, width: float = 5.0, height: float = 3.8) -> tuple[Any, list[Any]]:
-    """Resolve the ``ax_or_path`` argument of a ``plot`` function into ``(figure, axes)``.
-
-    * ``None``: a new pyplot figure with ``n_panels`` side-by-side axes;
-    * a path (str or PathLike): a new Agg figure, not registered with pyplot (saved by
-      :func:`finish_figure`);
-    * a matplotlib ``Axes``: only the first (main) panel is drawn, on it;
-    * a matplotlib ``Figure``: ``n_panels`` axes are added to it.
-    """
-    _require_matplotlib()
-    size = (width * n_panels, height)
-    if ax_or_path is None:
-        import matplotlib.pyplot as plt
-
-        fig, axes = plt.subplots(1, n_panels, figsize=size, squeeze=False)
-        return fig, list(axes[0])
-    if isinstance(ax_or_path, (str, os.PathLike)):
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=size)
-        FigureCanvasAgg(fig)
-        return fig, [fig.add_subplot(1, n_panels, k + 1) for k in range(n_panels)]
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
-
-    if isinstance(ax_or_path, Axes):
-        return ax_or_path.figure, [ax_or_path]
-    if isinstance(ax_or_path, Figure):
-        return ax_or_path, [ax_or_path.add_subplot(1, n_panels, k + 1) for k in range(n_panels)]
-    raise TypeError(f"ax_or_path must be None, a file path, a matplotlib Axes or Figure; got {ax_or_path!r}")
-
-
-def finish_figure(fig: Any, ax_or_path: Any) -> Any:
-    """Save to ``ax_or_path`` when it is a path (returns the path), else return the figure."""
-    if isinstance(ax_or_path, (str, os.PathLike)):
-        fig.tight_layout()
-        fig.savefig(ax_or_path, dpi=110)
-        return str(ax_or_path)
-    if ax_or_path is None:
-        fig.tight_layout()
-    return fig
 
 
 def min_cut_bounds(model: Any, parts: Sequence[Iterable[int]]) -> list[int]:

@@ -37,7 +37,8 @@ import math
 from typing import Any, TypedDict
 
 from ..models.convnet import deep
-from .common import check_size, figure_target, finish_figure
+from .common import check_size
+from .figures import bar_offsets, figure_target, finish_figure, label_axes
 
 __all__ = ["FLOPS_TOLERANCE", "STRUCTURED", "ContractionPathsResult", "plot", "run", "verdict"]
 
@@ -209,7 +210,7 @@ def plot(result: ContractionPathsResult, ax_or_path: Any = None) -> Any:
     fig, axes = figure_target(ax_or_path, n_panels=2)
     nets = list(dict.fromkeys(r.network))
     methods = list(dict.fromkeys(r.method))
-    width = 0.8 / max(1, len(methods))
+    offsets, width = bar_offsets(max(1, len(methods)))
     for ax, key, label in zip(axes, ("flops", "contract_s"), ("path flops (opt_einsum convention, log scale)",
                                                                f"median contraction time, batch {r.batch} (s, log)")):
         table = [[next((getattr(r, key)[k] for k in range(len(r.method)) if r.network[k] == net and r.method[k] == m),
@@ -218,8 +219,8 @@ def plot(result: ContractionPathsResult, ax_or_path: Any = None) -> Any:
         # On a log axis a bar from 0 starts at the axis' lower limit, which autoscaling puts at the
         # smallest value: that bar had no height. Bars start a factor 3 below the smallest value.
         floor = min(good) / 3 if good else 1.0
-        for j, (m, row) in enumerate(zip(methods, table)):
-            xs = np.arange(len(nets)) + (j - (len(methods) - 1) / 2) * width
+        for j, (m, row, off) in enumerate(zip(methods, table, offsets)):
+            xs = np.arange(len(nets)) + off
             ys = [np.nan if v is None or not math.isfinite(v) or v <= 0 else v for v in row]
             bars = ax.bar(xs, [y - floor for y in ys], bottom=floor, width=width, label=m, color=f"C{j}")
             for x, y in zip(xs, ys):  # a method with no number (timeout, n/a) says so instead of vanishing
@@ -229,7 +230,6 @@ def plot(result: ContractionPathsResult, ax_or_path: Any = None) -> Any:
         ax.set_yscale("log")
         ax.set_ylim(bottom=floor)
         ax.set_xticks(range(len(nets)), nets)
-        ax.set_ylabel(label)
-        ax.legend(fontsize=7)
+        label_axes(ax, ylabel=label)
     axes[0].set_title("Contraction paths on deep ConvACs")
     return finish_figure(fig, ax_or_path)

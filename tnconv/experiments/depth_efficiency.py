@@ -41,7 +41,8 @@ from .. import partitions
 from ..exact import generic_schmidt_rank
 from ..models.convnet import ConvAC, deep, shallow
 from ..trees import ModeTree
-from .common import check_size, figure_target, finish_figure, min_cut_log2
+from .common import check_size, min_cut_log2
+from .figures import HOLLOW, UNDERLAY, figure_target, finish_figure, label_axes
 
 __all__ = ["DepthEfficiencyResult", "block_odd_partition", "plot", "run", "truncated_tree", "verdict"]
 
@@ -330,38 +331,33 @@ def plot(result: DepthEfficiencyResult, ax_or_path: Any = None) -> Any:
     ax = axes[0]
     # Lines that coincide (the min cut and the exact rank; the theory and the deep odd/even cut; the two
     # small ranks near 0) get different widths, styles and hollow markers, so every entry stays visible.
-    ax.plot(r.cut_n, r.deep_odd_even_log2_cut, "o-", lw=4, ms=9, alpha=0.45, color="C0", zorder=2,
-            label="deep, odd/even (min cut)")
+    ax.plot(r.cut_n, r.deep_odd_even_log2_cut, "o-", lw=4, ms=9, color="C0", label="deep, odd/even (min cut)",
+            **UNDERLAY)
     ax.plot(r.cut_n, r.theory_odd_even_log2, ":", lw=1.8, color="k", zorder=4,
             label="shallow width needed = min(M,w)^(N/2)")
     ax.plot(r.exact_n, [math.log2(x) for x in r.deep_odd_even_rank], "x", color="k", ms=10, mew=1.8, zorder=5,
             label="deep, odd/even (exact rank)")
-    ax.plot(r.cut_n, r.deep_left_right_log2_cut, "s-", ms=10, mfc="none", mew=1.6, color="C1", zorder=3,
-            label="deep, left/right (min cut)")
+    ax.plot(r.cut_n, r.deep_left_right_log2_cut, "s-", ms=10, color="C1", zorder=3,
+            label="deep, left/right (min cut)", **HOLLOW)
     ax.plot(r.exact_n, [math.log2(x) for x in r.shallow_budget_odd_even_rank], "v--", ms=6, color="C2",
             zorder=6, label="shallow, at most the deep #params (exact)")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("N (inputs, log scale)")
-    ax.set_ylabel("log2 Schmidt rank")
-    ax.set_title(f"Efficiency of depth (1D, M={r.n_descriptors:d}, w={r.width:d})")
-    ax.legend(fontsize=7)
+    label_axes(ax, xlabel="N (inputs, log scale)", ylabel="log2 Schmidt rank",
+               title=f"Efficiency of depth (1D, M={r.n_descriptors:d}, w={r.width:d})", log2="x")
     if len(axes) > 1:
         ax = axes[1]
         # the required width itself on a log2 axis (not its log2 on a log axis): a straight line would be
         # exponential, this curve is double-exponential
-        ax.plot(r.layers_removed, [2.0**v for v in r.required_top_log2_cut], "o-", ms=8, mfc="none", mew=1.6,
-                label=f"min cut, N = 2^{r.trunc_layers}")
+        ax.plot(r.layers_removed, [2.0**v for v in r.required_top_log2_cut], "o-", ms=8,
+                label=f"min cut, N = 2^{r.trunc_layers}", **HOLLOW)
         ex = [(k, float(x)) for k, x in zip(r.layers_removed, r.required_top_rank) if x]
         if ex:
             ax.plot(*zip(*ex), "kx", ms=8, mew=1.8, label="exact rank (small N)")
-        ax.set_yscale("log", base=2)
+        # the scale first: setting it afterwards would reset the ticks placed below
+        label_axes(ax, xlabel="layers removed k", ylabel="required top width (log scale)",
+                   title="Double-exponential penalty", log2="y")
         top = max(r.required_top_log2_cut, default=1.0)
         # 2^1 and 2^(2^j) far enough apart to read: 2^1, 2^32, ..., 2^512
         exps = [e for e in (2**j for j in range(int(math.log2(max(top, 1.0))) + 1)) if e == 1 or e >= top / 20]
         ax.set_yticks([2.0**e for e in exps], [f"$2^{{{e}}}$" for e in exps])
         ax.minorticks_off()
-        ax.set_xlabel("layers removed k")
-        ax.set_ylabel("required top width (log scale)")
-        ax.set_title("Double-exponential penalty")
-        ax.legend(fontsize=7)
     return finish_figure(fig, ax_or_path)

@@ -32,18 +32,17 @@ Examples
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from typing import Any
 
 import numpy as np
 
-from ..entanglement import schmidt_values
 from ..models.convnet import ConvAC
 from ..trees import ModeTree
-from .common import TRAINED_SIZES, blas_threads, check_size, figure_target, finish_figure, min_cut_bounds
-from .entanglement_vs_bound import make_partitions
-from .trained_common import dataset, run_grid
+from .common import TRAINED_SIZES, blas_threads, check_size
+from .entanglement_vs_bound import COLUMNS, add_rows, bound_violations, fraction_of_bound, make_partitions, measure
+from .figures import bound_scatter, figure_target, finish_figure
+from .trained_common import TrainedConfig, dataset, run_grid, train_options
 
 __all__ = ["CONFIG", "KINDS", "TREES", "EntanglementTrainedResult", "grid", "plot", "run", "verdict"]
 
@@ -56,16 +55,9 @@ SIDE = 4  # 4x4 images: N = 16 inputs, M = 2, a coefficient tensor of 2**16 entr
 TASKS = ("closedness", "symmetry")
 
 
-class _Config(TypedDict):
+class _Config(TrainedConfig):
     widths: list[int]
     tasks: list[str]
-    n_train: int
-    n_test: int
-    seeds: int
-    epochs: int
-    batch_size: int
-    lr: float
-    backend: str
 
 
 CONFIG: dict[str, _Config] = {
@@ -104,29 +96,11 @@ def grid(size: str = "small", seed: int = 0, backend: str | None = None) -> list
     2
     """
     cfg = CONFIG[check_size(size, TRAINED_SIZES)]
-    train = {"epochs": cfg["epochs"], "batch_size": cfg["batch_size"], "lr": cfg["lr"],
-             "backend": backend or cfg["backend"], "parameterization": "log"}
+    train = train_options(cfg, backend, parameterization="log")
     return [{"data": "blobs", "task": task, "side": SIDE, "M": 2, "n_train": cfg["n_train"], "n_test": cfg["n_test"],
              "data_seed": seed * 100 + TASKS.index(task), "tree": tree, "width": w, "seed": seed * 1000 + k,
              "partition_seed": seed, "train": train}
             for task in cfg["tasks"] for tree in TREES for w in cfg["widths"] for k in range(cfg["seeds"])]
-
-
-def measure(net: ConvAC, parts: list[tuple[str, frozenset]]) -> dict[str, list[Any]]:
-    """Exact entropy (nats), geometric measure and min cut of ``net`` for every partition."""
-    A = net.coefficient_tensor()
-    bounds = min_cut_bounds(net, [p for _, p in parts])
-    rows: dict[str, list[Any]] = {"partition": [], "bound": [], "log_bound": [], "entropy": [], "geometric": []}
-    for (pname, part), b in zip(parts, bounds):
-        s = schmidt_values(A, part)
-        p = s**2 / np.sum(s**2)
-        nz = p[p > 0]
-        rows["partition"].append(pname)
-        rows["bound"].append(int(b))
-        rows["log_bound"].append(math.log(b))
-        rows["entropy"].append(float(-np.sum(nz * np.log(nz))))
-        rows["geometric"].append(float(1 - p[0]))
-    return rows
 
 
 def entanglement_point(point: Mapping[str, Any]) -> dict[str, Any]:
@@ -197,26 +171,14 @@ def run(size: str = "small", seed: int = 0, executor: Any = None,
     check_size(size, TRAINED_SIZES)
     points = grid(size, seed, backend)
     outs = run_grid(entanglement_point, points, executor)
-    cols: dict[str, list[Any]] = {k: [] for k in ("kind", "network", "partition", "bound", "log_bound", "entropy",
-                                                   "geometric")}
+    cols: dict[str, list[Any]] = {k: [] for k in COLUMNS}
     acc = {}
     for p, o in zip(points, outs):
         desc = f"{p['task']}, {p['tree']}, w={p['width']}, seed {p['seed']}"
         acc[desc] = o["test_accuracy"]
         for kind in KINDS:
-            rows = o[kind]
-            n = len(rows["partition"])
-            cols["kind"] += [kind] * n
-            cols["network"] += [desc] * n
-            for key in ("partition", "bound", "log_bound", "entropy", "geometric"):
-                cols[key] += rows[key]
+            add_rows(cols, kind, desc, o[kind])
     return EntanglementTrainedResult(size=size, n_inputs=SIDE * SIDE, test_accuracy=acc, **cols)
-
-
-def fraction_of_bound(result: EntanglementTrainedResult, kind: str) -> float:
-    """Mean ``entropy / log(min cut)`` over the pairs of ``kind``."""
-    vals = [s / c for k, s, c in zip(result.kind, result.entropy, result.log_bound) if k == kind and c > 0]
-    return float(np.mean(vals)) if vals else float("nan")
 
 
 def verdict(result: EntanglementTrainedResult) -> str:
@@ -232,8 +194,7 @@ def verdict(result: EntanglementTrainedResult) -> str:
         ``"SUPPORTED: ..."`` or ``"NOT SUPPORTED: ..."`` followed by one line per check, with the numbers.
     """
     r = result
-    viol_s = sum(s > c + 1e-9 for s, c in zip(r.entropy, r.log_bound))
-    viol_g = sum(g > 1 - 1 / b + 1e-9 for g, b in zip(r.geometric, r.bound))
+    viol_s, viol_g = bound_violations(r)
     fr, fi, ft = (fraction_of_bound(r, k) for k in KINDS)
     accs = list(r.test_accuracy.values())
     ok = viol_s == 0 and viol_g == 0 and ft < fr
@@ -269,21 +230,7 @@ def plot(result: EntanglementTrainedResult, ax_or_path: Any = None) -> Any:
     TypeError
         An ``ax_or_path`` of another type.
     """
-    r = result
     fig, axes = figure_target(ax_or_path, n_panels=2)
-    xs = np.array(r.log_bound)
-    jitter = np.random.default_rng(0).uniform(-0.04, 0.04, size=xs.size)
-    grid_x = np.linspace(0, max(xs.max(), 1e-3) * 1.05, 50)
-    for k, (ax, key, label) in enumerate(zip(axes, ("entropy", "geometric"),
-                                             ("entanglement entropy (nats)", "geometric measure 1 - p1"))):
-        ys = np.array(getattr(r, key))
-        for kind, color in zip(KINDS, ("C0", "C7", "C3")):
-            m = np.array([x == kind for x in r.kind])
-            ax.scatter(xs[m] + jitter[m], ys[m], s=12, alpha=0.7, color=color, label=kind)
-        ax.plot(grid_x, grid_x if key == "entropy" else 1 - np.exp(-grid_x), "k--", lw=1,
-                label="bound: log C" if key == "entropy" else "bound: 1 - 1/C")
-        ax.set_xlabel("log(min cut)  (nats)")
-        ax.set_ylabel(label)
-        ax.legend(fontsize=7)
-        ax.set_title(f"trained on 4x4 blobs, N = {r.n_inputs}" if k == 0 else "geometric measure")
+    bound_scatter(axes, result, KINDS, ("C0", "C7", "C3"), bits=False, jitter=0.04,
+                  title=f"trained on 4x4 blobs, N = {result.n_inputs}")
     return finish_figure(fig, ax_or_path)

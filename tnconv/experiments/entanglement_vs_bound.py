@@ -42,9 +42,13 @@ from .. import partitions as P
 from ..entanglement import schmidt_values
 from ..models.convnet import ConvAC
 from ..trees import ModeTree
-from .common import blas_threads, check_size, figure_target, finish_figure, min_cut_bounds
+from .common import blas_threads, check_size, min_cut_bounds
+from .figures import bound_scatter, figure_target, finish_figure
 
 __all__ = ["EntanglementBoundResult", "make_networks", "make_partitions", "plot", "run", "verdict"]
+
+#: The columns of a claim-4 result: one entry per (network, partition) pair.
+COLUMNS = ("kind", "network", "partition", "bound", "log_bound", "entropy", "geometric")
 
 class _Config(TypedDict):
     n: int
@@ -162,34 +166,125 @@ def run(size: str = "small", seed: int = 0) -> EntanglementBoundResult:
     """
     nets = make_networks(size, seed)
     parts = make_partitions(size, seed)
-    rows: dict[str, list[Any]] = {k: [] for k in ("kind", "network", "partition", "bound", "log_bound", "entropy",
-                                                   "geometric")}
+    rows: dict[str, list[Any]] = {k: [] for k in COLUMNS}
     with blas_threads(1):
         for kind, desc, net in nets:
-            _measure(net, parts, kind, desc, rows)
+            add_rows(rows, kind, desc, measure(net, parts))
     return EntanglementBoundResult(n_inputs=CONFIG[size]["n"], **rows)
 
 
-def _measure(net: ConvAC, parts: list[tuple[str, frozenset]], kind: str, desc: str, rows: dict[str, list[Any]]) -> None:
+def measure(net: ConvAC, parts: list[tuple[str, frozenset]]) -> dict[str, list[Any]]:
+    """Exact entropy (nats), geometric measure and min cut of ``net`` for every named partition.
+
+    Parameters
+    ----------
+    net : ConvAC
+        Small enough for its dense coefficient tensor.
+    parts : list of (str, frozenset)
+        Named partitions, as :func:`make_partitions` returns them.
+
+    Returns
+    -------
+    dict
+        Lists ``partition``, ``bound``, ``log_bound`` (nats), ``entropy`` (nats) and ``geometric``, one
+        entry per partition.
+
+    Examples
+    --------
+    >>> net = ConvAC(ModeTree.balanced(4), 2, 2, seed=0)
+    >>> rows = measure(net, [("left_right", frozenset({0, 1}))])
+    >>> rows["bound"], rows["entropy"][0] <= rows["log_bound"][0] + 1e-12
+    ([2], True)
+    """
     A = net.coefficient_tensor()
     bounds = min_cut_bounds(net, [p for _, p in parts])
+    rows: dict[str, list[Any]] = {"partition": [], "bound": [], "log_bound": [], "entropy": [], "geometric": []}
     for (pname, part), b in zip(parts, bounds):
         # One SVD per pair gives both measures (as tnconv.entanglement_entropy / geometric_measure).
         s = schmidt_values(A, part)
         p = s**2 / np.sum(s**2)
         nz = p[p > 0]
-        rows["kind"].append(kind)
-        rows["network"].append(desc)
         rows["partition"].append(pname)
         rows["bound"].append(int(b))
         rows["log_bound"].append(math.log(b))
         rows["entropy"].append(float(-np.sum(nz * np.log(nz))))
         rows["geometric"].append(float(1 - p[0]))
+    return rows
 
 
-def _fraction_of_bound(result: EntanglementBoundResult, kind: str) -> float:
+def add_rows(rows: dict[str, list[Any]], kind: str, network: str, measured: dict[str, list[Any]]) -> None:
+    """Append the :func:`measure` rows of one network to the :data:`COLUMNS` of a result, with its kind and name.
+
+    Parameters
+    ----------
+    rows : dict of lists
+        Keyed by :data:`COLUMNS`; extended in place.
+    kind, network : str
+        The kind of net (``random``) and its description, repeated on every row.
+    measured : dict of lists
+        From :func:`measure`.
+
+    Examples
+    --------
+    >>> rows = {k: [] for k in COLUMNS}
+    >>> add_rows(rows, "random", "net", {"partition": ["a"], "bound": [2], "log_bound": [0.69], "entropy": [0.5],
+    ...                                  "geometric": [0.3]})
+    >>> rows["kind"], rows["network"], rows["bound"]
+    (['random'], ['net'], [2])
+    """
+    n = len(measured["partition"])
+    rows["kind"] += [kind] * n
+    rows["network"] += [network] * n
+    for key in COLUMNS[2:]:
+        rows[key] += measured[key]
+
+
+def fraction_of_bound(result: Any, kind: str) -> float:
+    """Mean ``entropy / log(min cut)`` over the pairs of ``kind``.
+
+    Parameters
+    ----------
+    result : a claim-4 result
+        With lists ``kind``, ``entropy`` and ``log_bound``.
+    kind : str
+
+    Returns
+    -------
+    float
+        NaN when no pair of ``kind`` has a bound above 1.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> fraction_of_bound(SimpleNamespace(kind=["a", "a"], entropy=[0.5, 1.0], log_bound=[1.0, 4.0]), "a")
+    0.375
+    """
     vals = [s / c for k, s, c in zip(result.kind, result.entropy, result.log_bound) if k == kind and c > 0]
     return float(np.mean(vals)) if vals else float("nan")
+
+
+def bound_violations(result: Any) -> tuple[int, int]:
+    """How many pairs break ``entropy <= log C`` and how many ``geometric measure <= 1 - 1/C`` (to 1e-9).
+
+    Parameters
+    ----------
+    result : a claim-4 result
+        With lists ``entropy``, ``log_bound``, ``geometric`` and ``bound``.
+
+    Returns
+    -------
+    (int, int)
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> bound_violations(SimpleNamespace(entropy=[0.5, 0.8], log_bound=[0.69, 0.69], geometric=[0.4, 0.6],
+    ...                                  bound=[2, 2]))
+    (1, 1)
+    """
+    viol_s = sum(s > c + 1e-9 for s, c in zip(result.entropy, result.log_bound))
+    viol_g = sum(g > 1 - 1 / b + 1e-9 for g, b in zip(result.geometric, result.bound))
+    return int(viol_s), int(viol_g)
 
 
 def verdict(result: EntanglementBoundResult) -> str:
@@ -206,9 +301,8 @@ def verdict(result: EntanglementBoundResult) -> str:
         ``"SUPPORTED: ..."`` or ``"NOT SUPPORTED: ..."`` followed by one line per check, with the numbers.
     """
     r = result
-    viol_s = sum(s > c + 1e-9 for s, c in zip(r.entropy, r.log_bound))
-    viol_g = sum(g > 1 - 1 / b + 1e-9 for g, b in zip(r.geometric, r.bound))
-    fr, ft = _fraction_of_bound(r, "random"), _fraction_of_bound(r, "trained-like")
+    viol_s, viol_g = bound_violations(r)
+    fr, ft = fraction_of_bound(r, "random"), fraction_of_bound(r, "trained-like")
     ok = viol_s == 0 and viol_g == 0 and ft < fr
     return "\n".join([
         ("SUPPORTED" if ok else "NOT SUPPORTED") + ": entanglement is bounded by the min cut.",
@@ -240,22 +334,6 @@ def plot(result: EntanglementBoundResult, ax_or_path: Any = None) -> Any:
     TypeError
         An ``ax_or_path`` of another type.
     """
-    r = result
     fig, axes = figure_target(ax_or_path, n_panels=2)
-    xs = np.array(r.log_bound) / math.log(2)  # nats -> bits
-    rng = np.random.default_rng(0)
-    jitter = rng.uniform(-0.06, 0.06, size=xs.size)  # separate points that share a bound
-    grid = np.linspace(0, max(xs.max(), 1e-3) * 1.05, 50)
-    for k, (ax, key, label) in enumerate(zip(axes, ("entropy", "geometric"), ("entanglement entropy (bits)",
-                                                                               "geometric measure 1 - p1"))):
-        ys = np.array(getattr(r, key)) / (math.log(2) if key == "entropy" else 1.0)
-        for kind, color in zip(KINDS, ("C0", "C3")):
-            m = np.array([x == kind for x in r.kind])
-            ax.scatter(xs[m] + jitter[m], ys[m], s=12, alpha=0.7, color=color, label=kind)
-        ax.plot(grid, grid if key == "entropy" else 1 - 2.0**-grid, "k--", lw=1,
-                label="bound: log2 C" if key == "entropy" else "bound: 1 - 1/C")
-        ax.set_xlabel("log2(min cut)  (bits)")
-        ax.set_ylabel(label)
-        ax.legend(fontsize=7)
-        ax.set_title(f"N = {r.n_inputs}" if k == 0 else "geometric measure")
+    bound_scatter(axes, result, KINDS, ("C0", "C3"), bits=True, jitter=0.06, title=f"N = {result.n_inputs}")
     return finish_figure(fig, ax_or_path)

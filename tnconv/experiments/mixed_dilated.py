@@ -53,7 +53,8 @@ import numpy as np
 from ..exact import generic_schmidt_rank
 from ..models.convnet import ConvAC
 from ..trees import ModeTree, hybrid_trees
-from .common import blas_threads, check_size, figure_target, finish_figure
+from .common import blas_threads, check_size
+from .figures import figure_target, finish_figure, label_axes
 
 __all__ = ["WORKED_PART", "MixedDilatedResult", "dilated_as_convac", "plot", "run", "verdict", "worked_trees"]
 
@@ -264,12 +265,8 @@ def plot(result: MixedDilatedResult, ax_or_path: Any = None) -> Any:
         e = 2 / (1 + 2 ** (1 - k))
         ax.plot(xs, (xs / 2) ** e, ":", lw=1, label=f"(r/2)^{e:.2f}  (k={k})")
     ax.plot(xs, xs, "k--", lw=0.8, label="r (same width)")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log", base=2)
-    ax.set_xlabel("width r of the mixed net")
-    ax.set_ylabel("single-tree width needed")
-    ax.set_title("Near-quadratic width penalty")
-    ax.legend(fontsize=7)
+    label_axes(ax, xlabel="width r of the mixed net", ylabel="single-tree width needed",
+               title="Near-quadratic width penalty", log2="xy")
     if len(axes) > 1:
         ax = axes[0]
         x = np.arange(len(r.trees))
@@ -278,7 +275,5 @@ def plot(result: MixedDilatedResult, ax_or_path: Any = None) -> Any:
         ax.plot(x, [math.log2(v) for v in r.tiling_lower], "^", color="C2", label="tiling lower bound")
         ax.axhline(math.log2(r.mixed_rank), color="k", ls="--", lw=1, label=f"mixed net, width {r.mixed_width}")
         ax.set_xticks(x, r.trees, rotation=60, ha="right", fontsize=7)
-        ax.set_ylabel("log2 rank of [[A]]_I")
-        ax.set_title(f"N=16, I={{0,2,4,6,8,9,12,13}}, r={r.width}")
-        ax.legend(fontsize=7)
+        label_axes(ax, ylabel="log2 rank of [[A]]_I", title=f"N=16, I={{0,2,4,6,8,9,12,13}}, r={r.width}")
     return finish_figure(fig, ax_or_path)

@@ -41,7 +41,8 @@ from typing import Any, TypedDict
 from .. import partitions as P
 from ..exact import generic_schmidt_rank
 from ..models.convnet import deep
-from .common import check_size, figure_target, finish_figure, min_cut_log2
+from .common import check_size, min_cut_log2
+from .figures import HOLLOW, figure_target, finish_figure, label_axes
 
 __all__ = ["GEOMETRIES", "PoolingGeometryResult", "partition_family", "plot", "run", "verdict"]
 
@@ -245,7 +246,7 @@ def plot(result: PoolingGeometryResult, ax_or_path: Any = None) -> Any:
         # contiguous checkerboard and interleaved left/right coincide, and so do the other two: filled
         # small markers on solid lines over hollow large ones on dashed lines keep all four visible
         styles = {"contiguous": {"ls": "-", "ms": 5, "lw": 1.4}, "interleaved": {"ls": "--", "ms": 12, "lw": 2.4,
-                                                                                "mfc": "none", "mew": 1.6}}
+                                                                                **HOLLOW}}
         for geo in GEOMETRIES:
             for name, marker, colour in (("checkerboard", "o", "C0"), ("left_right", "s", "C1")):
                 ys = [row[r.partitions.index(name)] for row in r.log2_cut[geo]]
@@ -254,8 +255,6 @@ def plot(result: PoolingGeometryResult, ax_or_path: Any = None) -> Any:
                 ax.plot([side * side for side in r.sides], ys, marker=marker, color=colour,
                         zorder=3 if geo == "contiguous" else 2, label=f"{geo}: {name}", **styles.get(geo, {}))
         # log2 of the cut against the area, both linear: a straight line is a cut exponential in the area
-        ax.set_xlabel(f"pixels (images {r.sides[0]}x{r.sides[0]} to {r.sides[-1]}x{r.sides[-1]})")
-        ax.set_ylabel("log2 min cut")
-        ax.set_title("Favoured partitions scale exponentially")
-        ax.legend(fontsize=7)
+        label_axes(ax, xlabel=f"pixels (images {r.sides[0]}x{r.sides[0]} to {r.sides[-1]}x{r.sides[-1]})",
+                   ylabel="log2 min cut", title="Favoured partitions scale exponentially")
     return finish_figure(fig, ax_or_path)

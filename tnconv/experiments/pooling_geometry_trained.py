@@ -28,12 +28,20 @@ Examples
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, TypedDict
+from typing import Any
 
-import numpy as np
-
-from .common import TRAINED_SIZES, check_size, figure_target, finish_figure
-from .trained_common import GEOMETRIES, compare, mean_std, run_grid, train_point
+from .common import TRAINED_SIZES, check_size
+from .figures import figure_target, finish_figure, seed_bars
+from .trained_common import (
+    GEOMETRIES,
+    TrainedConfig,
+    check_line,
+    expected_checks,
+    run_grid,
+    seed_summary,
+    train_options,
+    train_point,
+)
 
 __all__ = ["CONFIG", "KINDS", "TASKS", "PoolingTrainedResult", "grid", "plot", "run", "verdict"]
 
@@ -47,18 +55,11 @@ PARAMETERIZATION = {"convac": "log", "relu_max": "signed"}
 EXPECTED = {"closedness": "square", "symmetry": "mirror"}
 
 
-class _Config(TypedDict):
+class _Config(TrainedConfig):
     kinds: list[str]
     side: int
     M: int
     width: int
-    n_train: int
-    n_test: int
-    seeds: int
-    epochs: int
-    batch_size: int
-    lr: float
-    backend: str
 
 
 CONFIG: dict[str, _Config] = {
@@ -95,8 +96,7 @@ def grid(size: str = "small", seed: int = 0, backend: str | None = None) -> list
     """
     cfg = CONFIG[check_size(size, TRAINED_SIZES)]
     levels = cfg["side"].bit_length() - 1
-    train = {"epochs": cfg["epochs"], "batch_size": cfg["batch_size"], "lr": cfg["lr"],
-             "backend": backend or cfg["backend"]}
+    train = train_options(cfg, backend)
     return [{"data": "blobs", "task": task, "side": cfg["side"], "M": cfg["M"], "n_train": cfg["n_train"],
              "n_test": cfg["n_test"], "data_seed": seed * 100 + t, "geometry": geo, "g": g, "kind": kind,
              "widths": [cfg["width"]] * levels, "n_outputs": 2, "seed": seed * 1000 + k,
@@ -148,34 +148,19 @@ def run(size: str = "small", seed: int = 0, executor: Any = None, backend: str |
     points = grid(size, seed, backend)
     outs = run_grid(train_point, points, executor)
     kinds = list(cfg["kinds"])
-    acc: dict[str, dict[str, dict[str, list[float]]]] = {k: {t: {g: [] for g in GEOMETRIES} for t in TASKS}
-                                                          for k in kinds}
-    tr: dict[str, dict[str, dict[str, list[float]]]] = {k: {t: {g: [] for g in GEOMETRIES} for t in TASKS}
-                                                         for k in kinds}
     params: dict[str, dict[str, int]] = {k: {} for k in kinds}
     for p, o in zip(points, outs):
-        acc[p["kind"]][p["task"]][p["geometry"]].append(o["test_accuracy"])
-        tr[p["kind"]][p["task"]][p["geometry"]].append(o["train_accuracy"])
         params[p["kind"]][p["geometry"]] = o["n_parameters"]
-    ms = {k: {t: {g: mean_std(acc[k][t][g]) for g in GEOMETRIES} for t in TASKS} for k in kinds}
     return PoolingTrainedResult(
         size=size, kinds=kinds, side=cfg["side"], n_train=cfg["n_train"], n_test=cfg["n_test"], epochs=cfg["epochs"],
-        seeds=cfg["seeds"], n_parameters=params, accuracy=acc, train_accuracy=tr,
-        mean={k: {t: {g: v[0] for g, v in d.items()} for t, d in x.items()} for k, x in ms.items()},
-        std={k: {t: {g: v[1] for g, v in d.items()} for t, d in x.items()} for k, x in ms.items()},
-        seconds=[o["seconds"] for o in outs])
+        seeds=cfg["seeds"], n_parameters=params, seconds=[o["seconds"] for o in outs],
+        **seed_summary(points, outs, ("kind", "task", "geometry"), (kinds, TASKS, GEOMETRIES)))
 
 
 def checks(result: PoolingTrainedResult) -> list[dict[str, Any]]:
     """One check per (net kind, task): the expected geometry's accuracy against the other's."""
-    out = []
-    for kind in result.kinds:
-        for task in TASKS:
-            win = EXPECTED[task]
-            lose = next(g for g in GEOMETRIES if g != win)
-            c = compare(result.accuracy[kind][task][win], result.accuracy[kind][task][lose])
-            out.append({"kind": kind, "task": task, "winner": win, "loser": lose, **c})
-    return out
+    return [{"kind": kind, **c} for kind in result.kinds
+            for c in expected_checks(result.accuracy[kind], EXPECTED, GEOMETRIES)]
 
 
 def format_table(result: PoolingTrainedResult) -> str:
@@ -205,9 +190,7 @@ def verdict(result: PoolingTrainedResult) -> str:
     lines = [("SUPPORTED" if ok else "NOT SUPPORTED")
              + f": pooling geometry decides which task a trained net fits ({result.side}x{result.side} blobs, "
              f"{result.n_train} training images, {result.seeds} seeds)."]
-    for c in cs:
-        lines.append(f"- {c['kind']}, {c['task']}: {c['winner']} - {c['loser']} = {c['gap']:+.3f} test accuracy, "
-                     f"spread (sum of stds) {c['spread']:.3f}: {c['wins']}.")
+    lines += [check_line(f"{c['kind']}, {c['task']}", c) for c in cs]
     return "\n".join(lines)
 
 
@@ -233,19 +216,9 @@ def plot(result: PoolingTrainedResult, ax_or_path: Any = None) -> Any:
         An ``ax_or_path`` of another type.
     """
     fig, axes = figure_target(ax_or_path, n_panels=len(result.kinds))
-    x = np.arange(len(TASKS))
     for ax, kind in zip(axes, result.kinds):
-        for k, (geo, color) in enumerate(zip(GEOMETRIES, ("C0", "C3"))):
-            m = [result.mean[kind][t][geo] for t in TASKS]
-            s = [result.std[kind][t][geo] for t in TASKS]
-            ax.bar(x + (k - 0.5) * 0.38, m, 0.38, yerr=s, capsize=4, color=color, label=f"{geo} pooling")
-            for t, task in enumerate(TASKS):
-                ax.scatter(np.full(result.seeds, t + (k - 0.5) * 0.38), result.accuracy[kind][task][geo],
-                           s=10, color="k", zorder=3)
-        ax.axhline(0.5, color="grey", lw=0.8, ls=":")
-        ax.set_xticks(x, TASKS)
-        ax.set_ylim(0.4, 1.0)
-        ax.set_ylabel("test accuracy")
-        ax.set_title(f"{kind} ({result.side}x{result.side}, {result.seeds} seeds)")
-        ax.legend(fontsize=7, loc="lower right")
+        seed_bars(ax, result.accuracy[kind], result.mean[kind], result.std[kind],
+                  [(geo, f"{geo} pooling", color) for geo, color in zip(GEOMETRIES, ("C0", "C3"))], chance=0.5,
+                  ylim=(0.4, 1.0), ylabel="test accuracy",
+                  title=f"{kind} ({result.side}x{result.side}, {result.seeds} seeds)", legend_loc="lower right")
     return finish_figure(fig, ax_or_path)

@@ -42,7 +42,8 @@ import numpy as np
 from .. import partitions as P
 from ..models.convnet import ConvNet
 from ..trees import ModeTree
-from .common import blas_threads, check_size, figure_target, finish_figure
+from .common import blas_threads, check_size
+from .figures import bar_offsets, figure_target, finish_figure, label_axes
 
 __all__ = ["OPERATORS", "RectifierResult", "draw", "grid_rank", "plot", "run", "verdict"]
 
@@ -212,13 +213,12 @@ def plot(result: RectifierResult, ax_or_path: Any = None) -> Any:
     fig, axes = figure_target(ax_or_path, n_panels=1, width=6.0)
     ax = axes[0]
     values = np.arange(0, r.max_rank + 1)
-    k = len(OPERATORS)
-    for j, g in enumerate(OPERATORS):
+    offsets, width = bar_offsets(len(OPERATORS))
+    for off, g in zip(offsets, OPERATORS):
         counts = np.array([sum(x == v for x in r.ranks[g]) for v in values]) / max(1, len(r.ranks[g]))
-        ax.bar(values + (j - (k - 1) / 2) * 0.8 / k, counts, width=0.8 / k, label=g)
-    ax.set_xlabel("rank of the odd/even matricization of the grid tensor")
-    ax.set_ylabel("fraction of random draws")
-    ax.set_title(f"N={r.n_inputs}, M=T={r.n_descriptors}, width {r.width}, {len(r.ranks['product'])} draws each")
+        ax.bar(values + off, counts, width=width, label=g)
     ax.set_xticks(values)
-    ax.legend()
+    label_axes(ax, xlabel="rank of the odd/even matricization of the grid tensor", ylabel="fraction of random draws",
+               title=f"N={r.n_inputs}, M=T={r.n_descriptors}, width {r.width}, {len(r.ranks['product'])} draws each",
+               legend="medium")
     return finish_figure(fig, ax_or_path)

@@ -12,18 +12,57 @@ import functools
 import math
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
 from ..models.convnet import ConvNet
 from ..trees import ModeTree
 
-__all__ = ["GEOMETRIES", "build_net", "compare", "dataset", "grid_tree", "mean_std", "mirror_tree", "pixel_features",
-           "run_grid", "train_point"]
+__all__ = ["GEOMETRIES", "TrainedConfig", "build_net", "check_line", "compare", "dataset", "expected_checks",
+           "grid_tree", "mean_std", "mean_std_table", "mirror_tree", "pixel_features", "run_grid", "seed_summary",
+           "seed_table", "train_options", "train_point"]
 
 #: Pooling geometries of the trained experiments: contiguous 2x2 windows, or mirror (interleaved) ones.
 GEOMETRIES = ("square", "mirror")
+
+
+class TrainedConfig(TypedDict):
+    """The keys every trained experiment's ``CONFIG[size]`` has: data split, seeds and training options."""
+
+    n_train: int
+    n_test: int
+    seeds: int
+    epochs: int
+    batch_size: int
+    lr: float
+    backend: str
+
+
+def train_options(cfg: TrainedConfig, backend: str | None, **extra: Any) -> dict[str, Any]:
+    """The ``train`` entry of a grid point: keyword arguments of :func:`tnconv.train.fit`.
+
+    Parameters
+    ----------
+    cfg : TrainedConfig
+        One size's configuration.
+    backend : {"jax", "torch"}, optional
+        Default: the configuration's.
+    **extra
+        More options (``parameterization``).
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> cfg = {"n_train": 10, "n_test": 10, "seeds": 1, "epochs": 3, "batch_size": 5, "lr": 0.1, "backend": "jax"}
+    >>> train_options(cfg, None, parameterization="log")
+    {'epochs': 3, 'batch_size': 5, 'lr': 0.1, 'backend': 'jax', 'parameterization': 'log'}
+    """
+    return {"epochs": cfg["epochs"], "batch_size": cfg["batch_size"], "lr": cfg["lr"],
+            "backend": backend or cfg["backend"], **extra}
 
 
 def pixel_features(X: np.ndarray, M: int, width: float = 0.5) -> np.ndarray:
@@ -153,3 +192,149 @@ def compare(winner: Sequence[float], loser: Sequence[float]) -> dict[str, Any]:
     ml, sl = mean_std(loser)
     gap, spread = mw - ml, sw + sl
     return {"gap": gap, "spread": spread, "wins": bool(gap > spread and math.isfinite(gap))}
+
+
+def seed_table(points: Sequence[Mapping[str, Any]], outs: Sequence[Mapping[str, Any]], keys: Sequence[str],
+               levels: Sequence[Sequence[str]], field: str) -> dict[str, Any]:
+    """The per-seed values of ``field``, nested by the grid-point ``keys``: ``table[p[k0]][p[k1]]... = [...]``.
+
+    Parameters
+    ----------
+    points, outs : sequences of mappings
+        The grid points and what training returned for each, in the same order.
+    keys : sequence of str
+        The point keys that nest the table, outermost first.
+    levels : sequence of sequences of str
+        The values of each key, in the order the table lists them.
+    field : str
+        The entry of each output to collect (``test_accuracy``).
+
+    Returns
+    -------
+    dict
+        Nested dicts, ``len(keys)`` deep, of lists in grid order.
+
+    Examples
+    --------
+    >>> pts = [{"task": "a", "seed": 0}, {"task": "b", "seed": 0}, {"task": "a", "seed": 1}]
+    >>> outs = [{"acc": 0.5}, {"acc": 0.9}, {"acc": 0.7}]
+    >>> seed_table(pts, outs, ["task"], [["a", "b"]], "acc")
+    {'a': [0.5, 0.7], 'b': [0.9]}
+    """
+    def empty(depth: int) -> Any:
+        return [] if depth == len(keys) else {v: empty(depth + 1) for v in levels[depth]}
+
+    table = empty(0)
+    for p, o in zip(points, outs):
+        cell = table
+        for k in keys:
+            cell = cell[p[k]]
+        cell.append(o[field])
+    return table
+
+
+def mean_std_table(table: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """:func:`mean_std` of every list of a :func:`seed_table`: two tables of the same nesting.
+
+    Parameters
+    ----------
+    table : nested dicts of lists of float
+
+    Returns
+    -------
+    (dict, dict)
+        The means and the standard deviations.
+
+    Examples
+    --------
+    >>> mean_std_table({"a": {"x": [1.0, 3.0]}, "b": {"x": [2.0]}})
+    ({'a': {'x': 2.0}, 'b': {'x': 2.0}}, {'a': {'x': 1.4142135623730951}, 'b': {'x': 0.0}})
+    """
+    means: dict[str, Any] = {}
+    stds: dict[str, Any] = {}
+    for k, v in table.items():
+        means[k], stds[k] = mean_std_table(v) if isinstance(v, Mapping) else mean_std(v)
+    return means, stds
+
+
+def seed_summary(points: Sequence[Mapping[str, Any]], outs: Sequence[Mapping[str, Any]], keys: Sequence[str],
+                 levels: Sequence[Sequence[str]]) -> dict[str, dict[str, Any]]:
+    """Test and train accuracy per seed (:func:`seed_table`), and the test accuracy's mean and std.
+
+    Parameters
+    ----------
+    points, outs, keys, levels
+        As :func:`seed_table`.
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``train_accuracy``, ``mean`` and ``std``: the fields of a trained result of those names.
+
+    Examples
+    --------
+    >>> pts = [{"task": "a"}, {"task": "a"}]
+    >>> outs = [{"test_accuracy": 0.5, "train_accuracy": 0.6}, {"test_accuracy": 0.7, "train_accuracy": 0.8}]
+    >>> s = seed_summary(pts, outs, ["task"], [["a"]])
+    >>> s["accuracy"], s["train_accuracy"], round(s["mean"]["a"], 3)
+    ({'a': [0.5, 0.7]}, {'a': [0.6, 0.8]}, 0.6)
+    """
+    acc = seed_table(points, outs, keys, levels, "test_accuracy")
+    mean, std = mean_std_table(acc)
+    return {"accuracy": acc, "train_accuracy": seed_table(points, outs, keys, levels, "train_accuracy"),
+            "mean": mean, "std": std}
+
+
+def expected_checks(accuracy: Mapping[str, Mapping[str, Sequence[float]]], expected: Mapping[str, str],
+                    options: Sequence[str]) -> list[dict[str, Any]]:
+    """One :func:`compare` per task: the option the theory expects to win against the other one.
+
+    Parameters
+    ----------
+    accuracy : mapping
+        ``accuracy[task][option]``: per-seed test accuracy.
+    expected : mapping
+        The winning option of each task, in the order of the checks.
+    options : sequence of str
+        The two options.
+
+    Returns
+    -------
+    list of dict
+        ``task``, ``winner``, ``loser`` and the entries of :func:`compare`.
+
+    Examples
+    --------
+    >>> acc = {"t": {"a": [0.9, 0.8], "b": [0.5, 0.6]}}
+    >>> [(c["winner"], c["loser"], c["wins"]) for c in expected_checks(acc, {"t": "a"}, ["a", "b"])]
+    [('a', 'b', True)]
+    """
+    out = []
+    for task, win in expected.items():
+        lose = next(g for g in options if g != win)
+        out.append({"task": task, "winner": win, "loser": lose,
+                    **compare(accuracy[task][win], accuracy[task][lose])})
+    return out
+
+
+def check_line(label: str, check: Mapping[str, Any]) -> str:
+    """The verdict line of an :func:`expected_checks` entry: the gap, the spread and whether it wins.
+
+    Parameters
+    ----------
+    label : str
+        What the check is about (the task).
+    check : mapping
+        From :func:`expected_checks`.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> check_line("t", {"winner": "a", "loser": "b", "gap": 0.3, "spread": 0.1, "wins": True})
+    '- t: a - b = +0.300 test accuracy, spread (sum of stds) 0.100: True.'
+    """
+    return (f"- {label}: {check['winner']} - {check['loser']} = {check['gap']:+.3f} test accuracy, "
+            f"spread (sum of stds) {check['spread']:.3f}: {check['wins']}.")

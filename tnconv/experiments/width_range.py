@@ -39,7 +39,8 @@ from typing import Any
 
 from ..models.convnet import ConvAC
 from ..trees import ModeTree
-from .common import check_size, figure_target, finish_figure, min_cut_log2
+from .common import check_size, min_cut_log2
+from .figures import figure_target, finish_figure, label_axes
 from .width_search import (
     Allocation,
     allocate_widths,
@@ -203,16 +204,13 @@ def plot(result: WidthRangeResult, ax_or_path: Any = None) -> Any:
     ax = axes[0]
     for name, ys in r.log2_cut.items():
         ax.plot(r.block_sizes, ys, "o-", label=f"{name} {r.profiles[name]} ({r.profile_parameters[name]} params)")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("size of the block I = 0..2^l-1 (interaction range)")
-    ax.set_ylabel("log2 min-cut bound")
-    ax.set_title(f"Widths vs interaction range (N={r.n_inputs}, M={r.n_descriptors})")
-    ax.legend(fontsize=7)
+    label_axes(ax, xlabel="size of the block I = 0..2^l-1 (interaction range)", ylabel="log2 min-cut bound",
+               title=f"Widths vs interaction range (N={r.n_inputs}, M={r.n_descriptors})", log2="x")
     if len(axes) > 1:
         ax = axes[1]
         names = list(r.alloc_objective)
         ax.bar(range(len(names)), [r.alloc_objective[k] for k in names], color=["C0", "C1", "C2", "C3"][: len(names)])
         ax.set_xticks(range(len(names)), [f"{k}\n{r.alloc_profiles[k]}" for k in names], fontsize=7)
-        ax.set_ylabel("min over targets of log2 min cut")
-        ax.set_title(f"allocate_widths, N={r.alloc_n_inputs}, budget {r.alloc_budget}")
+        label_axes(ax, ylabel="min over targets of log2 min cut",
+                   title=f"allocate_widths, N={r.alloc_n_inputs}, budget {r.alloc_budget}", legend=None)
     return finish_figure(fig, ax_or_path)

@@ -32,12 +32,19 @@ Examples
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, TypedDict
+from typing import Any
 
-import numpy as np
-
-from .common import TRAINED_SIZES, check_size, figure_target, finish_figure
-from .trained_common import compare, mean_std, run_grid, train_point
+from .common import TRAINED_SIZES, check_size
+from .figures import figure_target, finish_figure, seed_bars
+from .trained_common import (
+    TrainedConfig,
+    check_line,
+    expected_checks,
+    run_grid,
+    seed_summary,
+    train_options,
+    train_point,
+)
 
 __all__ = ["CONFIG", "PROFILES", "TASKS", "WidthTrainedResult", "grid", "n_parameters", "plot", "profiles", "run",
            "verdict"]
@@ -123,7 +130,7 @@ def profiles(side: int, M: int, wide: int, narrow: int, shared: bool = False) ->
     return {"wide_base": base, "wide_tip": tip}
 
 
-class _Config(TypedDict):
+class _Config(TrainedConfig):
     shared: bool
     parameterization: str
     feature_width: float
@@ -132,13 +139,6 @@ class _Config(TypedDict):
     M: int
     wide: int
     narrow: int
-    n_train: int
-    n_test: int
-    seeds: int
-    epochs: int
-    batch_size: int
-    lr: float
-    backend: str
 
 
 CONFIG: dict[str, _Config] = {
@@ -179,8 +179,7 @@ def grid(size: str = "small", seed: int = 0, backend: str | None = None) -> list
     """
     cfg = CONFIG[check_size(size, TRAINED_SIZES)]
     prof = profiles(cfg["canvas"], cfg["M"], cfg["wide"], cfg["narrow"], cfg["shared"])
-    train = {"epochs": cfg["epochs"], "batch_size": cfg["batch_size"], "lr": cfg["lr"],
-             "backend": backend or cfg["backend"], "parameterization": cfg["parameterization"]}
+    train = train_options(cfg, backend, parameterization=cfg["parameterization"])
     return [{"data": "digits", "task": task, "side": cfg["canvas"], "digit_size": cfg["digit_size"], "M": cfg["M"],
              "feature_width": cfg["feature_width"],
              "n_train": cfg["n_train"],
@@ -231,20 +230,13 @@ def run(size: str = "small", seed: int = 0, executor: Any = None, backend: str |
     cfg = CONFIG[check_size(size, TRAINED_SIZES)]
     points = grid(size, seed, backend)
     outs = run_grid(train_point, points, executor)
-    acc: dict[str, dict[str, list[float]]] = {t: {p: [] for p in PROFILES} for t in TASKS}
-    tr: dict[str, dict[str, list[float]]] = {t: {p: [] for p in PROFILES} for t in TASKS}
     widths, params = {}, {}
     for p, o in zip(points, outs):
-        acc[p["task"]][p["profile"]].append(o["test_accuracy"])
-        tr[p["task"]][p["profile"]].append(o["train_accuracy"])
         widths[p["profile"]], params[p["profile"]] = list(p["widths"]), o["n_parameters"]
-    ms = {t: {p: mean_std(acc[t][p]) for p in PROFILES} for t in TASKS}
     return WidthTrainedResult(
         size=size, canvas=cfg["canvas"], n_train=cfg["n_train"], n_test=cfg["n_test"], epochs=cfg["epochs"],
-        seeds=cfg["seeds"], widths=widths, n_parameters=params, accuracy=acc, train_accuracy=tr,
-        mean={t: {p: v[0] for p, v in d.items()} for t, d in ms.items()},
-        std={t: {p: v[1] for p, v in d.items()} for t, d in ms.items()},
-        seconds=[o["seconds"] for o in outs])
+        seeds=cfg["seeds"], widths=widths, n_parameters=params, seconds=[o["seconds"] for o in outs],
+        **seed_summary(points, outs, ("task", "profile"), (TASKS, PROFILES)))
 
 
 def format_table(result: WidthTrainedResult) -> str:
@@ -272,19 +264,13 @@ def verdict(result: WidthTrainedResult) -> str:
     """
     pb, pt = result.n_parameters["wide_base"], result.n_parameters["wide_tip"]
     equal = abs(pt / pb - 1) <= TOLERANCE
-    cs = []
-    for task in TASKS:
-        win = EXPECTED[task]
-        lose = next(p for p in PROFILES if p != win)
-        cs.append((task, win, lose, compare(result.accuracy[task][win], result.accuracy[task][lose])))
-    ok = equal and all(c["wins"] for *_, c in cs)
+    cs = expected_checks(result.accuracy, EXPECTED, PROFILES)
+    ok = equal and all(c["wins"] for c in cs)
     lines = [("SUPPORTED" if ok else "NOT SUPPORTED")
              + f": layer widths should follow the task's interaction range ({result.canvas}x{result.canvas} canvas, "
              f"{result.n_train} training images, {result.seeds} seeds)."]
     lines.append(f"- parameters: wide-base {pb}, wide-tip {pt}, within 5%: {equal}.")
-    for task, win, lose, c in cs:
-        lines.append(f"- {task}: {win} - {lose} = {c['gap']:+.3f} test accuracy, spread (sum of stds) "
-                     f"{c['spread']:.3f}: {c['wins']}.")
+    lines += [check_line(c["task"], c) for c in cs]
     return "\n".join(lines)
 
 
@@ -310,20 +296,9 @@ def plot(result: WidthTrainedResult, ax_or_path: Any = None) -> Any:
         An ``ax_or_path`` of another type.
     """
     fig, axes = figure_target(ax_or_path, n_panels=1, width=6.0)
-    ax = axes[0]
-    x = np.arange(len(TASKS))
-    for k, (prof, color) in enumerate(zip(PROFILES, ("C2", "C1"))):
-        m = [result.mean[t][prof] for t in TASKS]
-        s = [result.std[t][prof] for t in TASKS]
-        label = f"{prof} {result.widths[prof]} ({result.n_parameters[prof]} params)"
-        ax.bar(x + (k - 0.5) * 0.38, m, 0.38, yerr=s, capsize=4, color=color, label=label)
-        for t, task in enumerate(TASKS):
-            ax.scatter(np.full(result.seeds, t + (k - 0.5) * 0.38), result.accuracy[task][prof], s=10, color="k",
-                       zorder=3)
-    ax.axhline(0.1, color="grey", lw=0.8, ls=":")
-    ax.set_xticks(x, TASKS)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("test accuracy (10 classes)")
-    ax.set_title(f"digits on a {result.canvas}x{result.canvas} canvas, {result.seeds} seeds")
-    ax.legend(fontsize=7, loc="upper left")
+    bars = [(prof, f"{prof} {result.widths[prof]} ({result.n_parameters[prof]} params)", color)
+            for prof, color in zip(PROFILES, ("C2", "C1"))]
+    seed_bars(axes[0], result.accuracy, result.mean, result.std, bars, chance=1 / N_CLASSES, ylim=(0, 1),
+              ylabel="test accuracy (10 classes)", legend_loc="upper left",
+              title=f"digits on a {result.canvas}x{result.canvas} canvas, {result.seeds} seeds")
     return finish_figure(fig, ax_or_path)
