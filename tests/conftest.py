@@ -1,3 +1,4 @@
+import multiprocessing
 import os
 
 import numpy as np
@@ -45,3 +46,12 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _nothing_left_running():
+    """Every test module leaves no child process running (pools, clusters, workers are shut down)."""
+    before = {p.pid for p in multiprocessing.active_children()}
+    yield
+    left = [p for p in multiprocessing.active_children() if p.pid not in before]
+    assert not left, f"child processes left running: {left}"

@@ -53,14 +53,6 @@ GRID = [(k, k / 3 - 5.0) for k in range(57)]
 SPAWN = multiprocessing.get_context("spawn")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _nothing_left_running():
-    before = {p.pid for p in multiprocessing.active_children()}
-    yield
-    left = [p for p in multiprocessing.active_children() if p.pid not in before]
-    assert not left, f"child processes left running: {left}"
-
-
 @pytest.fixture(scope="module")
 def threads():
     with ThreadPoolExecutor(2) as pool:

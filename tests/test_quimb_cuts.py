@@ -23,14 +23,6 @@ qtn = pytest.importorskip("quimb.tensor")
 pytestmark = pytest.mark.filterwarnings("ignore:Port .* is already in use:UserWarning")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _nothing_left_running():
-    before = {p.pid for p in multiprocessing.active_children()}
-    yield
-    left = [p for p in multiprocessing.active_children() if p.pid not in before]
-    assert not left, f"child processes left running: {left}"
-
-
 def dense(tn):
     return tn.contract()
 

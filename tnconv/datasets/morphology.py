@@ -40,34 +40,34 @@ def disk(radius: int) -> np.ndarray:
     return np.stack([dy[keep], dx[keep]], axis=1)
 
 
-def _shifted(padded: np.ndarray, dy: int, dx: int, pad: int, h: int, w: int) -> np.ndarray:
-    return padded[:, pad + dy: pad + dy + h, pad + dx: pad + dx + w]
+def _combine_shifts(images: np.ndarray, offsets: np.ndarray, sign: int, outside: bool, any_of: bool) -> np.ndarray:
+    """OR (``any_of``) or AND of the batch shifted by ``sign * o`` for every offset ``o``; pixels outside
+    the image read as ``outside``."""
+    b = np.asarray(images, dtype=bool)
+    pad = int(np.abs(offsets).max()) if len(offsets) else 0
+    _, h, w = b.shape
+    padded = np.pad(b, ((0, 0), (pad, pad), (pad, pad)), constant_values=outside)
+    out = np.zeros_like(b) if any_of else np.ones_like(b)
+    for dy, dx in offsets:
+        y0, x0 = pad + sign * int(dy), pad + sign * int(dx)
+        shifted = padded[:, y0: y0 + h, x0: x0 + w]
+        if any_of:
+            out |= shifted
+        else:
+            out &= shifted
+    return out
 
 
 def dilate(images: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Dilation of a boolean batch ``(n, h, w)``: pixel ``p`` is set if ``p - o`` is set for some offset
     ``o`` (background outside the image). The disk is symmetric, so ``p + o`` gives the same result."""
-    b = np.asarray(images, dtype=bool)
-    pad = int(np.abs(offsets).max()) if len(offsets) else 0
-    _, h, w = b.shape
-    padded = np.pad(b, ((0, 0), (pad, pad), (pad, pad)), constant_values=False)
-    out = np.zeros_like(b)
-    for dy, dx in offsets:
-        out |= _shifted(padded, -int(dy), -int(dx), pad, h, w)
-    return out
+    return _combine_shifts(images, offsets, -1, outside=False, any_of=True)
 
 
 def erode(images: np.ndarray, offsets: np.ndarray, outside: bool = False) -> np.ndarray:
     """Erosion of a boolean batch: pixel ``p`` stays set if ``p + o`` is set for every offset ``o``.
     Pixels outside the image count as ``outside``."""
-    b = np.asarray(images, dtype=bool)
-    pad = int(np.abs(offsets).max()) if len(offsets) else 0
-    _, h, w = b.shape
-    padded = np.pad(b, ((0, 0), (pad, pad), (pad, pad)), constant_values=outside)
-    out = np.ones_like(b)
-    for dy, dx in offsets:
-        out &= _shifted(padded, int(dy), int(dx), pad, h, w)
-    return out
+    return _combine_shifts(images, offsets, 1, outside=outside, any_of=False)
 
 
 def closing(images: np.ndarray, radius: int) -> np.ndarray:
