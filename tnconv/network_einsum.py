@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
-import numpy as np
-
 from ._core.symbols import einsum_symbols, symbol
+from .models.checks import as_array
 
 __all__ = ["EinsumForm"]
 
@@ -87,6 +86,7 @@ class EinsumForm:
 
         Examples
         --------
+        >>> import numpy as np
         >>> from tnconv import TensorNetwork
         >>> tn = TensorNetwork.from_einsum("ab,bc->ac", [(2, 3), (3, 2)], [np.ones((2, 3)), np.ones((3, 2))])
         >>> [op.shape for op in tn.operands(np.ones((5, 2, 2)))]
@@ -96,10 +96,7 @@ class EinsumForm:
         ops = list(self.arrays)
         if features is not None:
             if not hasattr(features, "shape"):
-                try:
-                    features = np.asarray(features)
-                except (ValueError, TypeError) as exc:
-                    raise ValueError(f"features are not a rectangular array: {exc}") from None
+                features, _ = as_array(features)
                 if features.dtype.kind not in "fiu":
                     raise TypeError(f"features have dtype {features.dtype}; expected real numbers")
             self.check_feature_shape(features)
@@ -122,6 +119,7 @@ class EinsumForm:
 
         Examples
         --------
+        >>> import numpy as np
         >>> from tnconv import TensorNetwork
         >>> tn = TensorNetwork.from_einsum("ab,bc->ac", [(2, 3), (3, 4)])
         >>> tn.check_feature_shape(np.ones((5, 2, 2)))
