@@ -6,6 +6,11 @@ the open legs, is a **hyperedge**: a copy (delta) tensor, which is how product p
 ConvAC. Hyperedges stay explicit so that min cuts can charge a copy tensor of dimension ``r`` once, and
 so that exports to opt_einsum, cotengra and quimb never infer open legs by counting.
 
+The class is assembled from one module per concept: the constructor's checks
+(:mod:`tnconv.network_check`), the structural queries it inherits (:mod:`tnconv.network_structure`),
+the einsum form it inherits (:mod:`tnconv.network_einsum`), imports and exports
+(:mod:`tnconv.network_io`) and the model compiler (:mod:`tnconv.network_compile`).
+
 References
 ----------
 .. [1] Y. Levine, D. Yakira, N. Cohen, A. Shashua, ICLR 2018, arXiv:1704.01552 (ConvACs as tensor
@@ -14,22 +19,22 @@ References
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
-from ._core.symbols import einsum_symbols, symbol
-from ._core.validate import MAX_DIMENSION, check_arrays, check_dimension, check_inds, check_labels
+from ._core.validate import MAX_DIMENSION, check_arrays, check_dimension, check_inds
 from .models.protocol import hook, install_compiler
+from .network_check import check_index_info, check_names, check_open_inds, check_sizes, check_tree
 from .network_compile import compile_parts
+from .network_einsum import EinsumForm
 from .network_io import einsum_parts, quimb_network, quimb_parts, string_labels
+from .network_structure import NetworkStructure
 from .trees import ModeTree
 
 __all__ = ["MAX_DIMENSION", "TensorNetwork", "check_dimension"]
 
-class TensorNetwork:
+
+class TensorNetwork(NetworkStructure, EinsumForm):
     """A tensor network with explicit open legs and hyperedges.
 
     Parameters
@@ -87,50 +92,11 @@ class TensorNetwork:
         self.inds = check_inds(inds)
         n = len(self.inds)
         self.arrays = check_arrays(arrays, n)
-        if size_dict is not None and not isinstance(size_dict, Mapping):
-            raise TypeError(f"size_dict must be a dict {{index: dimension}}, got {type(size_dict).__name__}")
-        sizes: dict[Hashable, int] = {
-            i: check_dimension(d, f"the dimension of index {i!r} in size_dict") for i, d in (size_dict or {}).items()
-        }
-        for k, (arr, ix) in enumerate(zip(self.arrays, self.inds)):
-            if arr is None:
-                continue
-            shape = tuple(arr.shape)
-            if len(shape) != len(ix):
-                raise ValueError(f"tensor {k} has {len(shape)} axes (shape {shape}) but {len(ix)} indices {ix}")
-            for i, d in zip(ix, shape):
-                d = check_dimension(d, f"axis {i!r} of tensor {k}")
-                if sizes.setdefault(i, d) != d:
-                    raise ValueError(f"index {i!r} has dimension {sizes[i]} elsewhere but {d} on tensor {k}")
-        missing = [i for i in dict.fromkeys(i for ix in self.inds for i in ix) if i not in sizes]
-        if missing:
-            raise ValueError(f"no dimension known for indices {[*missing[:5]]}; pass size_dict")
-        self.size_dict = sizes
-        self.open_inds = check_labels(open_inds, "open_inds")
-        dup = [i for i, c in Counter(self.open_inds).items() if c > 1]
-        if dup:
-            raise ValueError(f"open index {dup[0]!r} is listed twice")
-        carried = {i for ix in self.inds for i in ix}
-        lost = [i for i in self.open_inds if i not in carried]
-        if lost:
-            raise ValueError(f"open indices {lost[:5]} are on no tensor")
-        if names is None:
-            self.names = [f"T{k}" for k in range(n)]
-        else:
-            if isinstance(names, str) or not isinstance(names, Iterable):
-                raise TypeError(f"names must be a sequence of {n} strings, got {names!r}")
-            self.names = [str(x) for x in names]
-            if len(self.names) != n:
-                raise ValueError(f"{len(self.names)} names for {n} tensors")
-        if index_info is not None and not isinstance(index_info, Mapping):
-            raise TypeError(f"index_info must be a dict {{index: description}}, got {type(index_info).__name__}")
-        self.index_info = dict(index_info or {})
-        if tree is not None and not isinstance(tree, ModeTree):
-            raise TypeError(f"tree must be a ModeTree or None, got {type(tree).__name__}")
-        self.tree = tree
-        self.tensor_nodes = list(tensor_nodes) if tensor_nodes is not None else None
-        if self.tensor_nodes is not None and len(self.tensor_nodes) != n:
-            raise ValueError(f"{len(self.tensor_nodes)} tensor_nodes for {n} tensors")
+        self.size_dict = check_sizes(self.arrays, self.inds, size_dict)
+        self.open_inds = check_open_inds(open_inds, self.inds)
+        self.names = check_names(names, n)
+        self.index_info = check_index_info(index_info)
+        self.tree, self.tensor_nodes = check_tree(tree, tensor_nodes, n)
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -320,6 +286,7 @@ class TensorNetwork:
 
         Examples
         --------
+        >>> import numpy as np
         >>> tn = TensorNetwork.from_einsum("ab,bc->ac", [(2, 3), (3, 4)], [np.ones((2, 3)), np.ones((3, 4))])
         >>> q = tn.to_quimb()
         >>> q.num_tensors, sorted(q.ind_size(i) for i in q.outer_inds())
@@ -327,222 +294,6 @@ class TensorNetwork:
         """
         self._require_arrays("to_quimb")
         return quimb_network(self.arrays, self.inds, self.names, self.string_labels())
-
-    # ------------------------------------------------------------------ structure
-    @property
-    def open_legs(self) -> tuple[Hashable, ...]:
-        """The open indices, one per input position, in order (the same tuple as ``open_inds``)."""
-        return self.open_inds
-
-    @property
-    def n_tensors(self) -> int:
-        """The number of tensors (weights and copy tensors alike)."""
-        return len(self.inds)
-
-    @property
-    def shapes(self) -> list[tuple[int, ...]]:
-        """The shape of every tensor, in tensor order."""
-        return [tuple(self.size_dict[i] for i in ix) for ix in self.inds]
-
-    def index_members(self) -> dict[Hashable, list[int]]:
-        """``{index: [tensor positions carrying it]}``.
-
-        Examples
-        --------
-        >>> tn = TensorNetwork.from_einsum("ab,bc->ac", [(2, 3), (3, 4)])
-        >>> tn.index_members()
-        {'a': [0], 'b': [0, 1], 'c': [1]}
-        """
-        members: dict[Hashable, list[int]] = defaultdict(list)
-        for k, ix in enumerate(self.inds):
-            for i in ix:
-                members[i].append(k)
-        return dict(members)
-
-    def links(self) -> tuple[list[tuple[int, int, tuple[Hashable, ...]]], list[tuple[Hashable, np.ndarray]]]:
-        """The network as a graph for cuts: bonds and copy tensors over numbered vertices.
-
-        Vertices are the tensors ``0..T-1`` and the open legs ``T..T+P-1``. Indices of dimension 1 are
-        left out (cutting them is free). An index with two ends is a bond (parallel bonds between the same
-        two vertices are merged into one entry listing their indices); one with three or more ends is a
-        copy tensor (hyperedge).
-
-        Returns
-        -------
-        bonds : list of ``(u, v, indices)`` with ``u < v``
-        copies : list of ``(index, member vertices)``
-
-        Examples
-        --------
-        >>> tn = TensorNetwork.from_einsum("ab,bc,bd->acd", [(2, 3), (3, 2), (3, 2)])
-        >>> tn.links()[0], [(i, m.tolist()) for i, m in tn.links()[1]]
-        ([(0, 3, ('a',)), (1, 4, ('c',)), (2, 5, ('d',))], [('b', [0, 1, 2])])
-        """
-        T = self.n_tensors
-        opens = {i: T + p for p, i in enumerate(self.open_inds)}
-        pairs: dict[tuple[int, int], list[Hashable]] = defaultdict(list)
-        copies: list[tuple[Hashable, np.ndarray]] = []
-        for i, ms in self.index_members().items():
-            if self.size_dict[i] == 1:
-                continue
-            ends = list(ms) + ([opens[i]] if i in opens else [])
-            if len(ends) == 2:
-                u, v = sorted(ends)
-                pairs[(u, v)].append(i)
-            elif len(ends) >= 3:
-                copies.append((i, np.array(ends, dtype=np.int64)))
-        return [(u, v, tuple(ix)) for (u, v), ix in pairs.items()], copies
-
-    @property
-    def hyperedges(self) -> list[Hashable]:
-        """Indices that act as copy tensors: on 3+ tensors, or on 2+ tensors and open."""
-        opens = set(self.open_inds)
-        return [i for i, m in self.index_members().items() if len(m) + (i in opens) >= 3]
-
-    @property
-    def graph(self) -> Any:
-        """A ``networkx.Graph`` view: tensors, copy tensors and open legs as nodes.
-
-        Node keys: ``("tensor", k)``, ``("copy", index)`` for hyperedges, ``("open", position)`` for open
-        legs. Each edge has ``dim`` (the bond dimension, the product when tensors share several indices)
-        and ``inds``. Node attributes: ``kind`` and ``label``.
-        """
-        import networkx as nx
-
-        G = nx.Graph()
-        for k, name in enumerate(self.names):
-            G.add_node(("tensor", k), kind="tensor", label=name)
-        hyper = set(self.hyperedges)
-        open_pos = {i: p for p, i in enumerate(self.open_inds)}
-        for i, members in self.index_members().items():
-            d = self.size_dict[i]
-            if i in hyper:
-                c = ("copy", i)
-                G.add_node(c, kind="copy", label=self.index_info.get(i, f"copy tensor {i}"), dim=d)
-                ends = [("tensor", k) for k in members] + ([("open", open_pos[i])] if i in open_pos else [])
-                for e in ends:
-                    if e[0] == "open":
-                        G.add_node(e, kind="open", label=f"input {e[1]}")
-                    G.add_edge(c, e, dim=d, inds=[i])
-                continue
-            ends = [("tensor", k) for k in members]
-            if i in open_pos:
-                ends.append(("open", open_pos[i]))
-                G.add_node(ends[-1], kind="open", label=f"input {open_pos[i]}")
-            if len(ends) == 2:
-                u, v = ends
-                if G.has_edge(u, v):
-                    G[u][v]["dim"] *= d
-                    G[u][v]["inds"].append(i)
-                else:
-                    G.add_edge(u, v, dim=d, inds=[i])
-        return G
-
-    # ------------------------------------------------------------------ einsum export
-    def symbols(self) -> dict[Hashable, str]:
-        """A map from index labels to single einsum symbols (``opt_einsum.get_symbol``).
-
-        Examples
-        --------
-        >>> tn = TensorNetwork.from_einsum("ab,bc->ac", [(2, 3), (3, 4)])
-        >>> sorted(tn.symbols().items())
-        [('a', 'a'), ('b', 'b'), ('c', 'c')]
-        """
-        return einsum_symbols(self.inds)
-
-    def equation(self, features: bool = False) -> str:
-        """The einsum equation; with ``features=True`` one ``(batch, M)`` operand per open leg is
-        appended and the output is the batch index alone (the network's forward pass).
-
-        Parameters
-        ----------
-        features : bool
-
-        Returns
-        -------
-        str
-
-        Examples
-        --------
-        >>> tn = TensorNetwork.from_einsum("ab,bc->ac", [(2, 3), (3, 4)])
-        >>> tn.equation()
-        'ab,bc->ac'
-        >>> tn.equation(features=True)
-        'ab,bc,da,dc->d'
-        """
-        sym = self.symbols()
-        terms = ["".join(sym[i] for i in ix) for ix in self.inds]
-        if not features:
-            return ",".join(terms) + "->" + "".join(sym[i] for i in self.open_inds)
-        b = symbol(len(sym))
-        terms += [b + sym[i] for i in self.open_inds]
-        return ",".join(terms) + "->" + b
-
-    def operands(self, features: Any = None) -> list[Any]:
-        """The arrays in equation order; with ``features`` of shape ``(batch, n_open, M)`` the feature
-        slices are appended.
-
-        Parameters
-        ----------
-        features : array (batch, n_open, M), optional
-
-        Returns
-        -------
-        list of array
-
-        Examples
-        --------
-        >>> tn = TensorNetwork.from_einsum("ab,bc->ac", [(2, 3), (3, 2)], [np.ones((2, 3)), np.ones((3, 2))])
-        >>> [op.shape for op in tn.operands(np.ones((5, 2, 2)))]
-        [(2, 3), (3, 2), (5, 2), (5, 2)]
-        """
-        self._require_arrays("operands")
-        ops = list(self.arrays)
-        if features is not None:
-            if not hasattr(features, "shape"):
-                try:
-                    features = np.asarray(features)
-                except (ValueError, TypeError) as exc:
-                    raise ValueError(f"features are not a rectangular array: {exc}") from None
-                if features.dtype.kind not in "fiu":
-                    raise TypeError(f"features have dtype {features.dtype}; expected real numbers")
-            self.check_feature_shape(features)
-            ops += [features[:, p, :] for p in range(len(self.open_inds))]
-        return ops
-
-    def check_feature_shape(self, features: Any) -> None:
-        """Check that ``features`` is ``(batch, n_open, M)`` with ``M`` matching every open leg.
-
-        Parameters
-        ----------
-        features : array
-
-        Raises
-        ------
-        TypeError
-            Features that are not an array.
-        ValueError
-            Naming the shape, or the open leg whose dimension differs.
-
-        Examples
-        --------
-        >>> tn = TensorNetwork.from_einsum("ab,bc->ac", [(2, 3), (3, 4)])
-        >>> tn.check_feature_shape(np.ones((5, 2, 2)))
-        Traceback (most recent call last):
-            ...
-        ValueError: ...
-        """
-        n = len(self.open_inds)
-        if not hasattr(features, "shape") or not hasattr(features, "ndim"):
-            raise TypeError(f"features must be an array of shape (batch, {n}, M), got {type(features).__name__}")
-        if features.ndim != 3 or features.shape[1] != n:
-            raise ValueError(f"features have shape {tuple(features.shape)}; expected (batch, {n} open legs, M)")
-        for p, i in enumerate(self.open_inds):
-            if features.shape[2] != self.size_dict[i]:
-                raise ValueError(
-                    f"features have {features.shape[2]} descriptors but open leg {p} ({i!r}) has dimension "
-                    f"{self.size_dict[i]}"
-                )
 
     def contract(self, features: Any = None, optimize: Any = None, backend: str | None = None,
                  executor: str = "auto", memory_limit: Any = None, max_bytes: float | None = None) -> Any:
@@ -596,10 +347,6 @@ class TensorNetwork:
         # The executor lives in the contraction layer, right of this one; it installs itself as a hook.
         return hook("contract")(self, features=features, optimize=optimize, backend=backend, executor=executor,
                                 memory_limit=memory_limit, max_bytes=max_bytes)
-
-    def _require_arrays(self, what: str) -> None:
-        if any(a is None for a in self.arrays):
-            raise ValueError(f"{what} needs arrays, but this network is shape-only (built without arrays)")
 
     def __repr__(self) -> str:
         return (

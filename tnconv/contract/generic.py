@@ -284,39 +284,55 @@ def contract_network(tn: Any, features: Any = None, optimize: Any = None, backen
         raise ValueError(f"unknown executor {executor!r}; choose from {EXECUTORS}")
     memory_limit = _check_memory_limit(memory_limit)
     be = resolve_backend(backend, features)
-    arrays = _device_arrays(tn, be)
-    batch = 1
-    if features is not None:
-        features = _check_features(tn, features, be.xp)
-        batch = int(features.shape[0])
-        arrays = arrays + [features[:, p, :] for p in range(len(tn.open_inds))]
-    opt, path = resolve_optimizer(tn, optimize, features is not None, batch)
-    inputs, output, sizes = network_inputs(tn, features is not None, batch)
+    arrays, features = _operands(tn, features, be)
+    with_features = features is not None
+    batch = int(features.shape[0]) if with_features else 1
+    # 1. The path: read off the tree, given, or searched (deterministic searches are cached).
+    opt, path = resolve_optimizer(tn, optimize, with_features, batch)
+    inputs, output, sizes = network_inputs(tn, with_features, batch)
+    shapes = [tuple(a.shape) for a in arrays]
     prog = None
     if path is None:
-        path, largest = _searched_path(tn, opt, features is not None, batch, memory_limit)
+        path, largest = _searched_path(tn, opt, with_features, batch, memory_limit)
     else:
         # Compiling is cached per structure and shapes, and counts the largest intermediate too.
-        prog = compile_path(inputs, output, path, [tuple(a.shape) for a in arrays])
+        prog = compile_path(inputs, output, path, shapes)
         largest = prog.largest
-    out_size = 1
-    for i in output:
-        out_size *= sizes[i]
+    # 2. The byte budget, before anything is allocated.
+    _check_intermediate_bytes(largest, math.prod(sizes[i] for i in output), arrays, max_bytes)
+    # 3. The contraction.
+    if executor == "opt_einsum":
+        return _run_opt_einsum(tn, arrays, path, with_features, be)
+    if prog is None:
+        prog = compile_path(inputs, output, path, shapes)
+    return run_program(prog, arrays, _array_api(arrays, be.xp))
+
+
+def _operands(tn: Any, features: Any, be: Backend) -> tuple[list, Any]:
+    """The tensors on ``be``, then one ``(batch, M)`` slice of the checked features per open leg."""
+    arrays = _device_arrays(tn, be)
+    if features is None:
+        return arrays, None
+    features = _check_features(tn, features, be.xp)
+    return arrays + [features[:, p, :] for p in range(len(tn.open_inds))], features
+
+
+def _check_intermediate_bytes(largest: int, out_size: int, arrays: list, max_bytes: float | None) -> None:
     item = max(np.dtype(str(dt).rsplit(".", 1)[-1]).itemsize for dt in {a.dtype for a in arrays})
-    n_bytes = float(max(largest, out_size)) * item if max(largest, out_size) < 2**1000 else math.inf
+    n_elements = max(largest, out_size)
+    n_bytes = float(n_elements) * item if n_elements < 2**1000 else math.inf  # float() of a huge int overflows
     check_budget("the largest intermediate of the contraction", n_bytes, max_bytes,
                  hint="contract with optimize='structure' (compiled networks) or a path with smaller intermediates")
-    if executor != "opt_einsum":
-        if prog is None:
-            prog = compile_path(inputs, output, path, [tuple(a.shape) for a in arrays])
-        return run_program(prog, arrays, _array_api(arrays, be.xp))
+
+
+def _run_opt_einsum(tn: Any, arrays: list, path: list, with_features: bool, be: Backend) -> Any:
     import opt_einsum as oe
 
     if not path:  # a single operand: opt_einsum returns it untouched for an empty path
         path = [(0,)]
     # Any namespace without einsum/transpose (array-api-strict) goes through this package's shims module.
     oe_backend = be.name if be.name in ("numpy", "cupy", "jax", "torch") else "tnconv.contract.shims"
-    return oe.contract(tn.equation(features=features is not None), *arrays, optimize=path, backend=oe_backend)
+    return oe.contract(tn.equation(features=with_features), *arrays, optimize=path, backend=oe_backend)
 
 
 def execute_path(inputs: Sequence[Sequence[Hashable]], output: Sequence[Hashable], path: Sequence[Sequence[int]],

@@ -19,6 +19,11 @@ integer exponent ``e`` held in float64 (exact up to ``2**53``):
 The result is ``(sign, log|h|)`` with ``log|h| = log|y| + e log 2`` evaluated in float64 and rounded once
 to the model's dtype.
 
+This module holds the in-place variants for numpy and CuPy (:func:`normalize_`, :func:`pool_scales`);
+the functional ones, which run on any namespace, and the shared pieces (binary exponents, exact scaling,
+feature rescaling, :func:`finish`) live in :mod:`tnconv.models.log_values` and are re-exported here
+(``normalize`` is :func:`tnconv.models.log_values.normalized`).
+
 Accuracy
 --------
 Because every rescaling is by an exact power of two, the mantissas are exactly what the same float
@@ -45,12 +50,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
-from .._core.arrays import is_concrete, namespace
-from .shims import exponents, scale_pow2
+from ..models.log_values import (
+    FEATURE_BAND,
+    exponents,
+    finish,
+    leaf_too_small,
+    pool_log,
+    scale_features,
+    scale_pow2,
+)
+from ..models.log_values import normalized as normalize
 
 __all__ = [
+    "FEATURE_BAND",
     "finish",
     "leaf_too_small",
     "normalize",
@@ -60,28 +72,11 @@ __all__ = [
     "scale_features",
 ]
 
-#: Pooling operators for which ``log=True`` is exact: ``g(t a, t b) = t**k g(a, b)`` for ``t > 0``.
-
-#: Feature vectors with largest magnitude inside ``[2**-FEATURE_BAND, 2**FEATURE_BAND]`` are used as
-#: they are; others are rescaled by a power of two before the first convolution.
-FEATURE_BAND = 60
-
-
-def _exponents(m: Any, xp: Any) -> Any:
-    """Binary exponents ``k`` with ``m * 2**-k`` in ``[1/2, 1)`` (0 where ``m`` is 0), as float64."""
-    return exponents(m, xp)
-
 
 def _scale_by(y: Any, k: Any, xp: Any) -> None:
     """``y *= 2**-k[..., None]`` in place, exactly."""
-    if k.size == 0:
-        return
-    finfo = np.finfo(y.dtype)
-    lo, hi = float(k.min()), float(k.max())
-    if -hi >= finfo.minexp and -lo < finfo.maxexp:
-        y *= xp.ldexp(xp.ones((), dtype=y.dtype), (-k).astype(np.int32))[..., None]
-    else:  # 2**-k itself is out of range (subnormal or huge maxima): scale without forming it
-        xp.ldexp(y, (-k).astype(np.int32)[..., None], out=y)
+    if math.prod(k.shape):
+        scale_pow2(y, -k[..., None], xp, out=y)
 
 
 def normalize_(y: Any, xp: Any) -> Any:
@@ -100,68 +95,14 @@ def normalize_(y: Any, xp: Any) -> Any:
 
     Examples
     --------
+    >>> import numpy as np
     >>> y = np.array([[2.0, -4.0], [0.0, 0.0]])
     >>> normalize_(y, np).tolist(), y.tolist()
     ([3.0, 0.0], [[0.25, -0.5], [0.0, 0.0]])
     """
-    k = _exponents(xp.abs(y).max(axis=-1), xp)
+    k = exponents(xp.abs(y).max(axis=-1), xp)
     _scale_by(y, k, xp)
     return k
-
-
-def scale_features(feats: Any, xp: Any, force: bool = False) -> tuple[Any, Any]:
-    """Rescale feature vectors by powers of two so that none is far from magnitude 1 (for log mode).
-
-    Without ``force`` only the cheap test for large features runs (the largest and smallest entry);
-    the engines detect tiny feature vectors from the exponents of the first convolution instead
-    (:func:`leaf_too_small`) and call again with ``force=True``.
-
-    Parameters
-    ----------
-    feats : array (batch, n_inputs, M), validated
-    xp : array module
-    force : bool
-        Rescale every vector whatever its magnitude.
-
-    Returns
-    -------
-    (features, exponents)
-        ``exponents`` is ``None`` when nothing was rescaled (the features are then returned as they
-        are); otherwise a float64 array ``(batch, n_inputs)`` with
-        ``feats = features * 2**exponents[..., None]``.
-
-    Examples
-    --------
-    >>> F = np.array([[[1e300, 2e300], [1.0, 0.5]]])
-    >>> G, e = scale_features(F, np)
-    >>> e.tolist(), bool(np.allclose(G[0, 0] * 2.0 ** e[0, 0], F[0, 0], rtol=1e-15, atol=0))
-    ([[998.0, 1.0]], True)
-    >>> tiny = np.array([[[1e-300]]])
-    >>> scale_features(tiny, np)[1] is None, scale_features(tiny, np, force=True)[1]
-    (True, array([[-996.]]))
-    """
-    if feats.size == 0:
-        return feats, None
-    if not force and max(float(feats.max()), -float(feats.min())) <= 2.0**FEATURE_BAND:
-        return feats, None
-    k = _exponents(xp.abs(feats).max(axis=-1), xp)
-    out = feats.copy()
-    _scale_by(out, k, xp)
-    return out, k
-
-
-def leaf_too_small(k: Any, dtype: Any) -> bool:
-    """Whether first-convolution exponents ``k`` come within ``2**FEATURE_BAND`` of the dtype's underflow.
-
-    Then some feature vector is tiny, and the engines rescale the features (``force=True``) and redo the
-    first convolution, so that it keeps full precision.
-
-    Examples
-    --------
-    >>> leaf_too_small(np.array([0.0, -3.0]), np.float64), leaf_too_small(np.array([-1000.0]), np.float64)
-    (False, True)
-    """
-    return k.size > 0 and float(k.min()) < np.finfo(dtype).minexp + FEATURE_BAND
 
 
 def pool_scales(y: Any, s: Any, g: Any, xp: Any, out: Any = None) -> tuple[Any, Any]:
@@ -187,6 +128,7 @@ def pool_scales(y: Any, s: Any, g: Any, xp: Any, out: Any = None) -> tuple[Any, 
 
     Examples
     --------
+    >>> import numpy as np
     >>> from tnconv.models.operators import pooling_operator
     >>> y = np.array([[[[0.5]], [[0.75]]]]); s = np.array([[[2.0], [0.0]]])
     >>> p, t = pool_scales(y, s, pooling_operator("relu_sum"), np)
@@ -202,7 +144,7 @@ def pool_scales(y: Any, s: Any, g: Any, xp: Any, out: Any = None) -> tuple[Any, 
     r = xp.maximum(y, 0)
     mr = r.max(axis=-1)
     # An all-negative child rectifies to zero: it must not set the common exponent.
-    eff = xp.where(mr > 0, s + _exponents(mr, xp), -math.inf)
+    eff = xp.where(mr > 0, s + exponents(mr, xp), -math.inf)
     top = eff.max(axis=1)
     top = xp.where(xp.isfinite(top), top, 0.0)
     diff = xp.maximum(s - top[:, None], -4096.0)
@@ -238,90 +180,3 @@ def _product(y: Any, s: Any, xp: Any, out: Any) -> tuple[Any, Any]:
     else:
         res = xp.multiply(y[:, 0], y[:, 1], out=out)
     return res, s[:, 0] + s[:, 1]
-
-
-def finish(out: Any, scale: Any, xp: Any = None) -> tuple[Any, Any]:
-    """``(sign, log|out| + scale * log 2)`` for outputs ``(batch, n_out)`` and exponents ``(batch,)``.
-
-    The logarithm is taken and the exponent added in float64, then rounded once to ``out.dtype``. Any
-    array API namespace; the overflow check runs on concrete values only (never on a JAX tracer).
-
-    Raises
-    ------
-    ValueError
-        If ``out`` holds inf or NaN: a convolution overflowed (weights too large for the dtype).
-
-    Examples
-    --------
-    >>> sign, la = finish(np.array([[-0.5, 0.0]]), np.array([2.0]), np)
-    >>> sign.tolist(), la.tolist()
-    ([[-1.0, 0.0]], [[0.6931471805599453, -inf]])
-    """
-    xp = namespace(out, scale)
-    ok = xp.all(xp.isfinite(out))
-    if is_concrete(ok) and not bool(ok):
-        raise ValueError(
-            f"the log-mode evaluation overflowed inside a 1x1 convolution ({out.dtype} weights too large for "
-            "their dtype: the activations are kept in range, the weights are used as given); scale the weights "
-            "down or use float64"
-        )
-    with np.errstate(divide="ignore"):
-        la = xp.log(xp.abs(xp.astype(out, xp.float64))) + xp.astype(scale, xp.float64)[:, None] * math.log(2.0)
-    return xp.sign(out), xp.astype(la, out.dtype)
-
-
-# ---------------------------------------------------------------------- functional (any namespace)
-def normalize(y: Any, xp: Any) -> tuple[Any, Any]:
-    """``(y * 2**-k[..., None], k)`` with the largest magnitude of each last-axis vector in ``[1/2, 1)``.
-
-    The functional twin of :func:`normalize_` for namespaces without in-place writes (JAX) and for
-    autodiff; the exponents carry no gradient.
-
-    Examples
-    --------
-    >>> y, k = normalize(np.array([[2.0, -4.0], [0.0, 0.0]]), np)
-    >>> y.tolist(), k.tolist()
-    ([[0.25, -0.5], [0.0, 0.0]], [3.0, 0.0])
-    """
-    k = exponents(xp.max(xp.abs(y), axis=-1), xp)
-    return scale_pow2(y, -k[..., None], xp), k
-
-
-def pool_log(ys: list, ss: list, g: Any, xp: Any) -> tuple[Any, Any]:
-    """Pool children given as mantissas ``ys[j]`` (..., width) and exponents ``ss[j]`` (...), functionally.
-
-    The same rules as :func:`pool_scales` (pairwise renormalized products; ReLU first and the exponent
-    of the largest rectified child for ``relu_max``/``relu_sum``), in the same order, so both agree to
-    the last bit up to the order of sums.
-
-    Examples
-    --------
-    >>> from tnconv.models.operators import pooling_operator
-    >>> p, t = pool_log([np.full((1, 1), 0.5)] * 1000, [np.zeros(1)] * 1000, pooling_operator("product"), np)
-    >>> float(p[0, 0]), float(t[0])
-    (0.25, -998.0)
-    """
-    if g.is_product:
-        while len(ys) > 2:
-            ny, ns = [], []
-            for i in range(0, len(ys) - 1, 2):
-                z, k = normalize(ys[i] * ys[i + 1], xp)
-                ny.append(z)
-                ns.append(ss[i] + ss[i + 1] + k)
-            if len(ys) % 2:
-                ny.append(ys[-1])
-                ns.append(ss[-1])
-            ys, ss = ny, ns
-        if len(ys) == 1:
-            return ys[0], ss[0]
-        return ys[0] * ys[1], ss[0] + ss[1]
-    rect = [xp.maximum(y, xp.zeros_like(y)) for y in ys]
-    ninf = -math.inf
-    eff = []
-    for r, s in zip(rect, ss):
-        mr = xp.max(r, axis=-1)
-        eff.append(xp.where(mr > 0, s + exponents(mr, xp), xp.full_like(s, ninf)))
-    top = xp.max(xp.stack(eff), axis=0)
-    top = xp.where(xp.isfinite(top), top, xp.zeros_like(top))
-    scaled = [scale_pow2(r, xp.maximum(s - top, xp.full_like(s, -4096.0))[..., None], xp) for r, s in zip(rect, ss)]
-    return g.fold(scaled), top

@@ -10,8 +10,9 @@ from standard functions, dispatching on the namespace of the inputs:
   :func:`einsum` uses the namespace's own ``einsum`` when it has one, else pairwise contractions
   (:func:`pair_contract`: one ``tensordot``, broadcast product or batched ``matmul`` per pair).
 * :func:`exponents` and :func:`scale_pow2` — binary exponents and exact power-of-two scaling for the log
-  scale: ``frexp``/``ldexp`` when the namespace has them, else ``floor(log2|m|)`` corrected by one step
-  and a multiplication by ``2**-k`` split in two factors, each exactly representable.
+  scale: ``frexp``/``ldexp`` on numpy and CuPy, else ``floor(log2|m|)`` corrected by one step and a
+  multiplication by ``2**-k`` split in two factors, each exactly representable. The models' log-scale
+  arithmetic needs them too, so they live in :mod:`tnconv.models.log_values` and are re-exported here.
 
 All functions are functional (no in-place writes), so they trace under ``jax.jit`` and differentiate
 under ``jax.grad`` and torch autograd.
@@ -27,7 +28,8 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import Any
 
-from .._core.arrays import backend_name, namespace
+from .._core.arrays import namespace
+from ..models.log_values import exponents, scale_pow2
 from .program import pair_call, pair_ops, sum_op
 
 __all__ = ["einsum", "exponents", "pair_contract", "scale_pow2", "sum_out", "tensordot", "transpose"]
@@ -130,63 +132,3 @@ def pair_contract(a: Any, ia: tuple, b: Any, ib: tuple, keep: set, xp: Any) -> t
     for o in pre_b:
         b = xp.sum(b, axis=o[1])
     return pair_call(op, a, b, xp), rinds
-
-
-# ---------------------------------------------------------------------- binary exponents
-def exponents(m: Any, xp: Any) -> Any:
-    """Binary exponents ``k`` (float64) with ``|m| * 2**-k`` in ``[1/2, 1)``, and 0 where ``m`` is 0.
-
-    ``frexp`` on numpy and CuPy; else ``floor(log2|m|) + 1``, corrected by one step where
-    ``log2`` rounded across a power of two. Exponents carry no gradient (they are piecewise constant).
-
-    Examples
-    --------
-    >>> import array_api_strict as xs
-    >>> exponents(xs.asarray([0.75, 1.0, 0.0, 3e-320]), xs)
-    Array([    1.,     1.,     0., -1061.], dtype=array_api_strict.float64)
-    """
-    f64 = xp.float64
-    if _native_bits(xp):
-        return xp.astype(xp.frexp(m)[1], f64)
-    a = xp.abs(xp.astype(m, f64))
-    pos = a > 0
-    safe = xp.where(pos, a, xp.ones_like(a))
-    k = xp.floor(xp.log2(safe)) + 1.0
-    mant = scale_pow2(safe, -k, xp)  # exact, so the test below is exact too
-    k = xp.where(mant >= 1.0, k + 1.0, xp.where(mant < 0.5, k - 1.0, k))
-    return xp.where(pos, k, xp.zeros_like(k))
-
-
-def scale_pow2(y: Any, k: Any, xp: Any) -> Any:
-    """``y * 2**k`` exactly (``k`` integer-valued, broadcast against ``y``), without in-place writes.
-
-    ``ldexp`` on numpy and CuPy; else two factors ``2**floor(k/2)`` and ``2**(k - floor(k/2))``,
-    each in range for every ``k`` that can occur (``|k| < 2200``), so that scaling a subnormal up or a
-    huge value down stays exact.
-
-    Examples
-    --------
-    >>> import array_api_strict as xs
-    >>> scale_pow2(xs.asarray([3.0, 5e-324]), xs.asarray([-1.0, 1074.0]), xs)
-    Array([1.5, 1. ], dtype=array_api_strict.float64)
-    """
-    if _native_bits(xp):
-        return xp.ldexp(y, xp.astype(k, xp.int32))
-    k = xp.astype(k, xp.float64)
-    h = xp.floor(k / 2.0)
-    two = xp.asarray(2.0, dtype=xp.float64, device=_device(y))
-    f1 = xp.astype(xp.pow(two, h), y.dtype)
-    f2 = xp.astype(xp.pow(two, k - h), y.dtype)
-    return (y * f1) * f2
-
-
-def _device(x: Any) -> Any:
-    from array_api_compat import device
-
-    return device(x)
-
-
-def _native_bits(xp: Any) -> bool:
-    # numpy's and CuPy's frexp/ldexp work on the bits (exact, fast). JAX's have no gradient rule and
-    # torch.ldexp computes 2**k in floating point, so those namespaces take the standard-only route.
-    return backend_name(xp) in ("numpy", "cupy")
