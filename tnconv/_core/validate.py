@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_DIMENSION", "check_arrays", "check_dimension", "check_flag", "check_inds", "check_labels"]
+__all__ = ["MAX_DIMENSION", "check_arrays", "check_dimension", "check_flag", "check_inds", "check_labels",
+           "real_array"]
 
 #: The largest index dimension accepted: the largest axis length of a numpy array.
 MAX_DIMENSION = 2**63 - 1
@@ -100,6 +101,63 @@ def check_arrays(arrays: Any, n: int, what: str = "") -> list[Any]:
         if kind not in "biufc":
             raise TypeError(f"array {k} has dtype {a.dtype}; expected numbers")
     return out
+
+
+def real_array(x: Any, what: str, *, kinds: str = "fiu", finite: bool = True) -> np.ndarray:
+    """``x`` as a numpy array of real numbers, or an error that names ``what``.
+
+    The one check behind every "weights / patches / features must be real numbers" message: a rectangular
+    array (ragged lists are refused), a dtype of one of the numpy ``kinds`` (default: floats and
+    integers; ``"biuf"`` admits booleans), and, with ``finite``, no NaN or infinity.
+
+    Parameters
+    ----------
+    x : array_like
+    what : str
+        How the message names ``x``, e.g. ``"weights of node {0, 1}"``.
+    kinds : str
+        Accepted ``numpy.dtype.kind`` letters.
+    finite : bool
+        Refuse NaN and infinite entries.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``numpy.asarray(x)`` (no copy when ``x`` already is one).
+
+    Raises
+    ------
+    ValueError
+        A ragged array, or NaN / infinite entries.
+    TypeError
+        A dtype outside ``kinds`` (strings, objects, complex numbers ...).
+
+    Examples
+    --------
+    >>> real_array([[1, 2], [3, 4]], "weights").dtype.kind
+    'i'
+    >>> real_array([[1, 2], [3]], "weights")
+    Traceback (most recent call last):
+    ...
+    ValueError: weights: not a rectangular array of numbers (...)
+    >>> real_array(["a"], "patches")
+    Traceback (most recent call last):
+    ...
+    TypeError: patches: dtype <U1, expected real numbers
+    >>> real_array([1.0, float("nan")], "features")
+    Traceback (most recent call last):
+    ...
+    ValueError: features: contains NaN or infinite values
+    """
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{what}: not a rectangular array of numbers ({exc})") from None
+    if arr.dtype.kind not in kinds:
+        raise TypeError(f"{what}: dtype {arr.dtype}, expected real numbers")
+    if finite and not np.isfinite(arr).all():
+        raise ValueError(f"{what}: contains NaN or infinite values")
+    return arr
 
 
 def check_flag(value: Any, name: str) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .._core.validate import real_array
 from ..trees import ModeTree, format_node
 from .checks import as_node, check_positive_int
 from .packing import allocate_packed, pack_weights
@@ -262,12 +263,7 @@ def checked_weights(tree: ModeTree, weights: Mapping[Any, Any], weight_shape: Sh
     for v in tree.nodes:
         if v not in given:
             raise ValueError(f"weights missing for node {format_node(v)}")
-        try:
-            w = np.asarray(given[v])
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"weights of node {format_node(v)} are not a rectangular array: {exc}") from None
-        if w.dtype.kind not in "fiu":
-            raise TypeError(f"weights of node {format_node(v)} have dtype {w.dtype}; expected real numbers")
+        w = real_array(given[v], f"weights of node {format_node(v)}", finite=False)
         if w.shape != weight_shape(v):
             raise ValueError(
                 f"weights of node {format_node(v)} have shape {w.shape}, expected {weight_shape(v)}"

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .._core.validate import real_array
 from ..trees import ModeTree, format_node
 from .convnet import check_positive_int, planned_init_bytes
 
@@ -146,12 +147,7 @@ def random_weights(tree: ModeTree, shapes: Shapes, shared: bool, rng: np.random.
 
 
 def _checked_matrix(m: Any, shape: tuple[int, int], what: str, dtype: Any) -> np.ndarray:
-    try:
-        w = np.asarray(m)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"weights of {what} are not a rectangular array: {exc}") from None
-    if w.dtype.kind not in "fiu":
-        raise TypeError(f"weights of {what} have dtype {w.dtype}; expected real numbers")
+    w = real_array(m, f"weights of {what}", finite=False)
     if w.shape != shape:
         raise ValueError(f"weights of {what} have shape {w.shape}, expected {shape}")
     if not np.isfinite(w).all():

@@ -16,18 +16,14 @@ import numpy as np
 
 from .._core.arrays import is_numpy, namespace
 from .._core.options import check_budget
+from .._core.validate import real_array
 from .checks import check_bool, check_positive_int, make_rng
 
 __all__ = ["GaussianDescriptors", "NeuronDescriptors"]
 
 
 def _check_patches(x: Any, s: int) -> np.ndarray:
-    try:
-        x = np.asarray(x)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"patches are not a rectangular array of numbers: {exc}") from None
-    if x.dtype.kind not in "fiu":
-        raise TypeError(f"patches have dtype {x.dtype}; expected real numbers")
+    x = real_array(x, "patches", finite=False)
     if x.ndim != 3 or x.shape[2] != s:
         raise ValueError(f"patches have shape {x.shape}; expected (batch, n_inputs, s={s})")
     if not np.isfinite(x).all():
