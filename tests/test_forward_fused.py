@@ -183,3 +183,28 @@ def test_forward_over_the_byte_budget_is_refused_before_it_starts():
         levels.run_levels(net, F, workers=2)
     with tc.option_context(max_dense_bytes=need):
         np.testing.assert_allclose(levels.run_levels(net, F, workers=2), einsum_forward(net, F), rtol=1e-11)
+
+
+@pytest.mark.parametrize("shape, width, g, log", [
+    (256, 16, "product", False), (256, 64, "product", False), ((16, 16), 32, "product", False),
+    (256, 16, "relu_max", False), (81, 16, "product", True), (256, 32, "relu_sum", True),
+])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_live_bytes_bounds_the_traced_peak(shape, width, g, log, workers):
+    # tracemalloc sees every numpy buffer: the peak of one forward (band outputs and every task's
+    # scratch) must stay under live_bytes, the figure the budget check refuses on.
+    import tracemalloc
+
+    arity = 3 if shape == 81 else None
+    tree = tc.deep(shape, 4, width, arity=arity).tree
+    net = tc.ConvNet(tree, 4, width, g=g, seed=0)
+    F = np.random.default_rng(0).standard_normal((96, net.n_inputs, 4))
+    levels.run_levels(net, F, log=log, workers=workers)
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        levels.run_levels(net, F, log=log, workers=workers)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= 1.02 * levels.live_bytes(net, 96, 8, workers, log) + (64 << 10)

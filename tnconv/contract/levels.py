@@ -199,24 +199,64 @@ def schedule(plan: LevelPlan, widths: list[int], B: int, item: int, workers: int
     return out
 
 
-def live_bytes(model: Any, B: int, item: int, workers: int) -> int:
-    """The most bytes the level engine holds at once (beyond the features): a band's input and output.
+def live_bytes(model: Any, B: int, item: int, workers: int, log: bool = False) -> int:
+    """The most bytes the level engine holds at once beyond the features: band outputs and task scratch.
+
+    Per band: the band's input and output, plus, for each task running at once (``min(workers, tasks)``),
+    its scratch: the copied leaf features of the bottom level, and at every level the GEMM output beside
+    its input (the pooled output of the level below, pooled in place). Non-product pooling adds two
+    temporaries of the GEMM output's size (the rectified children, and in log mode their rescaled copy)
+    and the pooled output, product pooling in log mode one (the magnitudes normalized by
+    :func:`~tnconv.contract.logscale.normalize_`) and the partial products; log mode also counts a copy
+    of the features (made only for features far from unit scale). Stacked weights of levels whose
+    weights are separate arrays are counted too.
+
+    Parameters
+    ----------
+    model : ConvNet
+    B, item, workers : int
+        Batch size, bytes per entry, worker threads.
+    log : bool
+        Whether the forward runs in log mode.
+
+    Returns
+    -------
+    int
+        An upper bound of the peak (measured by ``benchmarks/contraction.py`` against tracemalloc).
 
     Examples
     --------
     >>> import tnconv as tc
-    >>> round(live_bytes(tc.deep(1024, 8, 64), 256, 8, 2) / 2**20, 2)  # the first band's output, in MiB
-    2.0
+    >>> net = tc.deep(1024, 8, 64)
+    >>> round(live_bytes(net, 256, 8, 1) / 2**20, 2), round(live_bytes(net, 256, 8, 2) / 2**20, 2)  # MiB
+    (5.0, 8.0)
     """
     plan = level_plan(model)
     widths = [model.widths[level[0]] for level in plan.levels]
+    W = group_weights(model, plan.levels, "levels")
     H = len(plan.levels) - 1
+    n = [len(level) for level in plan.levels]
+    M = model.n_descriptors
     most, prev = 0, 0
-    for _, hi, _ in schedule(plan, widths, B, item, workers):
-        out = (len(plan.levels[hi + 1]) if hi < H else 1) * B * widths[hi] * item
-        most = max(most, prev + out)
+    for lo, hi, tasks in schedule(plan, widths, B, item, workers):
+        n_out = n[hi + 1] if hi < H else 1
+        out = n_out * B * widths[hi] * item
+        q0, q1, b0, b1 = tasks[0]  # the first task is the largest
+        rows = b1 - b0
+        inp = (q1 - q0) * (n[lo] // n_out) * rows * (M + 64 // item if lo == 0 else widths[lo - 1]) * item
+        scratch = 0
+        for h in range(lo, hi + 1):
+            k = (q1 - q0) * (n[h] // n_out)  # nodes of level h in the task
+            y = k * rows * widths[h] * item
+            a = plan.arity[h + 1] if h < H else 1
+            w_in = M if h == 0 else widths[h - 1]
+            stacked = k * w_in * widths[h] * item if isinstance(W[h], list) else 0
+            temps = 2 * y + y // a if not model.g.is_product else (y + y // a if log else 0)
+            scratch = max(scratch, inp + y + stacked + temps)
+            inp = y
+        most = max(most, prev + out + min(workers, len(tasks)) * scratch)
         prev = out
-    return most
+    return most + (B * model.n_inputs * M * item if log else 0)
 
 
 # ---------------------------------------------------------------------- executor
@@ -280,7 +320,7 @@ def run_levels(model: Any, feats: np.ndarray, be: Backend | None = None, log: bo
     elif isinstance(workers, (bool, np.bool_)) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise ValueError(f"workers must be a positive int, got {workers!r}")
     check_budget(f"the forward's activations (batch {feats.shape[0]})",
-                 float(live_bytes(model, feats.shape[0], feats.dtype.itemsize, workers)),
+                 float(live_bytes(model, feats.shape[0], feats.dtype.itemsize, workers, log)),
                  hint="evaluate the batch in chunks (or as a dask array)")
     # Multi-threaded BLAS on these small GEMMs is 5-10x slower than one thread (measured); the
     # parallelism comes from the worker threads instead.
