@@ -347,6 +347,23 @@ class _Band:
     Sp: Any
 
 
+# Measured and rejected for small widths (one thread, CPU time, float64 unless said; 2026-12-02, shared
+# 2-core EPYC, SkylakeX kernel), so the level stays one stacked np.matmul and an in-place multiply:
+# - np.einsum("nbi,nio->nbo") (with or without a precomputed path it is one pairwise term, which numpy
+#   runs in its own loop, not BLAS): 1.6 GFLOP/s against 20-26 for the stacked matmul at width 16.
+# - Block-diagonal GEMMs of 2 or 4 nodes (one (rows, g*r) @ (g*r, g*r) call instead of g calls): the
+#   call overhead saved is less than the g-fold flops, 2.22 / 5.16 ms against 1.37 ms for 256 nodes of
+#   (256, 16) @ (16, 16), before the relayout they would need; float32 0.91 / 2.55 against 0.55 ms.
+# - The transposed layout (W^T @ X^T per node, samples as the GEMM's N): 12-32 against 21-26 GFLOP/s
+#   at width 16 depending on the shape, no better on balance, and it would change every level's layout.
+# - Pooling: np.prod(axis=1, out=) 697 us and a contiguous output buffer 689 us against 281 us for the
+#   in-place multiply into the first child (64 parents of 4 children, 64 rows, width 64, in cache); a
+#   pairwise tree of multiplies 273 us (the same traffic). At width 16 pooling is 2.5 of 12 ms.
+# - 2D leaf gathers: per task, a sorted take then an in-cache permutation (6.4 ms) or a strided block copy
+#   then a Morton-order transpose (5.8 ms), against 3.7 ms for one np.take in the tree's leaf order
+#   (32 x 32 image, 256 samples, 64 rows x 64 leaves per task). The leaf GEMM (K = M = 8, about 17
+#   GFLOP/s) stays what bounds the 2D leaf band; 32 / 64 / 128 / 256 rows per task gave 54 / 45 / 43 /
+#   59 ms for the whole 32 x 32 width-64 forward, within the noise of that run, so rows stay at 64.
 def _gemm(Wl: Any, Xc: np.ndarray, n0: int, n1: int) -> np.ndarray:
     if not isinstance(Wl, list):
         return np.matmul(Xc, Wl if Wl.ndim == 2 else Wl[n0:n1])
