@@ -250,11 +250,18 @@ def _forward_row(head: dict, shape, w: int, dt: str, B: int, lim: dict, repeats:
 
     model = tc.deep(shape, 8, w, seed=0, dtype=dt)
     N, item = model.n_inputs, np.dtype(dt).itemsize
+    F = np.random.default_rng(0).standard_normal((B, N, 8)).astype(dt)
+    # Bring the output near magnitude 1: a product net's log|h| is a sum over its leaves, so one factor
+    # on every leaf weight moves every level at once (by the share of leaves under it). Without it the
+    # float32 width-16 outputs underflow to 0 and the forward times its range warning, not the engine.
+    _, logabs = model.forward(F[:8], log=True)
+    shift = float(np.exp(-np.mean(logabs) / N))
+    for v in levels.level_plan(model).levels[0]:
+        model.weights[v][...] *= shift  # in place: the packed buffer the engine reads
     live = levels.live_bytes(model, B, item, levels.n_workers())
     if row_bytes(shape, w, dt, B) + live > budget:
         return {**head, "refused": f"weights + features + live {(row_bytes(shape, w, dt, B) + live) / 2**20:.0f} MiB "
                 "over the budget"}
-    F = np.random.default_rng(0).standard_normal((B, N, 8)).astype(dt)
     gemm_wall, gemm_cpu = lim[dt]
     bw = lim["bandwidth"]
     costs = _level_costs(model, B, item)
@@ -264,11 +271,14 @@ def _forward_row(head: dict, shape, w: int, dt: str, B: int, lim: dict, repeats:
     roof_cpu = max(flops / gemm_cpu, n_bytes / bw)
     wall, cpu = _timed(lambda: model.forward(F), repeats)
     # per band (the fused levels one task runs in cache): its time against its own roofline
-    bands = []
+    bands, engine_cpu = [], []
     for _ in range(repeats if flops < 2e10 else 1):  # one band profile of the largest rows (seconds each)
         t: list = []
-        levels.run_levels(model, F, timings=t)
+        c0 = time.process_time()
+        out = levels.run_levels(model, F, timings=t)
+        engine_cpu.append(time.process_time() - c0)
         bands.append(t)
+    in_range = bool(np.all(np.isfinite(out)) and np.all(np.abs(out) >= np.finfo(dt).tiny))
     plan = levels.level_plan(model)
     widths = [model.widths[lv[0]] for lv in plan.levels]
     per_band = []
@@ -293,7 +303,8 @@ def _forward_row(head: dict, shape, w: int, dt: str, B: int, lim: dict, repeats:
     nodes = None
     if N <= 1024 and w <= 64:
         nodes = _timed(lambda: model.forward(F, engine="nodes"), max(1, repeats // 2))[0]
-    return {**head, "wall": wall, "cpu": cpu, "roof_wall": roof_wall,
+    return {**head, "wall": wall, "cpu": cpu, "engine_cpu": float(np.median(engine_cpu)), "in_range": in_range,
+            "roof_wall": roof_wall,
             "roof_cpu": roof_cpu, "gflops": flops / 1e9, "bound": "flops" if flops / gemm_wall >= n_bytes / bw
             else "bytes", "bands": ", ".join(per_band), "peak": peak, "live": live, "largest": largest,
             "nodes": nodes}
@@ -391,28 +402,31 @@ def forward_report(args) -> list[str]:
           f"Deep ConvAC, M = 8, batch {args.batch}, medians of {args.repeats}. roofline = max(GEMM flops / GEMM "
           "rate, (features + weights + output bytes) / bandwidth). `wall/roof` uses the wall-clock GEMM rate "
           "(all threads), `cpu/roof` the forward's process CPU time against the one-thread GEMM rate per "
-          "CPU-second (robust to other jobs on the machine). Bands: the levels one task runs in cache, each "
+          "CPU-second (robust to other jobs on the machine); `engine cpu/roof` the same for `levels.run_levels` "
+          "alone (no feature checks). Leaf weights are scaled so that outputs are near 1 (no range warning). "
+          "Bands: the levels one task runs in cache, each "
           "against its own roofline (wall). peak: tracemalloc peak of one forward over the largest live "
           "intermediate counted by `levels.live_bytes` (band input and output plus every running task's "
           "scratch: the bound the budget check refuses on), and over the largest band input plus output "
           f"alone (`peak/band`). Rows whose weights + features + live bytes exceed {args.budget_mib:g} MiB "
           "are refused before the model is built.", "",
           "| inputs | width | dtype | GFLOP | forward (wall) | roofline | wall/roof | cpu/roof | bound | per band "
-          "(levels: wall/roof) | live MiB | peak/live | peak/band | nodes/levels |",
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+          "(levels: wall/roof) | live MiB | peak/live | peak/band | nodes/levels | engine cpu/roof |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     print(md[-2])
     grid = GOAL_GRID if args.grid else QUICK_GRID if args.quick else FORWARD_GRID
     for shape, w, dt in grid:
         r = forward_row(shape, w, dt, args.batch, lim, args.repeats, args.budget_mib * 2**20)
         if "refused" in r:
-            line = f"| {shape} | {w} | {dt} | refused: {r['refused']} |" + " |" * 10
+            line = f"| {shape} | {w} | {dt} | refused: {r['refused']} |" + " |" * 11
         else:
             nodes = "-" if r["nodes"] is None else f"{r['nodes'] / r['wall']:.2f}x"
             line = (f"| {shape} | {w} | {dt} | {r['gflops']:.2f} | {r['wall'] * 1e3:.1f} ms "
                     f"| {r['roof_wall'] * 1e3:.1f} ms "
                     f"| {r['wall'] / r['roof_wall']:.2f}x | {r['cpu'] / r['roof_cpu']:.2f}x | {r['bound']} "
                     f"| {r['bands']} | {r['live'] / 2**20:.1f} | {r['peak'] / r['live']:.2f}x "
-                    f"| {r['peak'] / r['largest']:.1f}x | {nodes} |")
+                    f"| {r['peak'] / r['largest']:.1f}x | {nodes} "
+                    f"| {r['engine_cpu'] / r['roof_cpu']:.2f}x{'' if r['in_range'] else ' (output out of range)'} |")
         print(line, flush=True)
         md.append(line)
     if args.grid:
