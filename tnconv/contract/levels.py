@@ -364,6 +364,8 @@ class _Band:
 #   (32 x 32 image, 256 samples, 64 rows x 64 leaves per task). The leaf GEMM (K = M = 8, about 17
 #   GFLOP/s) stays what bounds the 2D leaf band; 32 / 64 / 128 / 256 rows per task gave 54 / 45 / 43 /
 #   59 ms for the whole 32 x 32 width-64 forward, within the noise of that run, so rows stay at 64.
+#   Taking the leaves in runs of two (2x2 windows pair inputs 2i, 2i+1: half the pieces, each twice as
+#   long) gave 13.6 against 13.0 ms (32 x 32, width 16) and 58.8 against 56.2 ms (width 64): no gain.
 def _gemm(Wl: Any, Xc: np.ndarray, n0: int, n1: int) -> np.ndarray:
     if not isinstance(Wl, list):
         return np.matmul(Xc, Wl if Wl.ndim == 2 else Wl[n0:n1])
@@ -474,6 +476,9 @@ def _run(model: Any, plan: LevelPlan, W: list, feats: np.ndarray, E0: Any, log: 
         band = _Band(lo, hi, X, S, np.empty((n_out, B, widths[hi]), dtype=dtype), Sp)
         t0 = time.perf_counter()
         _run_tasks(workers, tasks, lambda t, band=band: _task(model, plan, W, band, feats, E0, log, tiny, *t))
+        # Drop the band's input now: held until the next band's output is allocated, it made three band
+        # outputs live at once (4% over live_bytes at N = 4096, width 256, where the first is 512 MiB).
+        band.X = band.S = None
         if timings is not None:
             timings.append((lo, hi, time.perf_counter() - t0))
         if tiny:
