@@ -13,6 +13,7 @@ activations (N * batch * width * 8 bytes).
 Usage::
 
     python benchmarks/contraction.py --quick               # forward roofline, small networks, memory
+    python benchmarks/contraction.py --grid                # goal grid: widths 16-256, f32/f64, N 1024/4096, 1D/2D
     python benchmarks/contraction.py --kernels --write benchmarks/RESULTS_forward.md   # both BLAS kernels
     python benchmarks/contraction.py --paths --quick       # the path tables of every method
     python benchmarks/contraction.py --paths --write benchmarks/RESULTS_contraction.md
@@ -158,6 +159,10 @@ FORWARD_GRID = [  # (inputs, width, dtype); N up to 4096, widths 16-256, 1D and 
     ((32, 32), 16, "float64"), ((32, 32), 64, "float64"), ((32, 32), 64, "float32"),
     ((64, 64), 64, "float32"),
 ]
+#: ``--grid``: the goal's grid in full (issue "Performance", goal 1): widths 16, 64, 256, float32 and
+#: float64, N = 1024 and 4096, 1D and 2D (32 x 32 and 64 x 64 images).
+GOAL_GRID = [(shape, w, dt) for shape in (1024, (32, 32), 4096, (64, 64)) for w in (16, 64, 256)
+             for dt in ("float64", "float32")]
 QUICK_GRID = [(1024, 16, "float64"), (1024, 64, "float64"), (1024, 64, "float32"), ((32, 32), 64, "float64"),
               (4096, 64, "float32")]
 SMALL_NETS = [(16, 2, 4), (64, 2, 4), (64, 4, 8), (64, 8, 16), (256, 2, 4), ((4, 4), 4, 4)]
@@ -224,12 +229,39 @@ def _level_costs(model, B: int, item: int) -> list[tuple[float, float]]:
             for lv in plan.levels]
 
 
-def forward_row(shape, w: int, dt: str, B: int, lim: dict, repeats: int) -> dict:
+def row_bytes(shape, w: int, dt: str, B: int, M: int = 8) -> int:
+    """Upper bound of a row's memory before its model is built: weights (binary tree), features, output."""
+    N = int(np.prod(shape))
+    return (N * M * w + (N - 1) * w * w + w + B * N * M + B) * np.dtype(dt).itemsize
+
+
+def forward_row(shape, w: int, dt: str, B: int, lim: dict, repeats: int, budget: float) -> dict:
+
+    head = {"shape": shape, "w": w, "dt": dt}
+    if row_bytes(shape, w, dt, B) > budget:
+        return {**head, "refused": f"weights + features {row_bytes(shape, w, dt, B) / 2**20:.0f} MiB over the budget"}
+    # the rows' own budget replaces the library's default cap on weights (2 GiB: N = 4096, width 256, float64)
+    with tc.option_context(max_dense_bytes=budget):
+        return _forward_row(head, shape, w, dt, B, lim, repeats, budget)
+
+
+def _forward_row(head: dict, shape, w: int, dt: str, B: int, lim: dict, repeats: int, budget: float) -> dict:
     from tnconv.contract import levels
 
     model = tc.deep(shape, 8, w, seed=0, dtype=dt)
     N, item = model.n_inputs, np.dtype(dt).itemsize
     F = np.random.default_rng(0).standard_normal((B, N, 8)).astype(dt)
+    # Bring the output near magnitude 1: a product net's log|h| is a sum over its leaves, so one factor
+    # on every leaf weight moves every level at once (by the share of leaves under it). Without it the
+    # float32 width-16 outputs underflow to 0 and the forward times its range warning, not the engine.
+    _, logabs = model.forward(F[:8], log=True)
+    shift = float(np.exp(-np.mean(logabs) / N))
+    for v in levels.level_plan(model).levels[0]:
+        model.weights[v][...] *= shift  # in place: the packed buffer the engine reads
+    live = levels.live_bytes(model, B, item, levels.n_workers())
+    if row_bytes(shape, w, dt, B) + live > budget:
+        return {**head, "refused": f"weights + features + live {(row_bytes(shape, w, dt, B) + live) / 2**20:.0f} MiB "
+                "over the budget"}
     gemm_wall, gemm_cpu = lim[dt]
     bw = lim["bandwidth"]
     costs = _level_costs(model, B, item)
@@ -239,11 +271,14 @@ def forward_row(shape, w: int, dt: str, B: int, lim: dict, repeats: int) -> dict
     roof_cpu = max(flops / gemm_cpu, n_bytes / bw)
     wall, cpu = _timed(lambda: model.forward(F), repeats)
     # per band (the fused levels one task runs in cache): its time against its own roofline
-    bands = []
-    for _ in range(repeats):
+    bands, engine_cpu = [], []
+    for _ in range(repeats if flops < 2e10 else 1):  # one band profile of the largest rows (seconds each)
         t: list = []
-        levels.run_levels(model, F, timings=t)
+        c0 = time.process_time()
+        out = levels.run_levels(model, F, timings=t)
+        engine_cpu.append(time.process_time() - c0)
         bands.append(t)
+    in_range = bool(np.all(np.isfinite(out)) and np.all(np.abs(out) >= np.finfo(dt).tiny))
     plan = levels.level_plan(model)
     widths = [model.widths[lv[0]] for lv in plan.levels]
     per_band = []
@@ -261,13 +296,18 @@ def forward_row(shape, w: int, dt: str, B: int, lim: dict, repeats: int) -> dict
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    live = levels.live_bytes(model, B, item, levels.n_workers())
+    # the largest band output (input + output of a band), what live_bytes counted before the task scratch
+    H = len(plan.levels) - 1
+    outs = [(len(plan.levels[hi + 1]) if hi < H else 1) * B * widths[hi] * item for lo, hi, _ in bands[0]]
+    largest = max(a + b for a, b in zip([0] + outs, outs))
     nodes = None
     if N <= 1024 and w <= 64:
         nodes = _timed(lambda: model.forward(F, engine="nodes"), max(1, repeats // 2))[0]
-    return {"shape": shape, "w": w, "dt": dt, "wall": wall, "cpu": cpu, "roof_wall": roof_wall,
+    return {**head, "wall": wall, "cpu": cpu, "engine_cpu": float(np.median(engine_cpu)), "in_range": in_range,
+            "roof_wall": roof_wall,
             "roof_cpu": roof_cpu, "gflops": flops / 1e9, "bound": "flops" if flops / gemm_wall >= n_bytes / bw
-            else "bytes", "bands": ", ".join(per_band), "peak": peak, "live": live, "nodes": nodes}
+            else "bytes", "bands": ", ".join(per_band), "peak": peak, "live": live, "largest": largest,
+            "nodes": nodes}
 
 
 def small_row(shape, M: int, w: int, B: int, repeats: int) -> dict:
@@ -310,6 +350,10 @@ def small_row(shape, M: int, w: int, B: int, repeats: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="five forward rows")
+    ap.add_argument("--grid", action="store_true",
+                    help="the goal grid (widths 16/64/256, float32/64, N 1024/4096, 1D/2D), no small networks")
+    ap.add_argument("--budget-mib", type=float, default=3072.0,
+                    help="refuse a row whose weights + features + live_bytes exceed this (MiB) before building it")
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--kernels", action="store_true",
@@ -329,6 +373,7 @@ def _both_kernels(args) -> int:
     import subprocess
 
     base = [sys.executable, os.path.abspath(__file__)] + (["--quick"] if args.quick else [])
+    base += (["--grid"] if args.grid else []) + ["--budget-mib", str(args.budget_mib)]
     base += ["--batch", str(args.batch), "--repeats", str(args.repeats)]
     if args.write:
         base += ["--write", args.write]
@@ -357,22 +402,38 @@ def forward_report(args) -> list[str]:
           f"Deep ConvAC, M = 8, batch {args.batch}, medians of {args.repeats}. roofline = max(GEMM flops / GEMM "
           "rate, (features + weights + output bytes) / bandwidth). `wall/roof` uses the wall-clock GEMM rate "
           "(all threads), `cpu/roof` the forward's process CPU time against the one-thread GEMM rate per "
-          "CPU-second (robust to other jobs on the machine). Bands: the levels one task runs in cache, each "
+          "CPU-second (robust to other jobs on the machine); `engine cpu/roof` the same for `levels.run_levels` "
+          "alone (no feature checks). Leaf weights are scaled so that outputs are near 1 (no range warning). "
+          "Bands: the levels one task runs in cache, each "
           "against its own roofline (wall). peak: tracemalloc peak of one forward over the largest live "
-          "intermediate (a band's input plus output).", "",
+          "intermediate counted by `levels.live_bytes` (band input and output plus every running task's "
+          "scratch: the bound the budget check refuses on), and over the largest band input plus output "
+          f"alone (`peak/band`). Rows whose weights + features + live bytes exceed {args.budget_mib:g} MiB "
+          "are refused before the model is built.", "",
           "| inputs | width | dtype | GFLOP | forward (wall) | roofline | wall/roof | cpu/roof | bound | per band "
-          "(levels: wall/roof) | peak/live | nodes/levels |",
-          "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+          "(levels: wall/roof) | live MiB | peak/live | peak/band | nodes/levels | engine cpu/roof |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     print(md[-2])
-    for shape, w, dt in (QUICK_GRID if args.quick else FORWARD_GRID):
-        r = forward_row(shape, w, dt, args.batch, lim, args.repeats)
-        nodes = "-" if r["nodes"] is None else f"{r['nodes'] / r['wall']:.2f}x"
-        line = (f"| {shape} | {w} | {dt} | {r['gflops']:.2f} | {r['wall'] * 1e3:.1f} ms "
-                f"| {r['roof_wall'] * 1e3:.1f} ms "
-                f"| {r['wall'] / r['roof_wall']:.2f}x | {r['cpu'] / r['roof_cpu']:.2f}x | {r['bound']} | {r['bands']} "
-                f"| {r['peak'] / r['live']:.2f}x | {nodes} |")
+    grid = GOAL_GRID if args.grid else QUICK_GRID if args.quick else FORWARD_GRID
+    for shape, w, dt in grid:
+        r = forward_row(shape, w, dt, args.batch, lim, args.repeats, args.budget_mib * 2**20)
+        if "refused" in r:
+            line = f"| {shape} | {w} | {dt} | refused: {r['refused']} |" + " |" * 11
+        else:
+            nodes = "-" if r["nodes"] is None else f"{r['nodes'] / r['wall']:.2f}x"
+            line = (f"| {shape} | {w} | {dt} | {r['gflops']:.2f} | {r['wall'] * 1e3:.1f} ms "
+                    f"| {r['roof_wall'] * 1e3:.1f} ms "
+                    f"| {r['wall'] / r['roof_wall']:.2f}x | {r['cpu'] / r['roof_cpu']:.2f}x | {r['bound']} "
+                    f"| {r['bands']} | {r['live'] / 2**20:.1f} | {r['peak'] / r['live']:.2f}x "
+                    f"| {r['peak'] / r['largest']:.1f}x | {nodes} "
+                    f"| {r['engine_cpu'] / r['roof_cpu']:.2f}x{'' if r['in_range'] else ' (output out of range)'} |")
         print(line, flush=True)
         md.append(line)
+    if args.grid:
+        load1 = os.getloadavg()
+        tail = f"Load average at end {load1[0]:.1f}; total {time.perf_counter() - t_start:.0f} s."
+        print(tail)
+        return md + ["", tail, ""]
     md += ["", "### Small networks: tn.contract(F) on the structure path against opt_einsum greedy", "",
            f"Batch 64, float64, medians of {max(5, args.repeats)} (wall). `structure`: the whole `tn.contract(F)` call "
            "(checks, cached compiled path); `structure+oe`: a prebuilt opt_einsum expression of the same path; "

@@ -53,6 +53,7 @@ def _net(shape, dtype, g="product", n_outputs=2):
 def chunk(request, monkeypatch):
     monkeypatch.setattr(levels, "CHUNK_BYTES", request.param)
     monkeypatch.setattr(levels, "MAX_ROWS", 4 if request.param < 1 << 20 else levels.MAX_ROWS)
+    monkeypatch.setattr(levels, "SMALL_ROWS", 4 if request.param < 1 << 20 else levels.SMALL_ROWS)
     return request.param
 
 
@@ -94,6 +95,26 @@ def test_fused_log_forward_beyond_the_float_range(chunk):
     assert np.all(np.isfinite(logabs)) and float(logabs.min()) > 1000
     assert np.array_equal(sign, s2)
     np.testing.assert_allclose(logabs, l2, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("pooling", ["contiguous", "interleaved"])
+@pytest.mark.parametrize("width", [16, 33])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_small_and_wide_row_blocks_match_einsum(pooling, width, dtype):
+    # Widths up to SMALL_WIDTH take row blocks of SMALL_ROWS samples (33 takes MAX_ROWS): a batch of 300
+    # splits into a full and a partial block; interleaved pooling gathers the leaves (np.take path).
+    net = tc.deep(32, 3, width, pooling=pooling, seed=3, dtype=dtype)
+    assert levels.level_plan(net).contiguous == (pooling == "contiguous")
+    F = np.random.default_rng(5).standard_normal((300, 32, 3)).astype(dtype)
+    ref = einsum_forward(net, F)
+    tol = 1e-11 if dtype == "float64" else 2e-4
+    for workers in (1, 2):
+        got = levels.run_levels(net, F, workers=workers)
+        np.testing.assert_allclose(got.astype(np.longdouble), ref, rtol=tol, atol=tol * float(np.abs(ref).max()) * 1e-2)
+    rows = {b1 - b0 for _, _, tasks in levels.schedule(levels.level_plan(net), [width] * 5 + [1], 300, 8, 1)
+            for _, _, b0, b1 in tasks}
+    cap = levels.SMALL_ROWS if width <= levels.SMALL_WIDTH else max(levels.MAX_ROWS, width)
+    assert max(rows) == -(-300 // -(-300 // cap))  # the fewest blocks of at most `cap` rows, evened out
 
 
 def test_weights_are_packed_views_and_edits_are_seen():
@@ -162,3 +183,28 @@ def test_forward_over_the_byte_budget_is_refused_before_it_starts():
         levels.run_levels(net, F, workers=2)
     with tc.option_context(max_dense_bytes=need):
         np.testing.assert_allclose(levels.run_levels(net, F, workers=2), einsum_forward(net, F), rtol=1e-11)
+
+
+@pytest.mark.parametrize("shape, width, g, log", [
+    (256, 16, "product", False), (256, 64, "product", False), ((16, 16), 32, "product", False),
+    (256, 16, "relu_max", False), (81, 16, "product", True), (256, 32, "relu_sum", True),
+])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_live_bytes_bounds_the_traced_peak(shape, width, g, log, workers):
+    # tracemalloc sees every numpy buffer: the peak of one forward (band outputs and every task's
+    # scratch) must stay under live_bytes, the figure the budget check refuses on.
+    import tracemalloc
+
+    arity = 3 if shape == 81 else None
+    tree = tc.deep(shape, 4, width, arity=arity).tree
+    net = tc.ConvNet(tree, 4, width, g=g, seed=0)
+    F = np.random.default_rng(0).standard_normal((96, net.n_inputs, 4))
+    levels.run_levels(net, F, log=log, workers=workers)
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        levels.run_levels(net, F, log=log, workers=workers)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= 1.02 * levels.live_bytes(net, 96, 8, workers, log) + (64 << 10)

@@ -54,9 +54,17 @@ CHUNK_BYTES = 1 << 21
 
 #: Fewest samples per task: fewer make the GEMMs too small for BLAS to run at speed.
 MIN_ROWS = 16
-#: Most samples per task: ``max(MAX_ROWS, width)``. More make the bands shallow and the strided reads of
-#: the leaf features short; measured best at 64 for widths up to 64 and at 256 for width 256.
+#: Most samples per task: ``max(MAX_ROWS, width)``, and :data:`SMALL_ROWS` for widths up to
+#: :data:`SMALL_WIDTH`. More make the bands shallow; measured best at 64 for width 64 and at 256 for
+#: width 256.
 MAX_ROWS = 64
+#: At widths up to ``SMALL_WIDTH`` a node's GEMM is too small for BLAS to reach speed on few rows, and
+#: the Python and BLAS call overhead per node is paid once per row block: tasks take up to ``SMALL_ROWS``
+#: samples (N = 1024, float64, batch 256, one worker, CPU time: width 16, 17.3 ms at 128 rows and 12.6 ms
+#: at 256; width 32, 38.0 / 28.4 / 26.2 ms at 64 / 128 / 256 rows; width 64 stays best at 64 rows,
+#: 90 against 97 ms at 256).
+SMALL_WIDTH = 32
+SMALL_ROWS = 256
 
 
 @dataclass(frozen=True)
@@ -167,6 +175,8 @@ def schedule(plan: LevelPlan, widths: list[int], B: int, item: int, workers: int
     H = len(plan.levels) - 1
     n = [len(level) for level in plan.levels]
     cap = max(MAX_ROWS, max(widths))
+    if max(widths) <= SMALL_WIDTH:
+        cap = max(cap, SMALL_ROWS)
     rows = max(1, min(B, cap, max(MIN_ROWS, budget // max(1, plan.arity[1] if H else 1) // (widths[0] * item))))
     out: list[tuple[int, int, list[tuple[int, int, int, int]]]] = []
     lo = 0
@@ -189,24 +199,64 @@ def schedule(plan: LevelPlan, widths: list[int], B: int, item: int, workers: int
     return out
 
 
-def live_bytes(model: Any, B: int, item: int, workers: int) -> int:
-    """The most bytes the level engine holds at once (beyond the features): a band's input and output.
+def live_bytes(model: Any, B: int, item: int, workers: int, log: bool = False) -> int:
+    """The most bytes the level engine holds at once beyond the features: band outputs and task scratch.
+
+    Per band: the band's input and output, plus, for each task running at once (``min(workers, tasks)``),
+    its scratch: the copied leaf features of the bottom level, and at every level the GEMM output beside
+    its input (the pooled output of the level below, pooled in place). Non-product pooling adds two
+    temporaries of the GEMM output's size (the rectified children, and in log mode their rescaled copy)
+    and the pooled output, product pooling in log mode one (the magnitudes normalized by
+    :func:`~tnconv.contract.logscale.normalize_`) and the partial products; log mode also counts a copy
+    of the features (made only for features far from unit scale). Stacked weights of levels whose
+    weights are separate arrays are counted too.
+
+    Parameters
+    ----------
+    model : ConvNet
+    B, item, workers : int
+        Batch size, bytes per entry, worker threads.
+    log : bool
+        Whether the forward runs in log mode.
+
+    Returns
+    -------
+    int
+        An upper bound of the peak (measured by ``benchmarks/contraction.py`` against tracemalloc).
 
     Examples
     --------
     >>> import tnconv as tc
-    >>> round(live_bytes(tc.deep(1024, 8, 64), 256, 8, 2) / 2**20, 2)  # the first band's output, in MiB
-    2.0
+    >>> net = tc.deep(1024, 8, 64)
+    >>> round(live_bytes(net, 256, 8, 1) / 2**20, 2), round(live_bytes(net, 256, 8, 2) / 2**20, 2)  # MiB
+    (5.0, 8.0)
     """
     plan = level_plan(model)
     widths = [model.widths[level[0]] for level in plan.levels]
+    W = group_weights(model, plan.levels, "levels")
     H = len(plan.levels) - 1
+    n = [len(level) for level in plan.levels]
+    M = model.n_descriptors
     most, prev = 0, 0
-    for _, hi, _ in schedule(plan, widths, B, item, workers):
-        out = (len(plan.levels[hi + 1]) if hi < H else 1) * B * widths[hi] * item
-        most = max(most, prev + out)
+    for lo, hi, tasks in schedule(plan, widths, B, item, workers):
+        n_out = n[hi + 1] if hi < H else 1
+        out = n_out * B * widths[hi] * item
+        q0, q1, b0, b1 = tasks[0]  # the first task is the largest
+        rows = b1 - b0
+        inp = (q1 - q0) * (n[lo] // n_out) * rows * (M + 64 // item if lo == 0 else widths[lo - 1]) * item
+        scratch = 0
+        for h in range(lo, hi + 1):
+            k = (q1 - q0) * (n[h] // n_out)  # nodes of level h in the task
+            y = k * rows * widths[h] * item
+            a = plan.arity[h + 1] if h < H else 1
+            w_in = M if h == 0 else widths[h - 1]
+            stacked = k * w_in * widths[h] * item if isinstance(W[h], list) else 0
+            temps = 2 * y + y // a if not model.g.is_product else (y + y // a if log else 0)
+            scratch = max(scratch, inp + y + stacked + temps)
+            inp = y
+        most = max(most, prev + out + min(workers, len(tasks)) * scratch)
         prev = out
-    return most
+    return most + (B * model.n_inputs * M * item if log else 0)
 
 
 # ---------------------------------------------------------------------- executor
@@ -270,7 +320,7 @@ def run_levels(model: Any, feats: np.ndarray, be: Backend | None = None, log: bo
     elif isinstance(workers, (bool, np.bool_)) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise ValueError(f"workers must be a positive int, got {workers!r}")
     check_budget(f"the forward's activations (batch {feats.shape[0]})",
-                 float(live_bytes(model, feats.shape[0], feats.dtype.itemsize, workers)),
+                 float(live_bytes(model, feats.shape[0], feats.dtype.itemsize, workers, log)),
                  hint="evaluate the batch in chunks (or as a dask array)")
     # Multi-threaded BLAS on these small GEMMs is 5-10x slower than one thread (measured); the
     # parallelism comes from the worker threads instead.
@@ -297,6 +347,29 @@ class _Band:
     Sp: Any
 
 
+# Measured and rejected for small widths (one thread, CPU time, float64 unless said; 2026-12-02, shared
+# 2-core EPYC, SkylakeX kernel), so the level stays one stacked np.matmul and an in-place multiply:
+# - np.einsum("nbi,nio->nbo") (with or without a precomputed path it is one pairwise term, which numpy
+#   runs in its own loop, not BLAS): 1.6 GFLOP/s against 20-26 for the stacked matmul at width 16.
+# - Block-diagonal GEMMs of 2 or 4 nodes (one (rows, g*r) @ (g*r, g*r) call instead of g calls): the
+#   call overhead saved is less than the g-fold flops, 2.22 / 5.16 ms against 1.37 ms for 256 nodes of
+#   (256, 16) @ (16, 16), before the relayout they would need; float32 0.91 / 2.55 against 0.55 ms.
+# - The transposed layout (W^T @ X^T per node, samples as the GEMM's N): 12-32 against 21-26 GFLOP/s
+#   at width 16 depending on the shape, no better on balance, and it would change every level's layout.
+# - Pooling: np.prod(axis=1, out=) 697 us and a contiguous output buffer 689 us against 281 us for the
+#   in-place multiply into the first child (64 parents of 4 children, 64 rows, width 64, in cache); a
+#   pairwise tree of multiplies 273 us (the same traffic). At width 16 pooling is 2.5 of 12 ms.
+# - 2D leaf gathers: per task, a sorted take then an in-cache permutation (6.4 ms) or a strided block copy
+#   then a Morton-order transpose (5.8 ms), against 3.7 ms for one np.take in the tree's leaf order
+#   (32 x 32 image, 256 samples, 64 rows x 64 leaves per task). The leaf GEMM (K = M = 8, about 17
+#   GFLOP/s) stays what bounds the 2D leaf band; 32 / 64 / 128 / 256 rows per task gave 54 / 45 / 43 /
+#   59 ms for the whole 32 x 32 width-64 forward, within the noise of that run, so rows stay at 64.
+#   Taking the leaves in runs of two (2x2 windows pair inputs 2i, 2i+1: half the pieces, each twice as
+#   long) gave 13.6 against 13.0 ms (32 x 32, width 16) and 58.8 against 56.2 ms (width 64): no gain.
+#   Copying each task's leaves as one square of the image (2x2 windows: runs of side * M entries) and
+#   putting them in the tree's order by a (2,) * 2k-axis view alone: the copy took 6.5 against 7.6 ms,
+#   but np.matmul over that many-axis batch ran the leaf GEMM at half speed (6.5 against 3.0 ms), 18.8
+#   against 14.6 ms in all (32 x 32, width 16, float64, one worker).
 def _gemm(Wl: Any, Xc: np.ndarray, n0: int, n1: int) -> np.ndarray:
     if not isinstance(Wl, list):
         return np.matmul(Xc, Wl if Wl.ndim == 2 else Wl[n0:n1])
@@ -333,6 +406,31 @@ def _pool_chunk(g: Any, Y: np.ndarray, s: Any, a: int, dest: Any) -> tuple[Any, 
     return red, None
 
 
+def _leaf_block(feats: np.ndarray, plan: LevelPlan, b0: int, b1: int, n0: int, n1: int) -> np.ndarray:
+    """The features of leaves ``n0:n1`` over samples ``b0:b1`` as a ``(leaves, samples, M)`` view.
+
+    The block is copied in the features' own layout (``rows`` runs of ``(n1 - n0) * M`` contiguous
+    entries, read at memory speed) into a buffer whose rows are padded by one cache line, and handed to
+    the GEMM as a transposed view: BLAS packs its ``A`` operand anyway, and reads the strided rows from
+    cache. Transposing while copying (the former ``ascontiguousarray(sel.transpose(1, 0, 2))``) read
+    64-byte pieces ``n_inputs * M`` entries apart straight from memory, out of reach of the prefetchers:
+    at width 16 that copy took 11 of the forward's 31 ms and this one 2.5 ms (forward 24.0 -> 12.6 ms
+    CPU time, one worker, N = 1024, float64, batch 256; width 64: 106 -> 90 ms). The padding keeps the
+    rows, a power of two apart without it, off a few cache sets (12.8 against 12.1 ms at width 16,
+    90 against 98 ms at width 64: within noise at 16, kept for 64).
+    """
+    M = feats.shape[2]
+    k = (n1 - n0) * M
+    buf = np.empty((b1 - b0, k + 64 // feats.itemsize), dtype=feats.dtype)
+    dst = buf[:, :k].reshape(b1 - b0, n1 - n0, M)
+    if plan.contiguous:
+        dst[...] = feats[b0:b1, n0:n1, :]
+    else:
+        # mode="clip": the indices are valid, and "raise" would buffer the output once more
+        np.take(feats[b0:b1], plan.leaf_order[n0:n1], axis=1, out=dst, mode="clip")
+    return dst.transpose(1, 0, 2)
+
+
 def _task(model: Any, plan: LevelPlan, W: list, band: _Band, feats: np.ndarray, E0: Any, log: bool,
           tiny: list, q0: int, q1: int, b0: int, b1: int) -> None:
     """One task: levels ``band.lo..band.hi`` for the subtrees of output nodes ``q0:q1``, samples ``b0:b1``."""
@@ -342,10 +440,7 @@ def _task(model: Any, plan: LevelPlan, W: list, band: _Band, feats: np.ndarray, 
     n0, n1 = q0 * F, q1 * F
     s: Any = None
     if lo == 0:
-        sel = feats[b0:b1, n0:n1, :] if plan.contiguous else feats[b0:b1][:, plan.leaf_order[n0:n1], :]
-        # One contiguous copy (in cache): rows of the features lie n_inputs * M apart, a stride that
-        # maps them onto few cache sets and made the leaf GEMM run at half speed.
-        X = np.ascontiguousarray(sel.transpose(1, 0, 2))
+        X = _leaf_block(feats, plan, b0, b1, n0, n1)
     else:
         X = band.X[n0:n1, b0:b1]
         if log:
@@ -385,6 +480,9 @@ def _run(model: Any, plan: LevelPlan, W: list, feats: np.ndarray, E0: Any, log: 
         band = _Band(lo, hi, X, S, np.empty((n_out, B, widths[hi]), dtype=dtype), Sp)
         t0 = time.perf_counter()
         _run_tasks(workers, tasks, lambda t, band=band: _task(model, plan, W, band, feats, E0, log, tiny, *t))
+        # Drop the band's input now: held until the next band's output is allocated, it made three band
+        # outputs live at once (4% over live_bytes at N = 4096, width 256, where the first is 512 MiB).
+        band.X = band.S = None
         if timings is not None:
             timings.append((lo, hi, time.perf_counter() - t0))
         if tiny:
