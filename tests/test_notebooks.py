@@ -33,7 +33,16 @@ def test_every_section_has_a_notebook():
     assert sorted(p.name for p in PATHS) == sorted(e.notebook for e in EXPERIMENTS.values())
 
 
-@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
+def _trained(path):
+    return registry_sizes(path) == TRAINED_SIZES
+
+
+# The trained notebooks train JAX models in a fresh kernel (tens of seconds each, mostly compiling); the same
+# experiments at small size are checked in the fast suite by tests/test_experiments_trained.py.
+NOTEBOOK_PARAMS = [pytest.param(p, id=p.stem, marks=[pytest.mark.slow] if _trained(p) else []) for p in PATHS]
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_PARAMS)
 def test_notebook_executes_at_small_size(path, monkeypatch):
     monkeypatch.setenv("TNCONV_NOTEBOOK_SIZE", "small")
     monkeypatch.setenv("MPLBACKEND", "Agg")
@@ -54,7 +63,7 @@ def test_notebook_executes_at_small_size(path, monkeypatch):
     checks = verdict.splitlines()[1:]
     assert checks, verdict[:400]
     failed = any(": False" in line or "FAILS" in line for line in checks)
-    if registry_sizes(path) == TRAINED_SIZES:
+    if _trained(path):
         # A trained experiment at small size trains for seconds: its numbers need not support the claim
         # (tests/test_experiments_trained.py checks them), but the headline must follow its checks.
         assert verdict.startswith("NOT SUPPORTED:" if failed else "SUPPORTED:"), verdict[:800]
