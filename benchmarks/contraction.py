@@ -16,6 +16,7 @@ Usage::
     python benchmarks/contraction.py --kernels --write benchmarks/RESULTS_forward.md   # both BLAS kernels
     python benchmarks/contraction.py --paths --quick       # the path tables of every method
     python benchmarks/contraction.py --paths --write benchmarks/RESULTS_contraction.md
+    python benchmarks/contraction.py --small --write benchmarks/RESULTS_contraction.md   # small networks only
 """
 
 from __future__ import annotations
@@ -270,9 +271,17 @@ def forward_row(shape, w: int, dt: str, B: int, lim: dict, repeats: int) -> dict
             else "bytes", "bands": ", ".join(per_band), "peak": peak, "live": live, "nodes": nodes}
 
 
-def small_row(shape, M: int, w: int, B: int, repeats: int) -> dict:
+def small_row(shape, M: int, w: int, B: int, repeats: int, inner: int = 1) -> dict:
+    """One small network: ``tn.contract(F)`` (structure path) against opt_einsum greedy, timed interleaved.
+
+    Each of ``repeats`` rounds times ``inner`` calls of every method back to back, so that a burst of load
+    on the shared machine hits all methods of a round alike; ``ratio`` is the median over rounds of
+    greedy / structure within a round. Memory: tracemalloc peak of one ``tn.contract(F)`` against the
+    compiled program's static peak and against the largest intermediate of the path at this batch size.
+    """
     import opt_einsum as oe
 
+    from tnconv.contract import generic
     from tnconv.contract.paths import structure_path
 
     model = tc.deep(shape, M, w, seed=0)
@@ -282,20 +291,32 @@ def small_row(shape, M: int, w: int, B: int, repeats: int) -> dict:
     ops = list(tn.arrays) + [F[:, p, :] for p in range(N)]
     eq = tn.equation(features=True)
     shapes = [o.shape for o in ops]
-    sp = structure_path(tn, features=True)
+    sp = structure_path(tn, features=True, batch=B)
     expr_s = oe.contract_expression(eq, *shapes, optimize=sp.path)
     path, info = oe.contract_path(eq, *shapes, shapes=True, optimize="greedy")
     row = {"net": f"deep({shape}, {M}, {w})", "steps": len(sp.path)}
-    row["structure"] = _timed(lambda: tn.contract(F), repeats)[0]
-    row["structure+oe"] = _timed(lambda: expr_s(*ops), repeats)[0]
     item = 8
+    fns = {"structure": lambda: tn.contract(F), "structure+oe": lambda: expr_s(*ops)}
     if info.largest_intermediate * item <= 2**28:
         expr_g = oe.contract_expression(eq, *shapes, optimize=path)
-        row["greedy"] = _timed(lambda: expr_g(*ops), repeats)[0]
-        row["greedy_call"] = _timed(lambda: tn.contract(F, optimize="greedy"), repeats)[0]
+        fns["greedy"] = lambda: expr_g(*ops)
+        fns["greedy_call"] = lambda: tn.contract(F, optimize="greedy")
     else:
         row["greedy"] = row["greedy_call"] = None
         row["greedy_why"] = f"infeasible: largest intermediate {info.largest_intermediate:.3g} elements"
+    for fn in fns.values():
+        fn()
+    times: dict = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            times[k].append((time.perf_counter() - t0) / inner)
+    for k, ts in times.items():
+        row[k] = float(np.median(ts))
+    if "greedy" in times:
+        row["ratio"] = float(np.median([g / s for g, s in zip(times["greedy"], times["structure"])]))
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
@@ -303,8 +324,74 @@ def small_row(shape, M: int, w: int, B: int, repeats: int) -> dict:
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    row["peak_ratio"] = peak / (sp.cost.largest_intermediate * item)
+    prog = generic._program(tn, generic._cached_structure_path(tn, True), generic._device_arrays(
+        tn, generic.resolve_backend(None, F)), F)
+    row["peak"] = peak
+    row["static_peak"] = prog.peak_bytes(item)
+    row["largest"] = sp.cost.largest_intermediate * item
+    row["largest_value"] = prog.largest_value * item
+    row["peak_ratio"] = peak / row["largest"]
+    row["calls"] = len(prog.calls)
+    row["schedule"] = "batched" if prog.batched else "depth-first"
     return row
+
+
+#: Small networks (the toy rows) and batch sizes for ``--small``; the last rows run the depth-first schedule.
+SMALL_ROWS = [((4, 4), 4, 4, 64), ((2, 2), 2, 2, 64), ((2, 4), 2, 3, 64), (16, 2, 4, 64), (64, 8, 16, 64),
+              (64, 8, 16, 256), (256, 8, 16, 64), (64, 8, 64, 256)]
+
+
+def small_report(argv: list[str] | None = None) -> int:
+    """``--small``: the small-network table (structure path through ``tn.contract`` against opt_einsum greedy)."""
+    from tnconv.contract.program import BATCH_ELEMENTS, THREAD_FLOPS
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--small", action="store_true")
+    ap.add_argument("--repeats", type=int, default=9, help="interleaved rounds (median)")
+    ap.add_argument("--inner", type=int, default=20, help="calls per method and round")
+    ap.add_argument("--write", metavar="PATH", help="append a markdown section")
+    args = ap.parse_args(argv)
+    t_start = time.perf_counter()
+    load0 = os.getloadavg()
+    head = (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Machine: {platform.machine()}, {os.cpu_count()} "
+            f"CPUs, numpy {np.__version__}, BLAS: {blas_kernel()}. Load average at start {load0[0]:.1f} (1 min) / "
+            f"{load0[1]:.1f} (5 min).")
+    print(head, flush=True)
+    md = ["## Small networks: tn.contract(F) against opt_einsum greedy (benchmarks/contraction.py --small)", "",
+          head, "",
+          f"float64. {args.repeats} interleaved rounds of {args.inner} calls per method; times are medians over "
+          "rounds, "
+          "`greedy / structure` is the median over rounds of the in-round ratio (> 1: the structure path wins). "
+          "`structure`: the whole `tn.contract(F)` call (checks, cached compiled program); `structure+oe`: a "
+          "prebuilt opt_einsum expression of the same path; `greedy`: a prebuilt expression of opt_einsum's "
+          "greedy path (contraction only); `greedy call`: `tn.contract(F, optimize='greedy')`. Schedule: "
+          f"batched while its static peak is <= {BATCH_ELEMENTS} elements, else depth-first; one BLAS thread "
+          f"from {THREAD_FLOPS:.0e} flops. Memory: `traced` is the tracemalloc peak of one `tn.contract(F)`, "
+          "`static` the compiled program's peak of live intermediates (computed before running), `largest` "
+          "the path's largest intermediate at this batch size.", "",
+          "| network | batch | steps | calls | schedule | structure | structure+oe | greedy | greedy call "
+          "| greedy / structure | traced | traced / static | traced / largest |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    print("\n".join(md[-2:]), flush=True)
+    for shape, M, w, B in SMALL_ROWS:
+        r = small_row(shape, M, w, B, args.repeats, args.inner)
+        g = r["greedy"]
+        line = (f"| {r['net']} | {B} | {r['steps']} | {r['calls']} | {r['schedule']} | {r['structure'] * 1e3:.3f} ms "
+                f"| {r['structure+oe'] * 1e3:.3f} ms | "
+                + (f"{g * 1e3:.3f} ms | {r['greedy_call'] * 1e3:.3f} ms | {r['ratio']:.2f}x"
+                   if g is not None else f"- | - | {r['greedy_why']}")
+                + f" | {r['peak'] / 1024:.0f} KiB | {r['peak'] / r['static_peak']:.2f}x | {r['peak_ratio']:.2f}x |")
+        print(line, flush=True)
+        md.append(line)
+    load1 = os.getloadavg()
+    tail = f"Load average at end {load1[0]:.1f}; total {time.perf_counter() - t_start:.0f} s."
+    print(tail)
+    md += ["", tail, ""]
+    if args.write:
+        with open(args.write, "a") as fh:
+            fh.write("\n" + "\n".join(md))
+        print(f"appended to {args.write}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -401,4 +488,6 @@ def forward_report(args) -> list[str]:
 if __name__ == "__main__":
     if "--paths" in sys.argv[1:]:
         raise SystemExit(paths_main())
+    if "--small" in sys.argv[1:]:
+        raise SystemExit(small_report())
     raise SystemExit(main())

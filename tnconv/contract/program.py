@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from .._core.arrays import device_of
 from .._core.threads import blas_threads
 
 __all__ = ["BATCH_ELEMENTS", "THREAD_FLOPS", "Program", "compile_path", "pair_call", "pair_ops", "run_program",
@@ -386,7 +387,30 @@ def _waves(steps: tuple, n_in: int) -> list[list[int]]:
     for k, step in enumerate(steps):
         height[k] = 1 + max((height[c] for c in kids[k]), default=0)
         groups.setdefault((height[k], _signature(step)), []).append(k)
-    return [groups[key] for key in sorted(groups, key=lambda key: (key[0], groups[key][0]))]
+    waves = [groups[key] for key in sorted(groups, key=lambda key: (key[0], groups[key][0]))]
+    return _order_rows(waves, steps, n_in)
+
+
+def _order_rows(waves: list[list[int]], steps: tuple, n_in: int) -> list[list[int]]:
+    """Reorder each group's rows so that its readers take them as contiguous blocks.
+
+    A reader group takes its left operands, then its right ones; rows laid out in that order are two
+    contiguous slices of the stacked result. Strided slices would be views too, but numpy's ufuncs
+    copy strided operands whole (measured: a product of two ``S[0::2]``, ``S[1::2]`` halves traced
+    three times its result).
+    """
+    group_of = {k: g for g, ks in enumerate(waves) for k in ks}
+    wanted: list[list[int]] = [[] for _ in waves]
+    for g in range(len(waves) - 1, -1, -1):  # readers sit in later groups than the steps they read
+        taken = set(wanted[g])
+        rows = wanted[g] + [k for k in waves[g] if k not in taken]
+        waves[g] = rows
+        for side in (0, 1):
+            for k in rows:
+                src = steps[k][side]
+                if src >= n_in:
+                    wanted[group_of[src - n_in]].append(src - n_in)
+    return waves
 
 
 def _shift_sums(pre: tuple) -> tuple:
@@ -508,13 +532,13 @@ def _fetch(f: Any, vals: list, xp: Any) -> Any:
     if type(f) is int:
         return vals[f]
     tag = f[0]
-    if tag == "r":
-        return vals[f[1]][f[2]]
+    if tag == "r":  # the array API indexes all axes (a trailing ellipsis); numpy needs none
+        return vals[f[1]][f[2]] if xp is np else vals[f[1]][f[2], ...]
     if tag == "s":
-        return vals[f[1]][f[2] : f[3] : f[4]]
+        return vals[f[1]][f[2] : f[3] : f[4]] if xp is np else vals[f[1]][f[2] : f[3] : f[4], ...]
     if tag == "t":
         x = vals[f[1]]
-        return x[f[3]] if xp is np else xp.take(x, xp.asarray(f[2]), axis=0)
+        return x[f[3]] if xp is np else xp.take(x, xp.asarray(f[2], device=device_of(x)), axis=0)
     if xp is np:  # np.array of a list of same-shaped arrays stacks them 3x faster than np.stack
         return np.array([vals[p] for p in f[1]] if f[2] else [_fetch(p, vals, xp) for p in f[1]])
     return xp.stack([_fetch(p, vals, xp) for p in f[1]], axis=0)
