@@ -355,7 +355,7 @@ def _program(tn: Any, path: list, arrays: list, features: Any) -> Any:
     so the program is looked up by that object (kept alive by the entry) and the operand shapes.
     """
     has_f = features is not None
-    key = (id(path), has_f, tuple(features.shape) if has_f else None, tuple(tuple(a.shape) for a in arrays))
+    key = (id(path), has_f, tuple(features.shape) if has_f else None, tuple([tuple(a.shape) for a in arrays]))
     with _CACHE_LOCK:
         cache = tn.__dict__.setdefault("_tnconv_programs", {})
         hit = cache.get(key)

@@ -256,7 +256,7 @@ def _compile(inputs: tuple, output: tuple, path: tuple, shapes: tuple, groups: t
         for j in range(1, len(taken)):
             t, iy = taken[j]
             later = {i for _, iz in taken[j + 1 :] for i in iz}
-            flops += _prod(shape, set(ix) | set(iy))
+            flops += _prod(shape, list(set(ix) | set(iy)))
             pre_a, pre_b, op, ix = pair_ops(ix, iy, keep | later, shape)
             steps.append((s, t, n_slots, (tuple(pre_a), tuple(pre_b), op)))
             slot_shape.append(tuple(shape[i] for i in ix))
@@ -450,7 +450,7 @@ def _lower(steps: tuple, n_in: int, slot_shape: list, groups: list[list[int]], r
         copied = len(slots) * _size(slot_shape[slots[0]])
         if len(vids) == 1 and all(r is not None for _, r in where):
             v = vids[0]
-            idx = [r for _, r in where]
+            idx = [int(r) for _, r in where if r is not None]
             if idx == list(range(rows[v])):
                 return v, vids, 0
             d = idx[1] - idx[0]
