@@ -336,6 +336,51 @@ def small_row(shape, M: int, w: int, B: int, repeats: int, inner: int = 1) -> di
     return row
 
 
+#: (inputs, width, batch, path) rows of the peak-memory table of ``--small`` (M = 8).
+MEMORY_ROWS = [(64, 64, 256, "structure"), (64, 64, 256, "greedy"), (256, 64, 256, "structure"),
+               (256, 64, 256, "greedy"), (1024, 64, 256, "structure")]
+
+
+def path_memory_table() -> list[str]:
+    """Traced peak of the compiled program of a path against its static peak and largest intermediate."""
+    import opt_einsum as oe
+
+    from tnconv.contract import program
+    from tnconv.contract.paths import path_cost, structure_path
+
+    md = ["", "Peak memory of compiled programs (run_program on the path, features as separate operands): `traced` "
+          "is the tracemalloc peak of one run, `static` the program's peak of live intermediates, `largest` the "
+          "path's largest intermediate.", "",
+          "| network | batch | path | schedule | traced | static | traced / static | traced / largest |",
+          "|---|---|---|---|---|---|---|---|"]
+    print("\n".join(md[-2:]), flush=True)
+    for N, w, B, which in MEMORY_ROWS:
+        model = tc.deep(N, 8, w, seed=0)
+        tn = model.to_tensor_network()
+        F = np.random.default_rng(0).standard_normal((B, N, 8))
+        ops = list(tn.arrays) + [F[:, p, :] for p in range(N)]
+        shapes = [o.shape for o in ops]
+        sp = structure_path(tn, features=True, batch=B)
+        path = sp.path if which == "structure" else oe.contract_path(
+            tn.equation(features=True), *shapes, shapes=True, optimize=which)[0]
+        prog = program.compile_path(sp.inputs, sp.output, path, shapes)
+        program.run_program(prog, ops, np)
+        tracemalloc.start()
+        try:
+            tracemalloc.reset_peak()
+            program.run_program(prog, ops, np)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        largest = path_cost(sp.inputs, sp.output, sp.size_dict, path).largest_intermediate * 8
+        line = (f"| deep({N}, 8, {w}) | {B} | {which} | {'batched' if prog.batched else 'depth-first'} | "
+                f"{peak / 2**20:.2f} MiB | {prog.peak_bytes(8) / 2**20:.2f} MiB | {peak / prog.peak_bytes(8):.2f}x | "
+                f"{peak / largest:.2f}x |")
+        print(line, flush=True)
+        md.append(line)
+    return md
+
+
 #: Small networks (the toy rows) and batch sizes for ``--small``; the last rows run the depth-first schedule.
 SMALL_ROWS = [((4, 4), 4, 4, 64), ((2, 2), 2, 2, 64), ((2, 4), 2, 3, 64), (16, 2, 4, 64), (64, 8, 16, 64),
               (64, 8, 16, 256), (256, 8, 16, 64), (64, 8, 64, 256)]
@@ -383,6 +428,7 @@ def small_report(argv: list[str] | None = None) -> int:
                 + f" | {r['peak'] / 1024:.0f} KiB | {r['peak'] / r['static_peak']:.2f}x | {r['peak_ratio']:.2f}x |")
         print(line, flush=True)
         md.append(line)
+    md += path_memory_table()
     load1 = os.getloadavg()
     tail = f"Load average at end {load1[0]:.1f}; total {time.perf_counter() - t_start:.0f} s."
     print(tail)

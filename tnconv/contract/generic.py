@@ -8,7 +8,9 @@ path (:func:`~tnconv.contract.paths.structure_path`), which needs no search.
 Explicit paths (the structure path included) run through a small pairwise executor: opt_einsum's own
 ``contract_path`` re-scans all remaining operands at every step, which is quadratic in the number of
 tensors (16 s for the 12k operands of a 4096-input ConvAC, measured here), and its per-pair dispatch costs
-50-165 µs. The executor maps every pair to one ``tensordot``, broadcast product or batched ``matmul``.
+50-165 µs. The executor (:mod:`tnconv.contract.program`) maps every pair to one ``tensordot``, broadcast
+product or batched ``matmul``, merges same-shaped steps of one tree height into one call on small
+networks, runs larger ones depth-first, and knows its peak memory before it starts.
 ``executor="opt_einsum"`` sends explicit paths to ``opt_einsum.contract`` instead.
 
 References
@@ -251,7 +253,10 @@ def contract_network(tn: Any, features: Any = None, optimize: Any = None, backen
     memory_limit : None, "max_input" or int, optional
         opt_einsum's ``memory_limit`` (elements) for the path search.
     max_bytes : float, optional
-        Byte budget of the largest intermediate (default ``tnconv.options["max_dense_bytes"]``).
+        Byte budget (default ``tnconv.options["max_dense_bytes"]``) of the compiled program's peak of
+        live intermediates (:attr:`tnconv.contract.program.Program.peak`, computed before running) for the
+        pairwise executor, of the largest intermediate for ``executor="opt_einsum"``; searched paths are
+        also checked on their largest intermediate before they are compiled.
 
     Returns
     -------
@@ -267,7 +272,8 @@ def contract_network(tn: Any, features: Any = None, optimize: Any = None, backen
     TypeError
         Features on another device than ``backend``, features whose float dtype differs from the tensors'.
     tnconv.TensorTooLargeError
-        Before contracting, when the path's largest intermediate exceeds the budget.
+        Before contracting, when the program's peak (or the path's largest intermediate) exceeds the
+        budget; the message names the bytes.
     ImportError
         ``backend="cupy"`` without CuPy or a GPU (names the ``gpu`` extra).
 
