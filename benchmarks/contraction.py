@@ -300,6 +300,7 @@ def small_row(shape, M: int, w: int, B: int, repeats: int, inner: int = 1) -> di
     if info.largest_intermediate * item <= 2**28:
         expr_g = oe.contract_expression(eq, *shapes, optimize=path)
         fns["greedy"] = lambda: expr_g(*ops)
+        fns["greedy_1t"] = lambda: expr_g(*ops)  # timed inside one blas_threads(1) block per round
         fns["greedy_call"] = lambda: tn.contract(F, optimize="greedy")
     else:
         row["greedy"] = row["greedy_call"] = None
@@ -307,16 +308,20 @@ def small_row(shape, M: int, w: int, B: int, repeats: int, inner: int = 1) -> di
     for fn in fns.values():
         fn()
     times: dict = {k: [] for k in fns}
+    from tnconv.contract.backends import blas_threads
+
     for _ in range(repeats):
         for k, fn in fns.items():
-            t0 = time.perf_counter()
-            for _ in range(inner):
-                fn()
-            times[k].append((time.perf_counter() - t0) / inner)
+            with blas_threads(1 if k == "greedy_1t" else None):
+                t0 = time.perf_counter()
+                for _ in range(inner):
+                    fn()
+                times[k].append((time.perf_counter() - t0) / inner)
     for k, ts in times.items():
         row[k] = float(np.median(ts))
     if "greedy" in times:
         row["ratio"] = float(np.median([g / s for g, s in zip(times["greedy"], times["structure"])]))
+        row["ratio_1t"] = float(np.median([g / s for g, s in zip(times["greedy_1t"], times["structure"])]))
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
@@ -405,26 +410,29 @@ def small_report(argv: list[str] | None = None) -> int:
     md = ["## Small networks: tn.contract(F) against opt_einsum greedy (benchmarks/contraction.py --small)", "",
           head, "",
           f"float64. {args.repeats} interleaved rounds of {args.inner} calls per method; times are medians over "
-          "rounds, "
-          "`greedy / structure` is the median over rounds of the in-round ratio (> 1: the structure path wins). "
-          "`structure`: the whole `tn.contract(F)` call (checks, cached compiled program); `structure+oe`: a "
-          "prebuilt opt_einsum expression of the same path; `greedy`: a prebuilt expression of opt_einsum's "
-          "greedy path (contraction only); `greedy call`: `tn.contract(F, optimize='greedy')`. Schedule: "
+          "rounds, `greedy / structure` is the median over rounds of the in-round ratio (> 1: the structure path "
+          "wins). `structure`: the whole `tn.contract(F)` call (checks, cached compiled program); `structure+oe`: "
+          "a prebuilt opt_einsum expression of the same path; `greedy`: a prebuilt expression of opt_einsum's "
+          "greedy path (contraction only), with OpenBLAS's default threads and with one BLAS thread (`greedy 1 "
+          "thread`, the fair comparison: compiled programs limit threads from 1e7 flops); `greedy call`: "
+          "`tn.contract(F, optimize='greedy')`. Schedule: "
           f"batched while its static peak is <= {BATCH_ELEMENTS} elements, else depth-first; one BLAS thread "
           f"from {THREAD_FLOPS:.0e} flops. Memory: `traced` is the tracemalloc peak of one `tn.contract(F)`, "
           "`static` the compiled program's peak of live intermediates (computed before running), `largest` "
           "the path's largest intermediate at this batch size.", "",
-          "| network | batch | steps | calls | schedule | structure | structure+oe | greedy | greedy call "
-          "| greedy / structure | traced | traced / static | traced / largest |",
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+          "| network | batch | steps | calls | schedule | structure | structure+oe | greedy | greedy 1 thread "
+          "| greedy call | greedy / structure | greedy 1 thread / structure | traced | traced / static "
+          "| traced / largest |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     print("\n".join(md[-2:]), flush=True)
     for shape, M, w, B in SMALL_ROWS:
         r = small_row(shape, M, w, B, args.repeats, args.inner)
         g = r["greedy"]
         line = (f"| {r['net']} | {B} | {r['steps']} | {r['calls']} | {r['schedule']} | {r['structure'] * 1e3:.3f} ms "
                 f"| {r['structure+oe'] * 1e3:.3f} ms | "
-                + (f"{g * 1e3:.3f} ms | {r['greedy_call'] * 1e3:.3f} ms | {r['ratio']:.2f}x"
-                   if g is not None else f"- | - | {r['greedy_why']}")
+                + (f"{g * 1e3:.3f} ms | {r['greedy_1t'] * 1e3:.3f} ms | {r['greedy_call'] * 1e3:.3f} ms | "
+                   f"{r['ratio']:.2f}x | {r['ratio_1t']:.2f}x"
+                   if g is not None else f"- | - | - | - | {r['greedy_why']}")
                 + f" | {r['peak'] / 1024:.0f} KiB | {r['peak'] / r['static_peak']:.2f}x | {r['peak_ratio']:.2f}x |")
         print(line, flush=True)
         md.append(line)
