@@ -310,6 +310,8 @@ def _copies(shape: tuple, perm: tuple | None, new_shape: tuple) -> bool:
     for d in new_shape:
         if d == 1:
             continue
+        if k >= len(axes):  # zero-size shapes: nothing to copy, but say so without guessing
+            return True
         group = [axes[k]]
         prod = axes[k][0]
         k += 1
