@@ -254,3 +254,19 @@ def test_network_inputs_and_program_agree_on_shapes():
     inputs, _, _ = network_inputs(tn, True, 4)
     prog = _program_of(tn, F)
     assert prog.n_inputs == len(inputs) and prog.groups == ((tn.n_tensors, len(tn.open_inds)),)
+
+
+def test_steps_with_the_same_ops_but_other_operand_shapes_are_not_stacked():
+    # Two sums over the last axis of (2, 3) and (2, 5) matrices share their op (sum axis 1) and result
+    # shape, as do the pair steps that follow them; only the operand shapes tell them apart.
+    rng = np.random.default_rng(0)
+    inputs = [("i", "a"), ("i", "b"), ("i", "c"), ("i", "d")]
+    shapes = [(2, 3), (2, 5), (2, 3), (2, 4)]
+    arrays = [rng.standard_normal(s) for s in shapes]
+    path = [(0,), (0,), (0,), (0,), (0, 1), (0, 1), (0, 1)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(program, "_CACHE", type(program._CACHE)())
+        prog = program.compile_path(inputs, ("i",), path, shapes)
+    assert prog.batched and len(prog.calls) < len(prog.steps)
+    expected = np.einsum("ia,ib,ic,id->i", *arrays)
+    np.testing.assert_allclose(program.run_program(prog, arrays, np), expected, rtol=1e-12)

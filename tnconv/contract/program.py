@@ -272,7 +272,7 @@ def _compile(inputs: tuple, output: tuple, path: tuple, shapes: tuple, groups: t
     final = (op, perm)
     n_in = len(inputs)
     steps_t = tuple(steps)
-    waves = _waves(steps_t, n_in)
+    waves = _waves(steps_t, n_in, slot_shape)
     # a level's results are all live in the batched schedule: skip lowering it when they alone are too many
     if len(waves) < len(steps_t) and max(sum(_size(slot_shape[steps_t[k][2]]) for k in g)
                                          for g in waves) <= BATCH_ELEMENTS:
@@ -377,18 +377,19 @@ def _depth_first(steps: tuple, n_in: int, slot_shape: list) -> list[list[int]]:
     return out
 
 
-def _signature(step: tuple) -> tuple:
-    return (step[1] < 0, step[3])
+def _signature(step: tuple, slot_shape: list) -> tuple:
+    # the operands' shapes too: sums before a pair op can bring different shapes to the same op
+    return (step[1] < 0, step[3], slot_shape[step[0]], slot_shape[step[1]] if step[1] >= 0 else None)
 
 
-def _waves(steps: tuple, n_in: int) -> list[list[int]]:
-    """Groups of steps with the same height in the tree and the same ops, lowest height first."""
+def _waves(steps: tuple, n_in: int, slot_shape: list) -> list[list[int]]:
+    """Groups of steps with the same height in the tree, operand shapes and ops, lowest height first."""
     kids = _producers(steps, n_in)
     height = [0] * len(steps)
     groups: dict = {}
     for k, step in enumerate(steps):
         height[k] = 1 + max((height[c] for c in kids[k]), default=0)
-        groups.setdefault((height[k], _signature(step)), []).append(k)
+        groups.setdefault((height[k], _signature(step, slot_shape)), []).append(k)
     waves = [groups[key] for key in sorted(groups, key=lambda key: (key[0], groups[key][0]))]
     return _order_rows(waves, steps, n_in)
 
