@@ -337,7 +337,8 @@ def small_row(shape, M: int, w: int, B: int, repeats: int, inner: int = 1) -> di
     row["largest_value"] = prog.largest_value * item
     row["peak_ratio"] = peak / row["largest"]
     row["calls"] = len(prog.calls)
-    row["schedule"] = "batched" if prog.batched else "depth-first"
+    row["schedule"] = ("batched" if prog.batched else "depth-first" if len(prog.calls) == len(prog.steps)
+                       else "depth-first, batched subtrees")
     return row
 
 
@@ -378,7 +379,8 @@ def path_memory_table() -> list[str]:
         finally:
             tracemalloc.stop()
         largest = path_cost(sp.inputs, sp.output, sp.size_dict, path).largest_intermediate * 8
-        line = (f"| deep({N}, 8, {w}) | {B} | {which} | {'batched' if prog.batched else 'depth-first'} | "
+        sched = "batched" if prog.batched else "depth-first" if len(prog.calls) == len(prog.steps) else "subtrees"
+        line = (f"| deep({N}, 8, {w}) | {B} | {which} | {sched} | "
                 f"{peak / 2**20:.2f} MiB | {prog.peak_bytes(8) / 2**20:.2f} MiB | {peak / prog.peak_bytes(8):.2f}x | "
                 f"{peak / largest:.2f}x |")
         print(line, flush=True)
@@ -388,12 +390,12 @@ def path_memory_table() -> list[str]:
 
 #: Small networks (the toy rows) and batch sizes for ``--small``; the last rows run the depth-first schedule.
 SMALL_ROWS = [((4, 4), 4, 4, 64), ((2, 2), 2, 2, 64), ((2, 4), 2, 3, 64), (16, 2, 4, 64), (64, 8, 16, 64),
-              (64, 8, 16, 256), (256, 8, 16, 64), (64, 8, 64, 256)]
+              (64, 8, 16, 256), (256, 8, 16, 64), (1024, 8, 16, 64), (64, 8, 64, 256)]
 
 
 def small_report(argv: list[str] | None = None) -> int:
     """``--small``: the small-network table (structure path through ``tn.contract`` against opt_einsum greedy)."""
-    from tnconv.contract.program import BATCH_ELEMENTS, THREAD_FLOPS
+    from tnconv.contract.program import BATCH_ELEMENTS, SMALL_STEP, THREAD_FLOPS
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--small", action="store_true")
@@ -416,7 +418,8 @@ def small_report(argv: list[str] | None = None) -> int:
           "greedy path (contraction only), with OpenBLAS's default threads and with one BLAS thread (`greedy 1 "
           "thread`, the fair comparison: compiled programs limit threads from 1e7 flops); `greedy call`: "
           "`tn.contract(F, optimize='greedy')`. Schedule: "
-          f"batched while its static peak is <= {BATCH_ELEMENTS} elements, else depth-first; one BLAS thread "
+          f"batched while its static peak is <= {BATCH_ELEMENTS} elements, else depth-first (with batched "
+          f"subtrees of steps of <= {SMALL_STEP} elements); one BLAS thread "
           f"from {THREAD_FLOPS:.0e} flops. Memory: `traced` is the tracemalloc peak of one `tn.contract(F)`, "
           "`static` the compiled program's peak of live intermediates (computed before running), `largest` "
           "the path's largest intermediate at this batch size.", "",

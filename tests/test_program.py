@@ -270,3 +270,20 @@ def test_steps_with_the_same_ops_but_other_operand_shapes_are_not_stacked():
     assert prog.batched and len(prog.calls) < len(prog.steps)
     expected = np.einsum("ia,ib,ic,id->i", *arrays)
     np.testing.assert_allclose(program.run_program(prog, arrays, np), expected, rtol=1e-12)
+
+
+def test_depth_first_program_with_batched_subtrees(monkeypatch):
+    # Past the whole-program batching limit, subtrees of small steps still run batched one at a time.
+    _, tn, F = _network(64, 2, 4, 16)
+    monkeypatch.setattr(program, "BATCH_ELEMENTS", 2**12)
+    monkeypatch.setattr(program, "_CACHE", type(program._CACHE)())
+    out, peak = _traced_peak(lambda: tn.contract(F))
+    prog = _program_of(tn, F)
+    assert not prog.batched and len(prog.calls) < len(prog.steps)
+    assert peak <= 1.5 * prog.peak_bytes(8) + 64 * 1024
+    expected = oe.contract(tn.equation(features=True), *tn.operands(F), optimize="greedy")
+    np.testing.assert_allclose(out, expected, rtol=1e-10)
+    monkeypatch.setattr(program, "UNITS", False)
+    monkeypatch.setattr(program, "_CACHE", type(program._CACHE)())
+    tn.__dict__.pop("_tnconv_programs")
+    assert len(_program_of(tn, F).calls) == len(prog.steps)
