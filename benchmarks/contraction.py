@@ -17,6 +17,7 @@ Usage::
     python benchmarks/contraction.py --kernels --write benchmarks/RESULTS_forward.md   # both BLAS kernels
     python benchmarks/contraction.py --paths --quick       # the path tables of every method
     python benchmarks/contraction.py --paths --write benchmarks/RESULTS_contraction.md
+    python benchmarks/contraction.py --small --write benchmarks/RESULTS_contraction.md   # small networks only
 """
 
 from __future__ import annotations
@@ -310,9 +311,17 @@ def _forward_row(head: dict, shape, w: int, dt: str, B: int, lim: dict, repeats:
             "nodes": nodes}
 
 
-def small_row(shape, M: int, w: int, B: int, repeats: int) -> dict:
+def small_row(shape, M: int, w: int, B: int, repeats: int, inner: int = 1) -> dict:
+    """One small network: ``tn.contract(F)`` (structure path) against opt_einsum greedy, timed interleaved.
+
+    Each of ``repeats`` rounds times ``inner`` calls of every method back to back, so that a burst of load
+    on the shared machine hits all methods of a round alike; ``ratio`` is the median over rounds of
+    greedy / structure within a round. Memory: tracemalloc peak of one ``tn.contract(F)`` against the
+    compiled program's static peak and against the largest intermediate of the path at this batch size.
+    """
     import opt_einsum as oe
 
+    from tnconv.contract import generic
     from tnconv.contract.paths import structure_path
 
     model = tc.deep(shape, M, w, seed=0)
@@ -322,20 +331,37 @@ def small_row(shape, M: int, w: int, B: int, repeats: int) -> dict:
     ops = list(tn.arrays) + [F[:, p, :] for p in range(N)]
     eq = tn.equation(features=True)
     shapes = [o.shape for o in ops]
-    sp = structure_path(tn, features=True)
+    sp = structure_path(tn, features=True, batch=B)
     expr_s = oe.contract_expression(eq, *shapes, optimize=sp.path)
     path, info = oe.contract_path(eq, *shapes, shapes=True, optimize="greedy")
     row = {"net": f"deep({shape}, {M}, {w})", "steps": len(sp.path)}
-    row["structure"] = _timed(lambda: tn.contract(F), repeats)[0]
-    row["structure+oe"] = _timed(lambda: expr_s(*ops), repeats)[0]
     item = 8
+    fns = {"structure": lambda: tn.contract(F), "structure+oe": lambda: expr_s(*ops)}
     if info.largest_intermediate * item <= 2**28:
         expr_g = oe.contract_expression(eq, *shapes, optimize=path)
-        row["greedy"] = _timed(lambda: expr_g(*ops), repeats)[0]
-        row["greedy_call"] = _timed(lambda: tn.contract(F, optimize="greedy"), repeats)[0]
+        fns["greedy"] = lambda: expr_g(*ops)
+        fns["greedy_1t"] = lambda: expr_g(*ops)  # timed inside one blas_threads(1) block per round
+        fns["greedy_call"] = lambda: tn.contract(F, optimize="greedy")
     else:
         row["greedy"] = row["greedy_call"] = None
         row["greedy_why"] = f"infeasible: largest intermediate {info.largest_intermediate:.3g} elements"
+    for fn in fns.values():
+        fn()
+    times: dict = {k: [] for k in fns}
+    from tnconv.contract.backends import blas_threads
+
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            with blas_threads(1 if k == "greedy_1t" else None):
+                t0 = time.perf_counter()
+                for _ in range(inner):
+                    fn()
+                times[k].append((time.perf_counter() - t0) / inner)
+    for k, ts in times.items():
+        row[k] = float(np.median(ts))
+    if "greedy" in times:
+        row["ratio"] = float(np.median([g / s for g, s in zip(times["greedy"], times["structure"])]))
+        row["ratio_1t"] = float(np.median([g / s for g, s in zip(times["greedy_1t"], times["structure"])]))
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
@@ -343,8 +369,126 @@ def small_row(shape, M: int, w: int, B: int, repeats: int) -> dict:
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    row["peak_ratio"] = peak / (sp.cost.largest_intermediate * item)
+    prog = generic._program(tn, generic._cached_structure_path(tn, True), generic._device_arrays(
+        tn, generic.resolve_backend(None, F)), F)
+    row["peak"] = peak
+    row["static_peak"] = prog.peak_bytes(item)
+    row["largest"] = sp.cost.largest_intermediate * item
+    row["largest_value"] = prog.largest_value * item
+    row["peak_ratio"] = peak / row["largest"]
+    row["calls"] = len(prog.calls)
+    row["schedule"] = ("batched" if prog.batched else "depth-first" if len(prog.calls) == len(prog.steps)
+                       else "depth-first, batched subtrees")
     return row
+
+
+#: (inputs, width, batch, path) rows of the peak-memory table of ``--small`` (M = 8).
+MEMORY_ROWS = [(64, 64, 256, "structure"), (64, 64, 256, "greedy"), (256, 64, 256, "structure"),
+               (256, 64, 256, "greedy"), (1024, 64, 256, "structure")]
+
+
+def path_memory_table() -> list[str]:
+    """Traced peak of the compiled program of a path against its static peak and largest intermediate."""
+    import opt_einsum as oe
+
+    from tnconv.contract import program
+    from tnconv.contract.paths import path_cost, structure_path
+
+    md = ["", "Peak memory of compiled programs (run_program on the path, features as separate operands): `traced` "
+          "is the tracemalloc peak of one run, `static` the program's peak of live intermediates, `largest` the "
+          "path's largest intermediate.", "",
+          "| network | batch | path | schedule | traced | static | traced / static | traced / largest |",
+          "|---|---|---|---|---|---|---|---|"]
+    print("\n".join(md[-2:]), flush=True)
+    for N, w, B, which in MEMORY_ROWS:
+        model = tc.deep(N, 8, w, seed=0)
+        tn = model.to_tensor_network()
+        F = np.random.default_rng(0).standard_normal((B, N, 8))
+        ops = list(tn.arrays) + [F[:, p, :] for p in range(N)]
+        shapes = [o.shape for o in ops]
+        sp = structure_path(tn, features=True, batch=B)
+        path = sp.path if which == "structure" else oe.contract_path(
+            tn.equation(features=True), *shapes, shapes=True, optimize=which)[0]
+        prog = program.compile_path(sp.inputs, sp.output, path, shapes)
+        program.run_program(prog, ops, np)
+        tracemalloc.start()
+        try:
+            tracemalloc.reset_peak()
+            program.run_program(prog, ops, np)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        largest = path_cost(sp.inputs, sp.output, sp.size_dict, path).largest_intermediate * 8
+        sched = "batched" if prog.batched else "depth-first" if len(prog.calls) == len(prog.steps) else "subtrees"
+        line = (f"| deep({N}, 8, {w}) | {B} | {which} | {sched} | "
+                f"{peak / 2**20:.2f} MiB | {prog.peak_bytes(8) / 2**20:.2f} MiB | {peak / prog.peak_bytes(8):.2f}x | "
+                f"{peak / largest:.2f}x |")
+        print(line, flush=True)
+        md.append(line)
+    return md
+
+
+#: Small networks (the toy rows) and batch sizes for ``--small``; the last rows run the depth-first schedule.
+SMALL_ROWS = [((4, 4), 4, 4, 64), ((2, 2), 2, 2, 64), ((2, 4), 2, 3, 64), (16, 2, 4, 64), (64, 8, 16, 64),
+              (64, 8, 16, 256), (256, 8, 16, 64), (1024, 8, 16, 64), (64, 8, 64, 256)]
+
+
+def small_report(argv: list[str] | None = None) -> int:
+    """``--small``: the small-network table (structure path through ``tn.contract`` against opt_einsum greedy)."""
+    from tnconv.contract.program import BATCH_ELEMENTS, SMALL_STEP, THREAD_FLOPS
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--small", action="store_true")
+    ap.add_argument("--repeats", type=int, default=9, help="interleaved rounds (median)")
+    ap.add_argument("--inner", type=int, default=20, help="calls per method and round")
+    ap.add_argument("--write", metavar="PATH", help="append a markdown section")
+    args = ap.parse_args(argv)
+    t_start = time.perf_counter()
+    load0 = os.getloadavg()
+    head = (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Machine: {platform.machine()}, {os.cpu_count()} "
+            f"CPUs, numpy {np.__version__}, BLAS: {blas_kernel()}. Load average at start {load0[0]:.1f} (1 min) / "
+            f"{load0[1]:.1f} (5 min).")
+    print(head, flush=True)
+    md = ["## Small networks: tn.contract(F) against opt_einsum greedy (benchmarks/contraction.py --small)", "",
+          head, "",
+          f"float64. {args.repeats} interleaved rounds of {args.inner} calls per method; times are medians over "
+          "rounds, `greedy / structure` is the median over rounds of the in-round ratio (> 1: the structure path "
+          "wins). `structure`: the whole `tn.contract(F)` call (checks, cached compiled program); `structure+oe`: "
+          "a prebuilt opt_einsum expression of the same path; `greedy`: a prebuilt expression of opt_einsum's "
+          "greedy path (contraction only), with OpenBLAS's default threads and with one BLAS thread (`greedy 1 "
+          "thread`, the fair comparison: compiled programs limit threads from 1e7 flops); `greedy call`: "
+          "`tn.contract(F, optimize='greedy')`. Schedule: "
+          f"batched while its static peak is <= {BATCH_ELEMENTS} elements, else depth-first (with batched "
+          f"subtrees of steps of <= {SMALL_STEP} elements); one BLAS thread "
+          f"from {THREAD_FLOPS:.0e} flops. Memory: `traced` is the tracemalloc peak of one `tn.contract(F)`, "
+          "`static` the compiled program's peak of live intermediates (computed before running), `largest` "
+          "the path's largest intermediate at this batch size.", "",
+          "| network | batch | steps | calls | schedule | structure | structure+oe | greedy | greedy 1 thread "
+          "| greedy call | greedy / structure | greedy 1 thread / structure | traced | traced / static "
+          "| traced / largest |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    print("\n".join(md[-2:]), flush=True)
+    for shape, M, w, B in SMALL_ROWS:
+        r = small_row(shape, M, w, B, args.repeats, args.inner)
+        g = r["greedy"]
+        line = (f"| {r['net']} | {B} | {r['steps']} | {r['calls']} | {r['schedule']} | {r['structure'] * 1e3:.3f} ms "
+                f"| {r['structure+oe'] * 1e3:.3f} ms | "
+                + (f"{g * 1e3:.3f} ms | {r['greedy_1t'] * 1e3:.3f} ms | {r['greedy_call'] * 1e3:.3f} ms | "
+                   f"{r['ratio']:.2f}x | {r['ratio_1t']:.2f}x"
+                   if g is not None else f"- | - | - | - | {r['greedy_why']}")
+                + f" | {r['peak'] / 1024:.0f} KiB | {r['peak'] / r['static_peak']:.2f}x | {r['peak_ratio']:.2f}x |")
+        print(line, flush=True)
+        md.append(line)
+    md += path_memory_table()
+    load1 = os.getloadavg()
+    tail = f"Load average at end {load1[0]:.1f}; total {time.perf_counter() - t_start:.0f} s."
+    print(tail)
+    md += ["", tail, ""]
+    if args.write:
+        with open(args.write, "a") as fh:
+            fh.write("\n" + "\n".join(md))
+        print(f"appended to {args.write}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -462,4 +606,6 @@ def forward_report(args) -> list[str]:
 if __name__ == "__main__":
     if "--paths" in sys.argv[1:]:
         raise SystemExit(paths_main())
+    if "--small" in sys.argv[1:]:
+        raise SystemExit(small_report())
     raise SystemExit(main())

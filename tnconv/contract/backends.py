@@ -112,6 +112,9 @@ def _import_cupy() -> Any:
     return cupy
 
 
+_NUMPY = Backend("numpy", np, None)
+
+
 def get_backend(name: Any, device: Any = None) -> Backend:
     """The :class:`Backend` called ``name`` (or of namespace module ``name``).
 
@@ -156,6 +159,9 @@ def resolve_backend(backend: Any, *arrays: Any) -> Backend:
     >>> resolve_backend(None, np.ones(3)).name
     'numpy'
     """
+    plain = backend is None or (isinstance(backend, str) and backend == "numpy")
+    if plain and all(a is None or type(a) is np.ndarray for a in arrays):
+        return _NUMPY  # the common case, without the namespace lookups below (~15 us)
     if backend is not None and not isinstance(backend, str) and not hasattr(backend, "asarray"):
         raise TypeError(f"backend must be a name such as 'numpy' or 'cupy', or a namespace module, got {backend!r}")
     given = [a for a in arrays if a is not None]

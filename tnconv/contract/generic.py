@@ -8,7 +8,9 @@ path (:func:`~tnconv.contract.paths.structure_path`), which needs no search.
 Explicit paths (the structure path included) run through a small pairwise executor: opt_einsum's own
 ``contract_path`` re-scans all remaining operands at every step, which is quadratic in the number of
 tensors (16 s for the 12k operands of a 4096-input ConvAC, measured here), and its per-pair dispatch costs
-50-165 µs. The executor maps every pair to one ``tensordot``, broadcast product or batched ``matmul``.
+50-165 µs. The executor (:mod:`tnconv.contract.program`) maps every pair to one ``tensordot``, broadcast
+product or batched ``matmul``, merges same-shaped steps of one tree height into one call on small
+networks, runs larger ones depth-first, and knows its peak memory before it starts.
 ``executor="opt_einsum"`` sends explicit paths to ``opt_einsum.contract`` instead.
 
 References
@@ -177,6 +179,14 @@ def _searched_path(tn: Any, opt: Any, features: bool, batch: int, memory_limit: 
 
 
 def _check_features(tn: Any, features: Any, xp: Any) -> Any:
+    if type(features) is np.ndarray and features.dtype.kind == "f":
+        # numpy fast path (the common call): the general checks below cost ~70 us, more than a small
+        # network's whole contraction; any doubt falls through to them, so messages stay the same.
+        tn.check_feature_shape(features)
+        if {a.dtype for a in tn.arrays if a is not None} <= {features.dtype}:
+            with np.errstate(all="ignore"):
+                if np.isfinite(features.sum()):  # NaN and inf propagate into the sum
+                    return features
     features, fxp = as_array(features)
     if not fxp.isdtype(features.dtype, ("real floating", "integral")):
         raise TypeError(f"features have dtype {features.dtype}; expected real numbers")
@@ -198,6 +208,9 @@ def _check_features(tn: Any, features: Any, xp: Any) -> Any:
 def _device_arrays(tn: Any, be: Backend) -> list:
     tn._require_arrays("contract")
     if be.is_numpy:
+        arrays = list(tn.arrays)
+        if all(type(a) is np.ndarray for a in arrays):
+            return arrays
         return [np.asarray(a) if type(a).__module__.split(".")[0] != "numpy" else a for a in tn.arrays]
     key = tuple(id(a) for a in tn.arrays)
     return device_weights(tn, be, ("arrays", key), lambda b: [b.asarray(a) for a in tn.arrays])
@@ -240,7 +253,10 @@ def contract_network(tn: Any, features: Any = None, optimize: Any = None, backen
     memory_limit : None, "max_input" or int, optional
         opt_einsum's ``memory_limit`` (elements) for the path search.
     max_bytes : float, optional
-        Byte budget of the largest intermediate (default ``tnconv.options["max_dense_bytes"]``).
+        Byte budget (default ``tnconv.options["max_dense_bytes"]``) of the compiled program's peak of
+        live intermediates (:attr:`tnconv.contract.program.Program.peak`, computed before running) for the
+        pairwise executor, of the largest intermediate for ``executor="opt_einsum"``; searched paths are
+        also checked on their largest intermediate before they are compiled.
 
     Returns
     -------
@@ -256,7 +272,8 @@ def contract_network(tn: Any, features: Any = None, optimize: Any = None, backen
     TypeError
         Features on another device than ``backend``, features whose float dtype differs from the tensors'.
     tnconv.TensorTooLargeError
-        Before contracting, when the path's largest intermediate exceeds the budget.
+        Before contracting, when the program's peak (or the path's largest intermediate) exceeds the
+        budget; the message names the bytes.
     ImportError
         ``backend="cupy"`` without CuPy or a GPU (names the ``gpu`` extra).
 
@@ -284,55 +301,91 @@ def contract_network(tn: Any, features: Any = None, optimize: Any = None, backen
         raise ValueError(f"unknown executor {executor!r}; choose from {EXECUTORS}")
     memory_limit = _check_memory_limit(memory_limit)
     be = resolve_backend(backend, features)
-    arrays, features = _operands(tn, features, be)
-    with_features = features is not None
-    batch = int(features.shape[0]) if with_features else 1
-    # 1. The path: read off the tree, given, or searched (deterministic searches are cached).
-    opt, path = resolve_optimizer(tn, optimize, with_features, batch)
-    inputs, output, sizes = network_inputs(tn, with_features, batch)
-    shapes = [tuple(a.shape) for a in arrays]
-    prog = None
-    if path is None:
-        path, largest = _searched_path(tn, opt, with_features, batch, memory_limit)
-    else:
-        # Compiling is cached per structure and shapes, and counts the largest intermediate too.
-        prog = compile_path(inputs, output, path, shapes)
-        largest = prog.largest
-    # 2. The byte budget, before anything is allocated.
-    _check_intermediate_bytes(largest, math.prod(sizes[i] for i in output), arrays, max_bytes)
-    # 3. The contraction.
-    if executor == "opt_einsum":
-        return _run_opt_einsum(tn, arrays, path, with_features, be)
-    if prog is None:
-        prog = compile_path(inputs, output, path, shapes)
-    return run_program(prog, arrays, _array_api(arrays, be.xp))
-
-
-def _operands(tn: Any, features: Any, be: Backend) -> tuple[list, Any]:
-    """The tensors on ``be``, then one ``(batch, M)`` slice of the checked features per open leg."""
     arrays = _device_arrays(tn, be)
-    if features is None:
-        return arrays, None
-    features = _check_features(tn, features, be.xp)
-    return arrays + [features[:, p, :] for p in range(len(tn.open_inds))], features
+    has_f = features is not None
+    if has_f:
+        features = _check_features(tn, features, be.xp)
+    batch = int(features.shape[0]) if has_f else 1
+    item = _item_size(arrays, features)
+    # 1. The path: read off the tree, given, or searched (deterministic searches are cached). A searched
+    #    path is refused on opt_einsum's count of its largest intermediate before it is compiled.
+    opt, path = resolve_optimizer(tn, optimize, has_f, batch)
+    if path is None:
+        path, largest = _searched_path(tn, opt, has_f, batch, memory_limit)
+        _check_bytes("the largest intermediate of the contraction", largest, item, max_bytes)
+    elif executor == "opt_einsum":
+        _check_bytes("the largest intermediate of the contraction", _largest(tn, path, has_f, batch), item, max_bytes)
+    # 2. The contraction: opt_einsum, or this package's compiled program, whose peak of live intermediates
+    #    (transient copies and the result included) is known, and checked, before anything is allocated.
+    if executor == "opt_einsum":
+        return _run_opt_einsum(tn, arrays, features, path, be)
+    prog = _program(tn, path, arrays, features)
+    _check_bytes("the peak of live intermediates of the contraction", prog.peak, item, max_bytes)
+    if not has_f:
+        return run_program(prog, arrays, _array_api(arrays, be.xp))
+    xp = _array_api(arrays + [features], be.xp)
+    stacked = features.transpose(1, 0, 2) if xp is np else xp.permute_dims(features, (1, 0, 2))
+    return run_program(prog, arrays + [None] * len(tn.open_inds), xp, (stacked,))
 
 
-def _check_intermediate_bytes(largest: int, out_size: int, arrays: list, max_bytes: float | None) -> None:
-    item = max(np.dtype(str(dt).rsplit(".", 1)[-1]).itemsize for dt in {a.dtype for a in arrays})
-    n_elements = max(largest, out_size)
-    n_bytes = float(n_elements) * item if n_elements < 2**1000 else math.inf  # float() of a huge int overflows
-    check_budget("the largest intermediate of the contraction", n_bytes, max_bytes,
+def _item_size(arrays: list, features: Any) -> int:
+    dtypes = {a.dtype for a in arrays} | ({features.dtype} if features is not None else set())
+    return max(dt.itemsize if isinstance(dt, np.dtype) else np.dtype(str(dt).rsplit(".", 1)[-1]).itemsize
+               for dt in dtypes)
+
+
+def _largest(tn: Any, path: list, has_f: bool, batch: int) -> int:
+    """The largest intermediate of ``path`` (or the result, if larger), in elements."""
+    inputs, output, sizes = network_inputs(tn, has_f, batch)
+    return max(path_cost(inputs, output, sizes, path).largest_intermediate, math.prod(sizes[i] for i in output))
+
+
+def _check_bytes(what: str, elements: int, item: int, max_bytes: float | None) -> None:
+    check_budget(what, _bytes(elements, item), max_bytes,
                  hint="contract with optimize='structure' (compiled networks) or a path with smaller intermediates")
 
 
-def _run_opt_einsum(tn: Any, arrays: list, path: list, with_features: bool, be: Backend) -> Any:
+def _run_opt_einsum(tn: Any, arrays: list, features: Any, path: list, be: Backend) -> Any:
     import opt_einsum as oe
 
+    has_f = features is not None
+    if has_f:
+        arrays = arrays + [features[:, p, :] for p in range(len(tn.open_inds))]
     if not path:  # a single operand: opt_einsum returns it untouched for an empty path
         path = [(0,)]
     # Any namespace without einsum/transpose (array-api-strict) goes through this package's shims module.
     oe_backend = be.name if be.name in ("numpy", "cupy", "jax", "torch") else "tnconv.contract.shims"
-    return oe.contract(tn.equation(features=with_features), *arrays, optimize=path, backend=oe_backend)
+    return oe.contract(tn.equation(features=has_f), *arrays, optimize=path, backend=oe_backend)
+
+
+def _bytes(elements: int, item: int) -> float:
+    return float(elements) * item if elements < 2**1000 else math.inf
+
+
+def _program(tn: Any, path: list, arrays: list, features: Any) -> Any:
+    """The compiled program of ``path`` on ``tn`` (features as one stacked input group), cached on ``tn``.
+
+    Building the global cache's key walks every index of every operand (27 us for 36 tensors, more
+    than the network's arithmetic); paths from this module's caches are the same object on every call,
+    so the program is looked up by that object (kept alive by the entry) and the operand shapes.
+    """
+    has_f = features is not None
+    key = (id(path), has_f, tuple(features.shape) if has_f else None, tuple([tuple(a.shape) for a in arrays]))
+    with _CACHE_LOCK:
+        cache = tn.__dict__.setdefault("_tnconv_programs", {})
+        hit = cache.get(key)
+    if hit is not None and hit[0] is path:
+        return hit[1]
+    batch = int(features.shape[0]) if has_f else 1
+    inputs, output, sizes = network_inputs(tn, has_f, batch)
+    shapes = [tuple(a.shape) for a in arrays] + [tuple(sizes[i] for i in ix) for ix in inputs[len(arrays):]]
+    groups = [(len(arrays), len(tn.open_inds))] if has_f and tn.open_inds else []
+    prog = compile_path(inputs, output, path, shapes, groups)
+    with _CACHE_LOCK:
+        if len(cache) >= _CACHE_SIZE:
+            cache.pop(next(iter(cache)))
+        cache[key] = (path, prog)
+    return prog
 
 
 def execute_path(inputs: Sequence[Sequence[Hashable]], output: Sequence[Hashable], path: Sequence[Sequence[int]],
