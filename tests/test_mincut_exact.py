@@ -561,7 +561,7 @@ def _main(argv, capsys):
         (["--widths", "4,-2"], "--widths: widths must be positive, got -2"),
         (["--inputs", "-8"], "--inputs: must be N or HxW"),
         (["--inputs", "4x0"], "--inputs: sizes must be positive, got '4x0'"),
-        (["random:x"], "partition 'random:x': K must be an integer, got 'x'"),
+        (["random:x"], "partition name 'random:x': the size K must be an integer, got 'x'"),
         (["block_interleaved:1.5"], "L must be an integer, got '1.5'"),
     ],
 )

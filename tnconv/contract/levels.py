@@ -241,6 +241,8 @@ def live_bytes(model: Any, B: int, item: int, workers: int, log: bool = False) -
     for lo, hi, tasks in schedule(plan, widths, B, item, workers):
         n_out = n[hi + 1] if hi < H else 1
         out = n_out * B * widths[hi] * item
+        if not tasks:  # an empty batch runs no task and holds nothing
+            continue
         q0, q1, b0, b1 = tasks[0]  # the first task is the largest
         rows = b1 - b0
         inp = (q1 - q0) * (n[lo] // n_out) * rows * (M + 64 // item if lo == 0 else widths[lo - 1]) * item
