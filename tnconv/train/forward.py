@@ -83,8 +83,9 @@ def run_groups(model: Any, weights: list, inputs: Any, kind: str, scales: dict |
     inputs : array (batch, n_inputs, M)
         Log features (``"log"``) or features (``"signed"``).
     kind : {"log", "signed"}
-    scales : dict height -> float, optional
-        The per-level scales of ``"signed"`` (default 1).
+    scales : dict height -> float or 0-d array, optional
+        The per-level scales of ``"signed"`` (default 1): numbers, or arrays of the namespace of
+        ``inputs`` (traced values under ``jax.jit``).
 
     Returns
     -------
@@ -120,8 +121,7 @@ def run_groups(model: Any, weights: list, inputs: Any, kind: str, scales: dict |
             Y = log_matmul(X, W if W.ndim == 3 else W[None, ...], xp)
         else:
             Y = xp.matmul(X, W)
-            s = 1.0 if scales is None else scales[plan.heights[gi]]
-            if s != 1.0:
-                Y = Y * s
+            if scales is not None:  # always multiplied (by 1.0 exactly): no branch on a traced value
+                Y = Y * scales[plan.heights[gi]]
         outs.append(Y)
     return outs[-1][0, ...]
