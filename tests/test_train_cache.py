@@ -148,17 +148,22 @@ def test_warm_jax_fit_takes_the_steps_of_torch(kind):
 
 def test_fits_in_threads_equal_serial_fits():
     X, y = _task()
-    net = tc.ConvNet(tc.ModeTree.balanced(4), 2, 3, n_outputs=2, g="relu_max", seed=0)
-    jobs = [dict(seed=1, lr=0.02), dict(seed=2, lr=0.05)]
+    tree = tc.ModeTree.balanced(4)
+    nets = {d: tc.ConvNet(tree, 2, 3, n_outputs=2, g="relu_max", seed=0, dtype=d) for d in ("float64", "float32")}
+    # two fits of one structure (one compile, shared) and a float32 one (x64 off in its thread only)
+    jobs = [("float64", 1, 0.02), ("float32", 2, 0.05), ("float64", 3, 0.05)]
+
+    def run(job):
+        dtype, seed, lr = job
+        return fit(nets[dtype], X, y, epochs=2, batch_size=16, lr=lr, seed=seed, progress=False)
+
     jax_cache.clear_cache()
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        threaded = list(pool.map(lambda kw: fit(net, X, y, epochs=2, batch_size=16, progress=False, **kw), jobs))
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        threaded = list(pool.map(run, jobs))
     jax_cache.clear_cache()
-    serial = []
-    for kw in jobs:
-        jax_cache.clear_cache()
-        serial.append(fit(net, X, y, epochs=2, batch_size=16, progress=False, **kw))
-    for a, b in zip(threaded, serial):
+    serial = [run(job) for job in jobs]
+    for (dtype, _, _), a, b in zip(jobs, threaded, serial):
+        assert a.model.weights[tree.root].dtype == np.dtype(dtype)
         _same(a, b)
 
 
