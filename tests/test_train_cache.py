@@ -1,6 +1,8 @@
 """The cache of compiled JAX training functions (tnconv.train.jax_cache): a fit with a warm cache gives
-exactly the result of one compiled afresh, compiles nothing new, and is checked against independent
-computations (finite differences, the torch backend) after a warm-up with other seeds, lr and scales."""
+exactly the result of one compiled afresh, compiles nothing new, in threads as serially; its keys.
+
+The checks against independent computations with a warm cache (one SGD step against finite differences,
+JAX against torch, after a fit with another lr and other signed scales) are in tests/test_train.py."""
 
 from __future__ import annotations
 
@@ -8,15 +10,13 @@ import concurrent.futures
 
 import numpy as np
 import pytest
-from helpers import NEEDS_TORCH
 
 import tnconv as tc
-from tnconv.train import fit
+from tnconv.train import fit, jax_cache
+from tnconv.train.logspace import level_scales
 
 jax = pytest.importorskip("jax")
 optax = pytest.importorskip("optax")
-from tnconv.train import jax_cache  # noqa: E402  (needs jax)
-from tnconv.train.logspace import level_scales  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -88,62 +88,6 @@ def test_warm_fit_equals_a_fresh_fit_and_compiles_nothing(case, compiles):
                 **opts)
     _same(warm, fresh)
     assert not np.array_equal(again.model.weights[again.model.tree.root], warm.model.weights[warm.model.tree.root])
-
-
-@pytest.mark.parametrize("warm", [False, True])
-def test_sgd_step_is_the_finite_difference_gradient_step_with_a_warm_cache(warm):
-    # As test_train's check (one full-batch SGD step against finite differences of the engine), after a
-    # fit of the same structure with another lr and other signed scales has filled the cache.
-    X, y = _task(n=16)
-    lr = 1e-3
-    jax_cache.clear_cache()
-    if warm:
-        other = tc.deep(4, 2, 2, n_outputs=2, seed=11)
-        fit(other, X[::-1] * 3, y[::-1], epochs=1, batch_size=16, optimizer="sgd", lr=0.3, seed=1, progress=False,
-            parameterization="signed")
-        assert jax_cache.cache_info()["size"] == 1
-    net = tc.deep(4, 2, 2, n_outputs=2, seed=3)
-    res = fit(net, X, y, epochs=1, batch_size=16, optimizer="sgd", lr=lr, seed=0, progress=False,
-              parameterization="signed")
-    if warm:
-        assert jax_cache.cache_info()["hits"] == 1
-    scales = level_scales(net, X, net.weights)
-    root = net.tree.root
-    s = scales[net.tree.height(root)]
-    scaled = {v: w * scales[net.tree.height(v)] for v, w in net.weights.items()}
-
-    def loss(W_root):
-        w = dict(scaled)
-        w[root] = W_root
-        z = tc.ConvAC(net.tree, 2, 2, n_outputs=2, weights=w).forward(X)
-        z = z - z.max(1, keepdims=True)
-        return float(np.mean(np.log(np.exp(z).sum(1)) - z[np.arange(16), y]))
-
-    grad = np.zeros_like(scaled[root])
-    for idx in np.ndindex(*grad.shape):
-        e = np.zeros_like(grad)
-        e[idx] = 1e-6
-        grad[idx] = (loss(scaled[root] + e) - loss(scaled[root] - e)) / 2e-6
-    np.testing.assert_allclose(res.model.weights[root], scaled[root] - lr * s**2 * grad, rtol=1e-7, atol=1e-10)
-    for v in net.tree.nodes:  # the lower levels got their own step: they moved, and stayed finite
-        if v != root:
-            assert np.isfinite(res.model.weights[v]).all() and not np.allclose(res.model.weights[v], scaled[v])
-
-
-@NEEDS_TORCH
-@pytest.mark.parametrize("kind", ["signed", "log"])
-def test_warm_jax_fit_takes_the_steps_of_torch(kind):
-    X, y = _task(n=32)
-    jax_cache.clear_cache()
-    fit(tc.deep(4, 2, 3, n_outputs=2, seed=9), X[::-1] * 2, y[::-1], epochs=1, batch_size=16, optimizer="sgd",
-        lr=0.7, seed=2, progress=False, parameterization=kind)
-    net = tc.deep(4, 2, 3, n_outputs=2, seed=2)
-    runs = [fit(net, X, y, epochs=3, batch_size=16, optimizer="sgd", lr=0.1, seed=5, backend=b, progress=False,
-                parameterization=kind) for b in ("jax", "torch")]
-    assert jax_cache.cache_info()["hits"] == 1
-    for v in net.tree.nodes:
-        np.testing.assert_allclose(runs[0].model.weights[v], runs[1].model.weights[v], rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(runs[0].history["loss"], runs[1].history["loss"], rtol=1e-9)
 
 
 def test_fits_in_threads_equal_serial_fits():
