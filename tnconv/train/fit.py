@@ -241,6 +241,16 @@ def fit(model: Any, X: Any, y: Any, *, loss: Any = "cross_entropy", optimizer: A
         A ``FloatingPointError`` naming the epoch and a hint when the loss or the weights stop being
         finite; NaN weights are never returned (its ``.result`` holds the last finite epoch).
 
+    Notes
+    -----
+    On JAX the training step is compiled once per structure (tree, widths, pooling, sharing, dtype,
+    parameterization, representation shape, loss, optimizer; see
+    :func:`tnconv.train.jax_cache.structure_key`) and batch shape, and reused by later fits in the
+    process: seeds, learning rates of ``"adam"``/``"sgd"``, weights and data of other values cost no
+    compile (cross-validation, grid searches). A callable loss, pooling operator or optax
+    transformation is recognized by identity, so changing what it closes over between fits is not
+    seen; :func:`tnconv.train.jax_cache.clear_cache` forgets every compiled step.
+
     Examples
     --------
     >>> import numpy as np, tnconv as tc

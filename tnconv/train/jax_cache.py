@@ -55,8 +55,9 @@ class _Same:
 
 
 def _pooling_key(g: Any) -> Any:
-    if OPERATORS.get(g.name) is g:
-        return g.name
+    name = g.name
+    if OPERATORS.get(name) is g:
+        return name
     # a user's operator: the callable it wraps, by identity (two models built from one callable share)
     return ("custom", g.name, _Same(getattr(g.pair, "fn", g.pair)), _Same(g.reduce_fn))
 
