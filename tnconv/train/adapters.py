@@ -62,10 +62,14 @@ class JaxAdapter:
         return self.jax.enable_x64(True) if self.dtype == np.float64 else contextlib.nullcontext()
 
     def put(self, a: np.ndarray) -> Any:
-        return self.jnp.asarray(a)
+        # device_put, not jnp.asarray: asarray compiles a small copy per new shape, device_put nothing
+        return self.jax.device_put(np.asarray(a))
 
     def take(self, a: Any, idx: np.ndarray) -> Any:
-        return take_rows(a, self.jnp.asarray(idx))
+        return take_rows(self.put(idx), a)[0]
+
+    def take_batch(self, arrays: tuple, idx: np.ndarray) -> tuple:
+        return take_rows(self.put(idx), *arrays)
 
     def _check_optimizer(self, optimizer: Any) -> None:
         if isinstance(optimizer, str) and optimizer in OPTIMIZERS:
@@ -76,12 +80,11 @@ class JaxAdapter:
 
     def setup(self, objective: Any, loss: Callable, optimizer: Any, lr: float, params: dict) -> None:
         """Take the compiled functions of this structure from :mod:`~tnconv.train.jax_cache` and start."""
-        jnp = self.jnp
         self._check_optimizer(optimizer)
         self._fns = compiled_fit(objective, loss, optimizer)
-        self.params = {k: jnp.asarray(v) for k, v in params.items()}
-        self.constants = {k: jnp.asarray(v) for k, v in objective.constants().items()}
-        self.state = self._fns.init(self.params, jnp.asarray(lr, dtype=self.dtype))
+        self.params = {k: self.put(v) for k, v in params.items()}
+        self.constants = {k: self.put(v) for k, v in objective.constants().items()}
+        self.state = self._fns.init(self.params, self.put(np.asarray(lr, dtype=self.dtype)))
 
     def step(self, xb: Any, yb: Any) -> tuple[Any, Any]:
         self.params, self.state, val, correct = self._fns.step(self.params, self.state, self.constants, xb, yb)
@@ -129,6 +132,9 @@ class TorchAdapter:
 
     def take(self, a: Any, idx: np.ndarray) -> Any:
         return a[self.torch.from_numpy(np.asarray(idx, dtype=np.int64))]
+
+    def take_batch(self, arrays: tuple, idx: np.ndarray) -> tuple:
+        return tuple(self.take(a, idx) for a in arrays)
 
     def _optimizer(self, optimizer: Any, lr: float, params: list) -> Any:
         optim = self.torch.optim

@@ -167,13 +167,14 @@ def _evaluate(adapter: Any, Xd: Any, y: np.ndarray, batch_size: int) -> tuple[fl
 
 def _run_epoch(adapter: Any, Xd: Any, yd: Any, n: int, batch_size: int, rng: np.random.Generator) -> tuple:
     perm = rng.permutation(n)
-    total, correct = None, None
+    steps = []
     for start in range(0, n, batch_size):
         idx = perm[start : start + batch_size]
-        val, c = adapter.step(adapter.take(Xd, idx), adapter.take(yd, idx))
-        total = val * len(idx) if total is None else total + val * len(idx)
-        correct = c if correct is None else correct + c
-    return adapter.scalar(total) / n, adapter.scalar(correct) / n
+        steps.append((len(idx), *adapter.step(*adapter.take_batch((Xd, yd), idx))))
+    # summed on the host at the end: no per-step sync, and no eager backend op to compile
+    total = sum(adapter.scalar(val) * size for size, val, _ in steps)
+    correct = sum(adapter.scalar(c) for _, _, c in steps)
+    return total / n, correct / n
 
 
 def _diverged(epoch: int, loss: float, lr: float, kind: str, result: FitResult) -> DivergenceError:

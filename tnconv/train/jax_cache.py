@@ -204,33 +204,34 @@ def compiled_fit(objective: Any, loss: Callable, optimizer: Any) -> CompiledFit:
 _TAKE: list = []
 
 
-def take_rows(a: Any, idx: Any) -> Any:
-    """``a[idx]`` for JAX arrays, jitted: one compile per shape instead of the several small ones of eager
-    indexing (bounds handling, gather, broadcasts), each paid on the first batch of every new shape.
+def take_rows(idx: Any, *arrays: Any) -> tuple:
+    """``(a[idx] for a in arrays)`` for JAX arrays, in one jitted call: one compile per shapes instead of
+    the several small ones of eager indexing (bounds handling, gather, broadcasts) per array.
 
     Parameters
     ----------
-    a : jax array
     idx : jax array of int
         Row indices, in range.
+    *arrays : jax arrays
 
     Returns
     -------
-    jax array
+    tuple of jax arrays
 
     Examples
     --------
     >>> import jax.numpy as jnp
-    >>> take_rows(jnp.arange(6).reshape(3, 2), jnp.array([2, 0])).tolist()
-    [[4, 5], [0, 1]]
+    >>> X, y = take_rows(jnp.array([2, 0]), jnp.arange(6).reshape(3, 2), jnp.array([7, 8, 9]))
+    >>> X.tolist(), y.tolist()
+    ([[4, 5], [0, 1]], [9, 7])
     """
     if not _TAKE:
         import jax
 
         with _LOCK:
             if not _TAKE:
-                _TAKE.append(jax.jit(lambda x, i: x[i]))
-    return _TAKE[0](a, idx)
+                _TAKE.append(jax.jit(lambda i, *a: tuple(x[i] for x in a)))
+    return _TAKE[0](idx, *arrays)
 
 
 def clear_cache() -> None:
