@@ -178,6 +178,11 @@ def compiled_fit(objective: Any, loss: Callable, optimizer: Any) -> CompiledFit:
     -------
     CompiledFit
 
+    Raises
+    ------
+    ValueError
+        An optimizer name other than ``"adam"`` and ``"sgd"``.
+
     Examples
     --------
     >>> import tnconv as tc
@@ -187,6 +192,10 @@ def compiled_fit(objective: Any, loss: Callable, optimizer: Any) -> CompiledFit:
     >>> compiled_fit(a, cross_entropy, "adam") is compiled_fit(b, cross_entropy, "adam")
     True
     """
+    if isinstance(optimizer, str) and optimizer not in NAMED_OPTIMIZERS:
+        raise ValueError(
+            f"unknown optimizer {optimizer!r}; choose from {NAMED_OPTIMIZERS} or pass an optax transformation"
+        )
     key = structure_key(objective, loss, optimizer)
     with _LOCK:
         entry = _CACHE.get(key)
