@@ -12,7 +12,7 @@ from helpers import NEEDS_TORCH
 
 import tnconv as tc
 from tnconv.models.io import load_model
-from tnconv.train import DivergenceError, fit
+from tnconv.train import DivergenceError, fit, jax_cache
 
 pytest.importorskip("jax")
 pytest.importorskip("optax")
@@ -67,9 +67,15 @@ def test_fit_on_a_non_uniform_tree_in_log_space():
 @pytest.mark.parametrize("kind", ["signed", "log"])
 def test_jax_and_torch_take_the_same_steps(kind):
     X, y = _task(n=32)
+    # JAX runs with the compiled step of a fit with another lr, data and (signed) scales: the cache must
+    # not carry any of them over
+    fit(tc.deep(4, 2, 3, n_outputs=2, seed=9), X[::-1] * 2, y[::-1], epochs=1, batch_size=16, optimizer="sgd",
+        lr=0.7, seed=2, progress=False, parameterization=kind)
+    hits = jax_cache.cache_info()["hits"]
     net = tc.deep(4, 2, 3, n_outputs=2, seed=2)  # float64: both backends agree to roundoff
     runs = [fit(net, X, y, epochs=3, batch_size=16, optimizer="sgd", lr=0.1, seed=5, backend=b,
                 progress=False, parameterization=kind) for b in ("jax", "torch")]
+    assert jax_cache.cache_info()["hits"] == hits + 1
     for v in net.tree.nodes:
         np.testing.assert_allclose(runs[0].model.weights[v], runs[1].model.weights[v], rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(runs[0].history["loss"], runs[1].history["loss"], rtol=1e-9)
@@ -80,10 +86,16 @@ def test_sgd_step_is_the_finite_difference_gradient_step():
     # One full-batch SGD step in signed space: theta' = theta - lr * dL/dtheta, with dL/dtheta by finite
     # differences of the engine's forward (an implementation independent of the training code).
     X, y = _task(n=16)
-    net = tc.deep(4, 2, 2, n_outputs=2, seed=3)
+    # ... taken by the compiled step of an earlier fit with another lr and other level scales (cached;
+    # the structure of test_jax_and_torch_take_the_same_steps[signed], which may have compiled it)
+    fit(tc.deep(4, 2, 3, n_outputs=2, seed=11), X[::-1] * 3, y[::-1], epochs=1, batch_size=16, optimizer="sgd",
+        lr=0.3, seed=1, progress=False, parameterization="signed")
+    hits = jax_cache.cache_info()["hits"]
+    net = tc.deep(4, 2, 3, n_outputs=2, seed=3)
     lr = 1e-3
     res = fit(net, X, y, epochs=1, batch_size=16, optimizer="sgd", lr=lr, seed=0, progress=False,
               parameterization="signed")
+    assert jax_cache.cache_info()["hits"] == hits + 1
     root = net.tree.root
     # with one level scale s_root, the effective step is s^2 * lr * dL/dW (W = s theta)
     from tnconv.train.objective import Objective
@@ -96,7 +108,7 @@ def test_sgd_step_is_the_finite_difference_gradient_step():
     def loss(W_root):
         w = dict(scaled)
         w[root] = W_root
-        z = tc.ConvAC(net.tree, 2, 2, n_outputs=2, weights=w).forward(X)
+        z = tc.ConvAC(net.tree, 2, 3, n_outputs=2, weights=w).forward(X)
         z = z - z.max(1, keepdims=True)
         return float(np.mean(np.log(np.exp(z).sum(1)) - z[np.arange(16), y]))
 

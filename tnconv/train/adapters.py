@@ -4,8 +4,9 @@ The training loop of :func:`tnconv.train.fit` is backend-free; an adapter moves 
 builds the differentiated step from :meth:`~tnconv.train.objective.Objective.logits` and a loss, runs
 it, and hands parameters back as numpy. The same split as quimb's ``TNOptimizer(autodiff_backend=...)``.
 
-JAX: the whole step (forward, gradient, optimizer update) is one ``jax.jit``-compiled function; a
-float64 model trains under ``jax.enable_x64``. torch: eager autograd, ``torch.optim.Adam``/``SGD``.
+JAX: the whole step (forward, gradient, optimizer update) is one ``jax.jit``-compiled function, shared
+by every fit of the same structure (:mod:`tnconv.train.jax_cache`); a float64 model trains under
+``jax.enable_x64``. torch: eager autograd, ``torch.optim.Adam``/``SGD``.
 
 References
 ----------
@@ -20,6 +21,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from .jax_cache import compiled_fit, take_rows
 
 __all__ = ["BACKENDS", "OPTIMIZERS", "JaxAdapter", "TorchAdapter", "make_adapter"]
 
@@ -59,45 +62,40 @@ class JaxAdapter:
         return self.jax.enable_x64(True) if self.dtype == np.float64 else contextlib.nullcontext()
 
     def put(self, a: np.ndarray) -> Any:
-        return self.jnp.asarray(a)
+        # device_put, not jnp.asarray: asarray compiles a small copy per new shape, device_put nothing
+        return self.jax.device_put(np.asarray(a))
 
     def take(self, a: Any, idx: np.ndarray) -> Any:
-        return a[self.jnp.asarray(idx)]
+        return take_rows(self.put(idx), a)[0]
 
-    def _transform(self, optimizer: Any, lr: float) -> Any:
-        if optimizer == "adam":
-            return self.optax.adam(lr)
-        if optimizer == "sgd":
-            return self.optax.sgd(lr)
+    def take_batch(self, arrays: tuple, idx: np.ndarray) -> tuple:
+        return take_rows(self.put(idx), *arrays)
+
+    def _check_optimizer(self, optimizer: Any) -> None:
+        if isinstance(optimizer, str) and optimizer in OPTIMIZERS:
+            return
         if isinstance(optimizer, self.optax.GradientTransformation):
-            return optimizer
+            return
         raise ValueError(f"unknown optimizer {optimizer!r}; choose from {OPTIMIZERS} or pass an optax transformation")
 
-    def setup(self, logits: Callable, loss: Callable, optimizer: Any, lr: float, params: dict) -> None:
-        jax, optax = self.jax, self.optax
-        tx = self._transform(optimizer, lr)
-        self.params = {k: self.jnp.asarray(v) for k, v in params.items()}
-        self.state = tx.init(self.params)
-
-        def objective(p: dict, xb: Any, yb: Any) -> Any:
-            out = logits(p, xb)
-            return loss(out, yb), out
-
-        def step(p: dict, s: Any, xb: Any, yb: Any) -> Any:
-            (val, out), grads = jax.value_and_grad(objective, has_aux=True)(p, xb, yb)
-            updates, s = tx.update(grads, s, p)
-            correct = (out.argmax(axis=1) == yb).sum() if yb.ndim == 1 else val * 0
-            return optax.apply_updates(p, updates), s, val, correct
-
-        self._step = jax.jit(step)
-        self._logits = jax.jit(logits)
+    def setup(self, objective: Any, loss: Callable, optimizer: Any, lr: float, params: dict) -> None:
+        """Take the compiled functions of this structure from :mod:`~tnconv.train.jax_cache` and start."""
+        self._check_optimizer(optimizer)
+        self._fns = compiled_fit(objective, loss, optimizer)
+        self.params = {k: self.put(v) for k, v in params.items()}
+        self.constants = {k: self.put(v) for k, v in objective.constants().items()}
+        self.state = self._fns.init(self.params, self.put(np.asarray(lr, dtype=self.dtype)))
 
     def step(self, xb: Any, yb: Any) -> tuple[Any, Any]:
-        self.params, self.state, val, correct = self._step(self.params, self.state, xb, yb)
+        self.params, self.state, val, correct = self._fns.step(self.params, self.state, self.constants, xb, yb)
         return val, correct
 
     def logits(self, xb: Any) -> np.ndarray:
-        return np.asarray(self._logits(self.params, xb))
+        return np.asarray(self._fns.logits(self.params, self.constants, xb))
+
+    def loss(self, logits: np.ndarray, y: np.ndarray) -> float:
+        """The loss of numpy ``logits`` (float64, cast to the model's dtype) against ``y``, compiled."""
+        return float(self._fns.loss(self.put(logits.astype(self.dtype)), self.put(y)))
 
     def numpy_params(self) -> dict[str, np.ndarray]:
         return {k: np.array(v) for k, v in self.params.items()}
@@ -135,6 +133,9 @@ class TorchAdapter:
     def take(self, a: Any, idx: np.ndarray) -> Any:
         return a[self.torch.from_numpy(np.asarray(idx, dtype=np.int64))]
 
+    def take_batch(self, arrays: tuple, idx: np.ndarray) -> tuple:
+        return tuple(self.take(a, idx) for a in arrays)
+
     def _optimizer(self, optimizer: Any, lr: float, params: list) -> Any:
         optim = self.torch.optim
         if optimizer == "adam":
@@ -147,11 +148,11 @@ class TorchAdapter:
             f"unknown optimizer {optimizer!r}; choose from {OPTIMIZERS} or pass a torch.optim.Optimizer class"
         )
 
-    def setup(self, logits: Callable, loss: Callable, optimizer: Any, lr: float, params: dict) -> None:
+    def setup(self, objective: Any, loss: Callable, optimizer: Any, lr: float, params: dict) -> None:
         torch = self.torch
         self.params = {k: torch.tensor(np.asarray(v), requires_grad=True) for k, v in params.items()}
         self.opt = self._optimizer(optimizer, lr, list(self.params.values()))
-        self._fn, self._loss = logits, loss
+        self._fn, self._loss = objective.logits, loss
 
     def step(self, xb: Any, yb: Any) -> tuple[Any, Any]:
         self.opt.zero_grad(set_to_none=True)
@@ -168,6 +169,10 @@ class TorchAdapter:
 
     def numpy_params(self) -> dict[str, np.ndarray]:
         return {k: v.detach().numpy().copy() for k, v in self.params.items()}
+
+    def loss(self, logits: np.ndarray, y: np.ndarray) -> float:
+        """The loss of numpy ``logits`` (float64, cast to the model's dtype) against ``y``."""
+        return float(self._loss(self.put(logits.astype(self.dtype)), self.put(y)))
 
     @staticmethod
     def scalar(value: Any) -> float:

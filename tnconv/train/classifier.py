@@ -76,10 +76,10 @@ class ConvACClassifier(ClassifierMixin, BaseEstimator):
     --------
     >>> import numpy as np, tnconv as tc
     >>> rng = np.random.default_rng(0)
-    >>> X = rng.uniform(size=(40, 4, 4)); y = (X[:, :2].mean((1, 2)) > X[:, 2:].mean((1, 2))).astype(int)
-    >>> clf = tc.ConvACClassifier(widths=4, n_descriptors=3, epochs=1, seed=0).fit(X, y)
+    >>> X = rng.uniform(size=(64, 4, 4)); y = (X[:, :2].mean((1, 2)) > X[:, 2:].mean((1, 2))).astype(int)
+    >>> clf = tc.ConvACClassifier(widths=3, n_descriptors=3, epochs=1, seed=0).fit(X, y)
     >>> clf.predict_proba(X).shape, clf.model_.n_inputs
-    ((40, 2), 16)
+    ((64, 2), 16)
     """
 
     def __init__(self, shape: Any = None, pooling: Any = "square", widths: Any = 8, n_descriptors: int = 8,

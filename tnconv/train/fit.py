@@ -156,24 +156,25 @@ def _data(model: Any, representation: Any, X: Any, y: Any, regression: bool, wha
     return Xc, check_y(y, Xc.shape[0], model.n_outputs, regression, what=f"y{what}")
 
 
-def _evaluate(adapter: Any, loss: Any, Xd: Any, y: np.ndarray, batch_size: int) -> tuple[float, float]:
+def _evaluate(adapter: Any, Xd: Any, y: np.ndarray, batch_size: int) -> tuple[float, float]:
     n = y.shape[0]
     parts = [adapter.logits(adapter.take(Xd, np.arange(i, min(i + batch_size, n)))) for i in range(0, n, batch_size)]
     logits = np.concatenate(parts).astype(np.float64)
-    val = adapter.scalar(loss(adapter.put(logits.astype(adapter.dtype)), adapter.put(y)))
+    val = adapter.loss(logits, y)
     acc = float(np.mean(logits.argmax(axis=1) == y)) if y.ndim == 1 else math.nan
     return val, acc
 
 
 def _run_epoch(adapter: Any, Xd: Any, yd: Any, n: int, batch_size: int, rng: np.random.Generator) -> tuple:
     perm = rng.permutation(n)
-    total, correct = None, None
+    steps = []
     for start in range(0, n, batch_size):
         idx = perm[start : start + batch_size]
-        val, c = adapter.step(adapter.take(Xd, idx), adapter.take(yd, idx))
-        total = val * len(idx) if total is None else total + val * len(idx)
-        correct = c if correct is None else correct + c
-    return adapter.scalar(total) / n, adapter.scalar(correct) / n
+        steps.append((len(idx), *adapter.step(*adapter.take_batch((Xd, yd), idx))))
+    # summed on the host at the end: no per-step sync, and no eager backend op to compile
+    total = sum(adapter.scalar(val) * size for size, val, _ in steps)
+    correct = sum(adapter.scalar(c) for _, _, c in steps)
+    return total / n, correct / n
 
 
 def _diverged(epoch: int, loss: float, lr: float, kind: str, result: FitResult) -> DivergenceError:
@@ -241,6 +242,16 @@ def fit(model: Any, X: Any, y: Any, *, loss: Any = "cross_entropy", optimizer: A
         A ``FloatingPointError`` naming the epoch and a hint when the loss or the weights stop being
         finite; NaN weights are never returned (its ``.result`` holds the last finite epoch).
 
+    Notes
+    -----
+    On JAX the training step is compiled once per structure (tree, widths, pooling, sharing, dtype,
+    parameterization, representation shape, loss, optimizer; see
+    :func:`tnconv.train.jax_cache.structure_key`) and batch shape, and reused by later fits in the
+    process: seeds, learning rates of ``"adam"``/``"sgd"``, weights and data of other values cost no
+    compile (cross-validation, grid searches). A callable loss, pooling operator or optax
+    transformation is recognized by identity, so changing what it closes over between fits is not
+    seen; :func:`tnconv.train.jax_cache.clear_cache` forgets every compiled step.
+
     Examples
     --------
     >>> import numpy as np, tnconv as tc
@@ -264,8 +275,8 @@ def fit(model: Any, X: Any, y: Any, *, loss: Any = "cross_entropy", optimizer: A
     Xp = obj.prepare(X)
     params = obj.init_params(Xp[rng.permutation(X.shape[0])[:SCALE_SAMPLES]])
     with adapter.context():
-        adapter.setup(obj.logits, loss_fn, optimizer, lr, params)
-        return _loop(adapter, obj, loss_fn, (Xp, y), val, params, rng, lr, epochs, batch_size, patience, progress)
+        adapter.setup(obj, loss_fn, optimizer, lr, params)
+        return _loop(adapter, obj, (Xp, y), val, params, rng, lr, epochs, batch_size, patience, progress)
 
 
 def _validation(model: Any, representation: Any, validation: Any, regression: bool) -> tuple:
@@ -274,7 +285,7 @@ def _validation(model: Any, representation: Any, validation: Any, regression: bo
     return _data(model, representation, validation[0], validation[1], regression, what="_val")
 
 
-def _loop(adapter: Any, obj: Objective, loss_fn: Any, train: tuple, val: tuple | None, params: dict,
+def _loop(adapter: Any, obj: Objective, train: tuple, val: tuple | None, params: dict,
           rng: np.random.Generator, lr: float, epochs: int, batch_size: int, patience: int | None,
           progress: bool) -> FitResult:
     Xp, y = train
@@ -293,7 +304,7 @@ def _loop(adapter: Any, obj: Objective, loss_fn: Any, train: tuple, val: tuple |
         current = adapter.numpy_params()
         if not (math.isfinite(tl) and all(np.isfinite(p).all() for p in current.values())):
             raise _diverged(epoch, tl, lr, obj.kind, _result(obj, adapter, history, last[0], last[1], False))
-        vl, va = _evaluate(adapter, loss_fn, Xv[0], Xv[1], batch_size) if Xv is not None else (math.nan, math.nan)
+        vl, va = _evaluate(adapter, Xv[0], Xv[1], batch_size) if Xv is not None else (math.nan, math.nan)
         for k, v in zip(keys, (tl, ta if y.ndim == 1 else math.nan, vl, va, time.perf_counter() - t0)):
             history[k].append(v)
         last = (current, epoch)

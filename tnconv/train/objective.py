@@ -63,6 +63,7 @@ class Objective:
         # One free array per node group (stacked), or per height when the weights are shared, so that the
         # optimizer sees shared weights once and the traced step has a few operations per level.
         self.keys = [f"net/h{h}" if model.shared else f"net/g{gi}" for gi, h in enumerate(plan.heights)]
+        self.heights = sorted(set(plan.heights))
         self.scales: dict[int, float] = {}
 
     # ------------------------------------------------------------------ data
@@ -123,8 +124,23 @@ class Objective:
                 params["rep/" + name] = np.asarray(to_numpy(arr), dtype=dtype)
         return params
 
-    def logits(self, params: dict[str, Any], xb: Any) -> Any:
-        """``(batch, n_outputs)`` logits in the namespace of ``xb`` (and ``params``); differentiable."""
+    def constants(self) -> dict[str, np.ndarray]:
+        """What :meth:`logits` reads besides the parameters and differs between fits: the signed scales.
+
+        ``{"scales": (len(heights),)}`` in the model's dtype, the scale of every height in
+        :attr:`heights` (signed; empty in log space). Passed to :meth:`logits` as an argument (not read
+        from :attr:`scales` as Python numbers) so that a compiled step serves fits with other scales.
+        """
+        if self.kind != "signed":
+            return {}
+        return {"scales": np.array([self.scales.get(h, 1.0) for h in self.heights], dtype=self.model.dtype)}
+
+    def logits(self, params: dict[str, Any], xb: Any, constants: dict[str, Any] | None = None) -> Any:
+        """``(batch, n_outputs)`` logits in the namespace of ``xb`` (and ``params``); differentiable.
+
+        ``constants`` (as :meth:`constants` returns, in that namespace) gives the signed scales; default
+        :attr:`scales`.
+        """
         feats = xb
         if self.learn_rep:
             rep = self.representation.with_parameters(
@@ -132,7 +148,13 @@ class Objective:
             )
             lf = rep.log_features(xb)
             feats = lf if self.kind == "log" else namespace(lf).exp(lf)
-        return run_groups(self.model, [params[k] for k in self.keys], feats, self.kind, self.scales)
+        scales: dict[int, Any] | None = None
+        if self.kind == "signed":
+            if constants is None:
+                scales = {h: self.scales.get(h, 1.0) for h in self.heights}
+            else:
+                scales = {h: constants["scales"][i] for i, h in enumerate(self.heights)}
+        return run_groups(self.model, [params[k] for k in self.keys], feats, self.kind, scales)
 
     def effective_weights(self, params: dict[str, np.ndarray]) -> dict[frozenset, np.ndarray]:
         """``{node: W}`` in numpy float64: ``exp(theta)`` (log space) or ``s_h theta_h`` (signed)."""
