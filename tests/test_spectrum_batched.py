@@ -160,3 +160,37 @@ def test_memory_is_tracked_and_budget_refuses_large_messages():
     assert sp.largest_intermediate > 0
     with pytest.raises(MemoryError, match="message"):
         network_spectrum(net, partitions.left_right(16), max_bytes=4096)
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 2**24])
+def test_replayed_plan_matches_dense_svd(monkeypatch, chunk_bytes):
+    """The first call records a plan (chunk bounds, where every stacked factor comes from, when each
+    level's messages are freed); later calls replay it on the current weights. Tiny chunks force many
+    chunks per level, so factors are gathered from runs of several earlier batches."""
+    from tnconv.spectrum import forest
+
+    monkeypatch.setattr(forest, "CHUNK_BYTES", chunk_bytes)
+    net = tc.deep((4, 4), 2, 3, seed=5)
+    rng = np.random.default_rng(1)
+    for part in (partitions.left_right((4, 4)), partitions.checkerboard((4, 4)), [0, 3, 5, 6, 15]):
+        for _ in range(2):  # record, then replay on new weights of the same structure
+            dense = np.linalg.svd(matricize(dense_convac(net), part), compute_uv=False)
+            assert_close_to_dense(tc.schmidt_values(net, part), dense)
+            for W in net.weights.values():
+                W[...] = rng.standard_normal(W.shape)
+        net = tc.deep((4, 4), 2, 3, seed=5)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_or_inf_weight_is_named(bad):
+    """float64 weights are checked only when a result is not finite; the error still names the tensor."""
+    net = tc.deep(8, 3, 4, seed=0)
+    part = partitions.left_right(8)
+    h = tc.entanglement_entropy(net, part)  # a warm plan, then the bad value in place
+    v = list(net.weights)[2]
+    net.weights[v][0, 0] = bad
+    for fn in (tc.schmidt_values, tc.entanglement_entropy):
+        with pytest.raises(ValueError, match=r"tensor \d+ contains NaN or infinite values"):
+            fn(net, part)
+    net.weights[v][0, 0] = 0.5
+    assert np.isfinite(tc.entanglement_entropy(net, part)) and h >= 0

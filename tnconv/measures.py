@@ -50,10 +50,11 @@ def model_network(model: Any, output: int = 0) -> TensorNetwork:
     True
     """
     weights = getattr(model, "weights", None)
-    if not isinstance(weights, dict) or not all(is_concrete(w) for w in weights.values()):
+    if not isinstance(weights, dict) or not (all(type(w) is np.ndarray for w in weights.values())
+                                             or all(is_concrete(w) for w in weights.values())):
         # The one compiler: its errors name what a model lacks (non-product pooling, a MixedConvNet).
         return TensorNetwork.from_model(model, output)
-    key = tuple((v, id(w)) for v, w in weights.items())
+    key = (tuple(weights), tuple(map(id, weights.values())))
     return cached_copy(model, ("tensor network", int(output)), key, lambda: TensorNetwork.from_model(model, output))
 
 
@@ -132,13 +133,9 @@ def network_spectrum(
     tn = _as_network(obj, output)
     if any(a is None for a in tn.arrays):
         raise ValueError("network_schmidt_values needs arrays, but this network is shape-only (built without arrays)")
-    target: Any = tn
-    if tn is not obj:
-        # A model compiles to a fresh network (current weights) each time; its structure is cached by
-        # prepare(), so reuse that (and its tree solver) whenever the compiled layout is the same.
-        cached = prepare(obj, output)
-        if cached.tn.inds == tn.inds and cached.tn.open_inds == tn.open_inds:
-            target = cached
+    # A model's network is cached by model_network (while its weights are the same arrays), so its
+    # prepared cut problem, cached per network, is too: no second compilation of the model.
+    target: Any = prepare(tn)
     if not is_pair(part):
         part = prepare(target).resolver.resolve(part)
     cut = min_cut(target, part, method=method)

@@ -301,9 +301,23 @@ def cut_spectrum(tn: Any, part: frozenset, tensor_sides: Any, *, cutoff: float |
     if engine not in ("levels", "nodes"):
         raise ValueError(f"engine must be 'levels' or 'nodes', got {engine!r}")
     side = _check_sides(tn, part, tensor_sides)
-    xp = namespace(*tn.arrays)
-    xp = np if is_numpy(xp) else xp
+    if all(type(a) is np.ndarray for a in tn.arrays):
+        xp: Any = np  # the common case, without array_namespace's per-array dispatch
+    else:
+        xp = namespace(*tn.arrays)
+        xp = np if is_numpy(xp) else xp
     prep = PreparedNetwork(tn, xp)
+    try:
+        return _cut_spectrum(prep, part, side, cutoff, normalize, max_bytes, engine)
+    except (SpectrumRangeError, np.linalg.LinAlgError):
+        if prep.unchecked:
+            prep.check_finite()  # a NaN or inf tensor: say which (else the error was genuine)
+        raise
+
+
+def _cut_spectrum(prep: PreparedNetwork, part: frozenset, side: np.ndarray, cutoff: float | None, normalize: bool,
+                  max_bytes: float | None, engine: str) -> NetworkSpectrum:
+    tn, xp = prep.tn, prep.xp
     K = cut_indices(prep, side)
     size = tn.size_dict
     chi = math.prod(int(size[i]) for i in K)
@@ -318,6 +332,8 @@ def cut_spectrum(tn: Any, part: frozenset, tensor_sides: Any, *, cutoff: float |
         # X = Q_L R_L and Y = Q_R R_R give [[A]]_I = X Y^T = Q_L (R_L R_R^T) Q_R^T.
         core = xp.matmul(RL, xp.permute_dims(RR, (1, 0)))
         # The core has at most min(r_L, r_R) <= n_vals values; the others are exactly zero (rank bound).
+        if prep.unchecked and not np.isfinite(core).all():
+            prep.check_finite()
         s = _values(xp, core, min(chi, n_rows, n_cols), prep.kw)
     if cutoff is not None and int(s.shape[0]):
         s = xp.where(s > cutoff * s[0], s, xp.zeros_like(s))

@@ -53,8 +53,9 @@ def as_float64(xp: Any, a: Any, k: int) -> Any:
     return a
 
 
-#: Plans kept per network (one per side assignment and engine); the oldest is dropped beyond this.
-MAX_PLANS = 32
+#: Plans kept per network (per side assignment: its cut indices, and per side its factor layout and one
+#: plan per engine); the oldest is dropped beyond this.
+MAX_PLANS = 128
 _STRUCTURES: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
@@ -102,22 +103,45 @@ class PreparedNetwork:
         self.concrete = xp is np or all(is_concrete(a) for a in tn.arrays)
         #: Keywords that put new arrays on the tensors' device (none for numpy).
         self.kw: dict[str, Any] = {} if xp is np or not tn.arrays else {"device": device_of(tn.arrays[0])}
-        size = tn.size_dict
-        self.tensors: list[Factor] = []
-        for k, (arr, ix) in enumerate(zip(tn.arrays, tn.inds)):
-            A = as_float64(xp, arr, k)
-            keep = [a for a, i in enumerate(ix) if size[i] > 1]
-            if len(keep) < len(ix):
-                A = xp.reshape(A, tuple(size[i] for i in ix if size[i] > 1))
-            self.tensors.append((A, tuple(ix[a] for a in keep)))
         st = structure(tn)
+        squeeze = st.get("squeeze")
+        if squeeze is None:
+            size = tn.size_dict
+            # Per tensor: its labels without the dimension-1 axes, and the shape to reshape to (None: as is).
+            squeeze = [(tuple(i for i in ix if size[i] > 1),
+                        tuple(size[i] for i in ix if size[i] > 1) if any(size[i] == 1 for i in ix) else None)
+                       for ix in tn.inds]
+            st["squeeze"] = squeeze
+        arrays = list(tn.arrays)
+        #: Whether the values are still to be checked finite (see :meth:`check_finite`).
+        self.unchecked = xp is np and all(type(a) is np.ndarray and a.dtype == np.float64 for a in arrays)
+        if not self.unchecked:
+            arrays = [as_float64(xp, a, k) for k, a in enumerate(arrays)]
+        self.tensors: list[Factor] = [(a if shape is None else xp.reshape(a, shape), labels)
+                                      for a, (labels, shape) in zip(arrays, squeeze)]
         self.members, self.opens, self.plans = st["members"], st["opens"], st["plans"]
         # The cut graph (the same one the min-cut solvers use): bonds and copy tensors over vertices.
         self.edges, self.hyper = st["edges"], st["hyper"]
         self.n_tensors, self.n_open = tn.n_tensors, len(tn.open_inds)
 
+    def check_finite(self) -> None:
+        """Raise the ValueError naming the first tensor with a NaN or an infinite value, if any.
+
+        float64 numpy tensors are not checked up front (one pass per tensor per call): a NaN or an
+        infinity reaches every message above it, so :func:`~tnconv.spectrum.cut_spectrum` calls this
+        only when a result is not finite.
+        """
+        for k, a in enumerate(self.tn.arrays):
+            host64(a, k)
+
 
 def cut_indices(prep: PreparedNetwork, side: np.ndarray) -> list[Hashable]:
+    """The indices joining the two sides (``side``: one bool per tensor, then per open leg), cached per
+    side assignment."""
+    return list(cached_plan(prep, ("cut", side.tobytes()), lambda: _cut_indices(prep, side)))
+
+
+def _cut_indices(prep: PreparedNetwork, side: np.ndarray) -> list[Hashable]:
     tn = prep.tn
     T = tn.n_tensors
     K: list[Hashable] = []
@@ -135,10 +159,27 @@ def side_factors(prep: PreparedNetwork, side_mask: np.ndarray) -> tuple[dict[int
     """Initial factors of one side: ``{vertex: (array with the direct open legs as rows, column labels)}``.
 
     An open index carried by exactly one tensor on this side becomes a row of that tensor; any other
-    open index on this side gets an identity factor (row, index) at its open vertex.
+    open index on this side gets an identity factor (row, index) at its open vertex. The layout (which
+    axes become rows) is cached per side assignment; each call only applies it to the current arrays.
     """
-    tn = prep.tn
     xp = prep.xp
+    recipe, eyes, tensors, open_ps = cached_plan(prep, ("factors", side_mask.tobytes()),
+                                                 lambda: _factor_layout(prep, side_mask))
+    factors: dict[int, Factor] = {}
+    for k, perm, shape, cols in recipe:
+        A = prep.tensors[k][0]
+        if perm is not None:
+            A = xp.permute_dims(A, perm)
+        factors[k] = (A if shape is None else xp.reshape(A, shape), cols)
+    for v, d, i in eyes:
+        factors[v] = (xp.eye(d, dtype=xp.float64, **prep.kw), (i,))
+    return factors, tensors, open_ps
+
+
+def _factor_layout(prep: PreparedNetwork, side_mask: np.ndarray) -> tuple[list[Any], list[Any], list[int], list[int]]:
+    """Per tensor of the side ``(k, axis permutation or None, 2+-d shape or None, column labels)``, the
+    identity factors ``(vertex, dimension, index)``, the side's tensors and its open legs."""
+    tn = prep.tn
     T = tn.n_tensors
     size = tn.size_dict
     tensors = np.flatnonzero(side_mask[:T]).tolist()
@@ -149,21 +190,18 @@ def side_factors(prep: PreparedNetwork, side_mask: np.ndarray) -> tuple[dict[int
         ms = prep.members[i]
         if size[i] > 1 and len(ms) == 1 and side_mask[ms[0]]:
             direct.add(i)
-    factors: dict[int, Factor] = {}
+    recipe = []
     for k in tensors:
-        A, ix = prep.tensors[k]
+        ix = prep.tensors[k][1]
+        dims = [int(size[i]) for i in ix]
         rows = [a for a, i in enumerate(ix) if i in direct]
         cols = [a for a, i in enumerate(ix) if i not in direct]
-        n_rows = math.prod(A.shape[a] for a in rows)
-        shape = (n_rows,) + tuple(A.shape[a] for a in cols)
-        if rows + cols != list(range(len(ix))):
-            A = xp.permute_dims(A, tuple(rows + cols))
-        factors[k] = (xp.reshape(A, shape), tuple(ix[a] for a in cols))
-    for p in open_ps:
-        i = tn.open_inds[p]
-        if size[i] > 1 and i not in direct:
-            factors[T + p] = (xp.eye(size[i], dtype=xp.float64, **prep.kw), (i,))
-    return factors, tensors, open_ps
+        shape = (math.prod(dims[a] for a in rows),) + tuple(dims[a] for a in cols)
+        perm = tuple(rows + cols) if rows + cols != list(range(len(ix))) else None
+        recipe.append((k, perm, None if shape == tuple(dims) else shape, tuple(ix[a] for a in cols)))
+    eyes = [(T + p, int(size[tn.open_inds[p]]), tn.open_inds[p]) for p in open_ps
+            if size[tn.open_inds[p]] > 1 and tn.open_inds[p] not in direct]
+    return recipe, eyes, tensors, open_ps
 
 
 def side_links(
