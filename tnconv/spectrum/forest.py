@@ -12,6 +12,7 @@ per batch): the per-node reference of the tests.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
 from collections.abc import Hashable
 from typing import Any
@@ -83,13 +84,30 @@ def heights(parent: dict[int, int]) -> dict[int, list[int]]:
 def signature(items: list[Ref], count: Counter, K: set[Hashable]) -> tuple[Any, list[Hashable]]:
     """The signature of a group and its labels in local order (local label ``k`` is ``labels[k]``)."""
     local: dict[Hashable, int] = {}
+    held: dict[Hashable, int] = {}
     facs = []
     for arr, idx, labs, tri in items:
         shape = arr.shape if idx is None else arr.shape[1:]
-        facs.append((shape[0], tuple((local.setdefault(lab, len(local)), d) for lab, d in zip(labs, shape[1:])), tri))
-    held: Counter = Counter(lab for _, _, labs, _ in items for lab in labs)
+        cols = []
+        for lab, d in zip(labs, shape[1:]):
+            lid = local.get(lab)
+            if lid is None:
+                lid = local[lab] = len(local)
+            held[lab] = held.get(lab, 0) + 1
+            cols.append((lid, d))
+        facs.append((shape[0], tuple(cols), tri))
     states = tuple("K" if lab in K else ("o" if count[lab] > held[lab] else "i") for lab in local)
     return (tuple(facs), states), list(local)
+
+
+@functools.lru_cache(maxsize=1024)
+def _holders(sig: Any) -> tuple[int, ...]:
+    """How many factors of a group with signature ``sig`` hold each local label."""
+    n = [0] * len(sig[1])
+    for _, cols, _ in sig[0]:
+        for lid, _ in cols:
+            n[lid] += 1
+    return tuple(n)
 
 
 def gather(xp: Any, refs: list[Ref]) -> Any:
@@ -223,12 +241,13 @@ def _record(run: BatchFold, factors: dict[int, tuple[Any, tuple[Hashable, ...]]]
             groups[sig if batched else (u, sig)].append((u, items, labels))
         for key, members in groups.items():
             sig = key if batched else key[1]
-            for (u, items, labels), ref in zip(members, fold(members, [sources[m[0]] for m in members], sig)):
-                for lab, st in zip(labels, sig[1]):
+            held = _holders(sig)
+            for (u, _, labels), ref in zip(members, fold(members, [sources[m[0]] for m in members], sig)):
+                for lab, st, n in zip(labels, sig[1], held):
                     if st == "i":
                         del count[lab]
                     else:
-                        count[lab] -= sum(lab in it[2] for it in items) - 1
+                        count[lab] -= n - 1
                 if parent[u] >= 0:
                     msgs[parent[u]].append((u, ref))
                 else:

@@ -141,20 +141,6 @@ def cut_indices(prep: PreparedNetwork, side: np.ndarray) -> list[Hashable]:
     return list(cached_plan(prep, ("cut", side.tobytes()), lambda: _cut_indices(prep, side)))
 
 
-def _cut_indices(prep: PreparedNetwork, side: np.ndarray) -> list[Hashable]:
-    tn = prep.tn
-    T = tn.n_tensors
-    K: list[Hashable] = []
-    for i, ms in prep.members.items():
-        if tn.size_dict[i] == 1:
-            continue
-        verts = list(ms) + ([T + prep.opens[i]] if i in prep.opens else [])
-        s = side[verts]
-        if s.any() and not s.all():
-            K.append(i)
-    return K
-
-
 def side_factors(prep: PreparedNetwork, side_mask: np.ndarray) -> tuple[dict[int, Factor], list[int], list[int]]:
     """Initial factors of one side: ``{vertex: (array with the direct open legs as rows, column labels)}``.
 
@@ -204,56 +190,98 @@ def _factor_layout(prep: PreparedNetwork, side_mask: np.ndarray) -> tuple[list[A
     return recipe, eyes, tensors, open_ps
 
 
+def _graph_arrays(prep: PreparedNetwork) -> dict[str, Any]:
+    """The cut graph as arrays (cached per network): bond ends ``(n, 2)``, copy tensors' members in CSR
+    form, and every index's ends (tensors, then its open vertex) in CSR form."""
+    st = structure(prep.tn)
+    hit = st.get("arrays")
+    if hit is not None:
+        return hit
+    tn = prep.tn
+    T = tn.n_tensors
+    bonds = np.array([(u, v) for u, v, _ in prep.edges], dtype=np.int64).reshape(-1, 2)
+    h_len = np.array([len(ms) for _, ms in prep.hyper], dtype=np.int64)
+    h_verts = np.concatenate([ms for _, ms in prep.hyper]).astype(np.int64) if prep.hyper else np.zeros(0, np.int64)
+    idx = [i for i in prep.members if tn.size_dict[i] > 1]
+    ends = [list(prep.members[i]) + ([T + prep.opens[i]] if i in prep.opens else []) for i in idx]
+    i_len = np.array([len(e) for e in ends], dtype=np.int64)
+    i_verts = np.array([v for e in ends for v in e], dtype=np.int64)
+    built = {"bonds": bonds, "h_len": h_len, "h_verts": h_verts, "h_start": np.cumsum(h_len) - h_len,
+             "idx": idx, "i_len": i_len, "i_verts": i_verts, "i_start": np.cumsum(i_len) - i_len}
+    st["arrays"] = built
+    return built
+
+
+def _count_true(mask: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The number of True entries of ``mask`` in each run ``[start, start + length)`` (CSR rows)."""
+    c = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
+    return c[starts + lengths] - c[starts]
+
+
 def side_links(
     prob: PreparedNetwork, on_side: set[int], K_set: set[Hashable]
 ) -> tuple[dict[int, list[int]], set[int], bool]:
     """The side's graph (tensors, open vertices, copy tensors fully inside it) and whether it is a forest."""
-    links: dict[int, list[int]] = defaultdict(list)
-    verts = set(on_side)
-    pairs: list[tuple[int, int]] = []
-    for u, v, _ in prob.edges:
-        if u in on_side and v in on_side:
-            pairs.append((u, v))
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    g = _graph_arrays(prob)
     first_copy = prob.n_tensors + prob.n_open
-    for j, (i, ms) in enumerate(prob.hyper):
-        m = ms.tolist()
-        if i in K_set or not all(x in on_side for x in m):
-            continue
-        h = first_copy + j
-        verts.add(h)
-        pairs.extend((h, x) for x in m)
-    parent = {v: v for v in verts}
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    forest = True
-    for u, v in pairs:
+    n_all = first_copy + len(prob.hyper)
+    side = np.zeros(n_all, dtype=bool)
+    side[list(on_side)] = True
+    bonds = g["bonds"][side[g["bonds"][:, 0]] & side[g["bonds"][:, 1]]]
+    h_in = side[g["h_verts"]]
+    cut = np.array([i in K_set for i, _ in prob.hyper], dtype=bool)
+    inside = (_count_true(h_in, g["h_start"], g["h_len"]) == g["h_len"]) & ~cut
+    h_ids = np.flatnonzero(inside)
+    if h_ids.size:
+        rows = np.repeat(first_copy + h_ids, g["h_len"][h_ids])
+        cols = np.concatenate([g["h_verts"][g["h_start"][j]: g["h_start"][j] + g["h_len"][j]] for j in h_ids])
+        pairs = np.concatenate([bonds, np.stack([rows, cols], axis=1)])
+    else:
+        pairs = bonds
+    side[first_copy + h_ids] = True
+    verts = set(on_side)
+    verts.update((first_copy + h_ids).tolist())
+    # A graph is a forest iff it has (vertices - components) edges; inactive vertices are isolated.
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n_all, n_all))
+    n_comp, label = connected_components(graph, directed=False)
+    forest = len(pairs) == n_all - n_comp
+    links: dict[int, list[int]] = defaultdict(list)
+    for u, v in pairs.tolist():
         links[u].append(v)
         links[v].append(u)
-        ru, rv = find(u), find(v)
-        if ru == rv:
-            forest = False
-        else:
-            parent[ru] = rv
+    if not forest:
+        return links, verts, forest  # contracted directly: the links below only guide the forest sweep
     # A cut copy tensor still joins its members on this side (they share the cut index, never summed).
     # Linking them lets the traversal meet them early, while their messages are small, rather than
     # multiplying whole components at the end; links that would close a cycle are left out.
-    for j, (i, ms) in enumerate(prob.hyper):
-        if i not in K_set:
-            continue
-        m = [x for x in ms.tolist() if x in on_side]
-        roots = {find(x) for x in m}
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while parent.get(x, x) != x:
+            parent[x] = parent.get(parent[x], parent[x])
+            x = parent[x]
+        return x
+
+    for j in np.flatnonzero(cut).tolist():
+        m = [x for x in prob.hyper[j][1].tolist() if side[x]]
+        roots = {find(int(label[x])) for x in m}
         if len(m) < 2 or len(roots) < len(m):
             continue
         h = first_copy + j
         verts.add(h)
-        parent[h] = h
         for x in m:
             links[h].append(x)
             links[x].append(h)
-            parent[find(x)] = h
+        for r in roots:
+            parent[r] = -1 - j  # the copy vertex's own component (labels are >= 0)
+        parent[-1 - j] = -1 - j
     return links, verts, forest
+
+
+def _cut_indices(prep: PreparedNetwork, side: np.ndarray) -> list[Hashable]:
+    g = _graph_arrays(prep)
+    on = _count_true(side[g["i_verts"]], g["i_start"], g["i_len"])
+    return [g["idx"][k] for k in np.flatnonzero((on > 0) & (on < g["i_len"])).tolist()]
