@@ -162,14 +162,16 @@ def test_memory_is_tracked_and_budget_refuses_large_messages():
         network_spectrum(net, partitions.left_right(16), max_bytes=4096)
 
 
-@pytest.mark.parametrize("chunk_bytes", [1, 2**24])
-def test_replayed_plan_matches_dense_svd(monkeypatch, chunk_bytes):
+@pytest.mark.parametrize("chunk_bytes, block_bytes", [(1, 2**24), (2**24, 2**24), (2**24, 100), (1, 300)])
+def test_replayed_plan_matches_dense_svd(monkeypatch, chunk_bytes, block_bytes):
     """The first call records a plan (chunk bounds, where every stacked factor comes from, when each
     level's messages are freed); later calls replay it on the current weights. Tiny chunks force many
-    chunks per level, so factors are gathered from runs of several earlier batches."""
+    chunks per level, so factors are gathered from runs of several earlier batches; tiny blocks fold
+    the subtrees group by group (:func:`schedule`) rather than level by level."""
     from tnconv.spectrum import forest
 
     monkeypatch.setattr(forest, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(forest, "BLOCK_BYTES", block_bytes)
     net = tc.deep((4, 4), 2, 3, seed=5)
     rng = np.random.default_rng(1)
     for part in (partitions.left_right((4, 4)), partitions.checkerboard((4, 4)), [0, 3, 5, 6, 15]):
@@ -194,3 +196,34 @@ def test_nan_or_inf_weight_is_named(bad):
             fn(net, part)
     net.weights[v][0, 0] = 0.5
     assert np.isfinite(tc.entanglement_entropy(net, part)) and h >= 0
+
+
+@pytest.mark.parametrize("block", [0.0, 3.0, 7.0, 1e9])
+def test_schedule_orders_children_first_and_bounds_groups(block):
+    """Against a brute-force check on a random forest: every vertex once, after all its children; a
+    group of subtrees (under ``block``) is finished before the next starts."""
+    from tnconv.spectrum.forest import schedule
+
+    rng = np.random.default_rng(3)
+    parent = {0: -1, 40: -1}
+    for v in range(1, 40):
+        parent[v] = int(rng.integers(0, v))
+    for v in range(41, 60):
+        parent[v] = int(rng.integers(40, v))
+    weight = {v: float(rng.integers(0, 3)) for v in parent}
+    levels = schedule(parent, weight, block)
+    seen = [v for level in levels for v in level]
+    assert sorted(seen) == sorted(parent)
+    when = {v: k for k, level in enumerate(levels) for v in level}
+    for v, p in parent.items():
+        if p >= 0:
+            assert when[v] < when[p]
+
+    def height(v: int) -> int:
+        return 1 + max((height(c) for c, p in parent.items() if p == v), default=-1)
+
+    if block >= 1e9:  # everything fits: the plain level order, by height
+        assert [sorted(level) for level in levels] == [
+            sorted(v for v in parent if height(v) == k) for k in range(1 + max(map(height, parent)))]
+    if block == 0.0:  # only zero-weight subtrees are grouped; the rest goes level by level
+        assert all(len({height(v) for v in level}) == 1 for level in levels)

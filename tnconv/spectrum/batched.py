@@ -185,16 +185,28 @@ class BatchFold:
         xp = self.xp
         B, n = Ra.shape[0], Ra.shape[1]
         self._budget(f"a {n * n}x{n} message of the cut-side contraction", 16.0 * n ** 3, B)
-        order, blocks = staircase(n)
-        KR = xp.reshape(xp.multiply(xp.reshape(Ra, (B, n, 1, n)), xp.reshape(Rb, (B, 1, n, n))), (B, n * n, n))
-        KR = xp.take(KR, xp.asarray(order, **self.kw), axis=1)
+        _, blocks = staircase(n)
+        # Block [lo, hi) holds the rows (i, j) with max(i, j) in [lo, hi): the rectangles i in [lo, hi),
+        # j < hi and i < lo, j in [lo, hi). The order of rows within a QR does not change its R (up to
+        # signs), so each block is built from its two broadcasts, never the whole product (memory).
         T = None
-        for lo, r0, r1 in blocks:
-            rows = KR[:, r0:r1, lo:]
+        hi = n
+        for lo, _, _ in blocks:
+            top = xp.reshape(xp.multiply(xp.reshape(Ra[:, lo:hi, lo:], (B, hi - lo, 1, n - lo)),
+                                         xp.reshape(Rb[:, :hi, lo:], (B, 1, hi, n - lo))), (B, -1, n - lo))
+            parts = [top]
+            if lo:
+                parts.append(xp.reshape(xp.multiply(xp.reshape(Ra[:, :lo, lo:], (B, lo, 1, n - lo)),
+                                                    xp.reshape(Rb[:, lo:hi, lo:], (B, 1, hi - lo, n - lo))),
+                                        (B, -1, n - lo)))
             if T is not None:
-                pad = xp.zeros((B, T.shape[1], n - lo - T.shape[2]), dtype=rows.dtype, **self.kw)
-                rows = xp.concat([rows, xp.concat([pad, T], axis=2)], axis=1)
+                pad = xp.zeros((B, T.shape[1], n - lo - T.shape[2]), dtype=Ra.dtype, **self.kw)
+                parts.append(xp.concat([pad, T], axis=2))
+            rows = parts[0] if len(parts) == 1 else xp.concat(parts, axis=1)
+            del parts, top
             T = qr_r(xp, rows)  # every block has at least as many rows as columns: (n-lo)(n+lo) >= n-lo
+            del rows
+            hi = lo
         return self.rescale(T, cols, True)
 
     def combine(self, a: Batch, b: Batch, state: dict[int, str], holders: Counter) -> Batch:

@@ -6,23 +6,29 @@ child; all vertices of one height are ready together. Among them, those whose gr
 children's messages) have the same *signature* — the shapes, the pattern of shared labels and each
 label's state (cut index, held outside the group, or only inside) — perform the same sequence of
 combinations, so their factors are stacked and folded at once by :class:`~.batched.BatchFold`, in chunks
-of at most :data:`CHUNK_BYTES`. ``batched=False`` folds every vertex alone (the same code, one message
+of at most :data:`CHUNK_BYTES`. Levels are not global when a side is large: subtrees are folded in
+groups of at most :data:`BLOCK_BYTES` of factors (:func:`schedule`), so the messages waiting for their
+parents are one group's, not a whole level's. ``batched=False`` folds every vertex alone (the same code, one message
 per batch): the per-node reference of the tests.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from collections import Counter, defaultdict
 from collections.abc import Hashable
 from typing import Any
 
 from .batched import Batch, BatchFold
 
-__all__ = ["CHUNK_BYTES", "side_forest"]
+__all__ = ["BLOCK_BYTES", "CHUNK_BYTES", "schedule", "side_forest"]
 
 #: Largest stacked intermediate of one chunk of a batch (bytes); bounds the peak memory per level.
 CHUNK_BYTES = 2**24
+#: Subtrees are folded in groups whose factors total at most this many bytes (:func:`schedule`), so the
+#: messages alive between levels stay about this small instead of a whole level's.
+BLOCK_BYTES = 2**24
 
 #: A message: ``(array, index in its batch or None for an unstacked array, its labels, triangular)``.
 Ref = tuple[Any, Any, tuple[Hashable, ...], bool]
@@ -60,25 +66,59 @@ def root_forest(links: dict[int, list[int]], verts: set[int], n_cut: dict[int, i
     return parent
 
 
-def heights(parent: dict[int, int]) -> dict[int, list[int]]:
-    """``{height: vertices}``: 0 for leaves, one more than the highest child otherwise."""
+def schedule(parent: dict[int, int], weight: dict[int, float], block: float) -> list[list[int]]:
+    """The vertices in folding order, as lists whose members are ready together (their children come in
+    earlier lists): subtrees whose factors total at most ``block`` bytes are grouped (consecutive ones
+    while the group stays under ``block``) and each group is folded level by level before the next, so
+    only one group's messages are alive at a time; the vertices above them follow, level by level.
+    With every tree under ``block`` this is the plain level order (height 0 for leaves, one more than the
+    highest child otherwise)."""
     children: dict[int, list[int]] = defaultdict(list)
     for v, p in parent.items():
         if p >= 0:
             children[p].append(v)
-    h: dict[int, int] = {}
     stack = [v for v, p in parent.items() if p < 0]
-    order: list[int] = []
+    order: list[int] = []  # preorder: every subtree is a contiguous run
     while stack:
         u = stack.pop()
         order.append(u)
         stack.extend(children[u])
+    h: dict[int, int] = {}
+    sub: dict[int, float] = {}
+    size: dict[int, int] = {}
     for u in reversed(order):
-        h[u] = 1 + max((h[c] for c in children[u]), default=-1)
-    levels: dict[int, list[int]] = defaultdict(list)
-    for u in order:
-        levels[h[u]].append(u)
-    return levels
+        cs = children[u]
+        h[u] = 1 + max((h[c] for c in cs), default=-1)
+        sub[u] = weight.get(u, 0.0) + sum(sub[c] for c in cs)
+        size[u] = 1 + sum(size[c] for c in cs)
+
+    def by_height(vs: list[int]) -> list[list[int]]:
+        levels: dict[int, list[int]] = defaultdict(list)
+        for u in vs:
+            levels[h[u]].append(u)
+        return [levels[k] for k in sorted(levels)]
+
+    out: list[list[int]] = []
+    group: list[int] = []
+    top: list[int] = []
+    load = 0.0
+    i = 0
+    while i < len(order):
+        u = order[i]
+        p = parent[u]
+        if sub[u] <= block and (p < 0 or sub[p] > block):
+            if group and load + sub[u] > block:
+                out.extend(by_height(group))
+                group, load = [], 0.0
+            group.extend(order[i : i + size[u]])
+            load += sub[u]
+            i += size[u]
+        else:
+            top.append(u)
+            i += 1
+    if group:
+        out.extend(by_height(group))
+    return out + by_height(top)
 
 
 def signature(items: list[Ref], count: Counter, K: set[Hashable]) -> tuple[Any, list[Hashable]]:
@@ -227,7 +267,8 @@ def _record(run: BatchFold, factors: dict[int, tuple[Any, tuple[Hashable, ...]]]
                 out.append((R, j - a, tuple(labels[c] for c in cols), tri))
         return out
 
-    for _, level in sorted(heights(parent).items()):
+    weight = {v: 8.0 * math.prod(int(d) for d in f[0].shape) for v, f in factors.items()}
+    for level in schedule(parent, weight, BLOCK_BYTES):
         groups: dict[Any, list[tuple[int, list[Ref], list[Hashable]]]] = defaultdict(list)
         sources: dict[int, list[int]] = {}
         for u in level:
