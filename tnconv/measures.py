@@ -13,6 +13,9 @@ References
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -136,13 +139,41 @@ def network_spectrum(
     # A model's network is cached by model_network (while its weights are the same arrays), so its
     # prepared cut problem, cached per network, is too: no second compilation of the model.
     target: Any = prepare(tn)
-    if not is_pair(part):
-        part = prepare(target).resolver.resolve(part)
-    cut = min_cut(target, part, method=method)
+    if is_pair(part) or not isinstance(method, str):
+        cut = min_cut(target, part if is_pair(part) else target.resolver.resolve(part), method=method)
+        sides = cut.tensor_sides()
+    else:
+        part = target.resolver.resolve(part)
+        cut, sides = _cached_cut(target, part, method)
     if cut.bound > max_cut_dim:
         raise CutTooLargeError(cut.bound, int(max_cut_dim))
-    return cut_spectrum(tn, cut.open_side, cut.tensor_sides(), cutoff=cut_tol, normalize=bool(normalize),
-                        max_bytes=max_bytes)
+    return cut_spectrum(tn, cut.open_side, sides, cutoff=cut_tol, normalize=bool(normalize), max_bytes=max_bytes)
+
+
+#: Min cuts (and their tensor sides) kept per cut problem, by partition and method.
+_CUTS: weakref.WeakKeyDictionary[Any, OrderedDict] = weakref.WeakKeyDictionary()
+_CUTS_LOCK = threading.Lock()
+_MAX_CUTS = 64
+
+
+def _cached_cut(prob: Any, part: frozenset, method: str) -> tuple[Any, np.ndarray]:
+    """``min_cut(prob, part, method=method)`` and its ``tensor_sides()``, cached: the cut depends only on
+    the network's structure, which a prepared problem fixes (the spectrum reads the current arrays)."""
+    key = (part, method)
+    with _CUTS_LOCK:
+        per = _CUTS.setdefault(prob, OrderedDict())
+        hit = per.get(key)
+        if hit is not None:
+            per.move_to_end(key)
+            return hit
+    cut = min_cut(prob, part, method=method)
+    value = (cut, cut.tensor_sides())
+    value[1].setflags(write=False)
+    with _CUTS_LOCK:
+        per[key] = value
+        while len(per) > _MAX_CUTS:
+            per.popitem(last=False)
+    return value
 
 
 def network_schmidt_values(
