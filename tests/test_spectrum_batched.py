@@ -183,6 +183,7 @@ def test_replayed_plan_matches_dense_svd(monkeypatch, chunk_bytes, block_bytes):
         net = tc.deep((4, 4), 2, 3, seed=5)
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_nan_or_inf_weight_is_named(bad):
     """float64 weights are checked only when a result is not finite; the error still names the tensor."""

@@ -32,6 +32,11 @@ digits there (see Precision).
 
 Cost
 ----
+Everything that depends only on the structure (the cut indices, each side's factor layout and graph, the
+order of the folds with their chunks and the source of every stacked factor) is planned on the first
+call per network and side and replayed afterwards, so a warm call costs the folds' arithmetic plus a
+Python step per fold and chunk, not per tensor. Large sides are folded subtree group by subtree group
+(:data:`tnconv.spectrum.forest.BLOCK_BYTES`), so only one group's messages wait for their parents.
 One sweep over each side's tensors with a small matrix product and at most one small QR per pairwise
 combination, then one SVD of the ``r_L x r_R`` core (``r <= chi``). Two messages of ``w chi_a`` and
 ``w chi_b`` rows meeting at a copy index of dimension ``w`` give ``w^2 chi_a chi_b`` rows before their QR,

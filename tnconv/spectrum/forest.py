@@ -226,7 +226,7 @@ class Plan:
     and the labels of the final message (the last fold's single member)."""
 
     def __init__(self) -> None:
-        self.folds: list[tuple[Any, list[tuple[int, int]], list[list[Source]], list[list[int]]]] = []
+        self.folds: list[tuple[Any, list[tuple[int, int]], list[list[Source]], list[int]]] = []
         self.labels: list[Hashable] = []
 
 

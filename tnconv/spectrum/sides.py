@@ -3,6 +3,13 @@
 A side whose subgraph is a forest is contracted by :func:`tnconv.spectrum.forest.side_forest` (level by
 level, same-shaped messages stacked); a side with cycles by :mod:`tnconv.spectrum.loops`. Tensors stay in
 their array namespace (numpy, CuPy, JAX, torch, ...) as float64 or complex128.
+
+Everything here that depends only on the network's structure is computed once per network and side
+assignment and cached (:func:`structure`, :func:`cached_plan`): the squeezed labels of each tensor, the
+cut graph as arrays, the cut indices and each side's factor layout. A call on cached structure only
+applies them to the current arrays. float64 numpy tensors are used as they are, without a finiteness
+pass: a NaN or an infinity reaches every message above it, and :meth:`PreparedNetwork.check_finite`
+names the tensor when a result is not finite.
 """
 
 from __future__ import annotations
