@@ -83,14 +83,16 @@ def schedule(parent: dict[int, int], weight: dict[int, float], block: float) -> 
         u = stack.pop()
         order.append(u)
         stack.extend(children[u])
-    h: dict[int, int] = {}
-    sub: dict[int, float] = {}
-    size: dict[int, int] = {}
-    for u in reversed(order):
-        cs = children[u]
-        h[u] = 1 + max((h[c] for c in cs), default=-1)
-        sub[u] = weight.get(u, 0.0) + sum(sub[c] for c in cs)
-        size[u] = 1 + sum(size[c] for c in cs)
+    h = dict.fromkeys(order, 0)
+    sub = {u: weight.get(u, 0.0) for u in order}
+    size = dict.fromkeys(order, 1)
+    for u in reversed(order):  # children before parents
+        p = parent[u]
+        if p >= 0:
+            if h[u] >= h[p]:
+                h[p] = h[u] + 1
+            sub[p] += sub[u]
+            size[p] += size[u]
 
     def by_height(vs: list[int]) -> list[list[int]]:
         levels: dict[int, list[int]] = defaultdict(list)

@@ -185,7 +185,13 @@ def _factor_layout(prep: PreparedNetwork, side_mask: np.ndarray) -> tuple[list[A
             direct.add(i)
     recipe = []
     for k in tensors:
-        ix = prep.tensors[k][1]
+        A, ix = prep.tensors[k]
+        if not direct.intersection(ix):
+            recipe.append((k, None, (1, *A.shape), ix))
+            continue
+        if len(ix) == 2 and ix[0] in direct and ix[1] not in direct:  # a leaf: (open leg, bond) as it is
+            recipe.append((k, None, None, ix[1:]))
+            continue
         dims = [int(size[i]) for i in ix]
         rows = [a for a, i in enumerate(ix) if i in direct]
         cols = [a for a, i in enumerate(ix) if i not in direct]
