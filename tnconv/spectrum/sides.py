@@ -183,7 +183,7 @@ def _factor_layout(prep: PreparedNetwork, side_mask: np.ndarray) -> tuple[list[A
         ms = prep.members[i]
         if size[i] > 1 and len(ms) == 1 and side_mask[ms[0]]:
             direct.add(i)
-    recipe = []
+    recipe: list[tuple[int, tuple[int, ...] | None, tuple[int, ...] | None, tuple[Hashable, ...]]] = []
     for k in tensors:
         A, ix = prep.tensors[k]
         if not direct.intersection(ix):
