@@ -228,3 +228,21 @@ def test_schedule_orders_children_first_and_bounds_groups(block):
             sorted(v for v in parent if height(v) == k) for k in range(1 + max(map(height, parent)))]
     if block == 0.0:  # only zero-weight subtrees are grouped; the rest goes level by level
         assert all(len({height(v) for v in level}) == 1 for level in levels)
+
+
+def test_square_factors_take_the_staircase_after_their_own_qr(rng):
+    """Two batches of square, not triangular, n x n messages meeting at a kept copy index: each is made
+    triangular first, then the staircase QR; the R must have the singular values of the dense KR."""
+    from collections import Counter
+
+    n, B = 10, 4
+    A = rng.standard_normal((B, n, n))
+    Bm = rng.standard_normal((B, n, n))
+    fold = batched.BatchFold(np, None)
+    R, cols, tri = fold.combine((A, (0,), False), (Bm, (0,), False), {0: "o"}, Counter({0: 3}))
+    assert tri and cols == (0,) and R.shape == (B, n, n)
+    KR = (A[:, :, None, :] * Bm[:, None, :, :]).reshape(B, n * n, n)
+    for b in range(B):
+        ref = np.linalg.svd(KR[b], compute_uv=False)
+        got = np.linalg.svd(R[b], compute_uv=False)
+        np.testing.assert_allclose(got / got[0], ref / ref[0], rtol=0, atol=1e-13)

@@ -215,10 +215,20 @@ class BatchFold:
         xp = self.xp
         (Ra, ca, ta), (Rb, cb, tb) = a, b
         B = Ra.shape[0]
-        if ta and tb and len(ca) == 1 and ca == cb and Ra.shape[1] >= STAIRCASE_MIN and not (
-                state[ca[0]] == "i" and holders[ca[0]] == 2):
-            holders[ca[0]] -= 1
-            return self.kr_triangular(Ra, Rb, ca)
+        if len(ca) == 1 and ca == cb and not (state[ca[0]] == "i" and holders[ca[0]] == 2):
+            n = int(Ra.shape[2])
+            if n >= STAIRCASE_MIN and tuple(Ra.shape[1:]) == tuple(Rb.shape[1:]) == (n, n):
+                # Square factors are made triangular first: A = Q R gives KR(A, B) = (Q_A x Q_B) KR(R_A, R_B)
+                # with an orthogonal Kronecker factor, so the same R for 2 (4/3) n^3 + 0.6 n^4 flops instead
+                # of the 2 n^4 of the QR of the whole n^2 x n product.
+                if not ta:
+                    self._budget(f"the QR of a {n}x{n} message", 32.0 * n * n, B)
+                    Ra = qr_r(self.xp, Ra)
+                if not tb:
+                    self._budget(f"the QR of a {n}x{n} message", 32.0 * n * n, B)
+                    Rb = qr_r(self.xp, Rb)
+                holders[ca[0]] -= 1
+                return self.kr_triangular(Ra, Rb, ca)
         da = dict(zip(ca, Ra.shape[2:]))
         db = dict(zip(cb, Rb.shape[2:]))
         summed = [lab for lab in ca if lab in db and state[lab] == "i" and holders[lab] == 2]
