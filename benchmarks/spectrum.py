@@ -4,9 +4,10 @@ For each row (a deep ConvAC and a partition) it prints, in one run:
 
 * ``draw``: numpy's ``default_rng().standard_normal`` filling as many float64 values as the model has
   weights (into a reused 16 MiB buffer, so that the reference allocates nothing);
-* ``first``: the first ``entanglement_entropy`` call (compiles the network, prepares the min cut, plans
-  the sides), and ``entropy``, ``values``, ``geometric``, ``rank``: medians of warm calls of
-  ``entanglement_entropy``, ``schmidt_values``, ``geometric_measure`` and ``schmidt_rank``;
+* ``first``: the first ``entanglement_entropy`` call on the model (compiles the network, prepares the min
+  cut, plans the sides; the process's one-time imports are paid before, on a tiny model), and
+  ``entropy``, ``values``, ``geometric``, ``rank``: medians of warm calls of ``entanglement_entropy``,
+  ``schmidt_values``, ``geometric_measure`` and ``schmidt_rank``;
 * each time as a ratio to ``draw`` (goal: ``<= 1``);
 * ``peak``: the tracemalloc peak of one warm call against ``largest``, the largest stacked intermediate the
   spectrum allocates (goal: ``peak <= 1.5 largest``).
@@ -14,10 +15,12 @@ For each row (a deep ConvAC and a partition) it prints, in one run:
 A row whose estimated memory (weights, the reference buffer, and twice the leaf level's stacked messages)
 is over ``--max-bytes`` (default: 80% of the available memory) is refused before it is built. The BLAS
 kernel (threadpoolctl) and the load average before and after each row are printed, since the machine is
-shared. Usage::
+shared. Run it with the checkout first on the path (``PYTHONPATH=.``: a script's own folder comes first,
+so an editable install elsewhere would be measured instead; the first line prints which tnconv ran). Usage::
 
     python benchmarks/spectrum.py            # all rows (the last, 134M weights, needs ~2.5 GB)
     python benchmarks/spectrum.py --quick    # the small rows only
+    python benchmarks/spectrum.py --rows 3   # the big row only
 """
 
 from __future__ import annotations
@@ -139,13 +142,22 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="the small rows only")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--rows", type=str, default=None, help="comma-separated row numbers (0-based) to run")
     ap.add_argument("--max-bytes", type=float, default=None, help="memory budget of a row (bytes)")
     args = ap.parse_args(argv)
     budget = args.max_bytes if args.max_bytes is not None else 0.8 * available_bytes()
-    print(f"tnconv {tc.__version__}, numpy {np.__version__}, Python {platform.python_version()}, "
-          f"{platform.machine()} x{os.cpu_count()} ({platform.processor() or platform.platform()})")
+    print(f"tnconv {tc.__version__} ({os.path.dirname(tc.__file__)}), numpy {np.__version__}, "
+          f"Python {platform.python_version()}, {platform.machine()} x{os.cpu_count()} "
+          f"({platform.processor() or platform.platform()})")
     print(f"BLAS: {blas_info()}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}; load {load()}")
+    # Imports done once per process (SciPy's LAPACK and csgraph, threadpoolctl's scan of the loaded
+    # libraries) are paid here, on a tiny model, so that ``first`` is the cost of a new model.
+    t0 = time.perf_counter()
+    tc.entanglement_entropy(tc.deep(4, 2, 2, seed=0), [0, 1])
+    print(f"process warm-up (imports, on deep(4, 2, 2)): {time.perf_counter() - t0:.3f} s")
     rows = ROWS[:3] if args.quick else ROWS
+    if args.rows is not None:
+        rows = [ROWS[int(k)] for k in args.rows.split(",")]
     for shape, M, w in rows:
         row(shape, M, w, args.repeats, budget)
 

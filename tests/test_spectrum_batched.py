@@ -160,3 +160,92 @@ def test_memory_is_tracked_and_budget_refuses_large_messages():
     assert sp.largest_intermediate > 0
     with pytest.raises(MemoryError, match="message"):
         network_spectrum(net, partitions.left_right(16), max_bytes=4096)
+
+
+@pytest.mark.parametrize("chunk_bytes, block_bytes", [(1, 2**24), (2**24, 2**24), (2**24, 100), (1, 300)])
+def test_replayed_plan_matches_dense_svd(monkeypatch, chunk_bytes, block_bytes):
+    """The first call records a plan (chunk bounds, where every stacked factor comes from, when each
+    level's messages are freed); later calls replay it on the current weights. Tiny chunks force many
+    chunks per level, so factors are gathered from runs of several earlier batches; tiny blocks fold
+    the subtrees group by group (:func:`schedule`) rather than level by level."""
+    from tnconv.spectrum import forest
+
+    monkeypatch.setattr(forest, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(forest, "BLOCK_BYTES", block_bytes)
+    net = tc.deep((4, 4), 2, 3, seed=5)
+    rng = np.random.default_rng(1)
+    for part in (partitions.left_right((4, 4)), partitions.checkerboard((4, 4)), [0, 3, 5, 6, 15]):
+        for _ in range(2):  # record, then replay on new weights of the same structure
+            dense = np.linalg.svd(matricize(dense_convac(net), part), compute_uv=False)
+            assert_close_to_dense(tc.schmidt_values(net, part), dense)
+            for W in net.weights.values():
+                W[...] = rng.standard_normal(W.shape)
+        net = tc.deep((4, 4), 2, 3, seed=5)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_or_inf_weight_is_named(bad):
+    """float64 weights are checked only when a result is not finite; the error still names the tensor."""
+    net = tc.deep(8, 3, 4, seed=0)
+    part = partitions.left_right(8)
+    h = tc.entanglement_entropy(net, part)  # a warm plan, then the bad value in place
+    v = list(net.weights)[2]
+    net.weights[v][0, 0] = bad
+    for fn in (tc.schmidt_values, tc.entanglement_entropy):
+        with pytest.raises(ValueError, match=r"tensor \d+ contains NaN or infinite values"):
+            fn(net, part)
+    net.weights[v][0, 0] = 0.5
+    assert np.isfinite(tc.entanglement_entropy(net, part)) and h >= 0
+
+
+@pytest.mark.parametrize("block", [0.0, 3.0, 7.0, 1e9])
+def test_schedule_orders_children_first_and_bounds_groups(block):
+    """Against a brute-force check on a random forest: every vertex once, after all its children; a
+    group of subtrees (under ``block``) is finished before the next starts."""
+    from tnconv.spectrum.forest import schedule
+
+    rng = np.random.default_rng(3)
+    parent = {0: -1, 40: -1}
+    for v in range(1, 40):
+        parent[v] = int(rng.integers(0, v))
+    for v in range(41, 60):
+        parent[v] = int(rng.integers(40, v))
+    weight = {v: float(rng.integers(0, 3)) for v in parent}
+    levels = schedule(parent, weight, block)
+    seen = [v for level in levels for v in level]
+    assert sorted(seen) == sorted(parent)
+    when = {v: k for k, level in enumerate(levels) for v in level}
+    for v, p in parent.items():
+        if p >= 0:
+            assert when[v] < when[p]
+
+    def height(v: int) -> int:
+        return 1 + max((height(c) for c, p in parent.items() if p == v), default=-1)
+
+    if block >= 1e9:  # everything fits: the plain level order, by height
+        assert [sorted(level) for level in levels] == [
+            sorted(v for v in parent if height(v) == k) for k in range(1 + max(map(height, parent)))]
+    if block == 0.0:  # only zero-weight subtrees are grouped; the rest goes level by level
+        assert all(len({height(v) for v in level}) == 1 for level in levels)
+
+
+def test_square_factors_take_the_staircase_after_their_own_qr(rng):
+    """Two batches of square, not triangular, n x n messages meeting at a kept copy index: each is made
+    triangular first, then the staircase QR; the R must have the singular values of the dense KR."""
+    from collections import Counter
+
+    n, B = 10, 4
+    A = rng.standard_normal((B, n, n))
+    Bm = rng.standard_normal((B, n, n))
+    fold = batched.BatchFold(np, None)
+    calls = []
+    staircase_kr = fold.kr_triangular
+    fold.kr_triangular = lambda *a: calls.append(1) or staircase_kr(*a)  # type: ignore[method-assign]
+    R, cols, tri = fold.combine((A, (0,), False), (Bm, (0,), False), {0: "o"}, Counter({0: 3}))
+    assert calls and tri and cols == (0,) and R.shape == (B, n, n)
+    KR = (A[:, :, None, :] * Bm[:, None, :, :]).reshape(B, n * n, n)
+    for b in range(B):
+        ref = np.linalg.svd(KR[b], compute_uv=False)
+        got = np.linalg.svd(R[b], compute_uv=False)
+        np.testing.assert_allclose(got / got[0], ref / ref[0], rtol=0, atol=1e-13)

@@ -13,6 +13,9 @@ References
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -50,10 +53,11 @@ def model_network(model: Any, output: int = 0) -> TensorNetwork:
     True
     """
     weights = getattr(model, "weights", None)
-    if not isinstance(weights, dict) or not all(is_concrete(w) for w in weights.values()):
+    if not isinstance(weights, dict) or not (all(type(w) is np.ndarray for w in weights.values())
+                                             or all(is_concrete(w) for w in weights.values())):
         # The one compiler: its errors name what a model lacks (non-product pooling, a MixedConvNet).
         return TensorNetwork.from_model(model, output)
-    key = tuple((v, id(w)) for v, w in weights.items())
+    key = (tuple(weights), tuple(map(id, weights.values())))
     return cached_copy(model, ("tensor network", int(output)), key, lambda: TensorNetwork.from_model(model, output))
 
 
@@ -132,20 +136,44 @@ def network_spectrum(
     tn = _as_network(obj, output)
     if any(a is None for a in tn.arrays):
         raise ValueError("network_schmidt_values needs arrays, but this network is shape-only (built without arrays)")
-    target: Any = tn
-    if tn is not obj:
-        # A model compiles to a fresh network (current weights) each time; its structure is cached by
-        # prepare(), so reuse that (and its tree solver) whenever the compiled layout is the same.
-        cached = prepare(obj, output)
-        if cached.tn.inds == tn.inds and cached.tn.open_inds == tn.open_inds:
-            target = cached
-    if not is_pair(part):
-        part = prepare(target).resolver.resolve(part)
-    cut = min_cut(target, part, method=method)
+    # A model's network is cached by model_network (while its weights are the same arrays), so its
+    # prepared cut problem, cached per network, is too: no second compilation of the model.
+    target: Any = prepare(tn)
+    if is_pair(part) or not isinstance(method, str):
+        cut = min_cut(target, part if is_pair(part) else target.resolver.resolve(part), method=method)
+        sides = cut.tensor_sides()
+    else:
+        part = target.resolver.resolve(part)
+        cut, sides = _cached_cut(target, part, method)
     if cut.bound > max_cut_dim:
         raise CutTooLargeError(cut.bound, int(max_cut_dim))
-    return cut_spectrum(tn, cut.open_side, cut.tensor_sides(), cutoff=cut_tol, normalize=bool(normalize),
-                        max_bytes=max_bytes)
+    return cut_spectrum(tn, cut.open_side, sides, cutoff=cut_tol, normalize=bool(normalize), max_bytes=max_bytes)
+
+
+#: Min cuts (and their tensor sides) kept per cut problem, by partition and method.
+_CUTS: weakref.WeakKeyDictionary[Any, OrderedDict] = weakref.WeakKeyDictionary()
+_CUTS_LOCK = threading.Lock()
+_MAX_CUTS = 64
+
+
+def _cached_cut(prob: Any, part: frozenset, method: str) -> tuple[Any, np.ndarray]:
+    """``min_cut(prob, part, method=method)`` and its ``tensor_sides()``, cached: the cut depends only on
+    the network's structure, which a prepared problem fixes (the spectrum reads the current arrays)."""
+    key = (part, method)
+    with _CUTS_LOCK:
+        per = _CUTS.setdefault(prob, OrderedDict())
+        hit = per.get(key)
+        if hit is not None:
+            per.move_to_end(key)
+            return hit
+    cut = min_cut(prob, part, method=method)
+    value = (cut, cut.tensor_sides())
+    value[1].setflags(write=False)
+    with _CUTS_LOCK:
+        per[key] = value
+        while len(per) > _MAX_CUTS:
+            per.popitem(last=False)
+    return value
 
 
 def network_schmidt_values(

@@ -32,6 +32,11 @@ digits there (see Precision).
 
 Cost
 ----
+Everything that depends only on the structure (the cut indices, each side's factor layout and graph, the
+order of the folds with their chunks and the source of every stacked factor) is planned on the first
+call per network and side and replayed afterwards, so a warm call costs the folds' arithmetic plus a
+Python step per fold and chunk, not per tensor. Large sides are folded subtree group by subtree group
+(:data:`tnconv.spectrum.forest.BLOCK_BYTES`), so only one group's messages wait for their parents.
 One sweep over each side's tensors with a small matrix product and at most one small QR per pairwise
 combination, then one SVD of the ``r_L x r_R`` core (``r <= chi``). Two messages of ``w chi_a`` and
 ``w chi_b`` rows meeting at a copy index of dimension ``w`` give ``w^2 chi_a chi_b`` rows before their QR,
@@ -301,9 +306,23 @@ def cut_spectrum(tn: Any, part: frozenset, tensor_sides: Any, *, cutoff: float |
     if engine not in ("levels", "nodes"):
         raise ValueError(f"engine must be 'levels' or 'nodes', got {engine!r}")
     side = _check_sides(tn, part, tensor_sides)
-    xp = namespace(*tn.arrays)
-    xp = np if is_numpy(xp) else xp
+    if all(type(a) is np.ndarray for a in tn.arrays):
+        xp: Any = np  # the common case, without array_namespace's per-array dispatch
+    else:
+        xp = namespace(*tn.arrays)
+        xp = np if is_numpy(xp) else xp
     prep = PreparedNetwork(tn, xp)
+    try:
+        return _cut_spectrum(prep, part, side, cutoff, normalize, max_bytes, engine)
+    except (SpectrumRangeError, np.linalg.LinAlgError):
+        if prep.unchecked:
+            prep.check_finite()  # a NaN or inf tensor: say which (else the error was genuine)
+        raise
+
+
+def _cut_spectrum(prep: PreparedNetwork, part: frozenset, side: np.ndarray, cutoff: float | None, normalize: bool,
+                  max_bytes: float | None, engine: str) -> NetworkSpectrum:
+    tn, xp = prep.tn, prep.xp
     K = cut_indices(prep, side)
     size = tn.size_dict
     chi = math.prod(int(size[i]) for i in K)
@@ -318,6 +337,8 @@ def cut_spectrum(tn: Any, part: frozenset, tensor_sides: Any, *, cutoff: float |
         # X = Q_L R_L and Y = Q_R R_R give [[A]]_I = X Y^T = Q_L (R_L R_R^T) Q_R^T.
         core = xp.matmul(RL, xp.permute_dims(RR, (1, 0)))
         # The core has at most min(r_L, r_R) <= n_vals values; the others are exactly zero (rank bound).
+        if prep.unchecked and not np.isfinite(core).all():
+            prep.check_finite()
         s = _values(xp, core, min(chi, n_rows, n_cols), prep.kw)
     if cutoff is not None and int(s.shape[0]):
         s = xp.where(s > cutoff * s[0], s, xp.zeros_like(s))

@@ -185,16 +185,28 @@ class BatchFold:
         xp = self.xp
         B, n = Ra.shape[0], Ra.shape[1]
         self._budget(f"a {n * n}x{n} message of the cut-side contraction", 16.0 * n ** 3, B)
-        order, blocks = staircase(n)
-        KR = xp.reshape(xp.multiply(xp.reshape(Ra, (B, n, 1, n)), xp.reshape(Rb, (B, 1, n, n))), (B, n * n, n))
-        KR = xp.take(KR, xp.asarray(order, **self.kw), axis=1)
+        _, blocks = staircase(n)
+        # Block [lo, hi) holds the rows (i, j) with max(i, j) in [lo, hi): the rectangles i in [lo, hi),
+        # j < hi and i < lo, j in [lo, hi). The order of rows within a QR does not change its R (up to
+        # signs), so each block is built from its two broadcasts, never the whole product (memory).
         T = None
-        for lo, r0, r1 in blocks:
-            rows = KR[:, r0:r1, lo:]
+        hi = n
+        for lo, _, _ in blocks:
+            top = xp.reshape(xp.multiply(xp.reshape(Ra[:, lo:hi, lo:], (B, hi - lo, 1, n - lo)),
+                                         xp.reshape(Rb[:, :hi, lo:], (B, 1, hi, n - lo))), (B, -1, n - lo))
+            parts = [top]
+            if lo:
+                parts.append(xp.reshape(xp.multiply(xp.reshape(Ra[:, :lo, lo:], (B, lo, 1, n - lo)),
+                                                    xp.reshape(Rb[:, lo:hi, lo:], (B, 1, hi - lo, n - lo))),
+                                        (B, -1, n - lo)))
             if T is not None:
-                pad = xp.zeros((B, T.shape[1], n - lo - T.shape[2]), dtype=rows.dtype, **self.kw)
-                rows = xp.concat([rows, xp.concat([pad, T], axis=2)], axis=1)
+                pad = xp.zeros((B, T.shape[1], n - lo - T.shape[2]), dtype=Ra.dtype, **self.kw)
+                parts.append(xp.concat([pad, T], axis=2))
+            rows = parts[0] if len(parts) == 1 else xp.concat(parts, axis=1)
+            del parts, top
             T = qr_r(xp, rows)  # every block has at least as many rows as columns: (n-lo)(n+lo) >= n-lo
+            del rows
+            hi = lo
         return self.rescale(T, cols, True)
 
     def combine(self, a: Batch, b: Batch, state: dict[int, str], holders: Counter) -> Batch:
@@ -203,10 +215,20 @@ class BatchFold:
         xp = self.xp
         (Ra, ca, ta), (Rb, cb, tb) = a, b
         B = Ra.shape[0]
-        if ta and tb and len(ca) == 1 and ca == cb and Ra.shape[1] >= STAIRCASE_MIN and not (
-                state[ca[0]] == "i" and holders[ca[0]] == 2):
-            holders[ca[0]] -= 1
-            return self.kr_triangular(Ra, Rb, ca)
+        if len(ca) == 1 and ca == cb and not (state[ca[0]] == "i" and holders[ca[0]] == 2):
+            n = int(Ra.shape[2])
+            if n >= STAIRCASE_MIN and tuple(Ra.shape[1:]) == tuple(Rb.shape[1:]) == (n, n):
+                # Square factors are made triangular first: A = Q R gives KR(A, B) = (Q_A x Q_B) KR(R_A, R_B)
+                # with an orthogonal Kronecker factor, so the same R for 2 (4/3) n^3 + 0.6 n^4 flops instead
+                # of the 2 n^4 of the QR of the whole n^2 x n product.
+                if not ta:
+                    self._budget(f"the QR of a {n}x{n} message", 32.0 * n * n, B)
+                    Ra = qr_r(self.xp, Ra)
+                if not tb:
+                    self._budget(f"the QR of a {n}x{n} message", 32.0 * n * n, B)
+                    Rb = qr_r(self.xp, Rb)
+                holders[ca[0]] -= 1
+                return self.kr_triangular(Ra, Rb, ca)
         da = dict(zip(ca, Ra.shape[2:]))
         db = dict(zip(cb, Rb.shape[2:]))
         summed = [lab for lab in ca if lab in db and state[lab] == "i" and holders[lab] == 2]
