@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .._core.validate import real_array
 from ..models.base import ConvNet
 
 __all__ = ["check_X", "check_model", "check_number", "check_optional_int", "check_y"]
@@ -37,12 +38,7 @@ def check_X(X: Any, n_inputs: int, width: int, what: str = "X", width_name: str 
     >>> check_X(np.ones((2, 4, 3)), 4, 3).shape
     (2, 4, 3)
     """
-    try:
-        arr = np.asarray(X)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{what} is not a rectangular array of numbers: {exc}") from None
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{what} has dtype {arr.dtype}; expected real numbers")
+    arr = real_array(X, what, kinds="biuf", finite=False)  # finiteness below names the sample
     if arr.ndim != 3 or arr.shape[1:] != (n_inputs, width):
         raise ValueError(
             f"{what} has shape {arr.shape}; the model expects (n_samples, n_inputs={n_inputs}, {width_name}={width})"
