@@ -37,7 +37,27 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 
 @dataclass
 class Band:
-    """What the tasks of one band share: inputs ``X``/``S`` (the band below), outputs ``P``/``Sp``."""
+    """What the tasks of one band share: inputs ``X``/``S`` (the band below), outputs ``P``/``Sp``.
+
+    Attributes
+    ----------
+    lo, hi : int
+        The band runs levels ``lo`` to ``hi`` (inclusive).
+    X : array or None
+        The pooled output of the band below, ``(nodes of level lo, batch, width)`` (None for the leaf band).
+    S : array or None
+        In log mode, the power-of-two exponents of ``X``, ``(nodes, batch)``.
+    P : numpy.ndarray
+        The band's output, ``(output nodes, batch, width of level hi)``, written by the tasks.
+    Sp : array or None
+        In log mode, the exponents of ``P``.
+
+    Examples
+    --------
+    >>> band = Band(0, 2, None, None, np.empty((1, 5, 1)), None)
+    >>> band.P.shape
+    (1, 5, 1)
+    """
 
     lo: int
     hi: int
@@ -132,8 +152,44 @@ def _leaf_block(feats: np.ndarray, plan: LevelPlan, b0: int, b1: int, n0: int, n
 
 
 def run_task(model: Any, plan: LevelPlan, W: list, band: Band, feats: np.ndarray, E0: Any, log: bool,
-          tiny: list, q0: int, q1: int, b0: int, b1: int) -> None:
-    """One task: levels ``band.lo..band.hi`` for the subtrees of output nodes ``q0:q1``, samples ``b0:b1``."""
+             tiny: list, q0: int, q1: int, b0: int, b1: int) -> None:
+    """One task: levels ``band.lo..band.hi`` for the subtrees of output nodes ``q0:q1``, samples ``b0:b1``.
+
+    Parameters
+    ----------
+    model : ConvNet
+    plan : LevelPlan
+    W : list
+        The weights of each level (:func:`tnconv.contract.stacks.group_weights`).
+    band : Band
+        Read from ``band.X``/``band.S``, written to ``band.P``/``band.Sp``.
+    feats : numpy.ndarray
+        The features, ``(batch, n_inputs, M)``.
+    E0 : array or None
+        In log mode, the exponents of rescaled features (:func:`tnconv.contract.logscale.scale_features`).
+    log : bool
+        Whether to carry power-of-two exponents.
+    tiny : list
+        ``True`` is appended (and the task stops) when a leaf activation is too small for log mode
+        without rescaled features.
+    q0, q1, b0, b1 : int
+        The output nodes and samples of the task (:func:`tnconv.contract.levels.schedule`).
+
+    Examples
+    --------
+    One task covering a whole small network in one band:
+
+    >>> import tnconv as tc
+    >>> from tnconv.contract.level_order import level_plan
+    >>> from tnconv.contract.stacks import group_weights
+    >>> net = tc.deep(4, 2, 3, seed=0)
+    >>> plan = level_plan(net)
+    >>> F = np.random.default_rng(0).standard_normal((5, 4, 2))
+    >>> band = Band(0, len(plan.levels) - 1, None, None, np.empty((1, 5, 1)), None)
+    >>> run_task(net, plan, group_weights(net, plan.levels, "levels"), band, F, None, False, [], 0, 1, 0, 5)
+    >>> bool(np.allclose(band.P[0], net.forward(F, engine="nodes")))
+    True
+    """
     H = len(plan.levels) - 1
     lo, hi = band.lo, band.hi
     F = len(plan.levels[lo]) // (len(plan.levels[hi + 1]) if hi < H else 1)
@@ -166,7 +222,23 @@ def run_task(model: Any, plan: LevelPlan, W: list, band: Band, feats: np.ndarray
 
 
 def run_tasks(workers: int, tasks: list, fn: Any) -> None:
-    """Run ``fn`` on every task: ``workers`` threads (the caller one of them) take tasks in turn."""
+    """Run ``fn`` on every task: ``workers`` threads (the caller one of them) take tasks in turn.
+
+    Parameters
+    ----------
+    workers : int
+        Threads at most (one of them the caller's); the others come from a pool kept per count.
+    tasks : list
+    fn : callable
+        Called once per task, from any of the threads, with numpy's error state of the caller.
+
+    Examples
+    --------
+    >>> done = []
+    >>> run_tasks(2, [1, 2, 3], lambda t: done.append(t * t))
+    >>> sorted(done)
+    [1, 4, 9]
+    """
     if workers == 1 or len(tasks) == 1:
         for t in tasks:
             fn(t)

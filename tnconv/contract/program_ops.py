@@ -26,7 +26,23 @@ def sum_op(ix: tuple, keep: set) -> tuple[tuple | None, tuple]:
 
 
 def index_size(shape: dict, ix: Sequence) -> int:
-    """The number of elements spanned by indices ``ix`` (``shape`` maps every index to its size)."""
+    """The number of elements spanned by indices ``ix``.
+
+    Parameters
+    ----------
+    shape : dict
+        Maps every index to its size.
+    ix : sequence of indices
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> index_size({"i": 2, "j": 3, "k": 4}, ("i", "k"))
+    8
+    """
     p = 1
     for i in ix:
         p *= shape[i]

@@ -21,18 +21,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["depth_first", "n_elements", "producers", "reshape_copies", "step_transient", "waves"]
+__all__ = ["depth_first", "n_elements", "step_transient", "waves"]
 
 
 def n_elements(sh: Sequence[int]) -> int:
-    """The number of elements of an array of shape ``sh``."""
+    """The number of elements of an array of shape ``sh``.
+
+    Parameters
+    ----------
+    sh : sequence of int
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> n_elements((2, 3, 4)), n_elements(())
+    (24, 1)
+    """
     p = 1
     for d in sh:
         p *= d
     return p
 
 
-def reshape_copies(shape: tuple, perm: tuple | None, new_shape: tuple) -> bool:
+def _copies(shape: tuple, perm: tuple | None, new_shape: tuple) -> bool:
     """Whether reshaping the ``perm``-transpose of a C-contiguous ``shape`` to ``new_shape`` copies."""
     if perm is None:
         return False
@@ -60,13 +74,37 @@ def reshape_copies(shape: tuple, perm: tuple | None, new_shape: tuple) -> bool:
     return False
 
 
-def producers(steps: tuple, n_in: int) -> list[list[int]]:
+def _producers(steps: tuple, n_in: int) -> list[list[int]]:
     """For each step, the steps that produce its operands (inputs are no step)."""
     return [[a - n_in for a in (s[0], s[1]) if a >= n_in] for s in steps]
 
 
 def step_transient(step: tuple, slot_shape: list, n_in: int) -> int:
-    """Elements a step allocates while it runs: its sums, permuted copies and result."""
+    """Elements a step allocates while it runs: its sums, permuted copies and result.
+
+    Parameters
+    ----------
+    step : tuple
+        ``(slot_a, slot_b or -1, out slot, ops)``, a step of :attr:`tnconv.contract.program.Program.steps`.
+    slot_shape : list of tuple
+        The shape of every slot: the inputs', then each step's result.
+    n_in : int
+        Number of inputs.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    Summing ``j`` of a ``(2, 3, 4)`` tensor against a vector permutes it to ``(i, k, j)``, and reshaping
+    that to ``(8, 3)`` copies its 24 elements; the result has 8:
+
+    >>> from tnconv.contract.program_ops import pair_ops
+    >>> pre_a, pre_b, op, out = pair_ops(("i", "j", "k"), ("j",), {"i", "k"}, {"i": 2, "j": 3, "k": 4})
+    >>> step_transient((0, 1, 2, (tuple(pre_a), tuple(pre_b), op)), [(2, 3, 4), (3,), (2, 4)], 2)
+    32
+    """
     a, b, dst, ops = step
     res = n_elements(slot_shape[dst])
     if b < 0:
@@ -78,7 +116,7 @@ def step_transient(step: tuple, slot_shape: list, n_in: int) -> int:
         if pre:
             sh = tuple(d for k, d in enumerate(sh) if k not in pre[0][1])
             extra += n_elements(sh)
-        if reshape_copies(sh, perm, to):
+        if _copies(sh, perm, to):
             extra += n_elements(sh)
     return extra + res
 
@@ -91,8 +129,39 @@ def depth_first(steps: tuple, n_in: int, slot_shape: list, *, units: bool, batch
     results all fit in ``batch_elements / 2`` runs batched as a unit (its levels' same-shaped steps as
     one call each) where the walk reaches it (:data:`tnconv.contract.program.SMALL_STEP` and
     :data:`tnconv.contract.program.BATCH_ELEMENTS` are the values compiled programs use).
+
+    Parameters
+    ----------
+    steps : tuple
+        The steps of a compiled path (:attr:`tnconv.contract.program.Program.steps`), producers first.
+    n_in : int
+        Number of inputs.
+    slot_shape : list of tuple
+        The shape of every slot: the inputs', then each step's result.
+    units, batch_elements, small_step
+        Whether subtrees of small steps run batched, and the limits above.
+
+    Returns
+    -------
+    list of list of int
+        The groups of steps in the order they run.
+
+    Examples
+    --------
+    Four matrix-vector products and their pairwise products: one step at a time, each pair's
+    subtree before the next; as one unit of three batched groups when small steps are batched:
+
+    >>> from tnconv.contract.program import compile_path
+    >>> ins = [("a", "i"), ("b", "i"), ("c", "i"), ("d", "i"), ("a",), ("b",), ("c",), ("d",)]
+    >>> shapes = [(2, 3)] * 4 + [(2,)] * 4
+    >>> prog = compile_path(ins, ("i",), [(0, 4), (0, 3), (0, 2), (0, 1), (0, 1), (0, 1), (0, 1)], shapes)
+    >>> slot_shape = shapes + [s[3][2][-1] for s in prog.steps]  # each pair op's output shape
+    >>> depth_first(prog.steps, 8, slot_shape, units=False, batch_elements=2**17, small_step=2048)
+    [[0], [1], [4], [2], [3], [5], [6]]
+    >>> depth_first(prog.steps, 8, slot_shape, units=True, batch_elements=2**17, small_step=2048)
+    [[0, 2, 1, 3], [4, 5], [6]]
     """
-    kids = producers(steps, n_in)
+    kids = _producers(steps, n_in)
     res = [n_elements(slot_shape[s[2]]) for s in steps]
     peak = [0] * len(steps)
     total = [0] * len(steps)  # results of the whole subtree
@@ -138,9 +207,37 @@ def _signature(step: tuple, slot_shape: list) -> tuple:
 def waves(steps: tuple, n_in: int, slot_shape: list, subset: list[int] | None = None) -> list[list[int]]:
     """Groups of steps with the same height in the tree, operand shapes and ops, lowest height first.
 
-    ``subset``: only these steps (in increasing order, closed under producers: a subtree).
+    Parameters
+    ----------
+    steps : tuple
+        The steps of a compiled path (:attr:`tnconv.contract.program.Program.steps`), producers first.
+    n_in : int
+        Number of inputs.
+    slot_shape : list of tuple
+        The shape of every slot: the inputs', then each step's result.
+    subset : list of int, optional
+        Only these steps (in increasing order, closed under producers: a subtree).
+
+    Returns
+    -------
+    list of list of int
+        The groups, each one batched call; rows ordered so that each reader group takes the rows it
+        reads as contiguous blocks (its left operands first).
+
+    Examples
+    --------
+    Four matrix-vector products, then their pairwise products, then the last product: three waves,
+    the first ordered ``0, 2, 1, 3`` so that the products read their left and right operands as halves:
+
+    >>> from tnconv.contract.program import compile_path
+    >>> ins = [("a", "i"), ("b", "i"), ("c", "i"), ("d", "i"), ("a",), ("b",), ("c",), ("d",)]
+    >>> shapes = [(2, 3)] * 4 + [(2,)] * 4
+    >>> prog = compile_path(ins, ("i",), [(0, 4), (0, 3), (0, 2), (0, 1), (0, 1), (0, 1), (0, 1)], shapes)
+    >>> slot_shape = shapes + [s[3][2][-1] for s in prog.steps]  # each pair op's output shape
+    >>> waves(prog.steps, 8, slot_shape)
+    [[0, 2, 1, 3], [4, 5], [6]]
     """
-    kids = producers(steps, n_in)
+    kids = _producers(steps, n_in)
     height: dict[int, int] = {}
     groups: dict = {}
     for k in range(len(steps)) if subset is None else subset:
