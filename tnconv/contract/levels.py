@@ -25,6 +25,12 @@ This is the numpy fast path (threads, in-place pooling, ``out=`` GEMMs). Every o
 every tree that is not uniform, runs the generic array-API executor
 (:func:`tnconv.contract.engine.run_generic`); ``tests/test_contract.py`` shows that both agree.
 
+This module holds the engine's tuning (:data:`CHUNK_BYTES` and the row limits), the band schedule
+(:func:`schedule`), its memory bound (:func:`live_bytes`) and the driver (:func:`run_levels`), which
+read the tuning from here (so setting these names here changes all of them at once). The level order
+of a tree is :mod:`tnconv.contract.level_order`; what one task runs, and the worker threads, are
+:mod:`tnconv.contract.level_tasks`.
+
 References
 ----------
 .. [1] N. Cohen, O. Sharir, A. Shashua, COLT 2016, arXiv:1509.05009.
@@ -33,18 +39,16 @@ References
 
 from __future__ import annotations
 
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .._core.options import check_budget
-from ..trees import format_node
 from .backends import Backend, blas_threads, n_workers
-from .logscale import finish, leaf_too_small, normalize_, pool_scales, scale_features
+from .level_order import LevelPlan, level_plan
+from .level_tasks import Band, run_task, run_tasks
+from .logscale import finish, scale_features
 from .stacks import group_weights
 
 __all__ = ["CHUNK_BYTES", "LevelPlan", "level_plan", "live_bytes", "run_levels", "schedule"]
@@ -65,81 +69,6 @@ MAX_ROWS = 64
 #: 90 against 97 ms at 256).
 SMALL_WIDTH = 32
 SMALL_ROWS = 256
-
-
-@dataclass(frozen=True)
-class LevelPlan:
-    """The level order of a uniform tree.
-
-    Attributes
-    ----------
-    levels : list of tuple of frozenset
-        ``levels[h]``: the nodes of height ``h``, ordered so that the children of the ``k``-th node of
-        level ``h + 1`` are nodes ``k * a .. k * a + a - 1`` of level ``h``.
-    arity : list of int
-        ``arity[h]``: children per node of level ``h`` (0 at the leaves).
-    leaf_order : numpy.ndarray
-        Input position of each leaf in ``levels[0]``.
-    contiguous : bool
-        Whether ``leaf_order`` is ``0..N-1`` (features are then used without a gather).
-    """
-
-    levels: list
-    arity: list
-    leaf_order: np.ndarray
-    contiguous: bool
-
-
-def level_plan(model: Any) -> LevelPlan:
-    """The :class:`LevelPlan` of ``model`` (cached on the model).
-
-    Raises
-    ------
-    ValueError
-        If the tree is not uniform or nodes of one level have different weight shapes (the message
-        names the level and nodes); use ``engine="nodes"`` for such trees.
-
-    Examples
-    --------
-    >>> import tnconv as tc
-    >>> plan = level_plan(tc.deep(8, 2, 2, pooling="interleaved"))
-    >>> plan.arity, plan.leaf_order.tolist(), plan.contiguous
-    ([0, 2, 2, 2], [0, 4, 2, 6, 1, 5, 3, 7], False)
-    """
-    tree = model.tree
-    cached = model.__dict__.get("_tnconv_level_plan")
-    if cached is not None and cached[0] is tree and cached[1] == _shape_key(model):
-        return cached[2]
-    if not tree.is_uniform():
-        raise ValueError(
-            "engine='levels' needs a uniform tree (all leaves at one depth, one arity per level); this tree "
-            "is not: use engine='nodes' or 'auto'"
-        )
-    top = [tree.root]
-    order = [tuple(top)]
-    arity = [len(tree.children(tree.root))]
-    while not tree.is_leaf(top[0]):
-        top = [c for v in top for c in tree.children(v)]
-        order.append(tuple(top))
-        arity.append(len(tree.children(top[0])) if not tree.is_leaf(top[0]) else 0)
-    order.reverse()
-    arity.reverse()
-    for h, level in enumerate(order):
-        shapes = {model.weight_shape(v) for v in level}
-        if len(shapes) > 1:
-            a, b = level[0], next(v for v in level if model.weight_shape(v) != model.weight_shape(level[0]))
-            raise ValueError(
-                f"engine='levels' needs one weight shape per level, but at height {h} node {format_node(a)} has "
-                f"{model.weight_shape(a)} and node {format_node(b)} has {model.weight_shape(b)}; use engine='nodes'"
-            )
-    leaf_order = np.array([next(iter(v)) for v in order[0]], dtype=np.intp)
-    plan = LevelPlan(order, arity, leaf_order, bool(np.array_equal(leaf_order, np.arange(len(leaf_order)))))
-    model.__dict__["_tnconv_level_plan"] = (tree, _shape_key(model), plan)
-    return plan
-
-
-def _shape_key(model: Any) -> tuple:
-    return (model.n_descriptors, model.n_outputs, tuple(sorted(set(model.widths.values()))))
 
 
 # ---------------------------------------------------------------------- schedule
@@ -261,20 +190,7 @@ def live_bytes(model: Any, B: int, item: int, workers: int, log: bool = False) -
     return most + (B * model.n_inputs * M * item if log else 0)
 
 
-# ---------------------------------------------------------------------- executor
-_POOLS: dict[int, ThreadPoolExecutor] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def _pool(workers: int) -> ThreadPoolExecutor:
-    # One pool per worker count, never shut down while another caller might be using it.
-    with _POOLS_LOCK:
-        pool = _POOLS.get(workers)
-        if pool is None:
-            pool = _POOLS[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tnconv")
-        return pool
-
-
+# ---------------------------------------------------------------------- driver
 def run_levels(model: Any, feats: np.ndarray, be: Backend | None = None, log: bool = False,
                workers: int | None = None, timings: list | None = None) -> Any:
     """Evaluate ``model`` level by level on numpy: the threaded fast path (uniform trees).
@@ -337,136 +253,6 @@ def run_levels(model: Any, feats: np.ndarray, be: Backend | None = None, log: bo
         return out
 
 
-@dataclass
-class _Band:
-    """What the tasks of one band share: inputs ``X``/``S`` (the band below), outputs ``P``/``Sp``."""
-
-    lo: int
-    hi: int
-    X: Any
-    S: Any
-    P: np.ndarray
-    Sp: Any
-
-
-# Measured and rejected for small widths (one thread, CPU time, float64 unless said; 2026-12-02, shared
-# 2-core EPYC, SkylakeX kernel), so the level stays one stacked np.matmul and an in-place multiply:
-# - np.einsum("nbi,nio->nbo") (with or without a precomputed path it is one pairwise term, which numpy
-#   runs in its own loop, not BLAS): 1.6 GFLOP/s against 20-26 for the stacked matmul at width 16.
-# - Block-diagonal GEMMs of 2 or 4 nodes (one (rows, g*r) @ (g*r, g*r) call instead of g calls): the
-#   call overhead saved is less than the g-fold flops, 2.22 / 5.16 ms against 1.37 ms for 256 nodes of
-#   (256, 16) @ (16, 16), before the relayout they would need; float32 0.91 / 2.55 against 0.55 ms.
-# - The transposed layout (W^T @ X^T per node, samples as the GEMM's N): 12-32 against 21-26 GFLOP/s
-#   at width 16 depending on the shape, no better on balance, and it would change every level's layout.
-# - Pooling: np.prod(axis=1, out=) 697 us and a contiguous output buffer 689 us against 281 us for the
-#   in-place multiply into the first child (64 parents of 4 children, 64 rows, width 64, in cache); a
-#   pairwise tree of multiplies 273 us (the same traffic). At width 16 pooling is 2.5 of 12 ms.
-# - 2D leaf gathers: per task, a sorted take then an in-cache permutation (6.4 ms) or a strided block copy
-#   then a Morton-order transpose (5.8 ms), against 3.7 ms for one np.take in the tree's leaf order
-#   (32 x 32 image, 256 samples, 64 rows x 64 leaves per task). The leaf GEMM (K = M = 8, about 17
-#   GFLOP/s) stays what bounds the 2D leaf band; 32 / 64 / 128 / 256 rows per task gave 54 / 45 / 43 /
-#   59 ms for the whole 32 x 32 width-64 forward, within the noise of that run, so rows stay at 64.
-#   Taking the leaves in runs of two (2x2 windows pair inputs 2i, 2i+1: half the pieces, each twice as
-#   long) gave 13.6 against 13.0 ms (32 x 32, width 16) and 58.8 against 56.2 ms (width 64): no gain.
-#   Copying each task's leaves as one square of the image (2x2 windows: runs of side * M entries) and
-#   putting them in the tree's order by a (2,) * 2k-axis view alone: the copy took 6.5 against 7.6 ms,
-#   but np.matmul over that many-axis batch ran the leaf GEMM at half speed (6.5 against 3.0 ms), 18.8
-#   against 14.6 ms in all (32 x 32, width 16, float64, one worker).
-def _gemm(Wl: Any, Xc: np.ndarray, n0: int, n1: int) -> np.ndarray:
-    if not isinstance(Wl, list):
-        return np.matmul(Xc, Wl if Wl.ndim == 2 else Wl[n0:n1])
-    if Wl[0].size * 4 <= Xc.shape[1] * Wl[0].shape[1]:
-        # Small matrices: stacking them (in cache) costs less than a Python-level call per node.
-        return np.matmul(Xc, np.stack(Wl[n0:n1]))
-    Y = np.empty((n1 - n0, Xc.shape[1], Wl[0].shape[1]), dtype=Xc.dtype)
-    for k in range(n1 - n0):
-        np.matmul(Xc[k], Wl[n0 + k], out=Y[k])
-    return Y
-
-
-def _pool_chunk(g: Any, Y: np.ndarray, s: Any, a: int, dest: Any) -> tuple[Any, Any]:
-    """Pool groups of ``a`` consecutive nodes of ``Y`` (in place where possible), into ``dest`` if given."""
-    if a == 1:
-        if dest is not None:
-            dest[...] = Y
-            return dest, s
-        return Y, s
-    k, b, w = Y.shape
-    Yr = Y.reshape(k // a, a, b, w)
-    if s is not None:
-        return pool_scales(Yr, s.reshape(k // a, a, b), g, np, out=dest)
-    if g.is_product:
-        out = Yr[:, 0] if dest is None else dest
-        np.multiply(Yr[:, 0], Yr[:, 1], out=out)
-        for j in range(2, a):
-            out *= Yr[:, j]
-        return out, None
-    red = g.reduce(Yr, axis=1)
-    if dest is not None:
-        dest[...] = red
-        return dest, None
-    return red, None
-
-
-def _leaf_block(feats: np.ndarray, plan: LevelPlan, b0: int, b1: int, n0: int, n1: int) -> np.ndarray:
-    """The features of leaves ``n0:n1`` over samples ``b0:b1`` as a ``(leaves, samples, M)`` view.
-
-    The block is copied in the features' own layout (``rows`` runs of ``(n1 - n0) * M`` contiguous
-    entries, read at memory speed) into a buffer whose rows are padded by one cache line, and handed to
-    the GEMM as a transposed view: BLAS packs its ``A`` operand anyway, and reads the strided rows from
-    cache. Transposing while copying (the former ``ascontiguousarray(sel.transpose(1, 0, 2))``) read
-    64-byte pieces ``n_inputs * M`` entries apart straight from memory, out of reach of the prefetchers:
-    at width 16 that copy took 11 of the forward's 31 ms and this one 2.5 ms (forward 24.0 -> 12.6 ms
-    CPU time, one worker, N = 1024, float64, batch 256; width 64: 106 -> 90 ms). The padding keeps the
-    rows, a power of two apart without it, off a few cache sets (12.8 against 12.1 ms at width 16,
-    90 against 98 ms at width 64: within noise at 16, kept for 64).
-    """
-    M = feats.shape[2]
-    k = (n1 - n0) * M
-    buf = np.empty((b1 - b0, k + 64 // feats.itemsize), dtype=feats.dtype)
-    dst = buf[:, :k].reshape(b1 - b0, n1 - n0, M)
-    if plan.contiguous:
-        dst[...] = feats[b0:b1, n0:n1, :]
-    else:
-        # mode="clip": the indices are valid, and "raise" would buffer the output once more
-        np.take(feats[b0:b1], plan.leaf_order[n0:n1], axis=1, out=dst, mode="clip")
-    return dst.transpose(1, 0, 2)
-
-
-def _task(model: Any, plan: LevelPlan, W: list, band: _Band, feats: np.ndarray, E0: Any, log: bool,
-          tiny: list, q0: int, q1: int, b0: int, b1: int) -> None:
-    """One task: levels ``band.lo..band.hi`` for the subtrees of output nodes ``q0:q1``, samples ``b0:b1``."""
-    H = len(plan.levels) - 1
-    lo, hi = band.lo, band.hi
-    F = len(plan.levels[lo]) // (len(plan.levels[hi + 1]) if hi < H else 1)
-    n0, n1 = q0 * F, q1 * F
-    s: Any = None
-    if lo == 0:
-        X = _leaf_block(feats, plan, b0, b1, n0, n1)
-    else:
-        X = band.X[n0:n1, b0:b1]
-        if log:
-            s = band.S[n0:n1, b0:b1]
-    for h in range(lo, hi + 1):
-        a = plan.arity[h + 1] if h < H else 1
-        Y = _gemm(W[h], X, n0, n1)
-        if log:
-            k = normalize_(Y, np)
-            if h > 0:
-                k += s
-            elif E0 is not None:
-                k += E0[b0:b1, plan.leaf_order[n0:n1]].T
-            elif leaf_too_small(k, Y.dtype):
-                tiny.append(True)
-                return
-            s = k
-        dest = band.P[q0:q1, b0:b1] if h == hi else None
-        X, s = _pool_chunk(model.g, Y, s, a, dest)
-        n0, n1 = n0 // a, n1 // a
-    if log:
-        band.Sp[q0:q1, b0:b1] = s
-
-
 def _run(model: Any, plan: LevelPlan, W: list, feats: np.ndarray, E0: Any, log: bool, workers: int,
          timings: list | None = None) -> Any:
     B, dtype = feats.shape[0], feats.dtype
@@ -479,9 +265,9 @@ def _run(model: Any, plan: LevelPlan, W: list, feats: np.ndarray, E0: Any, log: 
         n_out = len(plan.levels[hi + 1]) if hi < H else 1
         # Exponents are integers held in float64: exact, whatever the activations' dtype.
         Sp = np.empty((n_out, B), dtype=np.float64) if log else None
-        band = _Band(lo, hi, X, S, np.empty((n_out, B, widths[hi]), dtype=dtype), Sp)
+        band = Band(lo, hi, X, S, np.empty((n_out, B, widths[hi]), dtype=dtype), Sp)
         t0 = time.perf_counter()
-        _run_tasks(workers, tasks, lambda t, band=band: _task(model, plan, W, band, feats, E0, log, tiny, *t))
+        run_tasks(workers, tasks, lambda t, band=band: run_task(model, plan, W, band, feats, E0, log, tiny, *t))
         # Drop the band's input now: held until the next band's output is allocated, it made three band
         # outputs live at once (4% over live_bytes at N = 4096, width 256, where the first is 512 MiB).
         band.X = band.S = None
@@ -491,31 +277,3 @@ def _run(model: Any, plan: LevelPlan, W: list, feats: np.ndarray, E0: Any, log: 
             return None
         X, S = band.P, band.Sp
     return finish(X[0], S[0], np) if log else X[0]
-
-
-def _run_tasks(workers: int, tasks: list, fn: Any) -> None:
-    """Run ``fn`` on every task: ``workers`` threads (the caller one of them) take tasks in turn."""
-    if workers == 1 or len(tasks) == 1:
-        for t in tasks:
-            fn(t)
-        return
-    it = iter(tasks)
-    lock = threading.Lock()
-    err = np.geterr()  # numpy's error state is per thread: the workers take the caller's
-
-    def drain() -> None:
-        with np.errstate(**err):
-            while True:
-                with lock:
-                    t = next(it, None)
-                if t is None:
-                    return
-                fn(t)
-
-    pool = _pool(workers - 1)
-    futures = [pool.submit(drain) for _ in range(min(workers, len(tasks)) - 1)]
-    try:
-        drain()
-    finally:
-        for f in futures:
-            f.result()
