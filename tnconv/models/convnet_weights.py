@@ -23,7 +23,7 @@ from ..trees import ModeTree, format_node
 from .checks import as_node, check_positive_int
 from .packing import allocate_packed, pack_weights
 
-__all__ = ["WidthSpec", "check_shareable", "checked_weights", "random_weights", "resolve_widths",
+__all__ = ["WidthSpec", "check_shareable", "checked_weights", "random_matrix", "random_weights", "resolve_widths",
            "widths_by_height"]
 
 WidthSpec = int | Sequence[int] | Mapping[Any, int]
@@ -203,14 +203,7 @@ def random_weights(tree: ModeTree, weight_shape: Shape, shared: bool, rng: np.ra
         if shared and h in cache:
             weights[v] = cache[h]
             continue
-        shape = weight_shape(v)
-        if init == "orthogonal":
-            a = rng.standard_normal(shape if shape[0] >= shape[1] else shape[::-1])
-            q, r = np.linalg.qr(a)
-            q = q * np.sign(np.diag(r))
-            w = q if shape[0] >= shape[1] else q.T
-        else:
-            w = rng.standard_normal(shape) / math.sqrt(shape[0])
+        w = random_matrix(rng, weight_shape(v), init)
         if v in packed:
             packed[v][...] = w
             w = packed[v]
@@ -219,6 +212,37 @@ def random_weights(tree: ModeTree, weight_shape: Shape, shared: bool, rng: np.ra
         weights[v] = w
         cache[h] = w
     return weights
+
+
+def random_matrix(rng: np.random.Generator, shape: tuple[int, int], init: str) -> np.ndarray:
+    """One float64 weight matrix of ``shape``: ``"orthogonal"`` (orthonormal columns or rows, the QR
+    factor with a positive diagonal, so the draw is unique), else Gaussian with variance ``1 / shape[0]``.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    shape : (rows, columns)
+    init : {"orthogonal", "normal"}
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, ``shape``.
+
+    Examples
+    --------
+    >>> w = random_matrix(np.random.default_rng(0), (4, 2), "orthogonal")
+    >>> bool(np.allclose(w.T @ w, np.eye(2)))
+    True
+    >>> random_matrix(np.random.default_rng(0), (4, 2), "normal").shape
+    (4, 2)
+    """
+    if init == "orthogonal":
+        a = rng.standard_normal(shape if shape[0] >= shape[1] else shape[::-1])
+        q, r = np.linalg.qr(a)
+        q = q * np.sign(np.diag(r))
+        return q if shape[0] >= shape[1] else q.T
+    return rng.standard_normal(shape) / math.sqrt(shape[0])
 
 
 def checked_weights(tree: ModeTree, weights: Mapping[Any, Any], weight_shape: Shape, shared: bool,

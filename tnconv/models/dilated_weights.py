@@ -11,7 +11,6 @@ References
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -20,6 +19,7 @@ import numpy as np
 from .._core.validate import real_array
 from ..trees import ModeTree, format_node
 from .convnet import check_positive_int, planned_init_bytes
+from .convnet_weights import random_matrix
 
 __all__ = [
     "check_dilations",
@@ -111,14 +111,7 @@ def earlier_first(tree: ModeTree, node: frozenset) -> bool:
 
 
 def _random_matrix(rng: np.random.Generator, shape: tuple[int, int], init: str, dtype: Any) -> np.ndarray:
-    if init == "orthogonal":
-        a = rng.standard_normal(shape if shape[0] >= shape[1] else shape[::-1])
-        q, r = np.linalg.qr(a)
-        q = q * np.sign(np.diag(r))
-        w = q if shape[0] >= shape[1] else q.T
-    else:
-        w = rng.standard_normal(shape) / math.sqrt(shape[0])
-    return np.ascontiguousarray(w, dtype=dtype)
+    return np.ascontiguousarray(random_matrix(rng, shape, init), dtype=dtype)
 
 
 def random_weights(tree: ModeTree, shapes: Shapes, shared: bool, rng: np.random.Generator, init: str,
