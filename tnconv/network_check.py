@@ -58,8 +58,10 @@ def check_sizes(arrays: Sequence[Any], inds: Sequence[tuple[Hashable, ...]],
     sizes: dict[Hashable, int] = {
         i: check_dimension(d, f"the dimension of index {i!r} in size_dict") for i, d in (size_dict or {}).items()
     }
+    shapeless = False
     for k, (arr, ix) in enumerate(zip(arrays, inds)):
         if arr is None:
+            shapeless = True
             continue
         shape = tuple(arr.shape)
         if len(shape) != len(ix):
@@ -71,7 +73,8 @@ def check_sizes(arrays: Sequence[Any], inds: Sequence[tuple[Hashable, ...]],
                 d = check_dimension(d, f"axis {i!r} of tensor {k}")
             if sizes.setdefault(i, d) != d:
                 raise ValueError(f"index {i!r} has dimension {sizes[i]} elsewhere but {d} on tensor {k}")
-    missing = [i for i in dict.fromkeys(i for ix in inds for i in ix) if i not in sizes]
+    # Every index of a tensor with an array got its dimension above: only shape-only tensors can lack one.
+    missing = [i for i in dict.fromkeys(i for ix in inds for i in ix) if i not in sizes] if shapeless else []
     if missing:
         raise ValueError(f"no dimension known for indices {[*missing[:5]]}; pass size_dict")
     return sizes
