@@ -134,7 +134,25 @@ class TensorNetwork(NetworkStructure, EinsumForm):
         >>> tn.tree is net.tree, bool(np.allclose(tn.contract(optimize="structure"), net.coefficient_tensor()))
         (True, True)
         """
-        return cls(**compile_parts(model, output))
+        return cls._compiled(compile_parts(model, output))
+
+    @classmethod
+    def _compiled(cls, parts: dict[str, Any]) -> TensorNetwork:
+        """The network of :func:`~tnconv.network_compile.compile_parts`, whose labels are right by
+        construction: distinct string labels per tensor, open legs ``d0..`` each on its leaf, one name
+        per tensor. Only what the model supplies (its arrays and their dimensions) is checked."""
+        # check_inds and check_open_inds walk every label of 10**4..10**5 tensors (a Counter per
+        # tensor), about a fifth of a large model's compilation, to confirm what the compiler built.
+        self = cls.__new__(cls)
+        self.inds = list(parts["inds"])
+        n = len(self.inds)
+        self.arrays = check_arrays(parts["arrays"], n)
+        self.size_dict = check_sizes(self.arrays, self.inds, None)
+        self.open_inds = tuple(parts["open_inds"])
+        self.names = list(parts["names"])
+        self.index_info = check_index_info(parts["index_info"])
+        self.tree, self.tensor_nodes = check_tree(parts["tree"], parts["tensor_nodes"], n)
+        return self
 
     @classmethod
     def from_convac(cls, model: Any, output: int = 0) -> TensorNetwork:

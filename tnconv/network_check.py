@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
-from ._core.validate import check_dimension, check_labels
+from ._core.validate import MAX_DIMENSION, check_dimension, check_labels
 from .trees import ModeTree
 
 __all__ = ["check_index_info", "check_names", "check_open_inds", "check_sizes", "check_tree"]
@@ -58,17 +58,23 @@ def check_sizes(arrays: Sequence[Any], inds: Sequence[tuple[Hashable, ...]],
     sizes: dict[Hashable, int] = {
         i: check_dimension(d, f"the dimension of index {i!r} in size_dict") for i, d in (size_dict or {}).items()
     }
+    shapeless = False
     for k, (arr, ix) in enumerate(zip(arrays, inds)):
         if arr is None:
+            shapeless = True
             continue
         shape = tuple(arr.shape)
         if len(shape) != len(ix):
             raise ValueError(f"tensor {k} has {len(shape)} axes (shape {shape}) but {len(ix)} indices {ix}")
         for i, d in zip(ix, shape):
-            d = check_dimension(d, f"axis {i!r} of tensor {k}")
+            # Plain ints in range (every numpy shape) need no check: a call per axis was a third of the
+            # constructor's time on networks of 10**4 tensors.
+            if type(d) is not int or not 1 <= d <= MAX_DIMENSION:
+                d = check_dimension(d, f"axis {i!r} of tensor {k}")
             if sizes.setdefault(i, d) != d:
                 raise ValueError(f"index {i!r} has dimension {sizes[i]} elsewhere but {d} on tensor {k}")
-    missing = [i for i in dict.fromkeys(i for ix in inds for i in ix) if i not in sizes]
+    # Every index of a tensor with an array got its dimension above: only shape-only tensors can lack one.
+    missing = [i for i in dict.fromkeys(i for ix in inds for i in ix) if i not in sizes] if shapeless else []
     if missing:
         raise ValueError(f"no dimension known for indices {[*missing[:5]]}; pass size_dict")
     return sizes

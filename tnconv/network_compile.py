@@ -25,14 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from ._core.keys import node_key
 from .trees import ModeTree, format_node
 
 __all__ = ["compile_parts"]
-
-
-def _leg(v: frozenset) -> str:
-    return "c" + node_key(v)
 
 
 def _check_model(model: Any, output: Any) -> tuple[ModeTree, int]:
@@ -102,29 +97,52 @@ def compile_parts(model: Any, output: int = 0) -> dict[str, Any]:
     return parts
 
 
+def _labels(tree: ModeTree) -> tuple[dict[frozenset, str], dict[frozenset, str]]:
+    """The channel leg (``"c" + node_key(v)``) and the printed form (``format_node(v)``) of every node.
+
+    Each node is sorted once and its inputs' strings are made once: calling ``node_key`` and
+    ``format_node`` per tensor sorted every parent again for each of its children, which dominated the
+    compilation of trees with thousands of wide nodes.
+    """
+    digits = [str(i) for i in range(tree.n_inputs)]
+    legs: dict[frozenset, str] = {}
+    shown: dict[frozenset, str] = {}
+    for v in tree.nodes:
+        if len(v) == 1:
+            key = digits[next(iter(v))]
+            legs[v], shown[v] = "c" + key, "{" + key + "}"
+            continue
+        items = sorted(v)
+        legs[v] = "c" + ",".join([digits[i] for i in items])
+        shown[v] = format_node(items)
+    return legs, shown
+
+
 def _per_node(model: Any, tree: ModeTree, output: int) -> dict[str, Any]:
     arrays: list[Any] = []
     inds: list[tuple[str, ...]] = []
     names: list[str] = []
     nodes: list[frozenset] = []
     info: dict[Hashable, str] = {}
+    legs, shown = _labels(tree)
+    weights = model.weights
     for v in tree.nodes:
-        W = model.weights[v]
+        W = weights[v]
         parent = tree.parent(v)
         if tree.is_leaf(v):
             i = next(iter(v))
             ix_in = f"d{i}"
             info[ix_in] = f"open leg of input {i} (dim {W.shape[0]})"
         else:
-            ix_in = _leg(v)
-            info[ix_in] = f"copy tensor of window {format_node(v)} (dim {W.shape[0]})"
+            ix_in = legs[v]
+            info[ix_in] = f"copy tensor of window {shown[v]} (dim {W.shape[0]})"
         if parent is None:
             arrays.append(W[:, output])
             inds.append((ix_in,))
         else:
             arrays.append(W)
-            inds.append((ix_in, _leg(parent)))
-        names.append(f"W{format_node(v)}")
+            inds.append((ix_in, legs[parent]))
+        names.append(f"W{shown[v]}")
         nodes.append(v)
     return {"arrays": arrays, "inds": inds, "names": names, "index_info": info, "tensor_nodes": nodes}
 
@@ -135,27 +153,29 @@ def _per_child(model: Any, tree: ModeTree, output: int) -> dict[str, Any]:
     names: list[str] = []
     nodes: list[frozenset] = []
     info: dict[Hashable, str] = {}
+    legs, shown = _labels(tree)
+    root = tree.root
     for v in tree.nodes:
         if tree.is_leaf(v):
             i = next(iter(v))
             W = model.weights[v]
             arrays.append(W)
-            inds.append((f"d{i}", _leg(v)))
-            names.append(f"W{format_node(v)}")
+            inds.append((f"d{i}", legs[v]))
+            names.append(f"W{shown[v]}")
             nodes.append(v)
             info[f"d{i}"] = f"open leg of input {i} (dim {W.shape[0]})"
-            info[_leg(v)] = f"output channels of leaf {format_node(v)} (dim {W.shape[1]})"
+            info[legs[v]] = f"output channels of leaf {shown[v]} (dim {W.shape[1]})"
             continue
         for u, W in zip(tree.children(v), model.weights[v]):
-            if v == tree.root:
+            if v == root:
                 arrays.append(W[:, output : output + 1])
-                inds.append((_leg(u), "y"))
+                inds.append((legs[u], "y"))
             else:
                 arrays.append(W)
-                inds.append((_leg(u), _leg(v)))
-            names.append(f"W{format_node(v)}<-{format_node(u)}")
+                inds.append((legs[u], legs[v]))
+            names.append(f"W{shown[v]}<-{shown[u]}")
             nodes.append(v)
-            if v != tree.root:
-                info[_leg(v)] = f"copy tensor of node {format_node(v)} (dim {W.shape[1]})"
+            if v != root:
+                info[legs[v]] = f"copy tensor of node {shown[v]} (dim {W.shape[1]})"
     info["y"] = f"output {output} of the root (dim 1): the root is a single product"
     return {"arrays": arrays, "inds": inds, "names": names, "index_info": info, "tensor_nodes": nodes}
