@@ -37,12 +37,11 @@ def _trained(path):
     return registry_sizes(path) == TRAINED_SIZES
 
 
-# The trained notebooks train JAX models in a fresh kernel (tens of seconds each, mostly compiling); the same
-# experiments at small size are checked in the fast suite by tests/test_experiments_trained.py.
-NOTEBOOK_PARAMS = [pytest.param(p, id=p.stem, marks=[pytest.mark.slow] if _trained(p) else []) for p in PATHS]
-
-
-@pytest.mark.parametrize("path", NOTEBOOK_PARAMS)
+# Each notebook starts a kernel and runs its experiment (3-5 s; the trained ones tens of seconds, mostly JAX
+# compiling): large cases, run by `pytest -m slow` (CI runs them). The same experiments at small size are
+# checked in the fast suite by tests/test_experiments.py and tests/test_experiments_trained.py.
+@pytest.mark.slow
+@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
 def test_notebook_executes_at_small_size(path, monkeypatch):
     monkeypatch.setenv("TNCONV_NOTEBOOK_SIZE", "small")
     monkeypatch.setenv("MPLBACKEND", "Agg")
