@@ -103,12 +103,13 @@ def check_arrays(arrays: Any, n: int, what: str = "") -> list[Any]:
     return out
 
 
-def real_array(x: Any, what: str, *, kinds: str = "fiu", finite: bool = True) -> np.ndarray:
+def real_array(x: Any, what: str, *, kinds: str = "fiu") -> np.ndarray:
     """``x`` as a numpy array of real numbers, or an error that names ``what``.
 
     The one check behind every "weights / patches / features must be real numbers" message: a rectangular
-    array (ragged lists are refused), a dtype of one of the numpy ``kinds`` (default: floats and
-    integers; ``"biuf"`` admits booleans), and, with ``finite``, no NaN or infinity.
+    array (ragged lists are refused) with a dtype of one of the numpy ``kinds`` (default: floats and
+    integers; ``"biuf"`` admits booleans). Finiteness is the caller's check, after its shape check, so
+    that its message can name the offending node or sample.
 
     Parameters
     ----------
@@ -117,8 +118,6 @@ def real_array(x: Any, what: str, *, kinds: str = "fiu", finite: bool = True) ->
         How the message names ``x``, e.g. ``"weights of node {0, 1}"``.
     kinds : str
         Accepted ``numpy.dtype.kind`` letters.
-    finite : bool
-        Refuse NaN and infinite entries.
 
     Returns
     -------
@@ -128,7 +127,7 @@ def real_array(x: Any, what: str, *, kinds: str = "fiu", finite: bool = True) ->
     Raises
     ------
     ValueError
-        A ragged array, or NaN / infinite entries.
+        A ragged array.
     TypeError
         A dtype outside ``kinds`` (strings, objects, complex numbers ...).
 
@@ -144,10 +143,6 @@ def real_array(x: Any, what: str, *, kinds: str = "fiu", finite: bool = True) ->
     Traceback (most recent call last):
     ...
     TypeError: patches: dtype <U1, expected real numbers
-    >>> real_array([1.0, float("nan")], "features")
-    Traceback (most recent call last):
-    ...
-    ValueError: features: contains NaN or infinite values
     """
     try:
         arr = np.asarray(x)
@@ -155,8 +150,6 @@ def real_array(x: Any, what: str, *, kinds: str = "fiu", finite: bool = True) ->
         raise ValueError(f"{what}: not a rectangular array of numbers ({exc})") from None
     if arr.dtype.kind not in kinds:
         raise TypeError(f"{what}: dtype {arr.dtype}, expected real numbers")
-    if finite and not np.isfinite(arr).all():
-        raise ValueError(f"{what}: contains NaN or infinite values")
     return arr
 
 

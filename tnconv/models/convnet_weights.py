@@ -287,7 +287,7 @@ def checked_weights(tree: ModeTree, weights: Mapping[Any, Any], weight_shape: Sh
     for v in tree.nodes:
         if v not in given:
             raise ValueError(f"weights missing for node {format_node(v)}")
-        w = real_array(given[v], f"weights of node {format_node(v)}", finite=False)
+        w = real_array(given[v], f"weights of node {format_node(v)}")
         if w.shape != weight_shape(v):
             raise ValueError(
                 f"weights of node {format_node(v)} have shape {w.shape}, expected {weight_shape(v)}"

@@ -140,7 +140,7 @@ def random_weights(tree: ModeTree, shapes: Shapes, shared: bool, rng: np.random.
 
 
 def _checked_matrix(m: Any, shape: tuple[int, int], what: str, dtype: Any) -> np.ndarray:
-    w = real_array(m, f"weights of {what}", finite=False)
+    w = real_array(m, f"weights of {what}")
     if w.shape != shape:
         raise ValueError(f"weights of {what} have shape {w.shape}, expected {shape}")
     if not np.isfinite(w).all():

@@ -23,7 +23,7 @@ __all__ = ["GaussianDescriptors", "NeuronDescriptors"]
 
 
 def _check_patches(x: Any, s: int) -> np.ndarray:
-    x = real_array(x, "patches", finite=False)
+    x = real_array(x, "patches")
     if x.ndim != 3 or x.shape[2] != s:
         raise ValueError(f"patches have shape {x.shape}; expected (batch, n_inputs, s={s})")
     if not np.isfinite(x).all():

@@ -38,7 +38,7 @@ def check_X(X: Any, n_inputs: int, width: int, what: str = "X", width_name: str 
     >>> check_X(np.ones((2, 4, 3)), 4, 3).shape
     (2, 4, 3)
     """
-    arr = real_array(X, what, kinds="biuf", finite=False)  # finiteness below names the sample
+    arr = real_array(X, what, kinds="biuf")
     if arr.ndim != 3 or arr.shape[1:] != (n_inputs, width):
         raise ValueError(
             f"{what} has shape {arr.shape}; the model expects (n_samples, n_inputs={n_inputs}, {width_name}={width})"
