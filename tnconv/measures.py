@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 
 from ._core.arrays import cached_copy, is_concrete
+from ._core.caches import LRUCache
 from .mincut import min_cut, prepare
 from .network import TensorNetwork
 from .network_io import is_quimb_network
@@ -151,7 +151,7 @@ def network_spectrum(
 
 
 #: Min cuts (and their tensor sides) kept per cut problem, by partition and method.
-_CUTS: weakref.WeakKeyDictionary[Any, OrderedDict] = weakref.WeakKeyDictionary()
+_CUTS: weakref.WeakKeyDictionary[Any, LRUCache] = weakref.WeakKeyDictionary()
 _CUTS_LOCK = threading.Lock()
 _MAX_CUTS = 64
 
@@ -159,21 +159,16 @@ _MAX_CUTS = 64
 def _cached_cut(prob: Any, part: frozenset, method: str) -> tuple[Any, np.ndarray]:
     """``min_cut(prob, part, method=method)`` and its ``tensor_sides()``, cached: the cut depends only on
     the network's structure, which a prepared problem fixes (the spectrum reads the current arrays)."""
-    key = (part, method)
     with _CUTS_LOCK:
-        per = _CUTS.setdefault(prob, OrderedDict())
-        hit = per.get(key)
-        if hit is not None:
-            per.move_to_end(key)
-            return hit
-    cut = min_cut(prob, part, method=method)
-    value = (cut, cut.tensor_sides())
-    value[1].setflags(write=False)
-    with _CUTS_LOCK:
-        per[key] = value
-        while len(per) > _MAX_CUTS:
-            per.popitem(last=False)
-    return value
+        per = _CUTS.setdefault(prob, LRUCache())
+
+    def build() -> tuple[Any, np.ndarray]:
+        cut = min_cut(prob, part, method=method)
+        sides = cut.tensor_sides()
+        sides.setflags(write=False)
+        return cut, sides
+
+    return per.get_or_build((part, method), build, _MAX_CUTS)
 
 
 def network_schmidt_values(

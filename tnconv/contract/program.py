@@ -40,8 +40,7 @@ References
 
 from __future__ import annotations
 
-import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from .._core.arrays import device_of
+from .._core.caches import LRUCache
 from .._core.threads import blas_threads
 from .program_lower import lower
 from .program_ops import index_size, pair_call, pair_ops, sum_op
@@ -72,9 +72,8 @@ UNITS = True
 #: limiting the threads costs about 65 us a call, so small programs are left alone.
 THREAD_FLOPS = 10**7
 
-_CACHE: OrderedDict = OrderedDict()
+_CACHE = LRUCache()
 _CACHE_SIZE = 64
-_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -175,17 +174,7 @@ def compile_path(inputs: Sequence[Sequence[Hashable]], output: Sequence[Hashable
     """
     key = (tuple(map(tuple, inputs)), tuple(output), tuple(map(tuple, path)), tuple(map(tuple, shapes)),
            tuple((int(a), int(n)) for a, n in groups))
-    with _LOCK:
-        hit = _CACHE.get(key)
-        if hit is not None:
-            _CACHE.move_to_end(key)
-            return hit
-    prog = _compile(*key)
-    with _LOCK:
-        _CACHE[key] = prog
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return prog
+    return _CACHE.get_or_build(key, lambda: _compile(*key), _CACHE_SIZE)
 
 
 def _compile(inputs: tuple, output: tuple, path: tuple, shapes: tuple, groups: tuple) -> Program:

@@ -17,13 +17,14 @@ from __future__ import annotations
 import math
 import threading
 import weakref
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Hashable
 from typing import Any
 
 import numpy as np
 
 from .._core.arrays import device_of, is_concrete
+from .._core.caches import LRUCache
 
 __all__ = ["MAX_PLANS", "Factor", "PreparedNetwork", "as_float64", "cached_plan", "cut_indices", "host64",
            "side_factors", "side_links", "structure"]
@@ -79,25 +80,14 @@ def structure(tn: Any) -> dict[str, Any]:
         return hit
     edges, hyper = tn.links()
     built = {"members": tn.index_members(), "opens": {i: p for p, i in enumerate(tn.open_inds)}, "edges": edges,
-             "hyper": hyper, "plans": OrderedDict()}
+             "hyper": hyper, "plans": LRUCache()}
     with _LOCK:
         return _STRUCTURES.setdefault(tn, built)
 
 
 def cached_plan(prep: PreparedNetwork, key: Any, build: Any) -> Any:
     """``build()`` cached under ``key`` among ``prep``'s network's plans (bounded, thread-safe)."""
-    plans = prep.plans
-    with _LOCK:
-        hit = plans.get(key)
-        if hit is not None:
-            plans.move_to_end(key)
-            return hit
-    value = build()
-    with _LOCK:
-        plans[key] = value
-        while len(plans) > MAX_PLANS:
-            plans.popitem(last=False)
-    return value
+    return prep.plans.get_or_build(key, build, MAX_PLANS)
 
 
 class PreparedNetwork:

@@ -12,13 +12,13 @@ arguments, so a cached function gives exactly the result of a freshly compiled o
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .._core.caches import LRUCache
 from ..models.operators import OPERATORS
 from .forward import group_plan
 
@@ -31,8 +31,7 @@ CACHE_SIZE = 64
 NAMED_OPTIMIZERS = ("adam", "sgd")
 
 _LOCK = threading.Lock()
-_CACHE: OrderedDict[tuple, CompiledFit] = OrderedDict()
-_STATS = {"hits": 0, "misses": 0}
+_CACHE = LRUCache()
 
 
 class _Same:
@@ -197,17 +196,8 @@ def compiled_fit(objective: Any, loss: Callable, optimizer: Any) -> CompiledFit:
             f"unknown optimizer {optimizer!r}; choose from {NAMED_OPTIMIZERS} or pass an optax transformation"
         )
     key = structure_key(objective, loss, optimizer)
-    with _LOCK:
-        entry = _CACHE.get(key)
-        if entry is not None:
-            _CACHE.move_to_end(key)
-            _STATS["hits"] += 1
-            return entry
-        _STATS["misses"] += 1
-        entry = _CACHE[key] = _build(objective, loss, optimizer)  # cheap: jit compiles at the first call
-        while len(_CACHE) > CACHE_SIZE:
-            _CACHE.popitem(last=False)
-        return entry
+    # cheap: jit compiles at the first call; threads building one key at once all get the first stored
+    return _CACHE.get_or_build(key, lambda: _build(objective, loss, optimizer), CACHE_SIZE)
 
 
 _TAKE: list = []
@@ -252,9 +242,7 @@ def clear_cache() -> None:
     >>> cache_info()["size"]
     0
     """
-    with _LOCK:
-        _CACHE.clear()
-        _STATS.update(hits=0, misses=0)
+    _CACHE.clear()
 
 
 def cache_info() -> dict[str, int]:
@@ -269,5 +257,4 @@ def cache_info() -> dict[str, int]:
     >>> sorted(cache_info())
     ['hits', 'max_size', 'misses', 'size']
     """
-    with _LOCK:
-        return {"size": len(_CACHE), "max_size": CACHE_SIZE, **_STATS}
+    return {"size": len(_CACHE), "max_size": CACHE_SIZE, "hits": _CACHE.hits, "misses": _CACHE.misses}
